@@ -1,0 +1,327 @@
+"""Symmetry-distinct defect configurations: single dopants and vacancies, and pairs within a cutoff.
+
+Deduplication is exact group theory on the supercell's site permutations
+(see :mod:`structures.framework`): a configuration is a set of (point,
+occupant) pairs, its canonical form the lexicographically smallest image of
+that set over all operations, its multiplicity the size of its orbit.
+Tests check the counts against brute-force StructureMatcher grouping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+from monty.json import MSONable
+from pymatgen.core import Element, Structure
+
+from structures.errors import LroxInputError
+from structures.framework import VOID, DefectFramework
+from structures.labels import site_label
+from structures.sublattices import DefectKind, DefectSpec, Sublattice, resolve_sites
+
+__all__ = [
+    "PairKind",
+    "DefectSite",
+    "Configuration",
+    "sites_for_spec",
+    "dopant_oxidation_state",
+    "enumerate_configurations",
+    "configuration_from_defects",
+]
+
+VACANT = "Va"
+
+
+class PairKind(str, Enum):
+    DOPANT_VACANCY = "dopant-vacancy"
+    DOPANT_DOPANT = "dopant-dopant"
+    VACANCY_VACANCY = "vacancy-vacancy"
+
+
+@dataclass
+class DefectSite(MSONable):
+    """One point defect of a configuration, named by the host site it sits on."""
+
+    kind: str
+    point: int
+    host_label: str
+    frac_coords: list[float]
+    species: str | None = None
+    oxidation_state: float | None = None
+
+    @property
+    def name(self) -> str:
+        """``Al on Mn(4g, TM layer)``, ``V on O(8j)``, ``Mg in tet(Li layer)``."""
+        if self.kind == DefectKind.VACANCY.value:
+            return f"V on {self.host_label}"
+        if self.kind == DefectKind.INTERSTITIAL.value:
+            return f"{self.species} in {self.host_label}"
+        return f"{self.species} on {self.host_label}"
+
+
+@dataclass
+class Configuration(MSONable):
+    """A symmetry-distinct defect configuration of a host supercell.
+
+    ``id`` is derived from content only (host lattice and sites, supercell,
+    canonical defect positions), so the same structure gets the same id in every
+    run and on every machine.
+    """
+
+    id: str
+    host_name: str
+    supercell: list[int]
+    defects: list[DefectSite]
+    multiplicity: int
+    formula: str
+    n_atoms: int
+    net_charge: float | None
+    pair_distance: float | None = None
+    structure: Structure | None = field(default=None, repr=False)
+    host_fingerprint: str = ""
+
+    @property
+    def name(self) -> str:
+        if not self.defects:
+            return "pristine"
+        text = " + ".join(d.name for d in self.defects)
+        if self.pair_distance is not None:
+            text += f" ({self.pair_distance:.2f} Å apart)"
+        return text
+
+    @property
+    def needs_compensation(self) -> bool:
+        return self.net_charge is not None and abs(self.net_charge) > 1e-6
+
+    def summary(self) -> dict:
+        """JSON-friendly description (everything except the structure)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "host": self.host_name,
+            "supercell": "x".join(map(str, self.supercell)),
+            "defects": [
+                {
+                    "kind": d.kind,
+                    "species": d.species,
+                    "site": d.host_label,
+                    "frac_coords": [round(x, 5) for x in d.frac_coords],
+                    "oxidation_state": d.oxidation_state,
+                }
+                for d in self.defects
+            ],
+            "multiplicity": self.multiplicity,
+            "formula": self.formula,
+            "n_atoms": self.n_atoms,
+            "pair_distance": None if self.pair_distance is None else round(self.pair_distance, 4),
+            "net_charge": self.net_charge,
+            "needs_compensation": self.needs_compensation,
+        }
+
+
+# ----- specs → points ------------------------------------------------------------------------------
+def sites_for_spec(framework: DefectFramework, spec: DefectSpec) -> list[int]:
+    """Framework points a defect spec may occupy (empty voids for interstitials)."""
+    if spec.kind is DefectKind.INTERSTITIAL:
+        points = list(range(framework.n_sites, framework.n_sites + len(framework.voids)))
+        if not points:
+            raise LroxInputError("the host has no empty tetrahedral sites for an interstitial dopant")
+        return points
+    points = resolve_sites(framework.structure, spec.sublattice)
+    if spec.kind is DefectKind.VACANCY and spec.species is not None:
+        points = [p for p in points if framework.structure[p].specie.symbol == spec.species]
+        if not points:
+            raise LroxInputError(f"the host has no {spec.species} on '{spec.sublattice}' to remove (vacancy {spec})")
+    if spec.kind is DefectKind.SUBSTITUTION:
+        points = [p for p in points if framework.structure[p].specie.symbol != spec.species]
+        if not points:
+            raise LroxInputError(f"dopant {spec}: every site of '{spec.sublattice}' already holds {spec.species}")
+    return points
+
+
+def dopant_oxidation_state(spec: DefectSpec, replaced: float | None) -> float | None:
+    """The dopant's formal oxidation state: as given, else its common state nearest the replaced ion's."""
+    if spec.oxidation_state is not None:
+        return spec.oxidation_state
+    states = Element(spec.species).common_oxidation_states or Element(spec.species).oxidation_states
+    if not states:
+        return None
+    if replaced is None:
+        positive = [s for s in states if s > 0]
+        return max(positive) if positive else states[0]
+    return min(states, key=lambda s: (abs(s - replaced), -s))
+
+
+# ----- building a configuration --------------------------------------------------------------------
+def _defect_site(framework: DefectFramework, point: int, spec: DefectSpec) -> DefectSite:
+    host_oxi = framework.oxidation_states[point] if point < framework.n_sites else None
+    oxi = None if spec.kind is DefectKind.VACANCY else dopant_oxidation_state(spec, host_oxi)
+    return DefectSite(
+        kind=spec.kind.value,
+        point=int(point),
+        host_label=framework.point_labels[point],
+        frac_coords=[float(x) for x in framework.frac_coords[point]],
+        species=None if spec.kind is DefectKind.VACANCY else spec.species,
+        oxidation_state=oxi,
+    )
+
+
+def _net_charge(framework: DefectFramework, defects: list[DefectSite]) -> float | None:
+    total = 0.0
+    for d in defects:
+        host = framework.oxidation_states[d.point] if d.point < framework.n_sites else 0
+        if host is None or (d.kind != DefectKind.VACANCY.value and d.oxidation_state is None):
+            return None
+        new = 0 if d.kind == DefectKind.VACANCY.value else d.oxidation_state
+        total += new - host
+    return round(total, 6)
+
+
+def build_structure(framework: DefectFramework, defects: list[DefectSite]) -> Structure:
+    """The defect supercell: substitutions replace, vacancies remove, interstitials are appended."""
+    structure = framework.structure.copy()
+    removed = []
+    appended = []
+    for d in defects:
+        if d.kind == DefectKind.VACANCY.value:
+            removed.append(d.point)
+        elif d.kind == DefectKind.SUBSTITUTION.value:
+            props = dict(structure[d.point].properties)
+            props.update(oxi=d.oxidation_state, label=site_label(d.species, props.get("wyckoff"), props.get("layer")))
+            structure.replace(d.point, d.species, properties=props)
+        else:
+            appended.append(d)
+    for d in appended:
+        layer = framework.point_labels[d.point]
+        structure.append(
+            d.species,
+            d.frac_coords,
+            properties={"wyckoff": "tet", "layer": None, "oxi": d.oxidation_state, "label": f"{d.species}({layer})"},
+        )
+    if removed:
+        structure.remove_sites(removed)
+    return structure
+
+
+def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tuple[tuple, int]:
+    """Canonical form (smallest image over the group, in content ranks) and orbit size of a point set."""
+    perms = framework.permutations
+    rank = framework.rank
+    occupant_codes = {occ: k for k, occ in enumerate(sorted({occ for _, occ in items}))}
+    width = len(occupant_codes)
+    points = np.array([p for p, _ in items])
+    codes = np.array([occupant_codes[o] for _, o in items])
+    images = rank[perms[:, points]] * width + codes[None, :]  # (n_ops, n_items)
+    images.sort(axis=1)
+    unique = np.unique(images, axis=0)
+    best = tuple(unique[0].tolist())
+    inverse = np.argsort(rank)
+    decoded = tuple(
+        (framework.position_key(int(inverse[c // width])), sorted(occupant_codes)[c % width]) for c in best
+    )
+    return decoded, len(unique)
+
+
+def configuration_from_defects(
+    framework: DefectFramework, placed: list[tuple[int, DefectSpec]], pair_distance: float | None = None
+) -> Configuration:
+    """A Configuration from explicit (point, spec) placements, with its id and multiplicity."""
+    defects = [_defect_site(framework, p, spec) for p, spec in placed]
+    items = [(d.point, d.species or VACANT) for d in defects]
+    if items:
+        canonical, multiplicity = _canonical(framework, items)
+    else:
+        canonical, multiplicity = (), 1
+    fingerprint = framework.host.fingerprint()
+    digest = hashlib.sha256(
+        repr((fingerprint, tuple(framework.dims), canonical)).encode()
+    ).hexdigest()
+    structure = build_structure(framework, defects)
+    return Configuration(
+        id=f"{framework.host.name}-{digest[:12]}",
+        host_name=framework.host.name,
+        supercell=list(framework.dims),
+        defects=defects,
+        multiplicity=int(multiplicity),
+        formula=structure.composition.formula.replace(" ", ""),
+        n_atoms=len(structure),
+        net_charge=_net_charge(framework, defects),
+        pair_distance=pair_distance,
+        structure=structure,
+        host_fingerprint=fingerprint,
+    )
+
+
+# ----- enumeration ---------------------------------------------------------------------------------
+def _pair_kind(a: DefectSpec, b: DefectSpec) -> PairKind:
+    if a.is_dopant and b.is_dopant:
+        return PairKind.DOPANT_DOPANT
+    if a.is_dopant or b.is_dopant:
+        return PairKind.DOPANT_VACANCY
+    return PairKind.VACANCY_VACANCY
+
+
+def enumerate_singles(framework: DefectFramework, spec: DefectSpec) -> list[Configuration]:
+    """One configuration per symmetry orbit of the spec's sites."""
+    return [configuration_from_defects(framework, [(orbit[0], spec)]) for orbit in framework.orbits(sites_for_spec(framework, spec))]
+
+
+def enumerate_pairs(
+    framework: DefectFramework, first: DefectSpec, second: DefectSpec, cutoff: float
+) -> list[Configuration]:
+    """Symmetry-distinct pairs (first at i, second at j), |ij| ≤ cutoff, i ≠ j, sorted by distance."""
+    if cutoff <= 0:
+        raise LroxInputError(f"pair cutoff must be positive, got {cutoff}")
+    sites_a = sites_for_spec(framework, first)
+    sites_b = np.array(sites_for_spec(framework, second))
+    seen: dict[tuple, tuple[int, int, float]] = {}
+    for orbit in framework.orbits(sites_a):
+        i = orbit[0]
+        d = framework.distances_from(i)[sites_b]
+        for j, dist in zip(sites_b[(d <= cutoff + 1e-6)], d[d <= cutoff + 1e-6]):
+            if j == i:
+                continue
+            key, _ = _canonical(framework, [(i, first.species or VACANT), (int(j), second.species or VACANT)])
+            if key not in seen:
+                seen[key] = (i, int(j), float(dist))
+    ordered = sorted(seen.values(), key=lambda t: (round(t[2], 4), framework.rank[t[0]], framework.rank[t[1]]))
+    return [configuration_from_defects(framework, [(i, first), (j, second)], pair_distance=dist) for i, j, dist in ordered]
+
+
+def enumerate_configurations(
+    framework: DefectFramework,
+    dopants: list[DefectSpec] = (),
+    vacancies: list[DefectSpec] = (),
+    pair_cutoff: float | None = None,
+    pair_kinds: tuple[PairKind, ...] = (PairKind.DOPANT_VACANCY, PairKind.DOPANT_DOPANT),
+    include_pristine: bool = True,
+) -> list[Configuration]:
+    """Pristine host, then every symmetry-distinct single defect, then pairs within ``pair_cutoff``.
+
+    Pairs are formed between every two specs (a spec with itself too) whose
+    pair kind is in ``pair_kinds``.
+    """
+    specs = list(dopants) + list(vacancies)
+    for spec in specs:  # validate every spec before any work
+        sites_for_spec(framework, spec)
+    if pair_cutoff is not None and pair_cutoff <= 0:
+        raise LroxInputError(f"pair cutoff must be positive, got {pair_cutoff}")
+    result = [configuration_from_defects(framework, [])] if include_pristine else []
+    for spec in specs:
+        result.extend(enumerate_singles(framework, spec))
+    if pair_cutoff is not None:
+        kinds = {PairKind(k) for k in pair_kinds}
+        for a, b in itertools.combinations_with_replacement(specs, 2):
+            if _pair_kind(a, b) in kinds:
+                result.extend(enumerate_pairs(framework, a, b, pair_cutoff))
+    unique: dict[str, Configuration] = {}
+    for config in result:  # two specs may describe the same configuration
+        unique.setdefault(config.id, config)
+    return list(unique.values())
+
+
+__all__ += ["enumerate_singles", "enumerate_pairs", "build_structure", "VACANT", "Sublattice"]

@@ -1,0 +1,136 @@
+"""Supercells chosen reproducibly from a minimum periodic-image distance and an atom budget."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import warnings
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
+from structures.errors import LroxInputError
+
+__all__ = [
+    "min_image_distance",
+    "parse_supercell",
+    "choose_supercell",
+    "most_compact_supercell_matrix",
+    "make_supercell",
+]
+
+
+def min_image_distance(lattice: Lattice) -> float:
+    """Length of the shortest non-zero lattice vector: the closest a defect comes to its own image."""
+    reduced = lattice.get_lll_reduced_lattice().matrix
+    best = np.inf
+    for n in itertools.product(range(-2, 3), repeat=3):
+        if n != (0, 0, 0):
+            best = min(best, float(np.linalg.norm(np.array(n) @ reduced)))
+    return best
+
+
+def parse_supercell(text: str) -> tuple[int, int, int]:
+    """``"2x1x2"`` → (2, 1, 2). Raises LroxInputError for anything else."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×,]\s*(\d+)\s*[xX×,]\s*(\d+)\s*", str(text))
+    if not match:
+        raise LroxInputError(f"bad supercell '{text}': expected three positive integers like 2x1x2")
+    dims = tuple(int(x) for x in match.groups())
+    if min(dims) < 1:
+        raise LroxInputError(f"bad supercell '{text}': every multiple must be at least 1")
+    return dims  # type: ignore[return-value]
+
+
+def choose_supercell(
+    structure: Structure,
+    min_distance: float | None = None,
+    max_atoms: int = 250,
+    supercell: tuple[int, int, int] | None = None,
+    max_multiple: int = 8,
+) -> tuple[int, int, int]:
+    """Diagonal multiples of the conventional cell.
+
+    With ``supercell`` given it is checked against ``min_distance`` and ``max_atoms``.
+    Otherwise the smallest cell (fewest atoms) whose minimum image distance is at
+    least ``min_distance`` is returned; ties go to the larger image distance,
+    then the more isotropic cell, then the lexicographically smallest multiples,
+    so the same inputs always give the same cell.
+    """
+    if min_distance is not None and min_distance <= 0:
+        raise LroxInputError(f"minimum image distance must be positive, got {min_distance}")
+    if max_atoms < 1:
+        raise LroxInputError(f"maximum atom count must be positive, got {max_atoms}")
+    n0 = len(structure)
+    if supercell is not None:
+        dims = tuple(int(x) for x in supercell)
+        lattice = Lattice(np.diag(dims) @ structure.lattice.matrix)
+        distance = min_image_distance(lattice)
+        if min_distance is not None and distance < min_distance - 1e-6:
+            raise LroxInputError(
+                f"supercell {'x'.join(map(str, dims))} has a minimum image distance of {distance:.2f} Å, "
+                f"below the requested {min_distance:.2f} Å"
+            )
+        if n0 * int(np.prod(dims)) > max_atoms:
+            raise LroxInputError(
+                f"supercell {'x'.join(map(str, dims))} has {n0 * int(np.prod(dims))} atoms, more than the "
+                f"maximum of {max_atoms}"
+            )
+        return dims  # type: ignore[return-value]
+    target = 0.0 if min_distance is None else min_distance
+    best = None
+    for dims in itertools.product(range(1, max_multiple + 1), repeat=3):
+        n_atoms = n0 * dims[0] * dims[1] * dims[2]
+        if n_atoms > max_atoms:
+            continue
+        lattice = Lattice(np.diag(dims) @ structure.lattice.matrix)
+        distance = min_image_distance(lattice)
+        if distance < target - 1e-6:
+            continue
+        abc = lattice.abc
+        key = (n_atoms, -round(distance, 3), round(max(abc) / min(abc), 3), dims)
+        if best is None or key < best:
+            best = key
+    if best is None:
+        raise LroxInputError(
+            f"no supercell of at most {max_atoms} atoms reaches a minimum image distance of {target:.2f} Å; "
+            "raise --max-atoms or lower --min-image-distance"
+        )
+    return best[3]
+
+
+def most_compact_supercell_matrix(lattice: Lattice, index: int) -> np.ndarray:
+    """Hermite-normal-form supercell of the given index with the largest minimum image distance."""
+    best = None
+    for a in range(1, index + 1):
+        if index % a:
+            continue
+        for c in range(1, index // a + 1):
+            if (index // a) % c:
+                continue
+            f = index // a // c
+            for b, d, e in itertools.product(range(c), range(f), range(f)):
+                hnf = np.array([[a, 0, 0], [b, c, 0], [d, e, f]])
+                distance = min_image_distance(Lattice(hnf @ lattice.matrix))
+                key = (-round(distance, 3), hnf.flatten().tolist())
+                if best is None or key < best[0]:
+                    best = (key, hnf)
+    return best[1]
+
+
+def supercell_with_properties(structure: Structure, matrix) -> Structure:
+    """``structure * matrix`` keeping site properties; anions' ``layer = None`` is expected, not warned."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Not all sites have property")
+        return structure * matrix
+
+
+def make_supercell(structure: Structure, dims: tuple[int, int, int]) -> Structure:
+    """Diagonal supercell keeping site properties, sites in a canonical order (species, then position)."""
+    cell = supercell_with_properties(structure, np.diag(dims))
+    order = sorted(
+        range(len(cell)),
+        key=lambda i: (cell[i].specie.symbol, *np.round(np.mod(cell[i].frac_coords, 1.0), 4) % 1.0),
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Not all sites have property")
+        return Structure.from_sites([cell[i] for i in order])
