@@ -237,3 +237,16 @@ class DefectFramework:
             d = lattice.get_all_distances(frac[None, :], self.structure.frac_coords[cations])[0]
             out.append(sorted(cations[d <= 1.4 * d.min()].tolist()))
         return out
+
+
+def framework_for_host(
+    host: Host,
+    supercell: tuple[int, int, int] | None = None,
+    min_distance: float | None = None,
+    max_atoms: int = 250,
+) -> DefectFramework:
+    """The framework of a host in the supercell the user asked for (or chose by image distance)."""
+    from structures.supercell import choose_supercell
+
+    dims = choose_supercell(host.structure, min_distance=min_distance, max_atoms=max_atoms, supercell=supercell)
+    return DefectFramework.from_host(host, dims)

@@ -1,0 +1,193 @@
+"""The ``lrox`` command line: a thin layer over the library packages.
+
+Every user error ends as one line on stderr (``lrox: error: ...``) and exit
+status 2; nothing is written before the inputs are validated.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from structures.errors import LroxInputError
+
+EXIT_USAGE = 2
+
+
+def _framework(host_name: str, supercell: str | None, min_distance: float | None, max_atoms: int, default_distance: float):
+    from structures.framework import framework_for_host
+    from structures.hosts import load_host
+    from structures.supercell import parse_supercell
+
+    host = load_host(host_name)
+    dims = parse_supercell(supercell) if supercell else None
+    if dims is None and min_distance is None:
+        min_distance = default_distance
+    return host, framework_for_host(host, supercell=dims, min_distance=min_distance, max_atoms=max_atoms)
+
+
+supercell_option = click.option("--supercell", help="Multiples of the conventional cell, e.g. 2x1x2.")
+distance_option = click.option(
+    "--min-image-distance", "min_distance", type=float, help="Smallest allowed distance (Å) between a defect and its image."
+)
+max_atoms_option = click.option("--max-atoms", type=int, default=250, show_default=True, help="Largest supercell allowed.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lrox")
+def cli() -> None:
+    """lrox: DFT/NEB screening of dopants and vacancies in Li-rich layered oxides."""
+
+
+@cli.command("hosts")
+def hosts_command() -> None:
+    """List the built-in host structures."""
+    from structures.hosts import BUILTIN_HOSTS
+
+    click.echo(tabulate([(name, text) for name, (text, _) in sorted(BUILTIN_HOSTS.items())], headers=["host", "description"]))
+
+
+@cli.command("enumerate")
+@click.argument("host")
+@supercell_option
+@distance_option
+@max_atoms_option
+@click.option("--dopant", "dopants", multiple=True, help="ELEMENT:SUBLATTICE, e.g. Al:tm, Na:li-layer, Mg:tm-layer-li, F:o, Mg:interstitial.")
+@click.option("--vacancy", "vacancies", multiple=True, help="Element to remove (O, Li, Mn, TM), optionally EL:SUBLATTICE.")
+@click.option("--pair-cutoff", type=float, help="Also enumerate defect pairs up to this distance (Å).")
+@click.option(
+    "--pairs",
+    "pair_kinds",
+    default="dopant-vacancy,dopant-dopant",
+    show_default=True,
+    help="Pair kinds: comma-separated from dopant-vacancy, dopant-dopant, vacancy-vacancy.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--write-dir", type=click.Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
+def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacancies, pair_cutoff, pair_kinds, as_json, write_dir):
+    """Symmetry-distinct dopant / vacancy configurations of HOST (a built-in name or a CIF/POSCAR)."""
+    from structures.configurations import PairKind, enumerate_configurations
+    from structures.io import write_configuration
+    from structures.sublattices import parse_dopant, parse_vacancy
+
+    dopant_specs = [parse_dopant(d) for d in dopants]
+    vacancy_specs = [parse_vacancy(v) for v in vacancies]
+    kinds = []
+    for kind in filter(None, (k.strip() for k in pair_kinds.split(","))):
+        try:
+            kinds.append(PairKind(kind))
+        except ValueError:
+            raise LroxInputError(f"unknown pair kind '{kind}': use dopant-vacancy, dopant-dopant or vacancy-vacancy") from None
+    if pair_cutoff is not None and pair_cutoff <= 0:
+        raise LroxInputError(f"--pair-cutoff must be positive, got {pair_cutoff}")
+    host_obj, framework = _framework(host, supercell, min_distance, max_atoms, default_distance=8.0)
+    configs = enumerate_configurations(framework, dopant_specs, vacancy_specs, pair_cutoff=pair_cutoff, pair_kinds=tuple(kinds))
+    if write_dir is not None:
+        for config in configs:
+            write_configuration(write_dir, host_obj, config)
+    if as_json:
+        click.echo(json.dumps({
+            "host": host_obj.name,
+            "supercell": "x".join(map(str, framework.dims)),
+            "n_atoms": len(framework.structure),
+            "min_image_distance": round(framework.min_image_distance, 4),
+            "configurations": [c.summary() for c in configs],
+        }, indent=1))
+        return
+    click.echo(
+        f"{host_obj.name}: supercell {'x'.join(map(str, framework.dims))}, {len(framework.structure)} atoms, "
+        f"minimum image distance {framework.min_image_distance:.2f} Å, {len(configs)} configurations"
+    )
+    rows = [
+        (
+            c.id,
+            c.name,
+            c.multiplicity,
+            c.formula,
+            c.n_atoms,
+            "" if c.pair_distance is None else f"{c.pair_distance:.3f}",
+            "?" if c.net_charge is None else f"{c.net_charge:+g}" + (" !" if c.needs_compensation else ""),
+        )
+        for c in configs
+    ]
+    click.echo(tabulate(rows, headers=["id", "configuration", "mult.", "formula", "atoms", "pair Å", "charge"]))
+    if any(c.needs_compensation for c in configs):
+        click.echo("charge: net formal charge of the cell; '!' marks configurations that need charge compensation")
+    if write_dir is not None:
+        click.echo(f"wrote {len(configs)} configurations to {write_dir}")
+
+
+@cli.command("hops")
+@click.argument("source")
+@click.option("--cutoff", type=float, default=3.5, show_default=True, help="Longest Li–Li hop (Å).")
+@click.option("--near-defect", type=float, help="Only hops whose midpoint is this close (Å) to a defect.")
+@supercell_option
+@distance_option
+@max_atoms_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms, as_json):
+    """Symmetry-distinct Li vacancy hops of SOURCE: a host name, a CIF/POSCAR, or a configuration.json."""
+    from structures.hops import enumerate_hops
+    from structures.io import is_configuration_file, read_configuration
+
+    if cutoff <= 0:
+        raise LroxInputError(f"--cutoff must be positive, got {cutoff}")
+    if near_defect is not None and near_defect < 0:
+        raise LroxInputError(f"--near-defect must not be negative, got {near_defect}")
+    configuration = None
+    if is_configuration_file(Path(source)):
+        framework, configuration = read_configuration(Path(source))
+        name = configuration.name
+    else:
+        # A hop and its periodic image must not both fit under the cutoff.
+        host, framework = _framework(source, supercell, min_distance, max_atoms, default_distance=2 * cutoff + 0.1)
+        name = host.name
+    hops = enumerate_hops(framework, configuration, cutoff=cutoff, max_defect_distance=near_defect)
+    if as_json:
+        click.echo(json.dumps({"source": source, "configuration": name, "hops": [h.summary() for h in hops]}, indent=1))
+        return
+    click.echo(f"{name}: supercell {'x'.join(map(str, framework.dims))}, {len(hops)} symmetry-distinct Li hops up to {cutoff} Å")
+    rows = [
+        (
+            h.id.rsplit("-", 1)[-1],
+            h.start_label,
+            h.end_label,
+            f"{h.length:.3f}",
+            h.layers,
+            h.mechanism.value,
+            h.n_tm_label,
+            "" if h.distance_to_defect is None else f"{h.distance_to_defect:.2f}",
+            h.multiplicity,
+        )
+        for h in hops
+    ]
+    click.echo(tabulate(rows, headers=["hop", "from", "to", "Å", "layers", "mech.", "n-TM", "to defect Å", "mult."]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command, turning every input error into one line and exit status 2."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
+    except LroxInputError as exc:
+        click.echo(f"lrox: error: {exc}", err=True)
+        return EXIT_USAGE
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except click.ClickException as exc:
+        message = " ".join(exc.format_message().split())
+        click.echo(f"lrox: error: {message}", err=True)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("lrox: error: aborted", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

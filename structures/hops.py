@@ -1,0 +1,300 @@
+"""Li vacancy hops around defects: which hop, how long, which mechanism, how many TM at the saddle.
+
+Mechanism (Van der Ven & Ceder, Electrochem. Solid-State Lett. 3, 301 (2000);
+Kang & Ceder, Phys. Rev. B 74, 094105 (2006)): Li moves between edge-sharing
+octahedra either straight through the shared O–O edge (**ODH**, oxygen-dumbbell
+hop) or through a tetrahedral hole that shares a face with both octahedra
+(**TSH**, tetrahedral-site hop). TSH needs a divacancy: besides the
+destination, another octahedron face-sharing that tetrahedron must be empty,
+otherwise the Li there repels the activated ion and the hop goes ODH.
+
+n-TM (Lee, Urban, Ceder et al., Science 343, 519 (2014)) counts the
+high-valence cations (formal oxidation state above +1: TM or dopant) on the
+octahedra sharing a face with the tetrahedral hole. Every hop reports the
+n-TM of the tetrahedral hole it would cross (the lowest-n-TM one when there are
+two); for an ODH hop that is the TSH alternative, which the ``mechanism`` field
+tells apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+from monty.json import MSONable
+from pymatgen.core import Structure
+
+from structures.configurations import VACANT, Configuration
+from structures.framework import VOID, DefectFramework
+from structures.labels import LI_LAYER, TM_LAYER
+
+__all__ = [
+    "HopMechanism",
+    "TetrahedralSite",
+    "LiHop",
+    "occupancy_of",
+    "enumerate_hops",
+    "hop_endpoints",
+    "interpolate_hop",
+]
+
+DEFAULT_HOP_CUTOFF = 3.5  # Å: nearest Li–Li distances in layered oxides are 2.8–3.0 Å
+
+
+class HopMechanism(str, Enum):
+    ODH = "ODH"  # oxygen-dumbbell hop, straight through the shared O–O edge
+    TSH = "TSH"  # tetrahedral-site hop, through a face-sharing tetrahedral hole (needs a divacancy)
+
+
+@dataclass
+class TetrahedralSite(MSONable):
+    """A tetrahedral hole next to a hop, with the cations on its face-sharing octahedra."""
+
+    point: int
+    label: str
+    frac_coords: list[float]
+    face_sharing: list[str]  # "Mn(4g, TM layer)", "vacant Li(2c, Li layer)", ...
+    n_tm: int
+    has_extra_vacancy: bool
+
+
+@dataclass
+class LiHop(MSONable):
+    """A symmetry-distinct Li vacancy hop in a configuration (or a host).
+
+    Equality is by symmetry: two hops are equal when they belong to the same
+    configuration and one maps onto the other under its symmetry group (their
+    canonical keys agree), like pymatgen-analysis-diffusion's ``MigrationHop``.
+    """
+
+    id: str
+    configuration_id: str
+    start_point: int
+    end_point: int
+    start_label: str
+    end_label: str
+    start_frac: list[float]
+    end_frac: list[float]  # image of the end site nearest the start
+    length: float
+    layers: str  # "Li layer", "TM layer -> Li layer", "TM layer", or "unlayered"
+    mechanism: HopMechanism
+    n_tm: int | None
+    tetrahedral_sites: list[TetrahedralSite]
+    distance_to_defect: float | None
+    multiplicity: int
+    into_existing_vacancy: bool = False
+    canonical_key: tuple = field(default=(), repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LiHop):
+            return NotImplemented
+        return self.configuration_id == other.configuration_id and tuple(self.canonical_key) == tuple(other.canonical_key)
+
+    def __hash__(self) -> int:
+        return hash((self.configuration_id, tuple(self.canonical_key)))
+
+    @property
+    def n_tm_label(self) -> str:
+        return "-" if self.n_tm is None else f"{self.n_tm}-TM"
+
+    def summary(self) -> dict:
+        return {
+            "id": self.id,
+            "configuration_id": self.configuration_id,
+            "start": self.start_label,
+            "end": self.end_label,
+            "length": round(self.length, 4),
+            "layers": self.layers,
+            "mechanism": self.mechanism.value,
+            "n_tm": self.n_tm,
+            "tetrahedral_site_face_sharing": self.tetrahedral_sites[0].face_sharing if self.tetrahedral_sites else [],
+            "distance_to_defect": None if self.distance_to_defect is None else round(self.distance_to_defect, 4),
+            "multiplicity": self.multiplicity,
+            "into_existing_vacancy": self.into_existing_vacancy,
+        }
+
+
+def occupancy_of(framework: DefectFramework, configuration: Configuration | None) -> tuple[list[str], list[float | None]]:
+    """Occupant and formal oxidation state of every framework point in a configuration."""
+    occupancy = list(framework.pristine_occupancy)
+    oxidation = list(framework.oxidation_states)
+    for d in configuration.defects if configuration else []:
+        occupancy[d.point] = d.species if d.species else VACANT
+        oxidation[d.point] = d.oxidation_state if d.species else 0
+    return occupancy, oxidation
+
+
+def _layers(framework: DefectFramework, a: int, b: int) -> str:
+    la = framework.structure[a].properties.get("layer")
+    lb = framework.structure[b].properties.get("layer")
+    if la is None or lb is None:
+        return "unlayered"
+    if la == lb:
+        return la
+    return f"{TM_LAYER} -> {LI_LAYER}"
+
+
+def _tetrahedral_sites(framework, occupancy, oxidation, a: int, b: int) -> list[TetrahedralSite]:
+    sites = []
+    for k, face in enumerate(framework.void_face_sharing):
+        if a not in face or b not in face:
+            continue
+        point = framework.n_sites + k
+        if occupancy[point] != VOID:
+            continue  # an occupied hole (interstitial dopant) is not a path
+        others = [c for c in face if c not in (a, b)]
+        n_tm = sum(1 for c in others if occupancy[c] not in (VACANT,) and (oxidation[c] or 0) > 1)
+        extra_vacancy = any(occupancy[c] == VACANT for c in others)
+        described = []
+        for c in face:
+            label = framework.point_labels[c]
+            if occupancy[c] == VACANT:
+                described.append(f"vacant {label}")
+            elif occupancy[c] != framework.pristine_occupancy[c]:
+                described.append(f"{occupancy[c]} on {label}")
+            else:
+                described.append(label)
+        sites.append(
+            TetrahedralSite(
+                point=point,
+                label=framework.point_labels[point],
+                frac_coords=[float(x) for x in framework.frac_coords[point]],
+                face_sharing=described,
+                n_tm=n_tm,
+                has_extra_vacancy=extra_vacancy,
+            )
+        )
+    # TSH-enabled holes first, then fewest TM
+    return sorted(sites, key=lambda t: (not t.has_extra_vacancy, t.n_tm, framework.rank[t.point]))
+
+
+def enumerate_hops(
+    framework: DefectFramework,
+    configuration: Configuration | None = None,
+    cutoff: float = DEFAULT_HOP_CUTOFF,
+    max_defect_distance: float | None = None,
+) -> list[LiHop]:
+    """All symmetry-distinct Li vacancy hops up to ``cutoff`` (Å), nearest to the defects first.
+
+    A hop joins two Li sites of the configuration; if one end is already a Li
+    vacancy of the configuration, the hop moves that vacancy, otherwise its NEB
+    end points each get one extra Li vacancy. ``max_defect_distance`` keeps only
+    hops whose midpoint lies that close to a defect.
+    """
+    from structures.errors import LroxInputError
+
+    if cutoff <= 0:
+        raise LroxInputError(f"hop cutoff must be positive, got {cutoff}")
+    if max_defect_distance is not None and max_defect_distance < 0:
+        raise LroxInputError(f"defect distance must not be negative, got {max_defect_distance}")
+    occupancy, oxidation = occupancy_of(framework, configuration)
+    config_id = configuration.id if configuration else f"{framework.host.name}-pristine"
+    defects = [d.point for d in configuration.defects] if configuration else []
+    stabilizer = framework.stabilizer(occupancy)
+    rank = framework.rank
+    lattice = framework.structure.lattice
+    li_points = [
+        p
+        for p in framework.cation_points
+        if occupancy[p] == "Li" or (occupancy[p] == VACANT and framework.pristine_occupancy[p] == "Li")
+    ]
+    li_array = np.array(li_points)
+    found: dict[tuple, tuple[int, int, float, int]] = {}
+    for a in li_points:
+        d = framework.distances_from(a)[li_array]
+        for b, dist in zip(li_array[d <= cutoff + 1e-6], d[d <= cutoff + 1e-6]):
+            b = int(b)
+            if b <= a or (occupancy[a] == VACANT and occupancy[b] == VACANT):
+                continue
+            images = np.sort(rank[stabilizer[:, [a, b]]], axis=1)
+            unique = np.unique(images, axis=0)
+            key = tuple(unique[0].tolist())
+            if key not in found:
+                found[key] = (a, b, float(dist), len(unique))
+    hops = []
+    for key, (a, b, length, multiplicity) in found.items():
+        if occupancy[a] == VACANT:  # the moving Li starts on the occupied end
+            a, b = b, a
+        start = framework.frac_coords[a]
+        _, image = lattice.get_distance_and_image(start, framework.frac_coords[b])
+        end = framework.frac_coords[b] + image
+        midpoint = (start + end) / 2
+        defect_distance = None
+        if defects:
+            defect_distance = float(lattice.get_all_distances(midpoint[None, :], framework.frac_coords[defects])[0].min())
+            if max_defect_distance is not None and defect_distance > max_defect_distance + 1e-6:
+                continue
+        tets = _tetrahedral_sites(framework, occupancy, oxidation, a, b)
+        mechanism = HopMechanism.TSH if tets and tets[0].has_extra_vacancy else HopMechanism.ODH
+        inverse = np.argsort(rank)
+        position_key = tuple(framework.position_key(int(inverse[r])) for r in key)
+        digest = hashlib.sha256(repr((config_id, position_key)).encode()).hexdigest()[:10]
+        hops.append(
+            LiHop(
+                id=f"{config_id}-hop-{digest}",
+                configuration_id=config_id,
+                start_point=a,
+                end_point=b,
+                start_label=framework.point_labels[a],
+                end_label=("vacant " if occupancy[b] == VACANT else "") + framework.point_labels[b],
+                start_frac=[float(x) for x in start],
+                end_frac=[float(x) for x in end],
+                length=length,
+                layers=_layers(framework, a, b),
+                mechanism=mechanism,
+                n_tm=tets[0].n_tm if tets else None,
+                tetrahedral_sites=tets,
+                distance_to_defect=defect_distance,
+                multiplicity=int(multiplicity),
+                into_existing_vacancy=occupancy[b] == VACANT,
+                canonical_key=key,
+            )
+        )
+    hops.sort(key=lambda h: (h.distance_to_defect if h.distance_to_defect is not None else 0.0, round(h.length, 3), h.id))
+    return hops
+
+
+def _structure_from_occupancy(framework: DefectFramework, occupancy: list[str]) -> Structure:
+    species, coords, labels = [], [], []
+    for p, occ in enumerate(occupancy):
+        if occ in (VACANT, VOID):
+            continue
+        species.append(occ)
+        coords.append(framework.frac_coords[p])
+        labels.append(framework.point_labels[p])
+    return Structure(framework.structure.lattice, species, coords, site_properties={"label": labels})
+
+
+def hop_endpoints(
+    framework: DefectFramework, configuration: Configuration | None, hop: LiHop
+) -> tuple[Structure, Structure]:
+    """Initial (Li on the start site, vacancy at the end) and final structures of a hop.
+
+    The moving Li is the last site in both, so images interpolate index by index.
+    """
+    occupancy, _ = occupancy_of(framework, configuration)
+    occupancy[hop.start_point] = VACANT
+    occupancy[hop.end_point] = VACANT
+    base = _structure_from_occupancy(framework, occupancy)
+    initial, final = base.copy(), base.copy()
+    initial.append("Li", hop.start_frac, properties={"label": f"moving Li ({hop.start_label})"})
+    final.append("Li", hop.end_frac, properties={"label": f"moving Li ({hop.start_label})"})
+    return initial, final
+
+
+def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, method: str = "idpp") -> list[Structure]:
+    """End points plus ``n_images`` intermediate images, by IDPP (default) or linear interpolation."""
+    from structures.errors import LroxInputError
+
+    if n_images < 1:
+        raise LroxInputError(f"number of NEB images must be at least 1, got {n_images}")
+    if method == "linear":
+        return initial.interpolate(final, nimages=n_images + 1, autosort_tol=0)
+    if method != "idpp":
+        raise LroxInputError(f"unknown interpolation '{method}': use idpp or linear")
+    from pymatgen.analysis.diffusion.neb.pathfinder import IDPPSolver
+
+    solver = IDPPSolver.from_endpoints([initial, final], nimages=n_images, sort_tol=0)
+    return solver.run(maxiter=2000, tol=1e-5, species=["Li"])
