@@ -7,7 +7,9 @@ status 2; nothing is written before the inputs are validated.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -171,6 +173,9 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, turning every input error into one line and exit status 2."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if not os.environ.get("LROX_SHOW_WARNINGS"):
+        # pymatgen/spglib warnings about inputs would break the one-line error contract
+        warnings.simplefilter("ignore")
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:

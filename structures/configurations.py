@@ -131,6 +131,9 @@ def sites_for_spec(framework: DefectFramework, spec: DefectSpec) -> list[int]:
         if not points:
             raise LroxInputError("the host has no empty tetrahedral sites for an interstitial dopant")
         return points
+    if spec.kind is DefectKind.VACANCY and spec.species is not None:
+        if spec.species not in {site.specie.symbol for site in framework.structure}:
+            raise LroxInputError(f"the host has no {spec.species} to remove (vacancy {spec.species})")
     points = resolve_sites(framework.structure, spec.sublattice)
     if spec.kind is DefectKind.VACANCY and spec.species is not None:
         points = [p for p in points if framework.structure[p].specie.symbol == spec.species]

@@ -1,0 +1,141 @@
+"""The ``lrox`` command line: the contract forms, JSON output, written files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Structure
+
+from launch.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_enumerate_table(capsys):
+    code, out, err = run(capsys, "enumerate", "li2mno3", "--supercell", "2x1x2", "--dopant", "Al:tm", "--vacancy", "O")
+    assert code == 0 and err == ""
+    assert "supercell 2x1x2, 96 atoms" in out
+    assert "Al on Mn(4g, TM layer)" in out and "V on O(4i)" in out and "V on O(8j)" in out
+
+
+def test_enumerate_json_has_every_field(capsys):
+    code, out, _ = run(
+        capsys, "enumerate", "li2mno3", "--supercell", "2x1x2", "--dopant", "Al:tm", "--vacancy", "O", "--pair-cutoff", "4", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    configs = data["configurations"]
+    assert data["supercell"] == "2x1x2" and data["n_atoms"] == 96
+    expected = {"id", "name", "defects", "multiplicity", "formula", "n_atoms", "pair_distance", "net_charge", "needs_compensation"}
+    assert all(expected <= set(c) for c in configs)
+    pairs = [c for c in configs if c["pair_distance"] is not None]
+    assert pairs and all(0 < c["pair_distance"] <= 4.0 for c in pairs)
+    assert all(d["site"] for c in configs for d in c["defects"])
+
+
+def test_min_image_distance_chooses_the_supercell(capsys):
+    code, out, _ = run(capsys, "enumerate", "licoo2", "--min-image-distance", "8", "--vacancy", "Li", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["min_image_distance"] >= 8.0 and data["n_atoms"] == 108
+
+
+def test_write_dir_then_hops_of_a_configuration(capsys, tmp_path):
+    code, out, _ = run(capsys, "enumerate", "li2mno3", "--supercell", "2x1x2", "--vacancy", "Li:li-layer", "--write-dir", str(tmp_path))
+    assert code == 0
+    folders = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert len(folders) == 3  # pristine, V on Li(2c), V on Li(4h)
+    for folder in folders:
+        s = Structure.from_file(folder / "POSCAR")
+        assert len(s) in (95, 96)
+    vacancy = next(f for f in folders if len(Structure.from_file(f / "POSCAR")) == 95)
+    code, out, _ = run(capsys, "hops", str(vacancy / "configuration.json"), "--near-defect", "3", "--json")
+    assert code == 0
+    hops = json.loads(out)["hops"]
+    assert hops and {h["mechanism"] for h in hops} == {"ODH", "TSH"}
+    assert all(h["distance_to_defect"] <= 3 for h in hops)
+
+
+def test_hops_of_a_host_and_of_a_structure_file(capsys, tmp_path):
+    code, out, _ = run(capsys, "hops", "licoo2")
+    assert code == 0 and "1 symmetry-distinct Li hops" in out and "1-TM" in out
+    path = tmp_path / "LiCoO2.cif"
+    from structures.hosts import load_host
+
+    load_host("licoo2").structure.to(filename=str(path))
+    code, out, _ = run(capsys, "hops", str(path), "--json")
+    assert code == 0
+    hops = json.loads(out)["hops"]
+    assert len(hops) == 1 and hops[0]["n_tm"] == 1 and hops[0]["layers"] == "Li layer"
+
+
+BAD_INPUTS = [
+    (["enumerate", "nosuchhost"], "unknown host 'nosuchhost'"),
+    (["enumerate", "/no/such/file.cif"], "unknown host '/no/such/file.cif'"),
+    (["enumerate", "li2mno3", "--dopant", "Qq:tm"], "unknown element 'Qq'"),
+    (["enumerate", "li2mno3", "--dopant", "Al"], "expected ELEMENT:SUBLATTICE"),
+    (["enumerate", "licoo2", "--dopant", "Al:tm-layer-li"], "no 'tm-layer-li' sublattice"),
+    (["enumerate", "li2mno3", "--vacancy", "Zz"], "unknown element 'Zz'"),
+    (["enumerate", "li2mno3", "--vacancy", "Co"], "no Co to remove"),
+    (["enumerate", "li2mno3", "--supercell", "1x1x1", "--min-image-distance", "8"], "below the requested 8.00"),
+    (["enumerate", "li2mno3", "--supercell", "2by2"], "bad supercell '2by2'"),
+    (["enumerate", "li2mno3", "--dopant", "Al:tm", "--pair-cutoff", "-1"], "--pair-cutoff must be positive"),
+    (["enumerate", "li2mno3", "--pairs", "dopant-triplet", "--pair-cutoff", "3"], "unknown pair kind"),
+    (["enumerate", "li2mno3", "--min-image-distance", "40"], "no supercell of at most 250 atoms"),
+    (["enumerate", "li2mno3", "--min-image-distance", "abc"], "'abc' is not a valid float"),
+    (["hops", "li2mno3", "--cutoff", "-2"], "--cutoff must be positive"),
+    (["hops", "li2mno3", "--near-defect", "-1"], "--near-defect must not be negative"),
+    (["hops", "nothing.json"], "no such configuration file"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
+def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrox: error: ")
+    assert message in lines[0]
+
+
+def test_unreadable_file_and_garbled_configuration(capsys, tmp_path):
+    bad = tmp_path / "bad.cif"
+    bad.write_text("data_nothing\n_cell_length_a oops\n")
+    code, _, err = run(capsys, "enumerate", str(bad))
+    assert code == 2 and "cannot read structure file" in err and len(err.strip().splitlines()) == 1
+    garbled = tmp_path / "configuration.json"
+    garbled.write_text("{not json")
+    code, _, err = run(capsys, "hops", str(garbled))
+    assert code == 2 and "is not an lrox configuration file" in err
+
+
+LROX = Path(sys.executable).parent / "lrox"
+
+
+@pytest.mark.skipif(not LROX.exists(), reason="console script not installed")
+@pytest.mark.parametrize(
+    ("content", "args", "expected"),
+    [
+        (None, ["enumerate", "li2mno3", "--dopant", "Xx:tm"], "lrox: error: unknown element 'Xx' in --dopant Xx:tm"),
+        ("data_x\n_cell_length_a oops\n", ["enumerate", "{file}"], "lrox: error: cannot read structure file"),
+    ],
+)
+def test_installed_console_script_prints_one_line_and_no_warnings(tmp_path, content, args, expected):
+    path = tmp_path / "broken.cif"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run([str(LROX), *(a.format(file=path) for a in args)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith(expected)
+    assert done.stdout == ""

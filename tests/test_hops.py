@@ -1,0 +1,105 @@
+"""Li hops: lengths, layers, ODH vs TSH, n-TM, distance to the defect, end points and IDPP images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from structures.configurations import enumerate_singles
+from structures.errors import LroxInputError
+from structures.hops import HopMechanism, enumerate_hops, hop_endpoints, interpolate_hop
+from structures.sublattices import parse_dopant, parse_vacancy
+from tests.conftest import framework
+
+
+def test_licoo2_has_one_in_plane_hop_through_a_1tm_tetrahedron(licoo2_108):
+    hops = enumerate_hops(licoo2_108)
+    assert len(hops) == 1
+    hop = hops[0]
+    assert hop.length == pytest.approx(2.8156, abs=1e-3)  # = a
+    assert hop.layers == "Li layer"
+    assert hop.mechanism is HopMechanism.ODH  # a single vacancy: no divacancy, no TSH
+    assert hop.n_tm == 1  # the tetrahedron shares a face with one Co octahedron
+    assert hop.multiplicity == 27 * 6 // 2  # 27 Li, 6 in-plane neighbours each
+    assert hop.distance_to_defect is None
+    assert all(sorted(lab.split("(")[0] for lab in t.face_sharing) == ["Co", "Li", "Li", "Li"] for t in hop.tetrahedral_sites)
+
+
+def test_li2mno3_honeycomb_li_opens_0tm_paths(li2mno3_96):
+    hops = enumerate_hops(li2mno3_96)
+    in_plane = [h for h in hops if h.layers == "Li layer"]
+    cross = [h for h in hops if h.layers == "TM layer -> Li layer"]
+    assert in_plane and cross
+    assert all("Li(2b, TM layer)" in (h.start_label, h.end_label) for h in cross)
+    zero_tm = [h for h in in_plane if h.n_tm == 0]
+    one_tm = [h for h in in_plane if h.n_tm == 1]
+    assert zero_tm and one_tm
+    # a 0-TM in-plane tetrahedron faces the honeycomb Li(2b); a 1-TM one faces Mn
+    assert all(any(lab == "Li(2b, TM layer)" for lab in h.tetrahedral_sites[0].face_sharing) for h in zero_tm)
+    assert all(any(lab.startswith("Mn") for lab in h.tetrahedral_sites[0].face_sharing) for h in one_tm)
+    assert all(2.7 < h.length < 3.0 for h in hops)
+
+
+def test_divacancy_turns_neighbouring_hops_into_tetrahedral_site_hops(li2mno3_96):
+    vacancy = enumerate_singles(li2mno3_96, parse_vacancy("Li:li-layer"))[0]
+    hops = enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.0)
+    tsh = [h for h in hops if h.mechanism is HopMechanism.TSH]
+    odh = [h for h in hops if h.mechanism is HopMechanism.ODH]
+    assert tsh and odh
+    for hop in tsh:  # the divacancy: another octahedron of the tetrahedron is the defect vacancy
+        assert any(lab.startswith("vacant") for lab in hop.tetrahedral_sites[0].face_sharing)
+        assert not hop.into_existing_vacancy
+    # hops straight into the existing vacancy stay single-vacancy (ODH)
+    into = [h for h in hops if h.into_existing_vacancy]
+    assert into and all(h.mechanism is HopMechanism.ODH for h in into)
+    assert all(h.distance_to_defect <= 3.0 for h in hops)
+    assert [h.distance_to_defect for h in hops] == sorted(h.distance_to_defect for h in hops)
+
+
+def test_dopant_on_the_honeycomb_site_raises_n_tm(li2mno3_96):
+    host_zero = {h.canonical_key for h in enumerate_hops(li2mno3_96) if h.n_tm == 0}
+    mg = next(c for c in enumerate_singles(li2mno3_96, parse_dopant("Mg:tm-layer-li")))
+    near = enumerate_hops(li2mno3_96, mg, max_defect_distance=2.6)
+    facing_mg = [h for h in near if any(lab.startswith("Mg on") for lab in h.tetrahedral_sites[0].face_sharing)]
+    assert facing_mg and host_zero
+    assert all(h.n_tm >= 1 for h in facing_mg)  # Mg2+ is high-valence: a 0-TM path becomes 1-TM
+
+
+def test_hops_are_equal_by_symmetry(li2mno3_96):
+    first = enumerate_hops(li2mno3_96)
+    second = enumerate_hops(li2mno3_96)
+    assert first == second
+    assert len(set(first)) == len(first)
+    assert first[0] != first[1]
+
+
+def test_endpoints_and_idpp_images():
+    fw = framework("licoo2", (2, 2, 1))
+    hop = enumerate_hops(fw, cutoff=3.0)[0]
+    initial, final = hop_endpoints(fw, None, hop)
+    assert len(initial) == len(final) == len(fw.structure) - 1
+    assert initial[-1].specie.symbol == "Li" and final[-1].specie.symbol == "Li"
+    moved = initial.lattice.get_distance_and_image(initial[-1].frac_coords, final[-1].frac_coords)[0]
+    assert moved == pytest.approx(hop.length, abs=1e-6)
+    # every other atom stays put
+    assert np.allclose(initial.frac_coords[:-1], final.frac_coords[:-1])
+    images = interpolate_hop(initial, final, n_images=3)
+    linear = interpolate_hop(initial, final, n_images=3, method="linear")
+    assert len(images) == len(linear) == 5
+    assert images[0] == initial and images[-1] == final
+    # the moving Li advances monotonically along the hop, one quarter per image
+    start = initial[-1].coords
+    direction = (final[-1].coords - start) / hop.length
+    progress = [float(np.dot(img[-1].coords - start, direction)) / hop.length for img in images]
+    assert progress == pytest.approx([0, 0.25, 0.5, 0.75, 1.0], abs=0.05)
+    # no image brings two atoms unphysically close
+    assert min(np.sort(img.distance_matrix, axis=1)[:, 1].min() for img in images) > 1.4
+
+
+def test_bad_hop_inputs(li2mno3_cell):
+    with pytest.raises(LroxInputError, match="must be positive"):
+        enumerate_hops(li2mno3_cell, cutoff=-1)
+    with pytest.raises(LroxInputError, match="unknown interpolation"):
+        fw = framework("licoo2", (2, 2, 1))
+        hop = enumerate_hops(fw, cutoff=3.0)[0]
+        interpolate_hop(*hop_endpoints(fw, None, hop), method="spline")
