@@ -33,9 +33,9 @@ def raw_pair_structures(framework: DefectFramework, first: DefectSpec, second: D
     structures = []
     sites_b = sites_for_spec(framework, second)
     for i in sites_for_spec(framework, first):
-        d = framework.distances_from(i)
-        for j in sites_b:
-            if j != i and d[j] <= cutoff + 1e-6:
+        d = framework.distances_from(i, sites_b)
+        for j, dist in zip(sites_b, d):
+            if j != i and dist <= cutoff + 1e-6:
                 defects = [_defect_site(framework, i, first), _defect_site(framework, j, second)]
                 structures.append(_bare(build_structure(framework, defects)))
     return structures

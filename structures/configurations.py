@@ -161,13 +161,13 @@ def dopant_oxidation_state(spec: DefectSpec, replaced: float | None) -> float | 
 
 # ----- building a configuration --------------------------------------------------------------------
 def _defect_site(framework: DefectFramework, point: int, spec: DefectSpec) -> DefectSite:
-    host_oxi = framework.oxidation_states[point] if point < framework.n_sites else None
+    host_oxi = framework.oxidation_of(point) if point < framework.n_sites else None
     oxi = None if spec.kind is DefectKind.VACANCY else dopant_oxidation_state(spec, host_oxi)
     return DefectSite(
         kind=spec.kind.value,
         point=int(point),
-        host_label=framework.point_labels[point],
-        frac_coords=[float(x) for x in framework.frac_coords[point]],
+        host_label=framework.label_of(point),
+        frac_coords=[float(x) for x in framework.coords_of([point])[0]],
         species=None if spec.kind is DefectKind.VACANCY else spec.species,
         oxidation_state=oxi,
     )
@@ -176,7 +176,7 @@ def _defect_site(framework: DefectFramework, point: int, spec: DefectSpec) -> De
 def _net_charge(framework: DefectFramework, defects: list[DefectSite]) -> float | None:
     total = 0.0
     for d in defects:
-        host = framework.oxidation_states[d.point] if d.point < framework.n_sites else 0
+        host = framework.oxidation_of(d.point)
         if host is None or (d.kind != DefectKind.VACANCY.value and d.oxidation_state is None):
             return None
         new = 0 if d.kind == DefectKind.VACANCY.value else d.oxidation_state
@@ -199,7 +199,7 @@ def build_structure(framework: DefectFramework, defects: list[DefectSite]) -> St
         else:
             appended.append(d)
     for d in appended:
-        layer = framework.point_labels[d.point]
+        layer = framework.label_of(d.point)
         structure.append(
             d.species,
             d.frac_coords,
@@ -212,21 +212,27 @@ def build_structure(framework: DefectFramework, defects: list[DefectSite]) -> St
 
 def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tuple[tuple, int]:
     """Canonical form (smallest image over the group, in content ranks) and orbit size of a point set."""
-    perms = framework.permutations
-    rank = framework.rank
+    points = [p for p, _ in items]
+    perms, rank = framework.symmetry_for(points)
     occupant_codes = {occ: k for k, occ in enumerate(sorted({occ for _, occ in items}))}
     width = len(occupant_codes)
-    points = np.array([p for p, _ in items])
+    points = np.array(points)
     codes = np.array([occupant_codes[o] for _, o in items])
     images = rank[perms[:, points]] * width + codes[None, :]  # (n_ops, n_items)
     images.sort(axis=1)
     unique = np.unique(images, axis=0)
     best = tuple(unique[0].tolist())
-    inverse = np.argsort(rank)
+    inverse = np.argsort(rank) if rank is framework.site_rank else _inverse_rank(framework)
     decoded = tuple(
         (framework.position_key(int(inverse[c // width])), sorted(occupant_codes)[c % width]) for c in best
     )
     return decoded, len(unique)
+
+
+def _inverse_rank(framework: DefectFramework) -> np.ndarray:
+    inverse = np.empty(len(framework.rank), dtype=np.int64)
+    inverse[framework.rank] = np.arange(len(framework.rank))
+    return inverse
 
 
 def configuration_from_defects(
@@ -239,7 +245,7 @@ def configuration_from_defects(
         canonical, multiplicity = _canonical(framework, items)
     else:
         canonical, multiplicity = (), 1
-    fingerprint = framework.host.fingerprint()
+    fingerprint = framework.host_fingerprint
     digest = hashlib.sha256(
         repr((fingerprint, tuple(framework.dims), canonical)).encode()
     ).hexdigest()
@@ -281,17 +287,18 @@ def enumerate_pairs(
         raise LroxInputError(f"pair cutoff must be positive, got {cutoff}")
     sites_a = sites_for_spec(framework, first)
     sites_b = np.array(sites_for_spec(framework, second))
+    rank = framework.symmetry_for(list(sites_a) + sites_b.tolist())[1]
     seen: dict[tuple, tuple[int, int, float]] = {}
     for orbit in framework.orbits(sites_a):
         i = orbit[0]
-        d = framework.distances_from(i)[sites_b]
+        d = framework.distances_from(i, sites_b)
         for j, dist in zip(sites_b[(d <= cutoff + 1e-6)], d[d <= cutoff + 1e-6]):
             if j == i:
                 continue
             key, _ = _canonical(framework, [(i, first.species or VACANT), (int(j), second.species or VACANT)])
             if key not in seen:
                 seen[key] = (i, int(j), float(dist))
-    ordered = sorted(seen.values(), key=lambda t: (round(t[2], 4), framework.rank[t[0]], framework.rank[t[1]]))
+    ordered = sorted(seen.values(), key=lambda t: (round(t[2], 4), rank[t[0]], rank[t[1]]))
     return [configuration_from_defects(framework, [(i, first), (j, second)], pair_distance=dist) for i, j, dist in ordered]
 
 

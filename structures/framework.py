@@ -60,12 +60,14 @@ def find_tetrahedral_voids(structure: Structure, empty_radius: float = 1.2) -> n
     centres = []
     for i, nbrs in enumerate(neighbours):
         me = home_offset + i
-        nbrs = [j for j in nbrs if j != me]
-        for a, b, c in itertools.combinations(nbrs, 3):
-            pts = cart[[me, a, b, c]]
-            d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
-            if d.max() <= cutoff:
-                centres.append(pts.mean(axis=0))
+        nbrs = np.array([j for j in nbrs if j != me])
+        if len(nbrs) < 3:
+            continue
+        pts = cart[nbrs]
+        adjacent = np.linalg.norm(pts[:, None] - pts[None], axis=-1) <= cutoff
+        for a, b, c in itertools.combinations(range(len(nbrs)), 3):
+            if adjacent[a, b] and adjacent[a, c] and adjacent[b, c]:
+                centres.append((cart[me] + pts[a] + pts[b] + pts[c]) / 4)
     if not centres:
         return np.zeros((0, 3))
     centres = np.array(centres)
@@ -81,15 +83,12 @@ def find_tetrahedral_voids(structure: Structure, empty_radius: float = 1.2) -> n
     # de-duplicate (each hole is found once per vertex in the home cell)
     unique: list[np.ndarray] = []
     if len(fr):
-        cart_f = lattice.get_cartesian_coords(fr)
-        groups = cKDTree(fr, boxsize=1.0 + 1e-12).query_ball_point(fr % (1.0 - 1e-12), 0.2 / max(lattice.abc))
-        seen = set()
+        groups = cKDTree(fr % (1.0 - 1e-12), boxsize=1.0).query_ball_point(fr % (1.0 - 1e-12), 0.2 / max(lattice.abc))
+        seen: set[int] = set()
         for k, g in enumerate(groups):
-            if k in seen:
-                continue
-            seen.update(g)
-            unique.append(fr[k])
-        del cart_f
+            if k not in seen:
+                seen.update(g)
+                unique.append(fr[k])
     out = np.array(unique) if unique else np.zeros((0, 3))
     order = np.lexsort(np.round(out, 4).T[::-1]) if len(out) else []
     return out[order]
@@ -97,7 +96,14 @@ def find_tetrahedral_voids(structure: Structure, empty_radius: float = 1.2) -> n
 
 @dataclass
 class DefectFramework:
-    """A labelled pristine supercell with its symmetry, the common ground of configurations and hops."""
+    """A labelled pristine supercell with its symmetry, the common ground of configurations and hops.
+
+    Points ``0 .. n_sites-1`` are the atom sites; points from ``n_sites`` on are
+    the empty tetrahedral voids, found only when something asks for them
+    (interstitial dopants, hops), so plain substitution/vacancy enumeration never
+    pays for them. Ranks sort sites before voids, so canonical forms are the
+    same whether or not the voids were ever built.
+    """
 
     host: Host
     dims: tuple[int, int, int]
@@ -109,58 +115,84 @@ class DefectFramework:
         return cls(host=host, dims=tuple(int(d) for d in dims), structure=make_supercell(host.structure, dims), symprec=symprec)
 
     # ----- points: atom sites first, then voids ---------------------------------------------------
-    @cached_property
-    def voids(self) -> np.ndarray:
-        return find_tetrahedral_voids(self.structure)
-
     @property
     def n_sites(self) -> int:
         return len(self.structure)
 
     @cached_property
+    def voids(self) -> np.ndarray:
+        return find_tetrahedral_voids(self.structure)
+
+    @cached_property
     def frac_coords(self) -> np.ndarray:
+        """Fractional coordinates of every point, voids included (builds the voids)."""
         return np.vstack([self.structure.frac_coords, self.voids]) if len(self.voids) else self.structure.frac_coords
+
+    def coords_of(self, points) -> np.ndarray:
+        points = np.asarray(points, dtype=int)
+        if len(points) and points.max() >= self.n_sites:
+            return self.frac_coords[points]
+        return self.structure.frac_coords[points]
+
+    @cached_property
+    def site_occupants(self) -> list[str]:
+        return [s.specie.symbol for s in self.structure]
 
     @cached_property
     def pristine_occupancy(self) -> list[str]:
-        return [s.specie.symbol for s in self.structure] + [VOID] * len(self.voids)
+        return self.site_occupants + [VOID] * len(self.voids)
 
     @cached_property
     def point_labels(self) -> list[str]:
         labels = list(self.structure.site_properties["label"])
-        for frac in self.voids:
-            layer = self._layer_at(frac)
+        for layer in self._void_layers():
             labels.append(site_label("tet", None, layer) if layer else "tet")
         return labels
+
+    def label_of(self, point: int) -> str:
+        return self.structure[point].properties["label"] if point < self.n_sites else self.point_labels[point]
+
+    def oxidation_of(self, point: int) -> float | None:
+        return self.structure[point].properties["oxi"] if point < self.n_sites else 0
 
     @cached_property
     def oxidation_states(self) -> list[float | None]:
         return list(self.structure.site_properties["oxi"]) + [0] * len(self.voids)
 
-    def _layer_at(self, frac: np.ndarray) -> str | None:
-        """Layer of a void = layer of the nearest cation (a tetrahedral hole sits in one cation slab)."""
-        idx = [i for i, s in enumerate(self.structure) if s.specie.symbol not in ANIONS]
-        if not idx:
-            return None
-        d = self.structure.lattice.get_all_distances(frac[None, :], self.structure.frac_coords[idx])[0]
-        # the nearest cations of a hole are its face-sharing octahedra: 3 in its own slab, 1 across
-        nearest = np.argsort(d)[:4]
-        layers = [self.structure[idx[k]].properties.get("layer") for k in nearest]
-        return max(set(layers), key=layers.count) if any(layers) else None
+    def _void_layers(self) -> list[str | None]:
+        """Layer of each void: that of most of its four nearest (face-sharing) cations."""
+        idx = np.array(self.cation_points)
+        if not len(idx) or not len(self.voids):
+            return [None] * len(self.voids)
+        d = self.structure.lattice.get_all_distances(self.voids, self.structure.frac_coords[idx])
+        layers = np.array([self.structure[i].properties.get("layer") for i in idx], dtype=object)
+        out = []
+        for row in np.argsort(d, axis=1)[:, :4]:
+            found = [x for x in layers[row] if x]
+            out.append(max(set(found), key=found.count) if found else None)
+        return out
+
+    def _keys(self, frac: np.ndarray, occupants: list[str], is_void: bool) -> list[tuple]:
+        rounded = np.round(np.mod(frac, 1.0), 4) % 1.0
+        return [(is_void, occ, *row) for occ, row in zip(occupants, rounded.tolist())]
+
+    @cached_property
+    def site_rank(self) -> np.ndarray:
+        keys = self._keys(self.structure.frac_coords, self.site_occupants, False)
+        rank = np.empty(len(keys), dtype=np.int64)
+        rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+        return rank
 
     @cached_property
     def rank(self) -> np.ndarray:
-        """Content-derived order of the points (by pristine occupant, then rounded position)."""
-        keys = [
-            (occ, *np.round(np.mod(f, 1.0), 4) % 1.0) for occ, f in zip(self.pristine_occupancy, self.frac_coords)
-        ]
-        order = sorted(range(len(keys)), key=lambda i: keys[i])
-        rank = np.empty(len(keys), dtype=np.int64)
-        rank[order] = np.arange(len(keys))
-        return rank
+        """Content-derived order of all points: sites (by occupant, then position), then voids."""
+        keys = self._keys(self.voids, [VOID] * len(self.voids), True)
+        void_rank = np.empty(len(keys), dtype=np.int64)
+        void_rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys)) + self.n_sites
+        return np.concatenate([self.site_rank, void_rank])
 
     def position_key(self, point: int) -> str:
-        f = np.round(np.mod(self.frac_coords[point], 1.0), 3) % 1.0
+        f = np.round(np.mod(self.coords_of([point])[0], 1.0), 3) % 1.0
         return ",".join(f"{x:.3f}" for x in f)
 
     # ----- symmetry ---------------------------------------------------------------------------------
@@ -171,25 +203,41 @@ class DefectFramework:
         sym = spglib.get_symmetry(cell, symprec=self.symprec)
         return np.array(sym["rotations"]), np.array(sym["translations"])
 
-    @cached_property
-    def permutations(self) -> np.ndarray:
-        """(n_ops, n_points) integer array: point p goes to ``permutations[g, p]`` under operation g."""
+    def _permute(self, frac: np.ndarray, occupants: np.ndarray, offset: int) -> np.ndarray:
         rotations, translations = self.operations
-        frac = np.mod(self.frac_coords, 1.0)
-        tree = cKDTree(frac, boxsize=1.0 + 1e-9)
+        frac = np.mod(frac, 1.0) % (1.0 - 1e-12)
+        tree = cKDTree(frac, boxsize=1.0)
         tol = 0.1 / max(self.structure.lattice.abc)
-        occ = np.array(self.pristine_occupancy)
         perms = np.empty((len(rotations), len(frac)), dtype=np.int64)
         for g, (rot, trans) in enumerate(zip(rotations, translations)):
             moved = np.mod(frac @ rot.T + trans, 1.0) % (1.0 - 1e-12)
             dist, idx = tree.query(moved, k=1)
-            if dist.max() > tol or not np.array_equal(occ[idx], occ) or len(set(idx.tolist())) != len(idx):
+            if len(frac) and (dist.max() > tol or not np.array_equal(occupants[idx], occupants) or len(set(idx.tolist())) != len(idx)):
                 raise RuntimeError(f"symmetry operation {g} does not map the framework onto itself")
-            perms[g] = idx
+            perms[g] = idx + offset
         return perms
 
+    @cached_property
+    def site_permutations(self) -> np.ndarray:
+        """(n_ops, n_sites): site p goes to ``site_permutations[g, p]`` under operation g."""
+        return self._permute(self.structure.frac_coords, np.array(self.site_occupants), 0)
+
+    @cached_property
+    def permutations(self) -> np.ndarray:
+        """(n_ops, n_points): like ``site_permutations``, voids included (builds the voids)."""
+        if not len(self.voids):
+            return self.site_permutations
+        void_perms = self._permute(self.voids, np.array([VOID] * len(self.voids)), self.n_sites)
+        return np.hstack([self.site_permutations, void_perms])
+
+    def symmetry_for(self, points) -> tuple[np.ndarray, np.ndarray]:
+        """Permutations and ranks covering the given points (voids only when one of them is a void)."""
+        if len(points) and max(points) >= self.n_sites:
+            return self.permutations, self.rank
+        return self.site_permutations, self.site_rank
+
     def stabilizer(self, occupancy: list[str]) -> np.ndarray:
-        """Permutations (rows) of the operations that leave an occupation unchanged."""
+        """Permutations (rows, all points) of the operations that leave an occupation unchanged."""
         codes = {s: k for k, s in enumerate(sorted(set(occupancy)))}
         occ = np.array([codes[s] for s in occupancy])
         keep = (occ[self.permutations] == occ[None, :]).all(axis=1)
@@ -197,22 +245,27 @@ class DefectFramework:
 
     def orbits(self, points: list[int]) -> list[list[int]]:
         """Orbits of the given points under the supercell group, each sorted by rank, in rank order."""
-        remaining = sorted(points, key=lambda p: self.rank[p])
+        perms, rank = self.symmetry_for(points)
         wanted = set(points)
         done: set[int] = set()
         result = []
-        for p in remaining:
+        for p in sorted(points, key=lambda q: rank[q]):
             if p in done:
                 continue
-            orbit = sorted(set(self.permutations[:, p].tolist()) & wanted, key=lambda q: self.rank[q])
+            orbit = sorted(set(perms[:, p].tolist()) & wanted, key=lambda q: rank[q])
             done.update(orbit)
             result.append(orbit)
         return result
 
     # ----- geometry ---------------------------------------------------------------------------------
-    def distances_from(self, point: int) -> np.ndarray:
-        """Minimum-image distances from one point to every point."""
-        return self.structure.lattice.get_all_distances(self.frac_coords[point][None, :], self.frac_coords)[0]
+    def distances_from(self, point: int, targets=None) -> np.ndarray:
+        """Minimum-image distances from one point to ``targets`` (default: every point)."""
+        target_frac = self.frac_coords if targets is None else self.coords_of(targets)
+        return self.structure.lattice.get_all_distances(self.coords_of([point]), target_frac)[0]
+
+    @cached_property
+    def host_fingerprint(self) -> str:
+        return self.host.fingerprint()
 
     @cached_property
     def min_image_distance(self) -> float:
@@ -230,14 +283,11 @@ class DefectFramework:
         in layered oxides, against ≥3.3 Å for the next ones): those within 1.4x the
         nearest distance.
         """
-        lattice = self.structure.lattice
         cations = np.array(self.cation_points)
-        out = []
-        for frac in self.voids:
-            d = lattice.get_all_distances(frac[None, :], self.structure.frac_coords[cations])[0]
-            out.append(sorted(cations[d <= 1.4 * d.min()].tolist()))
-        return out
-
+        if not len(self.voids):
+            return []
+        d = self.structure.lattice.get_all_distances(self.voids, self.structure.frac_coords[cations])
+        return [sorted(cations[row <= 1.4 * row.min()].tolist()) for row in d]
 
 def framework_for_host(
     host: Host,
