@@ -91,12 +91,19 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
     if write_dir is not None:
         for config in configs:
             write_configuration(write_dir, host_obj, config)
+    notes = []
+    if pair_cutoff is not None and pair_cutoff > framework.min_image_distance / 2:
+        notes.append(
+            f"pair cutoff {pair_cutoff:g} Å exceeds half the minimum image distance "
+            f"({framework.min_image_distance / 2:.2f} Å): such pairs also feel the partner's periodic images"
+        )
     if as_json:
         click.echo(json.dumps({
             "host": host_obj.name,
             "supercell": "x".join(map(str, framework.dims)),
             "n_atoms": len(framework.structure),
             "min_image_distance": round(framework.min_image_distance, 4),
+            "notes": notes,
             "configurations": [c.summary() for c in configs],
         }, indent=1))
         return
@@ -119,6 +126,8 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
     click.echo(tabulate(rows, headers=["id", "configuration", "mult.", "formula", "atoms", "pair Å", "charge"]))
     if any(c.needs_compensation for c in configs):
         click.echo("charge: net formal charge of the cell; '!' marks configurations that need charge compensation")
+    for note in notes:
+        click.echo(f"note: {note}")
     if write_dir is not None:
         click.echo(f"wrote {len(configs)} configurations to {write_dir}")
 

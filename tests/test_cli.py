@@ -41,6 +41,14 @@ def test_enumerate_json_has_every_field(capsys):
     assert all(d["site"] for c in configs for d in c["defects"])
 
 
+def test_pairs_longer_than_half_the_image_distance_are_flagged(capsys):
+    code, out, _ = run(capsys, "enumerate", "li2mno3", "--supercell", "1x1x1", "--dopant", "Al:tm", "--vacancy", "O", "--pair-cutoff", "4", "--json")
+    assert code == 0
+    assert "periodic images" in json.loads(out)["notes"][0]
+    code, out, _ = run(capsys, "enumerate", "li2mno3", "--supercell", "2x1x2", "--dopant", "Al:tm", "--vacancy", "O", "--pair-cutoff", "4", "--json")
+    assert json.loads(out)["notes"] == []
+
+
 def test_min_image_distance_chooses_the_supercell(capsys):
     code, out, _ = run(capsys, "enumerate", "licoo2", "--min-image-distance", "8", "--vacancy", "Li", "--json")
     assert code == 0
