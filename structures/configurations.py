@@ -84,6 +84,15 @@ class Configuration(MSONable):
     structure: Structure | None = field(default=None, repr=False)
     host_fingerprint: str = ""
 
+    def __post_init__(self) -> None:
+        # restore types after a JSON round trip (jobflow passes configurations between jobs as JSON)
+        self.defects = [
+            d if isinstance(d, DefectSite) else DefectSite(**{k: v for k, v in d.items() if not k.startswith("@")})
+            for d in self.defects
+        ]
+        if isinstance(self.structure, dict):
+            self.structure = Structure.from_dict(self.structure)
+
     @property
     def name(self) -> str:
         if not self.defects:
@@ -198,7 +207,7 @@ def build_structure(framework: DefectFramework, defects: list[DefectSite]) -> St
             structure.replace(d.point, d.species, properties=props)
         else:
             appended.append(d)
-    for d in appended:
+    for d in sorted(appended, key=lambda d: d.point):
         layer = framework.label_of(d.point)
         structure.append(
             d.species,
@@ -208,6 +217,21 @@ def build_structure(framework: DefectFramework, defects: list[DefectSite]) -> St
     if removed:
         structure.remove_sites(removed)
     return structure
+
+
+def point_index_map(framework: DefectFramework, configuration: Configuration) -> dict[int, int]:
+    """Framework point → site index in ``configuration.structure`` (the order of :func:`build_structure`)."""
+    vacant = {d.point for d in configuration.defects if d.kind == DefectKind.VACANCY.value}
+    interstitial = sorted(d.point for d in configuration.defects if d.kind == DefectKind.INTERSTITIAL.value)
+    mapping, k = {}, 0
+    for p in range(framework.n_sites):
+        if p not in vacant:
+            mapping[p] = k
+            k += 1
+    for p in interstitial:
+        mapping[p] = k
+        k += 1
+    return mapping
 
 
 def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tuple[tuple, int]:
@@ -334,4 +358,4 @@ def enumerate_configurations(
     return list(unique.values())
 
 
-__all__ += ["enumerate_singles", "enumerate_pairs", "build_structure", "VACANT", "Sublattice"]
+__all__ += ["point_index_map", "enumerate_singles", "enumerate_pairs", "build_structure", "VACANT", "Sublattice"]

@@ -87,6 +87,15 @@ class LiHop(MSONable):
     into_existing_vacancy: bool = False
     canonical_key: tuple = field(default=(), repr=False)
 
+    def __post_init__(self) -> None:
+        # restore types after a JSON round trip (jobflow passes hops between jobs as JSON)
+        self.mechanism = HopMechanism(self.mechanism)
+        self.tetrahedral_sites = [
+            t if isinstance(t, TetrahedralSite) else TetrahedralSite(**{k: v for k, v in t.items() if not k.startswith("@")})
+            for t in self.tetrahedral_sites
+        ]
+        self.canonical_key = tuple(self.canonical_key)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LiHop):
             return NotImplemented
@@ -268,20 +277,47 @@ def _structure_from_occupancy(framework: DefectFramework, occupancy: list[str]) 
 
 
 def hop_endpoints(
-    framework: DefectFramework, configuration: Configuration | None, hop: LiHop
+    framework: DefectFramework,
+    configuration: Configuration | None,
+    hop: LiHop,
+    relaxed: Structure | None = None,
 ) -> tuple[Structure, Structure]:
     """Initial (Li on the start site, vacancy at the end) and final structures of a hop.
 
     The moving Li is the last site in both, so images interpolate index by index.
+    With ``relaxed`` (the relaxed configuration, sites in the order of
+    ``configuration.structure``) the end points start from relaxed positions.
     """
     occupancy, _ = occupancy_of(framework, configuration)
     occupancy[hop.start_point] = VACANT
     occupancy[hop.end_point] = VACANT
     base = _structure_from_occupancy(framework, occupancy)
+    start, end = np.array(hop.start_frac), np.array(hop.end_frac)
+    if relaxed is not None:
+        from structures.configurations import point_index_map
+
+        mapping = point_index_map(framework, configuration) if configuration else {p: p for p in range(framework.n_sites)}
+        if len(relaxed) != len(mapping):
+            raise ValueError(f"relaxed structure has {len(relaxed)} sites, the configuration {len(mapping)}")
+        kept = [mapping[p] for p, occ in enumerate(occupancy) if occ not in (VACANT, VOID)]
+        base = Structure(
+            relaxed.lattice,
+            [relaxed[i].species for i in kept],
+            relaxed.frac_coords[kept],
+            site_properties={"label": base.site_properties["label"]},
+        )
+        start = _nearest_image(relaxed.lattice, relaxed[mapping[hop.start_point]].frac_coords, start)
+        if hop.end_point in mapping:
+            end = _nearest_image(relaxed.lattice, relaxed[mapping[hop.end_point]].frac_coords, end)
     initial, final = base.copy(), base.copy()
-    initial.append("Li", hop.start_frac, properties={"label": f"moving Li ({hop.start_label})"})
-    final.append("Li", hop.end_frac, properties={"label": f"moving Li ({hop.start_label})"})
+    initial.append("Li", start, properties={"label": f"moving Li ({hop.start_label})"})
+    final.append("Li", end, properties={"label": f"moving Li ({hop.start_label})"})
     return initial, final
+
+
+def _nearest_image(lattice, frac: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The periodic image of ``frac`` closest to ``reference`` (keeps a hop's end beside its start)."""
+    return frac + np.round(reference - frac)
 
 
 def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, method: str = "idpp") -> list[Structure]:

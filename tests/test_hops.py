@@ -103,3 +103,18 @@ def test_bad_hop_inputs(li2mno3_cell):
         fw = framework("licoo2", (2, 2, 1))
         hop = enumerate_hops(fw, cutoff=3.0)[0]
         interpolate_hop(*hop_endpoints(fw, None, hop), method="spline")
+
+
+def test_hops_and_configurations_survive_a_json_round_trip(li2mno3_96):
+    import json
+
+    from monty.json import MontyDecoder, MontyEncoder
+
+    vacancy = enumerate_singles(li2mno3_96, parse_vacancy("O"))[0]
+    hop = enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.0)[0]
+    hop_back = json.loads(json.dumps(hop, cls=MontyEncoder), cls=MontyDecoder)
+    assert hop_back == hop and hop_back.mechanism is hop.mechanism
+    assert hop_back.tetrahedral_sites == hop.tetrahedral_sites
+    config_back = json.loads(json.dumps(vacancy, cls=MontyEncoder), cls=MontyDecoder)
+    assert config_back.name == vacancy.name and config_back.structure == vacancy.structure
+    assert hop_endpoints(li2mno3_96, config_back, hop_back)[0] == hop_endpoints(li2mno3_96, vacancy, hop)[0]

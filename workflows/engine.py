@@ -1,0 +1,134 @@
+"""Pure functions that run calculations with an ASE calculator: relaxations and CI-NEB.
+
+Jobs are thin wrappers over these, and tests call them directly. A calculation
+that blows up (non-finite or absurd energies and forces) raises
+:class:`UnphysicalResult`; one that runs out of steps reports ``converged=False``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+__all__ = ["UnphysicalResult", "RelaxOutcome", "NebOutcome", "relax", "run_neb", "MAX_FORCE", "MAX_ENERGY_PER_ATOM"]
+
+MAX_FORCE = 100.0  # eV/Å: beyond this a structure has blown up
+MAX_ENERGY_PER_ATOM = 1.0e3  # eV/atom (absolute)
+
+
+class UnphysicalResult(RuntimeError):
+    """Energies or forces outside any physical range: the calculation is not trusted."""
+
+
+@dataclass
+class RelaxOutcome:
+    structure: Structure
+    energy: float
+    converged: bool
+    n_steps: int
+    max_force: float
+    wall_time: float
+
+
+@dataclass
+class NebOutcome:
+    energies: list[float]
+    images: list[Structure]
+    converged: bool
+    n_steps: int
+    force_calls: int
+    wall_time: float
+
+
+def _check_physical(energy: float, forces: np.ndarray, n_atoms: int, what: str) -> None:
+    if not np.isfinite(energy) or not np.all(np.isfinite(forces)):
+        raise UnphysicalResult(f"{what}: non-finite energy or forces")
+    if abs(energy) / max(n_atoms, 1) > MAX_ENERGY_PER_ATOM:
+        raise UnphysicalResult(f"{what}: energy {energy / n_atoms:.3g} eV/atom is outside any physical range")
+    fmax = float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
+    if fmax > MAX_FORCE:
+        raise UnphysicalResult(f"{what}: force {fmax:.3g} eV/Å is outside any physical range")
+
+
+def relax(
+    structure: Structure,
+    calculator,
+    fmax: float = 0.05,
+    steps: int = 300,
+    relax_cell: bool = False,
+) -> RelaxOutcome:
+    """Relax atoms (and the cell when asked) with BFGS; checks every step for blow-ups."""
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+
+    start = time.perf_counter()
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = calculator
+    target = FrechetCellFilter(atoms) if relax_cell else atoms
+    optimizer = BFGS(target, logfile=None, maxstep=0.2)
+
+    def guard():
+        _check_physical(atoms.get_potential_energy(), atoms.get_forces(), len(atoms), "relaxation")
+
+    optimizer.attach(guard, interval=1)
+    converged = bool(optimizer.run(fmax=fmax, steps=steps))
+    energy = float(atoms.get_potential_energy())
+    forces = atoms.get_forces()
+    _check_physical(energy, forces, len(atoms), "relaxation")
+    relaxed = AseAtomsAdaptor.get_structure(atoms)
+    for key, values in structure.site_properties.items():
+        relaxed.add_site_property(key, values)
+    return RelaxOutcome(
+        structure=relaxed,
+        energy=energy,
+        converged=converged,
+        n_steps=int(optimizer.nsteps),
+        max_force=float(np.linalg.norm(forces, axis=1).max()),
+        wall_time=time.perf_counter() - start,
+    )
+
+
+def run_neb(
+    images: list[Structure],
+    calculator_factory: Callable[[], object],
+    fmax: float = 0.1,
+    steps: int = 200,
+    climb: bool = True,
+) -> NebOutcome:
+    """Climbing-image NEB (improved tangent, FIRE) with one calculator per image.
+
+    End points are evaluated once; every intermediate image gets its own
+    calculator, so no calculator state is shared between images.
+    """
+    from ase.mep import NEB
+    from ase.optimize import FIRE
+
+    start = time.perf_counter()
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
+    for a in atoms:
+        a.calc = calculator_factory()
+    end_energies = [float(atoms[0].get_potential_energy()), float(atoms[-1].get_potential_energy())]
+    band = NEB(atoms, climb=climb, k=0.1, method="improvedtangent")
+    optimizer = FIRE(band, logfile=None)
+
+    def guard():
+        for a in atoms[1:-1]:
+            _check_physical(a.get_potential_energy(), a.get_forces(), len(a), "NEB image")
+
+    optimizer.attach(guard, interval=1)
+    converged = bool(optimizer.run(fmax=fmax, steps=steps))
+    energies = [end_energies[0]] + [float(a.get_potential_energy()) for a in atoms[1:-1]] + [end_energies[1]]
+    n_steps = int(optimizer.nsteps)
+    return NebOutcome(
+        energies=energies,
+        images=[AseAtomsAdaptor.get_structure(a) for a in atoms],
+        converged=converged,
+        n_steps=n_steps,
+        force_calls=2 + (n_steps + 1) * (len(atoms) - 2),
+        wall_time=time.perf_counter() - start,
+    )

@@ -1,0 +1,157 @@
+"""The screen as one jobflow Flow: host relax, per-configuration relax/static/Bader, CI-NEB per hop, collector.
+
+``ScreenMaker().make(spec)`` returns the same Flow graph for every backend;
+only the jobs inside differ (in-process ML potential or mock calculator, or
+atomate2's VASP makers on a cluster).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+from jobflow import Flow, Maker
+
+from structures.configurations import Configuration, PairKind, enumerate_configurations
+from structures.framework import DefectFramework, framework_for_host
+from structures.hops import LiHop, enumerate_hops
+from structures.hosts import Host, load_host
+from structures.sublattices import DefectKind, parse_dopant, parse_vacancy
+from structures.supercell import parse_supercell
+from workflows.jobs import bader_job, collect_job, neb_job, provenance, reference_job, relax_job, static_job
+from workflows.spec import Backend, HopSelection, ScreenSpec
+
+__all__ = ["ScreenPlan", "plan_screen", "select_hops", "ScreenMaker"]
+
+
+@dataclass
+class ScreenPlan:
+    """What a screen computes, before any job exists: configurations and the hops of each."""
+
+    host: Host
+    framework: DefectFramework
+    configurations: list[Configuration]
+    hops: dict[str, list[LiHop]]  # configuration id → hops to run (pristine id → host references)
+    references: list[str] = field(default_factory=list)  # "O2", "Li"
+
+
+def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection) -> dict[str, list[LiHop]]:
+    """The nearest distinct hops around each defect, plus the same hops in the pristine host."""
+    pristine = next((c for c in configurations if not c.defects), None)
+    chosen: dict[str, list[LiHop]] = {}
+    host_hops = enumerate_hops(framework, pristine, cutoff=selection.cutoff) if pristine else []
+    by_key = {tuple(h.canonical_key): h for h in host_hops}
+    references: dict[str, LiHop] = {}
+    perms, rank = framework.permutations, framework.rank
+    for config in configurations:
+        if not config.defects or selection.per_configuration == 0:
+            continue
+        hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance)
+        chosen[config.id] = hops[: selection.per_configuration]
+        for hop in chosen[config.id]:
+            pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)
+            key = tuple(np.unique(pair, axis=0)[0].tolist())
+            if key in by_key:
+                references[by_key[key].id] = by_key[key]
+    if pristine is not None and selection.host_reference and references:
+        chosen[pristine.id] = sorted(references.values(), key=lambda h: (round(h.length, 3), h.id))
+    return chosen
+
+
+def plan_screen(spec: ScreenSpec) -> ScreenPlan:
+    """Enumerate configurations and hops for a validated spec (no jobs, no calculations)."""
+    host = load_host(spec.resolved_host())
+    dims = parse_supercell(spec.supercell) if spec.supercell else None
+    framework = framework_for_host(host, supercell=dims, min_distance=spec.min_image_distance, max_atoms=spec.max_atoms)
+    configurations = enumerate_configurations(
+        framework,
+        [parse_dopant(d) for d in spec.dopants],
+        [parse_vacancy(v) for v in spec.vacancies],
+        pair_cutoff=spec.pair_cutoff,
+        pair_kinds=tuple(PairKind(k) for k in spec.pair_kinds),
+    )
+    if spec.max_configurations is not None:
+        configurations = configurations[: spec.max_configurations]
+    hops = select_hops(framework, configurations, spec.hops)
+    references = []
+    vacancies = {framework.structure[d.point].specie.symbol for c in configurations for d in c.defects if d.kind == DefectKind.VACANCY.value}
+    if "O" in vacancies:
+        references.append("O2")
+    if "Li" in vacancies:
+        references.append("Li")
+    return ScreenPlan(host=host, framework=framework, configurations=configurations, hops=hops, references=references)
+
+
+def _short(config: Configuration) -> str:
+    return config.id.rsplit("-", 1)[-1]
+
+
+@dataclass
+class ScreenMaker(Maker):
+    """Build the Flow of a screen. The defaults are the spec's; the maker adds no science of its own."""
+
+    name: str = "lrox screen"
+
+    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None) -> Flow:
+        plan = plan or plan_screen(spec)
+        if spec.backend is Backend.VASP:
+            from workflows.vasp import make_vasp_flow
+
+            return make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}")
+        backend = spec.backend.value
+        settings = spec.settings_for_backend()
+        jobs, documents, expected = [], [], []
+
+        def add(job, meta):
+            jobs.append(job)
+            documents.append(job.output)
+            expected.append(meta)
+
+        pristine = next((c for c in plan.configurations if not c.defects), None)
+        host_relax = None
+        relaxed_of: dict[str, object] = {}
+        for config in plan.configurations:
+            label = f"relax {config.name} [{_short(config)}]"
+            if config is pristine:
+                job = relax_job(config.structure, backend, settings, label, config.id, relax_cell=settings.get("relax_host_cell", True))
+                host_relax = job
+            else:
+                job = relax_job(
+                    config.structure, backend, settings, label, config.id,
+                    lattice_from=host_relax.output if host_relax is not None else None,
+                )
+            job.name = label
+            add(job, {"kind": "relax", "label": label, "configuration_id": config.id})
+            relaxed_of[config.id] = job
+            static_label = f"static {config.name} [{_short(config)}]"
+            static = static_job(job.output, backend, settings, static_label, config.id)
+            static.name = static_label
+            add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
+            bader_label = f"bader {config.name} [{_short(config)}]"
+            bader = bader_job(static.output, backend, settings, bader_label, config.id)
+            bader.name = bader_label
+            add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
+        for config in plan.configurations:
+            for hop in plan.hops.get(config.id, []):
+                label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
+                job = neb_job(relaxed_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, backend, settings, label)
+                job.name = label
+                add(job, {"kind": "neb", "label": label, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
+        for species in plan.references:
+            job = reference_job(species, backend, settings)
+            job.name = f"reference {species}"
+            add(job, {"kind": "reference", "label": f"reference {species}", "species": species})
+        screen = {
+            "name": spec.name,
+            "host": plan.host.name,
+            "supercell": list(plan.framework.dims),
+            "backend": backend,
+            "provenance": provenance(backend, settings).model_dump(mode="json"),
+        }
+        collector = collect_job(screen, [c.summary() for c in plan.configurations], documents, expected)
+        collector.name = "collect results"
+        return Flow([*jobs, collector], output=collector.output, name=f"{self.name}: {spec.name}")
+
+
+del dataclasses

@@ -1,0 +1,277 @@
+"""jobflow jobs of a screen: thin wrappers over :mod:`workflows.engine` that never lose a failure.
+
+Every job returns a typed document (:mod:`workflows.schemas`). A calculation
+that raises, blows up or does not converge is returned as ``status=failed``
+with its reason instead of raising, so the rest of the screen runs on; the
+collector also turns a job that produced nothing at all (a VASP job that
+died on a cluster) into a failed document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+
+from jobflow import Response, job
+from jobflow.core.job import JobConfig
+from jobflow.core.reference import OnMissing as OnMissingReference
+from pymatgen.core import Lattice, Structure
+
+from workflows.calculators import code_versions, level_of_theory, ml_calculator, mock_calculator
+from workflows.engine import UnphysicalResult, relax, run_neb
+from workflows.schemas import BaderDoc, CalcStatus, NebDoc, Provenance, ReferenceDoc, RelaxDoc, ScreenResult, StaticDoc
+
+__all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job", "neb_job", "reference_job", "collect_job"]
+
+
+def settings_hash(backend: str, settings: dict) -> str:
+    """Content hash of the backend and its settings: the key under which results are reused."""
+    return hashlib.sha256(json.dumps({"backend": backend, "settings": settings}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def provenance(backend: str, settings: dict) -> Provenance:
+    return Provenance(
+        backend=backend,
+        level_of_theory=level_of_theory(backend, settings),
+        settings_hash=settings_hash(backend, settings),
+        settings=settings,
+        code_versions=code_versions(backend, settings),
+    )
+
+
+def _calculator_factory(backend: str, settings: dict, label: str):
+    """A function returning a fresh calculator for this backend (mock: may be forced to fail)."""
+    if backend == "mlip":
+        return lambda: ml_calculator(settings["model"], settings.get("threads"))
+    if backend == "mock":
+        fail = any(token and token in label for token in settings.get("fail", []))
+        return lambda: mock_calculator(fail=fail)
+    raise ValueError(f"backend '{backend}' does not run calculations in-process")
+
+
+def as_dict(doc) -> dict | None:
+    """A job document as a plain dict, whether jobflow hands over the model or its serialised form."""
+    if doc is None:
+        return None
+    if hasattr(doc, "model_dump"):
+        return dict(doc)  # shallow: structures stay pymatgen objects, jobflow serialises them
+    return {k: v for k, v in dict(doc).items() if not k.startswith("@")}
+
+
+def _structure(value) -> Structure:
+    return value if isinstance(value, Structure) else Structure.from_dict(value)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def _failed(cls, label, backend, settings, reason, **fields):
+    return cls(label=label, status=CalcStatus.FAILED, reason=reason, provenance=provenance(backend, settings), **fields)
+
+
+# ----- pure functions (tests call these) ----------------------------------------------------------
+def relax_structure(
+    structure: Structure,
+    backend: str,
+    settings: dict,
+    label: str,
+    configuration_id: str | None = None,
+    relax_cell: bool = False,
+    lattice_from: dict | None = None,
+) -> RelaxDoc:
+    """Relax a structure; ``lattice_from`` (a relaxed host document) sets the cell first."""
+    start = time.perf_counter()
+    lattice_from = as_dict(lattice_from)
+    try:
+        if lattice_from is not None:
+            if lattice_from.get("status") != CalcStatus.SUCCESS.value:
+                return _failed(RelaxDoc, label, backend, settings, "host relaxation failed", configuration_id=configuration_id)
+            host = _structure(lattice_from["structure"])
+            structure = structure.copy()
+            structure.lattice = Lattice(host.lattice.matrix)
+        factory = _calculator_factory(backend, settings, label)
+        outcome = relax(
+            structure,
+            factory(),
+            fmax=settings.get("relax_fmax", 0.05),
+            steps=settings.get("relax_steps", 300),
+            relax_cell=relax_cell,
+        )
+    except Exception as exc:  # recorded, never raised: one failure must not stop the screen
+        return _failed(RelaxDoc, label, backend, settings, _reason(exc), configuration_id=configuration_id)
+    doc = RelaxDoc(
+        label=label,
+        configuration_id=configuration_id,
+        status=CalcStatus.SUCCESS if outcome.converged else CalcStatus.FAILED,
+        reason=None if outcome.converged else f"not converged in {outcome.n_steps} steps (max force {outcome.max_force:.3f} eV/Å)",
+        provenance=provenance(backend, settings),
+        energy=outcome.energy,
+        n_atoms=len(outcome.structure),
+        structure=outcome.structure,
+        converged=outcome.converged,
+        n_steps=outcome.n_steps,
+        max_force=outcome.max_force,
+        wall_time=time.perf_counter() - start,
+    )
+    return doc
+
+
+def hop_neb(
+    relaxed: dict,
+    host,
+    dims: list[int],
+    configuration,
+    hop,
+    backend: str,
+    settings: dict,
+    label: str,
+) -> NebDoc:
+    """Relax both end points (fixed cell), interpolate by IDPP, run CI-NEB: one Li hop."""
+    from structures.framework import DefectFramework
+    from structures.hops import hop_endpoints, interpolate_hop
+
+    start = time.perf_counter()
+    relaxed = as_dict(relaxed)
+    common = {"configuration_id": configuration.id, "hop_id": hop.id, "hop": hop.summary()}
+    if relaxed is None or relaxed.get("status") != CalcStatus.SUCCESS.value:
+        reason = "configuration relaxation failed" + (f" ({relaxed.get('reason')})" if relaxed else "")
+        return _failed(NebDoc, label, backend, settings, reason, **common)
+    try:
+        framework = DefectFramework.from_host(host, tuple(dims))
+        initial, final = hop_endpoints(framework, configuration, hop, relaxed=_structure(relaxed["structure"]))
+        factory = _calculator_factory(backend, settings, label)
+        ends = []
+        for structure in (initial, final):
+            outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300))
+            if not outcome.converged:
+                return _failed(NebDoc, label, backend, settings, f"end point not converged in {outcome.n_steps} steps", **common)
+            ends.append(outcome)
+        images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
+        neb = run_neb(images, factory, fmax=settings.get("neb_fmax", 0.1), steps=settings.get("neb_steps", 200), climb=settings.get("climb", True))
+    except Exception as exc:
+        return _failed(NebDoc, label, backend, settings, _reason(exc), **common)
+    return NebDoc(
+        label=label,
+        status=CalcStatus.SUCCESS if neb.converged else CalcStatus.FAILED,
+        reason=None if neb.converged else f"NEB not converged in {neb.n_steps} steps",
+        provenance=provenance(backend, settings),
+        energies=neb.energies,
+        images=neb.images,
+        converged=neb.converged,
+        n_steps=neb.n_steps,
+        force_calls=neb.force_calls + sum(e.n_steps + 1 for e in ends),
+        endpoint_steps=[e.n_steps for e in ends],
+        wall_time=time.perf_counter() - start,
+        **common,
+    )
+
+
+def reference_energy(species: str, backend: str, settings: dict) -> ReferenceDoc:
+    """Energy per atom of the elemental reference at this level of theory (O2 molecule, bcc Li)."""
+    from ase.build import bulk, molecule
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    label = f"reference {species}"
+    try:
+        if species == "O2":
+            atoms = molecule("O2")
+            atoms.set_cell([12.0, 12.5, 13.0])
+            atoms.center()
+            atoms.pbc = True
+            relax_cell = False
+        elif species == "Li":
+            atoms = bulk("Li", "bcc", a=3.44, cubic=True)
+            relax_cell = True
+        else:
+            raise ValueError(f"no reference defined for {species}")
+        structure = AseAtomsAdaptor.get_structure(atoms)
+        factory = _calculator_factory(backend, settings, label)
+        outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300), relax_cell=relax_cell)
+    except Exception as exc:
+        return _failed(ReferenceDoc, label, backend, settings, _reason(exc), species=species)
+    return ReferenceDoc(
+        label=label,
+        species=species,
+        status=CalcStatus.SUCCESS if outcome.converged else CalcStatus.FAILED,
+        reason=None if outcome.converged else "reference relaxation not converged",
+        provenance=provenance(backend, settings),
+        energy_per_atom=outcome.energy / len(outcome.structure),
+        wall_time=outcome.wall_time,
+    )
+
+
+def not_available(cls, label: str, configuration_id: str, backend: str, settings: dict, what: str):
+    """A quantity this level of theory does not have: recorded as such, never faked."""
+    return cls(
+        label=label,
+        configuration_id=configuration_id,
+        status=CalcStatus.NOT_AVAILABLE,
+        reason=f"{what} is not available at this level of theory ({level_of_theory(backend, settings)})",
+        provenance=provenance(backend, settings),
+    )
+
+
+def collect(screen: dict, configurations: list[dict], documents: list, expected: list[dict]) -> ScreenResult:
+    """Gather every document; a job that returned nothing becomes a failed document with its label."""
+    docs = []
+    for doc, meta in zip(documents, expected):
+        if doc is None:
+            docs.append(
+                {
+                    **meta,
+                    "status": CalcStatus.FAILED.value,
+                    "reason": "job produced no output (it failed or was cancelled before finishing)",
+                    "provenance": screen["provenance"],
+                }
+            )
+        else:
+            docs.append(as_dict(doc))
+    return ScreenResult(
+        screen=screen["name"],
+        host=screen["host"],
+        supercell=screen["supercell"],
+        backend=screen["backend"],
+        level_of_theory=screen["provenance"]["level_of_theory"],
+        settings_hash=screen["provenance"]["settings_hash"],
+        configurations=configurations,
+        documents=docs,
+        n_failed=sum(1 for d in docs if d["status"] == CalcStatus.FAILED.value),
+    )
+
+
+# ----- jobs ------------------------------------------------------------------------------------------
+@job(output_schema=RelaxDoc)
+def relax_job(structure, backend, settings, label, configuration_id=None, relax_cell=False, lattice_from=None):
+    return relax_structure(structure, backend, settings, label, configuration_id, relax_cell, lattice_from)
+
+
+@job(output_schema=NebDoc)
+def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label):
+    return hop_neb(relaxed, host, dims, configuration, hop, backend, settings, label)
+
+
+@job(output_schema=StaticDoc)
+def static_job(relaxed, backend, settings, label, configuration_id):
+    return not_available(StaticDoc, label, configuration_id, backend, settings, "a DOS or charge density")
+
+
+@job(output_schema=BaderDoc)
+def bader_job(static, backend, settings, label, configuration_id):
+    return not_available(BaderDoc, label, configuration_id, backend, settings, "a Bader analysis")
+
+
+@job(output_schema=ReferenceDoc)
+def reference_job(species, backend, settings):
+    return reference_energy(species, backend, settings)
+
+
+@job(output_schema=ScreenResult, config=JobConfig(on_missing_references=OnMissingReference.NONE))
+def collect_job(screen, configurations, documents, expected):
+    return collect(screen, configurations, documents, expected)
+
+
+del Response, traceback

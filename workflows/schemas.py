@@ -1,0 +1,90 @@
+"""Typed output documents of the screen's jobs; the descriptor module consumes these."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+
+class CalcStatus(str, Enum):
+    SUCCESS = "success"
+    FAILED = "failed"  # ran (or should have) and produced no trustworthy number: reason says why
+    NOT_AVAILABLE = "not_available"  # this level of theory has no such quantity (e.g. a DOS from an ML potential)
+
+
+class Provenance(BaseModel):
+    backend: str
+    level_of_theory: str
+    settings_hash: str
+    settings: dict
+    code_versions: dict[str, str] = Field(default_factory=dict)
+
+
+class CalcDoc(BaseModel):
+    """Common part of every calculation document."""
+
+    kind: str  # relax | static | bader | neb | reference
+    label: str
+    configuration_id: str | None = None
+    hop_id: str | None = None
+    status: CalcStatus
+    reason: str | None = None
+    provenance: Provenance
+    wall_time: float | None = None
+
+
+class RelaxDoc(CalcDoc):
+    kind: str = "relax"
+    energy: float | None = None  # eV, whole cell
+    n_atoms: int | None = None
+    structure: Structure | None = None
+    converged: bool | None = None
+    n_steps: int | None = None
+    max_force: float | None = None  # eV/Å at the end
+
+
+class StaticDoc(CalcDoc):
+    kind: str = "static"
+    energy: float | None = None
+    dos: dict | None = None  # pymatgen CompleteDos.as_dict()
+    efermi: float | None = None
+    charge_density_file: str | None = None
+
+
+class BaderDoc(CalcDoc):
+    kind: str = "bader"
+    charges: list[float] | None = None  # net charge per site
+    site_labels: list[str] | None = None
+
+
+class NebDoc(CalcDoc):
+    kind: str = "neb"
+    hop: dict | None = None  # LiHop.summary()
+    energies: list[float] | None = None  # eV per image, end points included
+    images: list[Structure] | None = None  # end points included
+    converged: bool | None = None
+    n_steps: int | None = None
+    force_calls: int | None = None
+    endpoint_steps: list[int] | None = None
+
+
+class ReferenceDoc(CalcDoc):
+    kind: str = "reference"
+    species: str  # "O2" or "Li"
+    energy_per_atom: float | None = None
+
+
+class ScreenResult(BaseModel):
+    """What the collector hands to the descriptor module: every document, failed ones included."""
+
+    screen: str
+    host: str
+    supercell: list[int]
+    backend: str
+    level_of_theory: str
+    settings_hash: str
+    configurations: list[dict]  # Configuration.summary() per configuration
+    documents: list[dict]  # CalcDoc dumps; a job that produced nothing appears as a failed document
+    n_failed: int

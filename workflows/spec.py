@@ -1,0 +1,262 @@
+"""A screen, described in YAML, validated before any job runs.
+
+Example (``examples/li2mno3_quick.yaml``)::
+
+    name: li2mno3_quick
+    host: li2mno3
+    supercell: 2x1x1
+    dopants: [Ti:tm]
+    vacancies: [O]
+    hops: {per_configuration: 1}
+    backend: mlip
+
+Unknown keys, wrong types, unknown backends or models and missing structure
+files are :class:`LroxInputError` with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import yaml
+
+from structures.errors import LroxInputError
+
+__all__ = ["Backend", "HopSelection", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
+
+
+class Backend(str, Enum):
+    """Where energies and forces come from."""
+
+    VASP = "vasp"  # atomate2 VASP makers: the production path on clusters
+    MLIP = "mlip"  # a pretrained universal ML potential shipped in its pip wheel: runs here
+    MOCK = "mock"  # deterministic toy calculator: plumbing only, never physics
+
+
+@dataclass
+class HopSelection:
+    """Which Li hops get a CI-NEB: the nearest distinct hops around each defect."""
+
+    cutoff: float = 3.5  # Å, longest Li–Li hop
+    per_configuration: int = 2  # hops per defect configuration, nearest to the defect first
+    max_defect_distance: float = 5.0  # Å, hop midpoint to the defect
+    host_reference: bool = True  # also run the same hops in the pristine host
+
+
+@dataclass
+class MlipSettings:
+    """ML-potential settings. Defaults: fixed-cell relaxations of defect supercells, CI-NEB at 0.1 eV/Å."""
+
+    model: str = "chgnet"  # "chgnet" (CHGNet 0.3.0 weights) or "7net-0" (SevenNet)
+    relax_fmax: float = 0.05  # eV/Å
+    relax_steps: int = 300
+    relax_host_cell: bool = True  # the pristine host relaxes its cell; defect cells keep it
+    neb_fmax: float = 0.1  # eV/Å
+    neb_steps: int = 200
+    n_images: int = 5
+    climb: bool = True
+    threads: int | None = None  # torch threads (default: all cores)
+
+
+@dataclass
+class VaspSettings:
+    """VASP through atomate2: Materials-Project-compatible GGA+U sets."""
+
+    n_images: int = 5
+    user_incar_settings: dict = field(default_factory=dict)
+    nedos: int = 3001  # fine DOS grid for the O 2p band centre
+    cores_per_job: int = 128  # for the core-hour estimate of a dry run
+    potcar_functional: str = "PBE_54"
+
+
+@dataclass
+class MockSettings:
+    """Mock backend: ``fail`` lists job kinds or configuration ids forced to fail (to test failure handling)."""
+
+    fail: list[str] = field(default_factory=list)
+    n_images: int = 3
+
+
+@dataclass
+class ScreenSpec:
+    """Everything a screen needs: host, defects, hops, backend and where results go."""
+
+    name: str
+    host: str
+    supercell: str | None = None
+    min_image_distance: float | None = None
+    max_atoms: int = 250
+    dopants: list[str] = field(default_factory=list)
+    vacancies: list[str] = field(default_factory=list)
+    pair_cutoff: float | None = None
+    pair_kinds: list[str] = field(default_factory=lambda: ["dopant-vacancy", "dopant-dopant"])
+    max_configurations: int | None = None
+    hops: HopSelection = field(default_factory=HopSelection)
+    backend: Backend = Backend.MLIP
+    mlip: MlipSettings = field(default_factory=MlipSettings)
+    vasp: VaspSettings = field(default_factory=VaspSettings)
+    mock: MockSettings = field(default_factory=MockSettings)
+    database: str | None = None  # SQLAlchemy URL of the descriptor database
+    output: str | None = None  # folder for the job store and results (default: ./lrox-out/<name>)
+    base_dir: str = "."  # folder of the YAML file: relative host paths resolve from here
+
+    # --- validation ----------------------------------------------------------------------------
+    def validate(self) -> ScreenSpec:
+        """Check what can be checked without running anything; returns self."""
+        from structures.hosts import BUILTIN_HOSTS, _ALIASES
+        from structures.sublattices import parse_dopant, parse_vacancy
+        from structures.supercell import parse_supercell
+
+        if not self.name or not str(self.name).replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise LroxInputError(f"spec 'name' must be letters, digits, '-', '_' or '.', got '{self.name}'")
+        host_key = self.host.lower()
+        if host_key not in BUILTIN_HOSTS and host_key not in _ALIASES and not self.host_path().exists():
+            raise LroxInputError(f"spec 'host': '{self.host}' is neither a built-in host nor an existing file")
+        if self.supercell is not None:
+            parse_supercell(self.supercell)
+        for key in ("min_image_distance", "pair_cutoff"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise LroxInputError(f"spec '{key}' must be positive, got {value}")
+        if self.max_atoms < 1:
+            raise LroxInputError(f"spec 'max_atoms' must be positive, got {self.max_atoms}")
+        if self.max_configurations is not None and self.max_configurations < 1:
+            raise LroxInputError(f"spec 'max_configurations' must be positive, got {self.max_configurations}")
+        for text in self.dopants:
+            parse_dopant(text)
+        for text in self.vacancies:
+            parse_vacancy(text)
+        from structures.configurations import PairKind
+
+        for kind in self.pair_kinds:
+            if kind not in {k.value for k in PairKind}:
+                raise LroxInputError(f"spec 'pair_kinds': unknown pair kind '{kind}'")
+        h = self.hops
+        if h.cutoff <= 0 or h.max_defect_distance < 0 or h.per_configuration < 0:
+            raise LroxInputError("spec 'hops': cutoff must be positive, per_configuration and max_defect_distance not negative")
+        m = self.mlip
+        if min(m.relax_fmax, m.neb_fmax) <= 0 or min(m.relax_steps, m.neb_steps, m.n_images) < 1:
+            raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
+        if self.vasp.n_images < 1 or self.mock.n_images < 1:
+            raise LroxInputError("spec: n_images must be at least 1")
+        return self
+
+    def host_path(self) -> Path:
+        path = Path(self.host)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def resolved_host(self) -> str:
+        from structures.hosts import BUILTIN_HOSTS, _ALIASES
+
+        key = self.host.lower()
+        return self.host if key in BUILTIN_HOSTS or key in _ALIASES else str(self.host_path())
+
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else Path("lrox-out") / self.name
+
+    def settings_for_backend(self) -> dict:
+        """The backend's settings as a plain dict (what provenance records)."""
+        chosen = {Backend.MLIP: self.mlip, Backend.VASP: self.vasp, Backend.MOCK: self.mock}[self.backend]
+        return dataclasses.asdict(chosen)
+
+
+def _coerce(value, annotation, where: str):
+    """Convert a YAML value to the annotated type, or raise a one-line error naming ``where``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is typing.Any:
+        return value
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except LroxInputError as exc:
+                errors.append(str(exc))
+        raise LroxInputError(errors[0] if errors else f"spec '{where}': bad value {value!r}")
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise LroxInputError(f"spec '{where}' must be a mapping, got {type(value).__name__}")
+        return _build(annotation, value, where + ".")
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        try:
+            return annotation(str(value).lower())
+        except ValueError:
+            allowed = ", ".join(m.value for m in annotation)
+            raise LroxInputError(f"spec '{where}': unknown value '{value}' (use {allowed})") from None
+    if origin is list:
+        if isinstance(value, str | int | float):
+            value = [value]
+        if not isinstance(value, list):
+            raise LroxInputError(f"spec '{where}' must be a list, got {type(value).__name__}")
+        return [_coerce(v, args[0] if args else typing.Any, where) for v in value]
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise LroxInputError(f"spec '{where}' must be a mapping, got {type(value).__name__}")
+        return dict(value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise LroxInputError(f"spec '{where}' must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LroxInputError(f"spec '{where}' must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LroxInputError(f"spec '{where}' must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise LroxInputError(f"spec '{where}' must be text, got {value!r}")
+        return str(value)
+    return value
+
+
+def _build(cls, data: dict, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names - {"base_dir"})
+    if unknown:
+        raise LroxInputError(f"unknown key '{prefix}{unknown[0]}' in spec (known: {', '.join(sorted(names - {'base_dir'}))})")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _coerce(data[f.name], hints[f.name], prefix + f.name)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise LroxInputError(f"spec is missing the required key '{prefix}{f.name}'")
+    return cls(**kwargs)
+
+
+def spec_from_dict(data: dict, base_dir: str | Path = ".") -> ScreenSpec:
+    if not isinstance(data, dict):
+        raise LroxInputError("a screen spec must be a YAML mapping of keys to values")
+    spec = _build(ScreenSpec, data)
+    spec.base_dir = str(base_dir)
+    return spec.validate()
+
+
+def load_spec(path: str | Path, backend: str | None = None) -> ScreenSpec:
+    """Read and validate a YAML screen spec; ``backend`` overrides the spec's backend."""
+    path = Path(path)
+    if not path.is_file():
+        raise LroxInputError(f"no such spec file '{path}'")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise LroxInputError(f"spec '{path}' is not valid YAML{where}") from None
+    if backend is not None:
+        if not isinstance(data, dict):
+            raise LroxInputError("a screen spec must be a YAML mapping of keys to values")
+        data = {**data, "backend": backend}
+    return spec_from_dict(data, base_dir=path.parent)
