@@ -179,6 +179,55 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
     click.echo(tabulate(rows, headers=["hop", "from", "to", "Å", "layers", "mech.", "n-TM", "to defect Å", "mult."]))
 
 
+@cli.command("run")
+@click.argument("spec_file", metavar="SPEC.yaml")
+@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
+@click.option("--dry-run", "dry_run_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
+def run_command(spec_file, backend, dry_run_dir, as_json):
+    """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
+    from workflows.calculators import check_model
+    from workflows.spec import Backend, load_spec
+
+    spec = load_spec(spec_file, backend=backend)
+    if dry_run_dir is not None:
+        from workflows.dryrun import dry_run
+
+        summary = dry_run(spec, dry_run_dir)
+        if as_json:
+            click.echo(json.dumps(summary, indent=1))
+            return
+        click.echo(
+            f"{summary['screen']} ({summary['backend']}): {summary['configurations']} configurations, "
+            f"{summary['hops']} hops, {summary['flow_jobs']} jobs in the flow; inputs written to {dry_run_dir}"
+        )
+        click.echo(tabulate(sorted(summary["jobs_by_kind"].items()), headers=["job kind", "count"]))
+        click.echo(f"estimated cost: {summary['core_hours_estimate']} core-hours (model: workflows/dryrun.py)")
+        return
+    if spec.backend is Backend.VASP:
+        raise LroxInputError("the vasp backend runs on a cluster: use 'lrox run SPEC --dry-run DIR' here, or submit it")
+    if spec.backend is Backend.MLIP:
+        check_model(spec.mlip.model)
+    from workflows.run import run_screen, summarise
+
+    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json))
+    summary = summarise(result)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, default=str))
+        return
+    click.echo(f"level of theory: {summary['level_of_theory']}; jobs by status: {summary['status_counts']}")
+    rows = []
+    for row in summary["configurations"]:
+        barriers = "; ".join(
+            f"{b['hop'].get('start', '?')}->{b['hop'].get('end', '?')} "
+            + (f"{b['forward']:.3f}/{b['reverse']:.3f} eV" if "forward" in b else f"{b['status']}")
+            for b in row["barriers"]
+        )
+        ef = row.get("vacancy_formation_energy")
+        rows.append((row["id"].rsplit("-", 1)[-1], row["name"], row["relax"], "" if ef is None else f"{ef:.3f}", barriers))
+    click.echo(tabulate(rows, headers=["id", "configuration", "relax", "E_vac eV", "barriers fwd/rev"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, turning every input error into one line and exit status 2."""
     args = sys.argv[1:] if argv is None else list(argv)

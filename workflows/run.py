@@ -1,0 +1,111 @@
+"""Running a screen locally with jobflow, with progress, and writing its results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+from monty.json import MontyEncoder
+
+from workflows.flows import ScreenMaker, plan_screen
+from workflows.jobs import as_dict
+from workflows.spec import ScreenSpec
+
+__all__ = ["run_screen", "summarise", "RESULTS_FILE"]
+
+RESULTS_FILE = "results.json"
+
+
+class _Progress(logging.Handler):
+    """Turns jobflow's 'Starting job' / 'Finished job' log lines into 'jobs done / total, current job'."""
+
+    def __init__(self, total: int, echo):
+        super().__init__(level=logging.INFO)
+        self.total, self.done, self.echo = total, 0, echo
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        started = re.match(r"Starting job - (.*) \([0-9a-f-]{36}\)", message)
+        if started:
+            self.echo(f"[{self.done}/{self.total}] running {started.group(1)}")
+        elif message.startswith("Finished job") or " failed with exception" in message:
+            self.done += 1
+
+
+def run_screen(spec: ScreenSpec, echo=print) -> dict:
+    """Build the Flow, run it with jobflow's local manager, write ``results.json``; return the results."""
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    plan = plan_screen(spec)
+    flow = ScreenMaker().make(spec, plan)
+    out = spec.output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    echo(
+        f"{spec.name}: {len(plan.configurations)} configurations, {sum(len(h) for h in plan.hops.values())} hops, "
+        f"{len(flow.jobs)} jobs on the {spec.backend.value} backend"
+    )
+    logger = logging.getLogger("jobflow")
+    handler = _Progress(len(flow.jobs), echo)
+    logger.addHandler(handler)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+    collector = responses.get(flow.output.uuid, {})
+    if not collector:
+        raise RuntimeError("the collector job did not run; see the log above")
+    result = as_dict(next(iter(collector.values())).output)
+    (out / RESULTS_FILE).write_text(json.dumps(result, cls=MontyEncoder, indent=1))
+    echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done; results in {out / RESULTS_FILE}")
+    return result
+
+
+def summarise(result: dict) -> dict:
+    """Per-configuration numbers a user reads first: energies, barriers, vacancy formation energies."""
+    from descriptors.barriers import migration_barrier
+
+    docs = [d if isinstance(d, dict) else as_dict(d) for d in result["documents"]]
+    status = Counter(str(getattr(d["status"], "value", d["status"])) for d in docs)
+    refs = {d["species"]: d.get("energy_per_atom") for d in docs if d["kind"] == "reference" and _ok(d)}
+    relax = {d["configuration_id"]: d for d in docs if d["kind"] == "relax"}
+    pristine = next((c for c in result["configurations"] if not c["defects"]), None)
+    host_energy = relax.get(pristine["id"], {}).get("energy") if pristine and _ok(relax.get(pristine["id"], {})) else None
+    rows = []
+    for config in result["configurations"]:
+        doc = relax.get(config["id"], {})
+        row = {"id": config["id"], "name": config["name"], "relax": _status(doc), "energy": doc.get("energy") if _ok(doc) else None}
+        vacancies = [d for d in config["defects"] if d["kind"] == "vacancy"]
+        if len(vacancies) == 1 and len(config["defects"]) == 1 and host_energy is not None and _ok(doc):
+            element = vacancies[0]["site"].split("(")[0]
+            mu = refs.get("O2") if element == "O" else refs.get("Li") if element == "Li" else None
+            if mu is not None:
+                row["vacancy_formation_energy"] = doc["energy"] - host_energy + mu
+                row["vacancy_reference"] = f"{element}: {'1/2 E(O2), O-rich' if element == 'O' else 'bcc Li metal'}"
+        barriers = []
+        for neb in (d for d in docs if d["kind"] == "neb" and d.get("configuration_id") == config["id"]):
+            entry = {"hop": neb.get("hop", {}), "status": _status(neb), "reason": neb.get("reason")}
+            if _ok(neb) and neb.get("energies"):
+                b = migration_barrier(neb["energies"])
+                entry.update(forward=b.forward, reverse=b.reverse, max_at_endpoint=b.max_at_endpoint)
+            barriers.append(entry)
+        row["barriers"] = barriers
+        rows.append(row)
+    return {"status_counts": dict(status), "level_of_theory": result["level_of_theory"], "configurations": rows}
+
+
+def _ok(doc: dict) -> bool:
+    return str(getattr(doc.get("status"), "value", doc.get("status"))) == "success"
+
+
+def _status(doc: dict) -> str:
+    return str(getattr(doc.get("status"), "value", doc.get("status", "missing")))
+
+
+del Path

@@ -1,0 +1,212 @@
+"""The VASP backend: atomate2's VASP makers with Materials-Project-compatible GGA+U input sets.
+
+What lrox adds on top of atomate2 (and why):
+* defect cells relax at fixed cell (ISIF = 2) on the relaxed host lattice, so defect energies
+  share one volume; the host relaxes its cell (MPRelaxSet as is);
+* the static writes a fine DOS (LORBIT = 11, NEDOS) and the all-electron core densities
+  (LAECHG) with atomate2's Bader switch on, for O 2p band centres and Bader charges;
+* the CI-NEB end points come from the relaxed configuration (one Li removed at each end), a step
+  that needs the relaxed structure, so it is a dynamic job that hands over to atomate2's
+  ``NebFromEndpointsMaker`` (end points relaxed with ISIF = 2, images by IDPP, VTST climbing
+  image settings of atomate2's ``NebSetGenerator``) once the relaxation is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobflow import Flow, Response, job
+from jobflow.core.job import JobConfig
+from jobflow.core.reference import OnMissing
+from pymatgen.core import Lattice, Structure
+
+__all__ = ["VaspMakers", "vasp_makers", "make_vasp_flow", "write_vasp_inputs"]
+
+
+@dataclass
+class VaspMakers:
+    host_relax: object
+    defect_relax: object
+    static: object
+    neb: object  # NebFromImagesMaker
+
+
+def vasp_makers(settings: dict) -> VaspMakers:
+    """atomate2 makers configured for a screen (user INCAR settings applied to every step)."""
+    from atomate2.vasp.jobs.mp import MPGGARelaxMaker, MPGGAStaticMaker
+    from atomate2.vasp.jobs.neb import NebFromImagesMaker
+    from atomate2.vasp.sets.core import NebSetGenerator
+    from pymatgen.io.vasp.sets import MPRelaxSet, MPStaticSet
+
+    user = dict(settings.get("user_incar_settings", {}))
+    functional = settings.get("potcar_functional", "PBE_54")
+    host_relax = MPGGARelaxMaker(
+        name="host relax",
+        input_set_generator=MPRelaxSet(force_gamma=True, user_incar_settings=user, user_potcar_functional=functional),
+    )
+    defect_relax = MPGGARelaxMaker(
+        name="defect relax",
+        input_set_generator=MPRelaxSet(
+            force_gamma=True, user_incar_settings={"ISIF": 2, **user}, user_potcar_functional=functional
+        ),
+    )
+    static = MPGGAStaticMaker(
+        name="static",
+        input_set_generator=MPStaticSet(
+            force_gamma=True,
+            user_incar_settings={"LORBIT": 11, "NEDOS": settings.get("nedos", 3001), "LAECHG": True, "LCHARG": True, **user},
+            user_potcar_functional=functional,
+        ),
+        task_document_kwargs={"run_bader": True},
+    )
+    neb = NebFromImagesMaker(
+        # atomate2's NEB set starts from its own base config (PBEsol, 680 eV); the MP config keeps
+        # the NEB on the same PBE+U Hamiltonian, cutoff and POTCARs as the relaxations
+        input_set_generator=NebSetGenerator(
+            config_dict=MPRelaxSet.CONFIG,
+            num_images=settings.get("n_images", 5),
+            user_incar_settings={"EDIFFG": -0.05, "ISMEAR": 0, **user},
+            user_potcar_functional=functional,
+        )
+    )
+    return VaspMakers(host_relax, defect_relax, static, neb)
+
+
+@job
+def on_host_lattice(structure: Structure, host_output) -> Structure:
+    """The defect structure on the relaxed host cell (fractional coordinates kept)."""
+    relaxed = host_output.structure if hasattr(host_output, "structure") else Structure.from_dict(host_output["structure"])
+    moved = structure.copy()
+    moved.lattice = Lattice(relaxed.lattice.matrix)
+    return moved
+
+
+@job
+def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings):
+    """Build the hop's end points from the relaxed configuration and hand over to atomate2's NEB flow."""
+    from atomate2.common.jobs.neb import NebInterpolation
+    from atomate2.vasp.jobs.neb import NebFromEndpointsMaker
+
+    from structures.framework import DefectFramework
+    from structures.hops import hop_endpoints
+
+    relaxed = relax_output.structure if hasattr(relax_output, "structure") else Structure.from_dict(relax_output["structure"])
+    framework = DefectFramework.from_host(host, tuple(dims))
+    endpoints = hop_endpoints(framework, configuration, hop, relaxed=relaxed)
+    makers = vasp_makers(settings)
+    flow = NebFromEndpointsMaker(endpoint_relax_maker=makers.defect_relax, images_maker=makers.neb).make(
+        endpoints=list(endpoints), num_images=settings.get("n_images", 5), interpolation_method=NebInterpolation.IDPP
+    )
+    return Response(replace=flow)
+
+
+@job(config=JobConfig(on_missing_references=OnMissing.NONE))
+def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expected: list[dict]) -> dict:
+    """Record each VASP task's status; a task that produced nothing is failed with its label."""
+    documents = []
+    for output, meta in zip(outputs, expected):
+        if output is None:
+            documents.append({**meta, "status": "failed", "reason": "job produced no output (it failed or was cancelled before finishing)"})
+            continue
+        energy = getattr(getattr(output, "output", None), "energy", None)
+        documents.append({**meta, "status": "success", "energy": energy, "dir_name": getattr(output, "dir_name", None)})
+    return {**screen, "configurations": configurations, "documents": documents, "n_failed": sum(d["status"] == "failed" for d in documents)}
+
+
+def make_vasp_flow(spec, plan, name: str) -> Flow:
+    """The screen on VASP: same graph as the in-process backends, atomate2 jobs inside."""
+    from workflows.jobs import provenance
+
+    settings = spec.settings_for_backend()
+    makers = vasp_makers(settings)
+    jobs, outputs, expected = [], [], []
+    pristine = next((c for c in plan.configurations if not c.defects), None)
+    host_job = None
+    relax_of = {}
+    for config in plan.configurations:
+        short = config.id.rsplit("-", 1)[-1]
+        if config is pristine:
+            relax = makers.host_relax.make(config.structure)
+            host_job = relax
+        else:
+            structure = config.structure
+            if host_job is not None:
+                placed = on_host_lattice(config.structure, host_job.output)
+                placed.name = f"host lattice {short}"
+                jobs.append(placed)
+                structure = placed.output
+            relax = makers.defect_relax.make(structure)
+        relax.name = f"relax {config.name} [{short}]"
+        static = makers.static.make(relax.output.structure, prev_dir=relax.output.dir_name)
+        static.name = f"static {config.name} [{short}]"
+        relax_of[config.id] = relax
+        for j, kind in ((relax, "relax"), (static, "static")):
+            jobs.append(j)
+            outputs.append(j.output)
+            expected.append({"kind": kind, "label": j.name, "configuration_id": config.id})
+    for config in plan.configurations:
+        for hop in plan.hops.get(config.id, []):
+            neb = vasp_hop_neb(relax_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, settings)
+            neb.name = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
+            jobs.append(neb)
+            outputs.append(neb.output)
+            expected.append({"kind": "neb", "label": neb.name, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
+    screen = {
+        "screen": spec.name,
+        "host": plan.host.name,
+        "supercell": list(plan.framework.dims),
+        "backend": "vasp",
+        "provenance": provenance("vasp", settings).model_dump(mode="json"),
+    }
+    collector = collect_vasp(screen, [c.summary() for c in plan.configurations], outputs, expected)
+    collector.name = "collect results"
+    return Flow([*jobs, collector], output=collector.output, name=name)
+
+
+def _write(structure: Structure, generator, target: Path) -> None:
+    """atomate2's own input writer, with POTCAR.spec instead of a POTCAR (none is needed or shipped)."""
+    from atomate2.vasp.files import write_vasp_input_set
+
+    target.mkdir(parents=True, exist_ok=True)
+    write_vasp_input_set(structure, generator, directory=target, potcar_spec=True)
+
+
+def write_vasp_inputs(spec, plan, directory: Path) -> dict[str, int]:
+    """Every VASP job's inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec; NEB: 00..NN) without running anything.
+
+    NEB folders use the unrelaxed end points and IDPP images (the real run starts from
+    relaxed ones); everything else is exactly what atomate2 would write.
+    Returns the number of jobs of each kind.
+    """
+    from structures.hops import hop_endpoints, interpolate_hop
+
+    settings = spec.settings_for_backend()
+    makers = vasp_makers(settings)
+    counts = {"relax": 0, "static": 0, "neb": 0}
+    pristine = next((c for c in plan.configurations if not c.defects), None)
+    for index, config in enumerate(plan.configurations):
+        short = config.id.rsplit("-", 1)[-1]
+        folder = directory / f"{index:03d}_{short}"
+        relax_maker = makers.host_relax if config is pristine else makers.defect_relax
+        for kind, maker in (("relax", relax_maker), ("static", makers.static)):
+            target = folder / kind
+            _write(config.structure, maker.input_set_generator, target)
+            counts[kind] += 1
+        for hop in plan.hops.get(config.id, []):
+            target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}"
+            ends = hop_endpoints(plan.framework, config, hop)
+            images = interpolate_hop(*ends, n_images=settings.get("n_images", 5))
+            generator = makers.neb.input_set_generator
+            generator.num_images = len(images) - 2
+            _write(images[0], generator, target)
+            (target / "POSCAR").unlink(missing_ok=True)
+            for k, image in enumerate(images):
+                (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
+                image.to(filename=str(target / f"{k:02d}" / "POSCAR"), fmt="poscar")
+            for k, end in enumerate(ends):
+                end_dir = target / f"endpoint_{k}"
+                _write(end, makers.defect_relax.input_set_generator, end_dir)
+                counts["relax"] += 1
+            counts["neb"] += 1
+    return counts
