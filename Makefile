@@ -9,15 +9,15 @@ $(BIN)/lrox: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "lrox needs $(PYTHON) (Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[test,mlip]"
 	@touch $@
 
 setup: $(BIN)/lrox
 
-## The main job on the embedded default: enumerate Li2MnO3 dopant/vacancy configurations and their Li hops.
+## The main job on the embedded default: the Li2MnO3 quick screen on the ML potential.
 demo: setup
-	$(BIN)/lrox enumerate li2mno3 --supercell 2x1x2 --dopant Al:tm --dopant Na:li-layer --vacancy O --pair-cutoff 4
-	$(BIN)/lrox hops li2mno3
+	$(BIN)/lrox run examples/li2mno3_quick.yaml
 
 test: setup
 	$(BIN)/python -m pytest

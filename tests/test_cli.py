@@ -147,3 +147,43 @@ def test_installed_console_script_prints_one_line_and_no_warnings(tmp_path, cont
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stderr.startswith(expected)
     assert done.stdout == ""
+
+
+def test_run_mock_screen_and_dry_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "screen.yaml"
+    spec.write_text("name: s\nhost: li2mno3\nsupercell: 1x1x1\nvacancies: [O]\nhops: {per_configuration: 1}\nbackend: mock\n")
+    code, out, err = run(capsys, "run", str(spec), "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["level_of_theory"].startswith("mock")
+    assert "[1/" in err and "done" in err  # progress goes to stderr with --json
+    vacancies = [r for r in summary["configurations"] if r["name"].startswith("V on O")]
+    assert len(vacancies) == 2 and all("vacancy_formation_energy" in r for r in vacancies)
+    assert (tmp_path / "lrox-out" / "s" / "results.json").exists()
+    code, out, _ = run(capsys, "run", str(spec), "--backend", "vasp", "--dry-run", str(tmp_path / "dry"))
+    assert code == 0 and "core-hours" in out
+    assert len(list((tmp_path / "dry").glob("*/static/INCAR"))) == 3
+    # the same folder again: refused, nothing overwritten
+    code, _, err = run(capsys, "run", str(spec), "--backend", "vasp", "--dry-run", str(tmp_path / "dry"))
+    assert code == 2 and "not empty" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("name: s\nhost: li2mno3\nbogus: 1\n", [], "unknown key 'bogus'"),
+        ("name: s\nhost: li2mno3\nbackend: abinit\n", [], "unknown value 'abinit'"),
+        ("name: s\nhost: li2mno3\nmlip: {model: mace}\n", [], "unknown ML model 'mace'"),
+        ("name: s\nhost: missing.cif\n", [], "neither a built-in host nor an existing file"),
+        ("name: s\nhost: [unclosed\n", [], "not valid YAML"),
+        ("name: s\nhost: li2mno3\n", ["--backend", "cp2k"], "Invalid value for '--backend'"),
+        ("name: s\nhost: li2mno3\nbackend: vasp\n", [], "runs on a cluster"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(capsys, tmp_path, content, extra, message):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(content)
+    code, out, err = run(capsys, "run", str(spec), *extra)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "lrox-out").exists()

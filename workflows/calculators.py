@@ -62,9 +62,13 @@ def ml_calculator(name: str, threads: int | None = None):
     model = check_model(name)
     _set_threads(threads)
     if model.name == "chgnet":
+        import contextlib
+        import io
+
         from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=_load_model("chgnet"), use_device="cpu", stress_weight=1 / 160.21766208)
+        with contextlib.redirect_stdout(io.StringIO()):  # it announces its device on every construction
+            return CHGNetCalculator(model=_load_model("chgnet"), use_device="cpu", stress_weight=1 / 160.21766208)
     from sevenn.calculator import SevenNetCalculator
 
     return SevenNetCalculator("7net-0", device="cpu")

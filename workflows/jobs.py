@@ -56,7 +56,7 @@ def as_dict(doc) -> dict | None:
     if doc is None:
         return None
     if hasattr(doc, "model_dump"):
-        return dict(doc)  # shallow: structures stay pymatgen objects, jobflow serialises them
+        return doc.model_dump()  # nested models become dicts; structures stay pymatgen objects
     return {k: v for k, v in dict(doc).items() if not k.startswith("@")}
 
 

@@ -139,6 +139,10 @@ class ScreenSpec:
         if h.cutoff <= 0 or h.max_defect_distance < 0 or h.per_configuration < 0:
             raise LroxInputError("spec 'hops': cutoff must be positive, per_configuration and max_defect_distance not negative")
         m = self.mlip
+        from workflows.calculators import ML_MODELS
+
+        if str(m.model).lower() not in ML_MODELS:
+            raise LroxInputError(f"unknown ML model '{m.model}' (known: {', '.join(ML_MODELS)})")
         if min(m.relax_fmax, m.neb_fmax) <= 0 or min(m.relax_steps, m.neb_steps, m.n_images) < 1:
             raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
         if self.vasp.n_images < 1 or self.mock.n_images < 1:

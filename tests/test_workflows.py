@@ -1,0 +1,193 @@
+"""Screens on the mock backend: the whole Flow runs, failures are recorded, specs are checked, dry runs write inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+
+from descriptors.barriers import migration_barrier
+from structures.errors import LroxInputError
+from workflows.flows import ScreenMaker, plan_screen
+from workflows.jobs import as_dict, relax_structure, settings_hash
+from workflows.spec import Backend, load_spec, spec_from_dict
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+BASE = {"name": "t", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:tm"], "vacancies": ["O"], "hops": {"per_configuration": 1}, "backend": "mock"}
+
+
+def run(spec):
+    flow = ScreenMaker().make(spec)
+    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    return flow, as_dict(next(iter(responses[flow.output.uuid].values())).output)
+
+
+def status(doc):
+    return str(getattr(doc["status"], "value", doc["status"]))
+
+
+@pytest.fixture(scope="module")
+def mock_screen():
+    return run(spec_from_dict(BASE))
+
+
+def test_plan_has_host_reference_hops(mock_screen):
+    spec = spec_from_dict(BASE)
+    plan = plan_screen(spec)
+    pristine = next(c for c in plan.configurations if not c.defects)
+    defect_ids = [c.id for c in plan.configurations if c.defects]
+    assert all(len(plan.hops[i]) == 1 for i in defect_ids)
+    # each defect hop has its pristine counterpart among the host reference hops
+    assert 1 <= len(plan.hops[pristine.id]) <= len(defect_ids)
+    assert plan.references == ["O2"]
+
+
+def test_full_flow_runs_on_mock_and_every_job_is_recorded(mock_screen):
+    flow, result = mock_screen
+    docs = result["documents"]
+    assert len(docs) == len(flow.jobs) - 1  # every job but the collector
+    kinds = {d["kind"] for d in docs}
+    assert kinds == {"relax", "static", "bader", "neb", "reference"}
+    assert result["n_failed"] == 0
+    assert result["level_of_theory"].startswith("mock")  # never mistaken for physics
+    assert all(d["provenance"]["backend"] == "mock" for d in docs)
+    # the mock has no electrons: static and Bader are 'not available', never numbers
+    for d in docs:
+        if d["kind"] in ("static", "bader"):
+            assert status(d) == "not_available" and d.get("dos") is None and d.get("charges") is None
+    nebs = [d for d in docs if d["kind"] == "neb"]
+    assert all(status(d) == "success" and len(d["energies"]) == 5 and len(d["images"]) == 5 for d in nebs)
+    for d in nebs:
+        b = migration_barrier(d["energies"])
+        assert b.forward >= 0 and b.reverse >= 0
+
+
+def test_forced_failure_is_recorded_and_the_rest_completes():
+    spec = spec_from_dict({**BASE, "mock": {"fail": ["V on O(8j)"]}})
+    _, result = run(spec)
+    docs = result["documents"]
+    failed = [d for d in docs if status(d) == "failed"]
+    assert failed and all("V on O(8j)" in d["label"] for d in failed)
+    relax_fail = next(d for d in failed if d["kind"] == "relax")
+    assert "forced to fail" in relax_fail["reason"] and relax_fail.get("energy") is None
+    neb_fail = next(d for d in failed if d["kind"] == "neb")
+    assert "configuration relaxation failed" in neb_fail["reason"] and neb_fail.get("energies") is None
+    others = [d for d in docs if "V on O(8j)" not in d["label"] and d["kind"] in ("relax", "neb")]
+    assert others and all(status(d) == "success" for d in others)
+    assert result["n_failed"] == len(failed)
+
+
+def test_failed_neb_job_is_recorded():
+    spec = spec_from_dict({**BASE, "mock": {"fail": ["neb"]}})
+    _, result = run(spec)
+    nebs = [d for d in result["documents"] if d["kind"] == "neb"]
+    assert nebs and all(status(d) == "failed" and "forced to fail" in d["reason"] for d in nebs)
+    assert all(status(d) == "success" for d in result["documents"] if d["kind"] == "relax")
+
+
+def test_non_converged_relaxation_is_a_failure_not_a_number():
+    from structures import load_host
+
+    doc = relax_structure(load_host("li2mno3").structure, "mock", {"relax_steps": 1, "relax_fmax": 1e-6}, "tight relax")
+    assert status(doc.model_dump()) == "failed" and "not converged in 1 steps" in doc.reason
+
+
+def test_settings_hash_changes_with_settings():
+    assert settings_hash("mlip", {"model": "chgnet"}) == settings_hash("mlip", {"model": "chgnet"})
+    assert settings_hash("mlip", {"model": "chgnet"}) != settings_hash("mlip", {"model": "7net-0"})
+    assert settings_hash("mlip", {"model": "chgnet"}) != settings_hash("mock", {"model": "chgnet"})
+
+
+# ----- specs ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bogus": 1}, "unknown key 'bogus'"),
+        ({"backend": "gaussian"}, "unknown value 'gaussian'"),
+        ({"host": "nohost.cif"}, "neither a built-in host nor an existing file"),
+        ({"hops": {"cutof": 3}}, "unknown key 'hops.cutof'"),
+        ({"mlip": {"neb_steps": "many"}}, "'mlip.neb_steps' must be an integer"),
+        ({"dopants": ["Xx:tm"]}, "unknown element 'Xx'"),
+        ({"pair_cutoff": -1}, "'pair_cutoff' must be positive"),
+        ({"supercell": "2x2"}, "bad supercell"),
+        ({"name": "bad name/with slash"}, "spec 'name'"),
+    ],
+)
+def test_bad_specs_fail_before_anything_runs(change, message):
+    with pytest.raises(LroxInputError, match=message):
+        spec_from_dict({**BASE, **change})
+
+
+def test_backend_override_and_relative_host_path(tmp_path):
+    from structures import load_host
+
+    load_host("licoo2").structure.to(filename=str(tmp_path / "lco.cif"))
+    spec_file = tmp_path / "screen.yaml"
+    spec_file.write_text(yaml.safe_dump({**BASE, "host": "lco.cif", "dopants": ["Al:tm"], "vacancies": []}))
+    spec = load_spec(spec_file, backend="vasp")
+    assert spec.backend is Backend.VASP and plan_screen(spec).host.name == "lco"
+
+
+def test_examples_are_valid_specs():
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        assert load_spec(path).name == path.stem
+
+
+# ----- dry runs ------------------------------------------------------------------------------------
+def test_vasp_dry_run_writes_a_complete_input_tree(tmp_path):
+    from workflows.dryrun import dry_run
+
+    spec = spec_from_dict({**BASE, "backend": "vasp"})
+    summary = dry_run(spec, tmp_path / "tree")
+    tree = tmp_path / "tree"
+    counts = summary["jobs_by_kind"]
+    assert counts["static"] == summary["configurations"] == 4
+    assert counts["neb"] == summary["hops"]
+    assert counts["relax"] == 4 + 2 * counts["neb"]  # configurations + two end points per hop
+    assert summary["core_hours_estimate"] > 0
+    relax_dirs = sorted(tree.glob("*/relax"))
+    assert len(relax_dirs) == 4
+    for folder in relax_dirs + sorted(tree.glob("*/static")):
+        assert {p.name for p in folder.iterdir()} >= {"INCAR", "KPOINTS", "POSCAR", "POTCAR.spec"}
+        assert not (folder / "POTCAR").exists()
+    from pymatgen.io.vasp import Incar
+
+    host_relax = Incar.from_file(relax_dirs[0] / "INCAR")
+    assert host_relax["ISIF"] == 3 and host_relax["LDAU"] and host_relax["ENCUT"] == 520
+    defect_relax = Incar.from_file(relax_dirs[1] / "INCAR")
+    assert defect_relax["ISIF"] == 2
+    static = Incar.from_file(next(tree.glob("*/static")) / "INCAR")
+    assert static["LORBIT"] == 11 and static["LAECHG"] and static["NEDOS"] == 3001 and static["LCHARG"]
+    neb = next(tree.glob("*/neb_*"))
+    incar = Incar.from_file(neb / "INCAR")
+    assert incar["IMAGES"] == 5 and incar["LCLIMB"] and incar["IBRION"] == 3 and incar["IOPT"] == 1 and incar["SPRING"] == -5
+    assert incar["ENCUT"] == 520 and incar["LDAU"]  # same Hamiltonian as the relaxations
+    assert sorted(p.name for p in neb.iterdir() if p.name.isdigit()) == [f"{k:02d}" for k in range(7)]
+    assert (neb / "endpoint_0" / "INCAR").exists() and (neb / "endpoint_1" / "POSCAR").exists()
+    written = json.loads((tree / "dry_run.json").read_text())
+    assert written["jobs_by_kind"] == counts
+
+
+def test_dry_run_refuses_a_non_empty_folder(tmp_path):
+    from workflows.dryrun import dry_run
+
+    (tmp_path / "keep.txt").write_text("precious")
+    with pytest.raises(LroxInputError, match="not empty"):
+        dry_run(spec_from_dict(BASE), tmp_path)
+    assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_vasp_flow_uses_atomate2_makers():
+    spec = spec_from_dict({**BASE, "backend": "vasp"})
+    flow = ScreenMaker().make(spec)
+    names = [j.name for j in flow.jobs]
+    assert sum(n.startswith("relax") for n in names) == 4
+    assert sum(n.startswith("static") for n in names) == 4
+    assert any(n.startswith("neb") for n in names)
+    static = next(j for j in flow.jobs if j.name.startswith("static"))
+    maker = static.maker
+    assert maker.task_document_kwargs.get("run_bader") is True  # atomate2's Bader switch
