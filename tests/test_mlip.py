@@ -1,0 +1,71 @@
+"""The embedded ML potential for real, on small cells and few steps (CI installs it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("chgnet")
+
+from structures import DefectFramework, enumerate_hops, hop_endpoints, load_host  # noqa: E402
+from workflows.calculators import check_model, ml_calculator  # noqa: E402
+from workflows.engine import relax  # noqa: E402
+from workflows.jobs import hop_neb, reference_energy, relax_structure  # noqa: E402
+
+SETTINGS = {"model": "chgnet", "relax_fmax": 0.1, "relax_steps": 5, "neb_fmax": 0.2, "neb_steps": 3, "n_images": 1, "climb": True}
+
+
+def test_model_loads_offline_and_gives_forces():
+    assert check_model("chgnet").package == "chgnet"
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(load_host("licoo2").structure)
+    atoms.calc = ml_calculator("chgnet")
+    energy = atoms.get_potential_energy() / len(atoms)
+    assert -8.0 < energy < -4.0  # eV/atom: an oxide, not a blow-up
+    assert np.abs(atoms.get_forces()).max() < 1.0  # the literature structure is near equilibrium
+
+
+def test_relaxation_of_an_o_vacancy_lowers_the_energy():
+    fw = DefectFramework.from_host(load_host("licoo2"), (1, 1, 1))
+    s = fw.structure.copy()
+    s.remove_sites([next(i for i, site in enumerate(s) if site.specie.symbol == "O")])
+    calc = ml_calculator("chgnet")
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(s)
+    atoms.calc = calc
+    unrelaxed = atoms.get_potential_energy()
+    outcome = relax(s, ml_calculator("chgnet"), fmax=0.1, steps=15)
+    assert outcome.energy < unrelaxed
+    assert outcome.n_steps <= 15
+
+
+def test_relax_document_carries_the_level_of_theory():
+    doc = relax_structure(load_host("licoo2").structure, "mlip", SETTINGS, "host", relax_cell=True)
+    assert doc.provenance.level_of_theory == "MLIP chgnet"
+    assert doc.provenance.code_versions["chgnet"] == "0.4.2"
+    assert doc.energy is not None and doc.n_atoms == 12
+
+
+def test_short_neb_on_a_licoo2_hop_runs_end_to_end():
+    from structures.configurations import configuration_from_defects
+
+    fw = DefectFramework.from_host(load_host("licoo2"), (2, 2, 1))
+    pristine = configuration_from_defects(fw, [])
+    hop = enumerate_hops(fw, pristine, cutoff=3.0)[0]
+    relaxed = {"status": "success", "structure": pristine.structure}
+    doc = hop_neb(relaxed, fw.host, list(fw.dims), pristine, hop, "mlip", SETTINGS, "short neb")
+    assert doc.energies is not None and len(doc.energies) == 3
+    assert doc.force_calls > 0 and doc.n_steps <= 3
+    # the middle image of a Li hop sits above both ends
+    assert doc.energies[1] > max(doc.energies[0], doc.energies[2])
+    # few steps at a loose threshold: converged or recorded as not converged, never silently used
+    assert (doc.status == "success") == bool(doc.converged)
+    ends = hop_endpoints(fw, pristine, hop)
+    assert len(doc.images[0]) == len(ends[0])
+
+
+def test_o2_reference_is_a_bound_molecule():
+    doc = reference_energy("O2", "mlip", SETTINGS)
+    assert doc.energy_per_atom is not None and doc.energy_per_atom < -2.0
