@@ -347,3 +347,55 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
         images.append(image)
     images[0], images[-1] = initial.copy(), final.copy()
     return images
+
+
+def _state(framework: DefectFramework, configuration: Configuration | None, hop: LiHop, li_at: int) -> list[str]:
+    occupancy, _ = occupancy_of(framework, configuration)
+    occupancy[hop.start_point] = VACANT
+    occupancy[hop.end_point] = VACANT
+    occupancy[li_at] = "Li"
+    return occupancy
+
+
+def end_to_end_operation(framework: DefectFramework, configuration: Configuration | None, hop: LiHop):
+    """A symmetry operation taking the hop's initial state onto its final one, or None.
+
+    Returns ``(rotation, translation, permutation)`` in the supercell's fractional basis.
+    When it exists, the final end point is the image of the relaxed initial one, so
+    only one end point needs a full relaxation.
+    """
+    initial = _state(framework, configuration, hop, hop.start_point)
+    final = _state(framework, configuration, hop, hop.end_point)
+    codes = {s: k for k, s in enumerate(sorted(set(initial) | set(final)))}
+    occ_i = np.array([codes[s] for s in initial])
+    occ_f = np.array([codes[s] for s in final])
+    perms = framework.permutations
+    ok = (occ_f[perms] == occ_i[None, :]).all(axis=1) & (perms[:, hop.start_point] == hop.end_point)
+    if not ok.any():
+        return None
+    g = int(np.flatnonzero(ok)[0])
+    rotations, translations = framework.operations
+    return rotations[g], translations[g], perms[g]
+
+
+def map_initial_to_final(
+    framework: DefectFramework, configuration: Configuration | None, hop: LiHop, initial: Structure, operation
+) -> Structure:
+    """The final end point as the symmetry image of a (relaxed) initial end point."""
+    rotation, translation, perm = operation
+    initial_state = _state(framework, configuration, hop, hop.start_point)
+    points = [p for p, occ in enumerate(initial_state) if occ not in (VACANT, VOID) and p != hop.start_point]
+    order = points + [hop.start_point]  # site k of the initial structure sits on point order[k]
+    if len(order) != len(initial):
+        raise ValueError("initial end point does not match the hop's configuration")
+    image_of = {int(perm[p]): k for k, p in enumerate(order)}  # final point -> initial site index
+    final_points = points + [hop.end_point]
+    frac = []
+    for q in final_points:
+        x = rotation @ initial.frac_coords[image_of[q]] + translation
+        reference = framework.coords_of([q])[0] if q != hop.end_point else np.array(hop.end_frac)
+        frac.append(x + np.round(reference - x))
+    return Structure(initial.lattice, initial.species, frac, site_properties=initial.site_properties)
+
+
+__all__ += ["end_to_end_operation", "map_initial_to_final"]

@@ -118,3 +118,28 @@ def test_hops_and_configurations_survive_a_json_round_trip(li2mno3_96):
     config_back = json.loads(json.dumps(vacancy, cls=MontyEncoder), cls=MontyDecoder)
     assert config_back.name == vacancy.name and config_back.structure == vacancy.structure
     assert hop_endpoints(li2mno3_96, config_back, hop_back)[0] == hop_endpoints(li2mno3_96, vacancy, hop)[0]
+
+
+def test_symmetric_hop_final_end_point_is_the_image_of_the_initial_one():
+    from structures.hops import end_to_end_operation, map_initial_to_final
+
+    fw = framework("licoo2", (2, 2, 1))
+    hop = enumerate_hops(fw, cutoff=3.0)[0]
+    initial, final = hop_endpoints(fw, None, hop)
+    operation = end_to_end_operation(fw, None, hop)
+    assert operation is not None  # every LiCoO2 in-plane hop is symmetric
+    mapped = map_initial_to_final(fw, None, hop, initial, operation)
+    assert np.allclose(mapped.frac_coords, final.frac_coords, atol=1e-8)
+    assert [s.species_string for s in mapped] == [s.species_string for s in final]
+    # a displaced initial end point maps to a correspondingly displaced final one
+    shaken = initial.copy()
+    shaken.translate_sites([0], [0.01, 0, 0], frac_coords=False)
+    moved = map_initial_to_final(fw, None, hop, shaken, operation)
+    assert np.isclose(np.abs(moved.cart_coords - final.cart_coords).max(), 0.01, atol=1e-6)
+
+
+def test_hop_between_inequivalent_sites_has_no_end_to_end_operation(li2mno3_96):
+    from structures.hops import end_to_end_operation
+
+    hop = next(h for h in enumerate_hops(li2mno3_96) if h.layers == "TM layer -> Li layer")
+    assert end_to_end_operation(li2mno3_96, None, hop) is None

@@ -132,7 +132,7 @@ def hop_neb(
 ) -> NebDoc:
     """Relax both end points (fixed cell), interpolate by IDPP, run CI-NEB: one Li hop."""
     from structures.framework import DefectFramework
-    from structures.hops import hop_endpoints, interpolate_hop
+    from structures.hops import end_to_end_operation, hop_endpoints, interpolate_hop, map_initial_to_final
 
     start = time.perf_counter()
     relaxed = as_dict(relaxed)
@@ -144,8 +144,13 @@ def hop_neb(
         framework = DefectFramework.from_host(host, tuple(dims))
         initial, final = hop_endpoints(framework, configuration, hop, relaxed=_structure(relaxed["structure"]))
         factory = _calculator_factory(backend, settings, label)
+        operation = end_to_end_operation(framework, configuration, hop)
         ends = []
-        for structure in (initial, final):
+        for k, structure in enumerate((initial, final)):
+            if k == 1 and operation is not None:
+                # the final state is a symmetry image of the initial one: start from the image of
+                # the relaxed initial end point (a check relaxation then takes a step or two)
+                structure = map_initial_to_final(framework, configuration, hop, ends[0].structure, operation)
             outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300))
             if not outcome.converged:
                 return _failed(NebDoc, label, backend, settings, f"end point not converged in {outcome.n_steps} steps", **common)
