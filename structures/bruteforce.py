@@ -6,8 +6,6 @@ benchmark to check the group-theoretical enumeration, never by the workflow.
 
 from __future__ import annotations
 
-import itertools
-
 from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from structures.configurations import build_structure, _defect_site, sites_for_spec
@@ -46,5 +44,3 @@ def count_distinct(structures: list) -> int:
     matcher = StructureMatcher(primitive_cell=False, scale=False, attempt_supercell=False)
     return len(matcher.group_structures(structures))
 
-
-del itertools

@@ -19,7 +19,7 @@ from monty.json import MSONable
 from pymatgen.core import Element, Structure
 
 from structures.errors import LroxInputError
-from structures.framework import VOID, DefectFramework
+from structures.framework import DefectFramework
 from structures.labels import site_label
 from structures.sublattices import DefectKind, DefectSpec, Sublattice, resolve_sites
 

@@ -33,7 +33,6 @@ MLIP_CORES = 2
 
 def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
     """Core-hours of the whole screen under the model in this module's docstring."""
-    n_hops = sum(len(h) for h in plan.hops.values())
     total = 0.0
     if spec.backend is Backend.VASP:
         cores = spec.vasp.cores_per_job or VASP_CORES
@@ -46,7 +45,6 @@ def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
         for config in plan.configurations:
             call = per_call * config.n_atoms / 100
             total += 60 * call + len(plan.hops.get(config.id, [])) * (40 * spec.mlip.n_images + 60) * call
-        del n_hops
     return total
 
 

@@ -7,7 +7,6 @@ atomate2's VASP makers on a cluster).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,5 +152,3 @@ class ScreenMaker(Maker):
         collector.name = "collect results"
         return Flow([*jobs, collector], output=collector.output, name=f"{self.name}: {spec.name}")
 
-
-del dataclasses

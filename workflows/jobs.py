@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import traceback
 
-from jobflow import Response, job
+from jobflow import job
 from jobflow.core.job import JobConfig
 from jobflow.core.reference import OnMissing as OnMissingReference
 from pymatgen.core import Lattice, Structure
 
 from workflows.calculators import code_versions, level_of_theory, ml_calculator, mock_calculator
-from workflows.engine import UnphysicalResult, relax, run_neb
+from workflows.engine import relax, run_neb
 from workflows.schemas import BaderDoc, CalcStatus, NebDoc, Provenance, ReferenceDoc, RelaxDoc, ScreenResult, StaticDoc
 
 __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job", "neb_job", "reference_job", "collect_job"]
@@ -278,5 +277,3 @@ def reference_job(species, backend, settings):
 def collect_job(screen, configurations, documents, expected):
     return collect(screen, configurations, documents, expected)
 
-
-del Response, traceback

@@ -6,7 +6,6 @@ import json
 import logging
 import re
 from collections import Counter
-from pathlib import Path
 
 from monty.json import MontyEncoder
 
@@ -107,5 +106,3 @@ def _ok(doc: dict) -> bool:
 def _status(doc: dict) -> str:
     return str(getattr(doc.get("status"), "value", doc.get("status", "missing")))
 
-
-del Path

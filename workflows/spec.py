@@ -17,6 +17,7 @@ files are :class:`LroxInputError` with one line naming the key.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
@@ -174,7 +175,7 @@ def _coerce(value, annotation, where: str):
     args = typing.get_args(annotation)
     if annotation is typing.Any:
         return value
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         errors = []
