@@ -246,17 +246,11 @@ def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tupl
     images.sort(axis=1)
     unique = np.unique(images, axis=0)
     best = tuple(unique[0].tolist())
-    inverse = np.argsort(rank) if rank is framework.site_rank else _inverse_rank(framework)
+    inverse = np.argsort(rank)  # rank is a permutation: argsort inverts it
     decoded = tuple(
         (framework.position_key(int(inverse[c // width])), sorted(occupant_codes)[c % width]) for c in best
     )
     return decoded, len(unique)
-
-
-def _inverse_rank(framework: DefectFramework) -> np.ndarray:
-    inverse = np.empty(len(framework.rank), dtype=np.int64)
-    inverse[framework.rank] = np.arange(len(framework.rank))
-    return inverse
 
 
 def configuration_from_defects(

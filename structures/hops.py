@@ -223,6 +223,7 @@ def enumerate_hops(
             if key not in found:
                 found[key] = (a, b, float(dist), len(unique))
     hops = []
+    inverse = np.argsort(rank)  # rank is a permutation: argsort inverts it
     for key, (a, b, length, multiplicity) in found.items():
         if occupancy[a] == VACANT:  # the moving Li starts on the occupied end
             a, b = b, a
@@ -237,7 +238,6 @@ def enumerate_hops(
                 continue
         tets = _tetrahedral_sites(framework, occupancy, oxidation, a, b)
         mechanism = HopMechanism.TSH if tets and tets[0].has_extra_vacancy else HopMechanism.ODH
-        inverse = np.argsort(rank)
         position_key = tuple(framework.position_key(int(inverse[r])) for r in key)
         digest = hashlib.sha256(repr((config_id, position_key)).encode()).hexdigest()[:10]
         hops.append(
@@ -306,16 +306,16 @@ def hop_endpoints(
             relaxed.frac_coords[kept],
             site_properties={"label": base.site_properties["label"]},
         )
-        start = _nearest_image(relaxed.lattice, relaxed[mapping[hop.start_point]].frac_coords, start)
+        start = _nearest_image(relaxed[mapping[hop.start_point]].frac_coords, start)
         if hop.end_point in mapping:
-            end = _nearest_image(relaxed.lattice, relaxed[mapping[hop.end_point]].frac_coords, end)
+            end = _nearest_image(relaxed[mapping[hop.end_point]].frac_coords, end)
     initial, final = base.copy(), base.copy()
     initial.append("Li", start, properties={"label": f"moving Li ({hop.start_label})"})
     final.append("Li", end, properties={"label": f"moving Li ({hop.start_label})"})
     return initial, final
 
 
-def _nearest_image(lattice, frac: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def _nearest_image(frac: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """The periodic image of ``frac`` closest to ``reference`` (keeps a hop's end beside its start)."""
     return frac + np.round(reference - frac)
 
