@@ -1,35 +1,137 @@
-"""Li migration barriers from an NEB energy profile."""
+"""Li migration barriers from an NEB energy profile.
+
+The spline through the images is pymatgen's :class:`NEBAnalysis` (Henkelman-style piecewise
+cubic with zero slope at the end points); this module adds what a screen needs on top of it:
+forward and reverse barriers, the highest image, and flags for profiles that must not be
+trusted as they stand.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MigrationBarrier", "migration_barrier"]
+__all__ = ["MigrationBarrier", "migration_barrier", "barrier_from_neb_analysis", "reaction_coordinate", "neb_analysis"]
 
 
 @dataclass(frozen=True)
 class MigrationBarrier:
-    """Forward = E(saddle) − E(initial); reverse = E(saddle) − E(final), in eV."""
+    """Forward = E(saddle) − E(initial); reverse = E(saddle) − E(final), in eV.
+
+    ``spline_forward`` is the highest maximum of the spline through the images, relative to
+    the initial image (eV), at normalised reaction coordinate ``spline_coordinate``; it is
+    ``None`` when the profile has no interior maximum.
+    """
 
     forward: float
     reverse: float
     saddle_index: int
-    max_at_endpoint: bool  # the highest image is an end point: no barrier was bracketed
-    endpoint_not_lowest: bool  # an intermediate image lies below both end points
+    n_images: int
+    spline_forward: float | None = None
+    spline_coordinate: float | None = None
+    max_at_endpoint: bool = False  # the highest image is an end point: no barrier was bracketed
+    endpoint_not_lowest: bool = False  # an intermediate image lies below both end points
+    not_converged: bool = False  # the band did not reach its force criterion
+
+    @property
+    def flags(self) -> list[str]:
+        """Names of the warnings that apply; empty for a clean profile."""
+        return [name for name in ("max_at_endpoint", "endpoint_not_lowest", "not_converged") if getattr(self, name)]
+
+    @property
+    def trustworthy(self) -> bool:
+        return not self.flags
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "flags": self.flags}
 
 
-def migration_barrier(energies: list[float]) -> MigrationBarrier:
-    """Barriers from the image energies (end points included), with the flags a user must see."""
+def reaction_coordinate(images) -> np.ndarray:
+    """Cumulative root-sum-square displacement between successive images (Å), as pymatgen uses."""
+    steps = [0.0]
+    for previous, current in zip(images[:-1], images[1:]):
+        d = np.array([b.distance(a) for a, b in zip(previous, current, strict=True)])
+        steps.append(float(np.sqrt(np.sum(d**2))))
+    return np.cumsum(steps)
+
+
+def neb_analysis(energies, images=None, r=None):
+    """A pymatgen ``NEBAnalysis`` for an image profile (reaction coordinate from the images when given)."""
+    from pymatgen.analysis.transition_state import NEBAnalysis
+
+    e = np.asarray(energies, dtype=float)
+    if r is None:
+        r = reaction_coordinate(images) if images is not None else np.arange(len(e), dtype=float)
+    r = np.asarray(r, dtype=float)
+    if len(r) != len(e):
+        raise ValueError(f"{len(e)} energies but {len(r)} reaction coordinates")
+    if np.any(np.diff(r) <= 0):
+        raise ValueError("the reaction coordinate must increase from image to image")
+    return NEBAnalysis(r=r, energies=e, forces=np.zeros_like(e), structures=list(images) if images is not None else [])
+
+
+def _validate(energies) -> np.ndarray:
     e = np.asarray(energies, dtype=float)
     if e.ndim != 1 or len(e) < 3 or not np.all(np.isfinite(e)):
         raise ValueError("an NEB profile needs at least three finite image energies")
+    return e
+
+
+def migration_barrier(energies, images=None, r=None, converged: bool | None = None) -> MigrationBarrier:
+    """Barriers from the image energies (end points included), with the flags a user must see.
+
+    ``images`` (pymatgen structures) or ``r`` give the reaction coordinate for the spline;
+    without either, images are taken as equally spaced.
+    """
+    e = _validate(energies)
     top = int(np.argmax(e))
+    spline_forward = spline_coordinate = None
+    try:
+        analysis = neb_analysis(e, images=images, r=r)
+        maxima = analysis.get_extrema()[1]
+    except ValueError:
+        maxima = []
+    if maxima:
+        coordinate, mev = max(maxima, key=lambda m: m[1])
+        spline_forward, spline_coordinate = float(mev) / 1000.0, float(coordinate)
     return MigrationBarrier(
         forward=float(e[top] - e[0]),
         reverse=float(e[top] - e[-1]),
         saddle_index=top,
+        n_images=len(e),
+        spline_forward=spline_forward,
+        spline_coordinate=spline_coordinate,
         max_at_endpoint=top in (0, len(e) - 1),
         endpoint_not_lowest=bool(e[1:-1].min() < min(e[0], e[-1]) - 1e-6),
+        not_converged=converged is False,
     )
+
+
+def barrier_from_neb_analysis(analysis, converged: bool | None = None) -> MigrationBarrier:
+    """The same descriptor from a pymatgen ``NEBAnalysis`` (e.g. ``NEBAnalysis.from_dir`` on a VASP NEB)."""
+    return migration_barrier(np.asarray(analysis.energies), r=np.asarray(analysis.r), converged=converged)
+
+
+def barrier_from_vasp_dir(path: str | Path) -> MigrationBarrier:
+    """A VTST NEB folder (00..NN with OUTCARs): pymatgen reads it; convergence from the image OUTCARs."""
+    from pymatgen.analysis.transition_state import NEBAnalysis
+
+    path = Path(path)
+    analysis = NEBAnalysis.from_dir(str(path))
+    converged = True
+    for image in sorted(p for p in path.iterdir() if p.is_dir() and p.name.isdigit())[1:-1]:
+        outcars = list(image.glob("OUTCAR*"))
+        if not outcars:
+            converged = False
+            continue
+        converged &= _outcar_reached_accuracy(outcars[0])
+    return barrier_from_neb_analysis(analysis, converged=converged)
+
+
+def _outcar_reached_accuracy(path: Path) -> bool:
+    from monty.io import zopen
+
+    with zopen(path, "rt") as handle:
+        return any("reached required accuracy" in line for line in handle)

@@ -183,8 +183,9 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
 @click.option("--dry-run", "dry_run_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
+@click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
-def run_command(spec_file, backend, dry_run_dir, as_json):
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
     from workflows.spec import Backend, load_spec
@@ -208,9 +209,14 @@ def run_command(spec_file, backend, dry_run_dir, as_json):
         raise LroxInputError("the vasp backend runs on a cluster: use 'lrox run SPEC --dry-run DIR' here, or submit it")
     if spec.backend is Backend.MLIP:
         check_model(spec.mlip.model)
-    from workflows.run import run_screen, summarise
+    from descriptors.database import DescriptorDatabase, safe_url
+    from descriptors.extract import records_from_result
+    from workflows.run import RESULTS_FILE, run_screen, summarise
 
+    db = DescriptorDatabase(db_url or spec.database)  # opened first: a bad URL fails before any job runs
     result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json))
+    counts = db.write(*records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE)))
+    click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
     summary = summarise(result)
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
@@ -226,6 +232,123 @@ def run_command(spec_file, backend, dry_run_dir, as_json):
         ef = row.get("vacancy_formation_energy")
         rows.append((row["id"].rsplit("-", 1)[-1], row["name"], row["relax"], "" if ef is None else f"{ef:.3f}", barriers))
     click.echo(tabulate(rows, headers=["id", "configuration", "relax", "E_vac eV", "barriers fwd/rev"]))
+
+
+# ----- the descriptor database ---------------------------------------------------------------------
+db_option = click.option("--db", "db_url", help="Descriptor database URL (default: $LROX_DB or sqlite:///lrox-out/lrox.db).")
+
+
+def _database(db_url):
+    from descriptors.database import DescriptorDatabase
+
+    return DescriptorDatabase(db_url)
+
+
+@cli.command("ingest")
+@click.argument("path", type=click.Path(path_type=Path))
+@db_option
+def ingest_command(path, db_url):
+    """Read results (a results.json, a jobflow JSON store, or VASP run folders) into the database."""
+    from descriptors.database import safe_url
+    from descriptors.ingest import ingest
+
+    if not path.exists():
+        raise LroxInputError(f"ingest: {path} does not exist")
+    db = _database(db_url)
+    batch, counts = ingest(path, db)
+    for problem in batch.problems:
+        click.echo(f"lrox: warning: {problem}", err=True)
+    click.echo(
+        f"ingested {counts['configurations']} configurations, {counts['calculations']} calculations, "
+        f"{counts['descriptors']} descriptors into {safe_url(db.url)}; {len(batch.problems)} files flagged"
+    )
+    if not batch.sources and not counts["calculations"]:
+        raise LroxInputError(f"ingest: nothing to ingest under {path}")
+
+
+@cli.command("query")
+@db_option
+@click.option("--where", help="Filter, e.g. \"host = li2mno3 and barrier < 0.5\" (see descriptors/query.py for the fields).")
+@click.option("--sort", help="Field to sort by; prefix '-' for descending.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+def query_command(db_url, where, sort, as_json, as_csv):
+    """Descriptors per configuration and level of theory."""
+    from descriptors.query import FIELDS, query
+
+    if as_json and as_csv:
+        raise LroxInputError("query: choose one of --json and --csv")
+    rows = query(_database(db_url), where, sort)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=str))
+    elif as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(FIELDS))
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buffer.getvalue().rstrip("\n"))
+    else:
+        shown = ("id", "name", "level_of_theory", "barrier", "e_vac_o", "o2p_center", "li_slab_spacing", "n_failed")
+        click.echo(
+            tabulate(
+                [[r["id"].rsplit("-", 1)[-1] if r["id"] else "", *[r[f] for f in shown[1:]]] for r in rows],
+                headers=list(shown),
+                floatfmt=".3f",
+            )
+        )
+        click.echo(f"{len(rows)} rows")
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), required=True)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--where", help="Filter, as for 'lrox query'.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def export_command(fmt, out, db_url, where, overwrite):
+    """Write the query table to a file (csv, json or parquet)."""
+    from descriptors.query import export
+
+    n = export(_database(db_url), out, fmt, where=where, overwrite=overwrite)
+    click.echo(f"wrote {n} rows to {out}")
+
+
+@cli.group("plot")
+def plot_group():
+    """Figures: an NEB profile, or one descriptor against another."""
+
+
+@plot_group.command("neb")
+@click.argument("calc_id", metavar="ID")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def plot_neb_command(calc_id, out, db_url, overwrite):
+    """Energy profile of an NEB (ID: calculation id, a unique prefix, or the hop id)."""
+    from descriptors.plots import plot_neb
+
+    plot_neb(_database(db_url).calculation(calc_id), out, overwrite=overwrite)
+    click.echo(f"wrote {out}")
+
+
+@plot_group.command("scatter")
+@click.argument("x")
+@click.argument("y")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--where", help="Filter, as for 'lrox query'.")
+@click.option("--colour", "--color", "colour", default="dopant", show_default=True, help="Field that colours the points.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def plot_scatter_command(x, y, out, db_url, where, colour, overwrite):
+    """Y against X for every configuration that has both (e.g. li_slab_spacing barrier)."""
+    from descriptors.plots import plot_scatter
+    from descriptors.query import query
+
+    plot_scatter(query(_database(db_url), where), x, y, out, colour=colour, overwrite=overwrite)
+    click.echo(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,7 +155,14 @@ def hop_neb(
                 return _failed(NebDoc, label, backend, settings, f"end point not converged in {outcome.n_steps} steps", **common)
             ends.append(outcome)
         images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
-        neb = run_neb(images, factory, fmax=settings.get("neb_fmax", 0.1), steps=settings.get("neb_steps", 200), climb=settings.get("climb", True))
+        neb = run_neb(
+            images,
+            factory,
+            fmax=settings.get("neb_fmax", 0.05),
+            steps=settings.get("neb_steps", 200),
+            climb=settings.get("climb", True),
+            optimizer=settings.get("neb_optimizer", "ode"),
+        )
     except Exception as exc:
         return _failed(NebDoc, label, backend, settings, _reason(exc), **common)
     return NebDoc(

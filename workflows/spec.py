@@ -48,16 +48,25 @@ class HopSelection:
     host_reference: bool = True  # also run the same hops in the pristine host
 
 
+class NebOptimizer(str, Enum):
+    """ASE optimizer of the band: ``ode`` (ASE's NEBOptimizer, adaptive ODE steps; fewest force
+    calls, measured in benchmarks/RESULTS.md) or ``fire`` (atomate2's and most codes' choice)."""
+
+    ODE = "ode"
+    FIRE = "fire"
+
+
 @dataclass
 class MlipSettings:
-    """ML-potential settings. Defaults: fixed-cell relaxations of defect supercells, CI-NEB at 0.1 eV/Å."""
+    """ML-potential settings. Defaults: fixed-cell relaxations of defect supercells, CI-NEB at 0.05 eV/Å."""
 
     model: str = "chgnet"  # "chgnet" (CHGNet 0.3.0 weights) or "7net-0" (SevenNet)
     relax_fmax: float = 0.05  # eV/Å
     relax_steps: int = 300
     relax_host_cell: bool = True  # the pristine host relaxes its cell; defect cells keep it
-    neb_fmax: float = 0.1  # eV/Å
+    neb_fmax: float = 0.05  # eV/Å on the climbing image: tighter than atomate2's 0.1, barriers to ~0.01 eV
     neb_steps: int = 200
+    neb_optimizer: str = "ode"  # NebOptimizer
     n_images: int = 5
     climb: bool = True
     threads: int | None = None  # torch threads (default: all cores)
@@ -144,6 +153,8 @@ class ScreenSpec:
 
         if str(m.model).lower() not in ML_MODELS:
             raise LroxInputError(f"unknown ML model '{m.model}' (known: {', '.join(ML_MODELS)})")
+        if str(m.neb_optimizer).lower() not in {o.value for o in NebOptimizer}:
+            raise LroxInputError(f"spec 'mlip': unknown neb_optimizer '{m.neb_optimizer}' (known: ode, fire)")
         if min(m.relax_fmax, m.neb_fmax) <= 0 or min(m.relax_steps, m.neb_steps, m.n_images) < 1:
             raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
         if self.vasp.n_images < 1 or self.mock.n_images < 1:

@@ -1,0 +1,280 @@
+"""The descriptor database: configurations, calculations and descriptors with provenance (SQLAlchemy 2).
+
+* ``configurations``: one row per configuration id (content-derived, so the same structure
+  is the same row whichever screen computed it).
+* ``calculations``: one row per calculation (relax, static, Bader, NEB, reference) with its
+  backend, level of theory, settings hash, settings, code versions, status and error message;
+  the id is a hash of what the calculation is, so re-ingesting the same result is the same row.
+* ``descriptors``: one row per configuration × descriptor × subject × level of theory
+  (``subject`` is the hop id of a barrier, empty for per-configuration descriptors), with the
+  value, its unit, a status (ok / flagged / failed / unavailable), flags and details (the
+  window of a band centre, the μ_O of a vacancy energy, ...).
+
+SQLite by default (a file), PostgreSQL by URL. Every write is one transaction of
+``INSERT … ON CONFLICT DO UPDATE`` statements keyed on those ids, so an ingest is idempotent
+and two concurrent ingests of overlapping results neither lose nor duplicate rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from structures.errors import LroxInputError
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "Base",
+    "ConfigurationRow",
+    "CalculationRow",
+    "DescriptorRow",
+    "DescriptorDatabase",
+    "safe_url",
+]
+
+DEFAULT_DATABASE = "sqlite:///lrox-out/lrox.db"  # or the LROX_DB environment variable
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON, list: JSON}
+
+
+class ConfigurationRow(Base):
+    __tablename__ = "configurations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(64), index=True)
+    supercell: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(Text)
+    formula: Mapped[str] = mapped_column(String(128))
+    n_atoms: Mapped[int] = mapped_column(Integer)
+    defect: Mapped[str] = mapped_column(String(64), index=True)  # pristine | dopant | vacancy | dopant+vacancy | ...
+    dopant: Mapped[str | None] = mapped_column(String(64), index=True)  # species, comma-separated
+    site: Mapped[str | None] = mapped_column(Text)  # host site labels of the defects
+    pair_distance: Mapped[float | None] = mapped_column(Float)
+    net_charge: Mapped[float | None] = mapped_column(Float)
+    multiplicity: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[dict] = mapped_column(JSON)
+
+
+class CalculationRow(Base):
+    __tablename__ = "calculations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    configuration_id: Mapped[str | None] = mapped_column(ForeignKey("configurations.id"), index=True)
+    screen: Mapped[str | None] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # relax | static | bader | neb | reference
+    label: Mapped[str] = mapped_column(Text)
+    hop_id: Mapped[str | None] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32), index=True)
+    level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
+    settings_hash: Mapped[str] = mapped_column(String(64), index=True)
+    settings: Mapped[dict] = mapped_column(JSON)
+    code_versions: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # success | failed | not_available
+    error: Mapped[str | None] = mapped_column(Text)
+    wall_time: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(Text)  # where it was ingested from
+    data: Mapped[dict] = mapped_column(JSON)  # energies, NEB profile, structure, ...
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DescriptorRow(Base):
+    __tablename__ = "descriptors"
+    __table_args__ = (UniqueConstraint("configuration_id", "name", "subject", "level_of_theory", name="uq_descriptor"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    configuration_id: Mapped[str] = mapped_column(ForeignKey("configurations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[str] = mapped_column(String(16))  # ok | flagged | failed | unavailable
+    flags: Mapped[list] = mapped_column(JSON)
+    details: Mapped[dict] = mapped_column(JSON)
+    calculation_id: Mapped[str | None] = mapped_column(ForeignKey("calculations.id"))
+
+
+class MetaRow(Base):
+    __tablename__ = "lrox_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked: the only form of a URL lrox ever prints or logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparseable database URL>"
+
+
+def _json_safe(value):
+    """JSON columns take plain data only (numpy scalars and the like become floats/lists)."""
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(obj):
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "as_dict"):
+        return obj.as_dict()
+    if hasattr(obj, "value"):
+        return obj.value
+    raise TypeError(f"cannot store {type(obj).__name__} in the database")
+
+
+class DescriptorDatabase:
+    """A connection to the descriptor database; ``DescriptorDatabase(url)`` creates the schema if needed."""
+
+    def __init__(self, url: str | None = None, create: bool = True):
+        import os
+
+        self.url = url or os.environ.get("LROX_DB") or DEFAULT_DATABASE
+        if self.url == DEFAULT_DATABASE:
+            Path("lrox-out").mkdir(exist_ok=True)
+        self.engine = self._engine(self.url)
+        if create:
+            self._create_schema()
+
+    # ----- connection ---------------------------------------------------------------------------
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            raise LroxInputError(f"database URL '{safe_url(url)}' is not a valid SQLAlchemy URL (e.g. sqlite:///lrox.db)") from None
+        backend = parsed.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise LroxInputError(f"database URL '{safe_url(url)}': only sqlite and postgresql are supported")
+        if backend == "postgresql" and parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                folder = Path(parsed.database).expanduser().resolve().parent
+                if not folder.is_dir():
+                    raise LroxInputError(f"database URL '{safe_url(url)}': folder {folder} does not exist")
+            engine = create_engine(parsed, connect_args={"timeout": 60})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):  # concurrent writers wait instead of failing
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=60000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+            return engine
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except ImportError:  # pragma: no cover - depends on the install
+            raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
+
+    def _create_schema(self) -> None:
+        try:
+            Base.metadata.create_all(self.engine)
+            with Session(self.engine) as session, session.begin():
+                self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
+        except OperationalError as exc:
+            raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
+
+    @staticmethod
+    def _reason(exc: Exception) -> str:
+        text = str(getattr(exc, "orig", exc)).strip().splitlines()
+        return text[0] if text else type(exc).__name__
+
+    # ----- writes -------------------------------------------------------------------------------
+    def _upsert(self, session: Session, table, rows: list[dict], keys: list[str]) -> None:
+        if not rows:
+            return
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        columns = {c.name for c in table.__table__.columns} - set(keys) - {"id" if "id" not in keys else ""}
+        for row in rows:
+            statement = insert(table).values(**row)
+            update = {c: statement.excluded[c] for c in columns if c in row and c != "ingested_at"}
+            if update:
+                statement = statement.on_conflict_do_update(index_elements=keys, set_=update)
+            else:
+                statement = statement.on_conflict_do_nothing(index_elements=keys)
+            session.execute(statement)
+
+    def write(self, configurations: Iterable[dict], calculations: Iterable[dict], descriptors: Iterable[dict]) -> dict:
+        """Write one batch in one transaction (all of it or none of it); returns row counts."""
+        configurations, calculations, descriptors = list(configurations), list(calculations), list(descriptors)
+        now = datetime.now(UTC)
+        calc_rows = [{**_json_safe({k: v for k, v in c.items() if k != "ingested_at"}), "ingested_at": now} for c in calculations]
+        try:
+            with Session(self.engine) as session, session.begin():
+                self._upsert(session, ConfigurationRow, [_json_safe(c) for c in configurations], ["id"])
+                self._upsert(session, CalculationRow, calc_rows, ["id"])
+                self._upsert(
+                    session,
+                    DescriptorRow,
+                    [_json_safe(d) for d in descriptors],
+                    ["configuration_id", "name", "subject", "level_of_theory"],
+                )
+        except SQLAlchemyError as exc:
+            raise LroxInputError(f"database write to {safe_url(self.url)} failed and was rolled back: {self._reason(exc)}") from None
+        return {"configurations": len(configurations), "calculations": len(calculations), "descriptors": len(descriptors)}
+
+    # ----- reads --------------------------------------------------------------------------------
+    def rows(self, table) -> list[dict]:
+        with Session(self.engine) as session:
+            objects = session.scalars(select(table)).all()
+            return [{c.name: getattr(o, c.name) for c in table.__table__.columns} for o in objects]
+
+    def counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with Session(self.engine) as session:
+            return {
+                t.__tablename__: session.scalar(select(func.count()).select_from(t)) for t in (ConfigurationRow, CalculationRow, DescriptorRow)
+            }
+
+    def snapshot(self) -> dict:
+        """Every row of the three tables, ordered and without ingestion times: equal snapshots mean equal databases."""
+        out = {}
+        for table, key in ((ConfigurationRow, "id"), (CalculationRow, "id"), (DescriptorRow, None)):
+            rows = [{k: v for k, v in r.items() if k not in ("ingested_at", "id") or (k == "id" and key)} for r in self.rows(table)]
+            out[table.__tablename__] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+        return out
+
+    def calculation(self, prefix: str) -> dict:
+        """One calculation by id or unique id prefix (or by hop id for an NEB)."""
+        with Session(self.engine) as session:
+            found = session.scalars(
+                select(CalculationRow).where((CalculationRow.id.startswith(prefix)) | (CalculationRow.hop_id == prefix))
+            ).all()
+        if not found:
+            raise LroxInputError(f"no calculation with id or hop id '{prefix}'")
+        if len({f.id for f in found}) > 1:
+            raise LroxInputError(f"'{prefix}' matches {len(found)} calculations; give more of the id")
+        row = found[0]
+        return {c.name: getattr(row, c.name) for c in CalculationRow.__table__.columns}

@@ -1,0 +1,96 @@
+"""Figures a person reads: an NEB energy profile with its spline, and a scatter of two descriptors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from structures.errors import LroxInputError
+
+__all__ = ["plot_neb", "plot_scatter"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _refuse_overwrite(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise LroxInputError(f"{out} exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise LroxInputError(f"folder {out.parent} does not exist")
+
+
+def plot_neb(calculation: dict, out: str | Path, overwrite: bool = False) -> Path:
+    """Image energies (relative to the initial image) against the reaction coordinate, with the spline and barriers."""
+    from descriptors.barriers import migration_barrier, neb_analysis
+
+    out = Path(out)
+    _refuse_overwrite(out, overwrite)
+    data = calculation.get("data") or {}
+    energies = data.get("energies")
+    if calculation.get("kind") != "neb" or not energies:
+        raise LroxInputError(f"calculation {calculation.get('id', '?')[:12]} has no NEB energy profile (status {calculation.get('status')})")
+    r = data.get("r") or list(range(len(energies)))
+    barrier = migration_barrier(energies, r=r, converged=data.get("converged"))
+    analysis = neb_analysis(energies, r=r)
+    x = np.linspace(0, float(r[-1]), 300)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=150)
+    rel = np.asarray(energies) - energies[0]
+    ax.plot(x / r[-1], analysis.spline(x), "-", color="tab:blue", label="spline (pymatgen NEBAnalysis)")
+    ax.plot(np.asarray(r) / r[-1], rel, "o", color="tab:red", label="images")
+    ax.axhline(0, color="0.7", lw=0.8)
+    hop = data.get("hop") or {}
+    title = f"{hop.get('start', '')} → {hop.get('end', '')}".strip(" →") or calculation.get("label", "NEB")
+    ax.set_title(f"{title}\n{calculation.get('level_of_theory', '')}", fontsize=10)
+    ax.set_xlabel("reaction coordinate (normalised)")
+    ax.set_ylabel("E − E(initial) (eV)")
+    text = f"forward {barrier.forward:.3f} eV\nreverse {barrier.reverse:.3f} eV"
+    if barrier.flags:
+        text += "\nflags: " + ", ".join(barrier.flags)
+    ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=9, bbox={"facecolor": "white", "edgecolor": "0.8"})
+    ax.legend(loc="lower center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def plot_scatter(rows: list[dict], x: str, y: str, out: str | Path, colour: str = "dopant", overwrite: bool = False) -> Path:
+    """``y`` against ``x`` for the query rows that have both, one colour per value of ``colour``."""
+    from descriptors.query import FIELDS
+
+    for field in (x, y, colour):
+        if field not in FIELDS:
+            raise LroxInputError(f"plot: unknown field '{field}' (fields: {', '.join(FIELDS)})")
+    out = Path(out)
+    _refuse_overwrite(out, overwrite)
+    points = [r for r in rows if isinstance(r.get(x), int | float) and isinstance(r.get(y), int | float)]
+    if not points:
+        raise LroxInputError(f"plot: no configuration has both '{x}' and '{y}'")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=150)
+    groups: dict[str, list[dict]] = {}
+    for r in points:
+        key = r.get(colour) or ("host" if colour == "dopant" else "none")
+        groups.setdefault(str(key), []).append(r)
+    for key, members in sorted(groups.items()):
+        ax.scatter([m[x] for m in members], [m[y] for m in members], s=45, label=key, edgecolor="black", linewidth=0.5)
+    units = {"barrier": "eV", "e_vac_o": "eV", "o2p_center": "eV", "li_slab_spacing": "Å", "interlayer_distance": "Å"}
+    ax.set_xlabel(f"{x}" + (f" ({units[x]})" if x in units else ""))
+    ax.set_ylabel(f"{y}" + (f" ({units[y]})" if y in units else ""))
+    levels = sorted({str(r.get("level_of_theory")) for r in points})
+    ax.set_title(f"{y} vs {x} ({'; '.join(levels)})", fontsize=10)
+    ax.legend(title=colour, fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
