@@ -32,3 +32,81 @@ def li2mno3_96() -> DefectFramework:
 @pytest.fixture(scope="session")
 def licoo2_108() -> DefectFramework:
     return framework("licoo2", (3, 3, 1))
+
+
+# ----- databases: SQLite always, PostgreSQL for real -----------------------------------------------
+def _start_postgres(tmp: Path) -> tuple[str, callable]:
+    """A throwaway PostgreSQL cluster on a free loopback port (initdb + pg_ctl as the postgres user)."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        for version in ("17", "16", "15"):
+            folder = Path(f"/usr/lib/postgresql/{version}/bin")
+            if (folder / "initdb").exists():
+                initdb, pg_ctl = str(folder / "initdb"), str(folder / "pg_ctl")
+                break
+    if not initdb:
+        raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp / "pgdata"
+    run_as = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        tmp.chmod(0o777)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "lrox", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, pg_ctl, "-D", str(data), "-l", str(tmp / "pg.log"), "-w", "-o", f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1", "start"],
+        check=True,
+        capture_output=True,
+    )
+
+    def stop():
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+
+    return f"postgresql+psycopg://lrox@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """LROX_TEST_POSTGRES_URL if set, else a server started here; CI (LROX_REQUIRE_POSTGRES=1) never skips."""
+    import os
+    import shutil
+    import tempfile
+
+    if os.environ.get("LROX_TEST_POSTGRES_URL"):
+        yield os.environ["LROX_TEST_POSTGRES_URL"]
+        return
+    folder = Path(tempfile.mkdtemp(prefix="lrox-pg-"))  # not under pytest's 0700 folder: postgres must reach it
+    try:
+        url, stop = _start_postgres(folder)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("LROX_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"no PostgreSQL here: {exc}")
+    yield url
+    stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database of each engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'lrox.db'}"
+    base = request.getfixturevalue("postgres_url")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + f"/{name}"
