@@ -1,0 +1,253 @@
+"""The descriptor database on SQLite and PostgreSQL: ingest, idempotency, failures, provenance, query, export, plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+
+from descriptors.database import DescriptorDatabase, safe_url
+from descriptors.extract import records_from_result
+from descriptors.ingest import ingest
+from descriptors.query import FIELDS, QueryError, export, parse_filter, query
+from structures.errors import LroxInputError
+from workflows.flows import ScreenMaker
+from workflows.jobs import as_dict
+from workflows.spec import spec_from_dict
+
+BASE = {"name": "dbtest", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:tm"], "vacancies": ["O"], "hops": {"per_configuration": 1}, "backend": "mock"}
+
+
+def _run(spec_dict) -> dict:
+    flow = ScreenMaker().make(spec_from_dict(spec_dict))
+    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), default=str))
+
+
+@pytest.fixture(scope="module")
+def mock_result():
+    from monty.json import MontyEncoder
+
+    flow = ScreenMaker().make(spec_from_dict(BASE))
+    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), cls=MontyEncoder))
+
+
+@pytest.fixture(scope="module")
+def failing_result():
+    from monty.json import MontyEncoder
+
+    flow = ScreenMaker().make(spec_from_dict({**BASE, "name": "dbfail", "mock": {"fail": ["V on O(8j)"]}}))
+    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), cls=MontyEncoder))
+
+
+@pytest.fixture
+def results_file(tmp_path, mock_result):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(mock_result))
+    return path
+
+
+def test_ingest_twice_changes_nothing(db_url, results_file):
+    db = DescriptorDatabase(db_url)
+    _, first = ingest(results_file, db)
+    before = db.snapshot()
+    _, second = ingest(results_file, db)
+    assert first == second
+    assert db.snapshot() == before
+    assert db.counts() == {"configurations": 4, "calculations": first["calculations"], "descriptors": first["descriptors"]}
+
+
+def test_every_descriptor_keeps_its_provenance(db_url, mock_result):
+    from descriptors.database import CalculationRow, DescriptorRow
+
+    db = DescriptorDatabase(db_url)
+    db.write(*records_from_result(mock_result))
+    calcs = {c["id"]: c for c in db.rows(CalculationRow)}
+    for row in db.rows(DescriptorRow):
+        calc = calcs[row["calculation_id"]]
+        assert row["level_of_theory"] == calc["level_of_theory"] == mock_result["level_of_theory"]
+        assert row["backend"] == "mock" and row["settings_hash"] == calc["settings_hash"]
+        assert calc["code_versions"]["lrox"] and calc["settings"]
+    # the mock backend has no electrons: band centres are stored as unavailable, never as numbers
+    o2p = [r for r in db.rows(DescriptorRow) if r["name"] == "o2p_center"]
+    assert o2p and all(r["status"] == "unavailable" and r["value"] is None for r in o2p)
+
+
+def test_failed_calculation_is_stored_as_failed_never_as_a_number(db_url, failing_result):
+    from descriptors.database import CalculationRow, DescriptorRow
+
+    db = DescriptorDatabase(db_url)
+    db.write(*records_from_result(failing_result))
+    failed = [c for c in db.rows(CalculationRow) if c["status"] == "failed"]
+    assert failed and all("forced to fail" in c["error"] or "relaxation failed" in c["error"] for c in failed)
+    config = next(r for r in query(db) if r["name"] == "V on O(8j)")
+    assert config["e_vac_o"] is None and config["barrier"] is None and config["n_failed"] == len(failed)
+    evac = next(r for r in db.rows(DescriptorRow) if r["configuration_id"] == config["id"] and r["name"] == "e_vac_o")
+    assert evac["status"] == "failed" and evac["value"] is None and evac["flags"]
+    # the rest of the screen is there
+    assert next(r for r in query(db) if r["name"] == "V on O(4i)")["e_vac_o"] is not None
+
+
+def test_a_failing_write_rolls_back_and_keeps_what_was_stored(db_url, mock_result):
+    db = DescriptorDatabase(db_url)
+    configs, calcs, rows = records_from_result(mock_result)
+    db.write(configs, calcs, rows)
+    before = db.snapshot()
+    orphan = dict(rows[0], configuration_id="no-such-configuration", name="barrier", subject="x")
+    with pytest.raises(LroxInputError, match="rolled back"):
+        db.write([], calcs[:1], [orphan])
+    assert db.snapshot() == before
+
+
+def test_query_filters_sorts_and_names_fields(db_url, mock_result):
+    db = DescriptorDatabase(db_url)
+    db.write(*records_from_result(mock_result))
+    rows = query(db)
+    assert len(rows) == 4 and set(rows[0]) == set(FIELDS)
+    vacancies = query(db, "defect = vacancy and e_vac_o is not null")
+    assert {r["site"] for r in vacancies} == {"O(4i)", "O(8j)"}
+    assert [r["dopant"] for r in query(db, "dopant in (Ti, Al)")] == ["Ti"]
+    assert len(query(db, "dopant = Ti or defect = pristine")) == 2
+    assert len(query(db, "not (defect = vacancy)")) == 2
+    by_barrier = query(db, sort="-barrier")
+    values = [r["barrier"] for r in by_barrier if r["barrier"] is not None]
+    assert values == sorted(values, reverse=True)
+    assert all(r["barrier"] > 0.01 for r in query(db, "barrier > 0.01"))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("barrier <", "ends too early"),
+        ("colour = red", "unknown field"),
+        ("barrier << 1", "expected a value"),
+        ("host = li2mno3 and", "ends too early"),
+        ("(barrier < 1", "ends too early"),
+        ("(barrier < 1 host", "expected ')'"),
+        ("__import__('os').system('true')", "unexpected character"),
+        ("__import__ = 1", "unknown field"),
+        ("barrier < 1; drop table descriptors", "unexpected character"),
+        ("", "empty expression"),
+        ("host li2mno3", "expected a comparison"),
+    ],
+)
+def test_bad_query_is_a_one_line_error(text, message):
+    import re
+
+    with pytest.raises(QueryError, match=re.escape(message)) as info:
+        parse_filter(text)
+    assert "\n" not in str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_arbitrary_query_text_parses_or_fails_cleanly(text):
+    try:
+        tree = parse_filter(text)
+    except QueryError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert isinstance(tree, tuple)
+
+
+def test_dataframe_export_and_overwrite_protection(tmp_path, results_file):
+    import pandas as pd
+
+    from descriptors.query import to_dataframe
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    ingest(results_file, DescriptorDatabase(url))
+    frame = to_dataframe(url, "defect = vacancy")
+    assert list(frame.columns) == list(FIELDS) and len(frame) == 2
+    db = DescriptorDatabase(url)
+    for fmt in ("csv", "json", "parquet"):
+        out = tmp_path / f"out.{fmt}"
+        assert export(db, out, fmt) == 4
+        with pytest.raises(LroxInputError, match="exists"):
+            export(db, out, fmt)
+        assert export(db, out, fmt, overwrite=True) == 4
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 4
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 4
+
+
+def test_passwords_never_appear_in_messages():
+    url = "postgresql+psycopg://lrox:s3cret-pw@127.0.0.1:1/none"
+    assert "s3cret-pw" not in safe_url(url)
+    with pytest.raises(LroxInputError) as info:
+        DescriptorDatabase(url)
+    assert "s3cret-pw" not in str(info.value) and "***" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [("mysql://x@y/z", "only sqlite and postgresql"), ("not a url", "not a valid"), ("sqlite:////no/such/folder/x.db", "does not exist")],
+)
+def test_bad_database_urls(url, message):
+    with pytest.raises(LroxInputError, match=message):
+        DescriptorDatabase(url)
+
+
+def test_concurrent_ingests_lose_and_duplicate_nothing(db_url, tmp_path, mock_result, failing_result):
+    import subprocess
+    import sys
+
+    a, b = tmp_path / "a" / "results.json", tmp_path / "b" / "results.json"
+    a.parent.mkdir()
+    b.parent.mkdir()
+    a.write_text(json.dumps(mock_result))
+    b.write_text(json.dumps(failing_result))
+    DescriptorDatabase(db_url)  # schema first, as 'lrox ingest' would
+    code = "import sys; from descriptors.database import DescriptorDatabase; from descriptors.ingest import ingest; ingest(sys.argv[1], DescriptorDatabase(sys.argv[2]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(p), db_url], stderr=subprocess.PIPE, text=True) for p in (a, b, a, b)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    reference = DescriptorDatabase(f"sqlite:///{tmp_path / 'serial.db'}")
+    ingest(a, reference)
+    ingest(b, reference)
+    assert DescriptorDatabase(db_url).counts() == reference.counts()
+
+
+def test_vasp_run_folders_ingest_with_damaged_files_named(tmp_path, db_url):
+    import gzip
+    import shutil
+
+    from tests.conftest import SHARED
+
+    ref = SHARED / "vasp-reference"
+    good = tmp_path / "runs" / "lifeo2"
+    good.mkdir(parents=True)
+    shutil.copy(ref / "dos/pymatgen_LiFeO2_pbesol_relax_pdos/vasprun.pbesol.xml.gz", good / "vasprun.xml.gz")
+    bader = tmp_path / "runs" / "h2o"
+    shutil.copytree(ref / "bader/pyiron_H2O_bader", bader)
+    truncated = tmp_path / "runs" / "truncated"
+    truncated.mkdir()
+    text = gzip.open(ref / "dos/pymatgen_LiFeO2_pbesol_relax_pdos/vasprun.pbesol.xml.gz", "rt").read()
+    (truncated / "vasprun.xml").write_text(text[: len(text) // 3])
+    cut = tmp_path / "runs" / "cut_outcar"
+    cut.mkdir()
+    outcar = gzip.open(ref / "relax/pymatgen_LiNi2O4_relax/OUTCAR.gz", "rt").read()
+    (cut / "OUTCAR").write_text(outcar[: len(outcar) // 2])
+    (cut / "CONTCAR").write_text("")
+    garbled = tmp_path / "runs" / "garbled_acf"
+    shutil.copytree(ref / "bader/pyiron_H2O_bader", garbled)
+    (garbled / "ACF.dat").write_text((garbled / "ACF.dat").read_text().replace("7.143794", "7.14#794"))
+
+    db = DescriptorDatabase(db_url)
+    batch, counts = ingest(tmp_path / "runs", db)
+    text = "\n".join(batch.problems)
+    for name in ("truncated/vasprun.xml", "cut_outcar/OUTCAR", "cut_outcar/CONTCAR", "garbled_acf/ACF.dat"):
+        assert name in text, name
+    from descriptors.database import CalculationRow, DescriptorRow
+
+    calcs = db.rows(CalculationRow)
+    assert {c["status"] for c in calcs if "truncated" in c["source"] or "cut_outcar" in c["source"]} == {"failed"}
+    o2p = [d for d in db.rows(DescriptorRow) if d["name"] == "o2p_center_full" and d["status"] == "ok"]
+    assert [round(d["value"], 10) for d in o2p] == [round(-0.1628712917309544, 10)]
+    charges = next(c for c in calcs if c["kind"] == "bader" and c["source"].endswith("h2o"))
+    assert charges["data"]["electrons"] == pytest.approx([0.438202, 0.438197, 7.143794])
