@@ -187,3 +187,94 @@ def test_bad_specs_are_one_line_errors(capsys, tmp_path, content, extra, message
     code, out, err = run(capsys, "run", str(spec), *extra)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "lrox-out").exists()
+
+
+# ----- run → database → ingest / query / export / plot ------------------------------------------
+@pytest.fixture(scope="module")
+def mock_run(tmp_path_factory):
+    """The mock example run once through 'lrox run --db', in its own folder."""
+    import os
+
+    folder = tmp_path_factory.mktemp("mockrun")
+    db = f"sqlite:///{folder / 'lrox.db'}"
+    spec = Path(__file__).resolve().parents[1] / "examples" / "mock_quick.yaml"
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["run", str(spec), "--db", db]) == 0
+    finally:
+        os.chdir(cwd)
+    return folder, db
+
+
+def test_run_writes_descriptors_and_ingest_again_changes_nothing(capsys, mock_run):
+    folder, db = mock_run
+    code, out, _ = run(capsys, "query", "--db", db, "--json")
+    first = json.loads(out)
+    assert code == 0 and len(first) == 4 and all(r["backend"] == "mock" for r in first)
+    code, out, err = run(capsys, "ingest", str(folder / "lrox-out" / "mock_quick"), "--db", db)
+    assert code == 0 and "ingested 4 configurations" in out and err == ""
+    assert json.loads(run(capsys, "query", "--db", db, "--json")[1]) == first
+
+
+def test_query_where_sort_csv(capsys, mock_run):
+    _, db = mock_run
+    code, out, _ = run(capsys, "query", "--db", db, "--where", "defect = vacancy", "--sort", "-e_vac_o", "--csv")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("id,host,name") and len(lines) == 3
+    code, out, _ = run(capsys, "query", "--db", db)
+    assert code == 0 and "4 rows" in out and "V on O(4i)" in out
+
+
+def test_export_refuses_to_overwrite(capsys, mock_run, tmp_path):
+    _, db = mock_run
+    out_file = tmp_path / "d.parquet"
+    assert run(capsys, "export", "--format", "parquet", str(out_file), "--db", db)[0] == 0
+    code, _, err = run(capsys, "export", "--format", "parquet", str(out_file), "--db", db)
+    assert code == 2 and "exists" in err and err.count("\n") == 1
+
+
+def test_plots_are_png_files(capsys, mock_run, tmp_path):
+    _, db = mock_run
+    rows = json.loads(run(capsys, "query", "--db", db, "--json")[1])
+    from descriptors.database import CalculationRow, DescriptorDatabase
+
+    neb = next(c for c in DescriptorDatabase(db).rows(CalculationRow) if c["kind"] == "neb")
+    for args in (["plot", "neb", neb["id"][:10]], ["plot", "neb", neb["hop_id"]], ["plot", "scatter", "li_slab_spacing", "barrier"]):
+        out_file = tmp_path / f"{len(args)}-{args[1]}-{args[2][:4]}.png"
+        code, _, err = run(capsys, *args, str(out_file), "--db", db)
+        assert code == 0, err
+        assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_file.stat().st_size > 10_000
+    assert rows
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["query", "--where", "barrier <"], "query: expression ends too early"),
+        (["query", "--where", "colour = 1"], "unknown field 'colour'"),
+        (["query", "--sort", "colour"], "unknown sort field"),
+        (["query", "--db", "mysql://u:pw@h/d"], "only sqlite and postgresql"),
+        (["plot", "neb", "nosuchid", "x.png"], "no calculation with id"),
+        (["plot", "scatter", "barrier", "nosuchfield", "x.png"], "unknown field 'nosuchfield'"),
+        (["ingest", "/no/such/path"], "does not exist"),
+        (["export", "--format", "xlsx", "x.xlsx"], "Invalid value for '--format'"),
+    ],
+)
+def test_database_commands_bad_input_one_line(capsys, mock_run, tmp_path, args, message):
+    _, db = mock_run
+    from descriptors.database import DescriptorDatabase
+
+    before = DescriptorDatabase(db).snapshot()
+    if "--db" not in args:
+        args = [*args, "--db", db]
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code, out, err = run(capsys, *args)
+    finally:
+        os.chdir(cwd)
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert DescriptorDatabase(db).snapshot() == before
