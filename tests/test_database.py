@@ -251,3 +251,22 @@ def test_vasp_run_folders_ingest_with_damaged_files_named(tmp_path, db_url):
     assert [round(d["value"], 10) for d in o2p] == [round(-0.1628712917309544, 10)]
     charges = next(c for c in calcs if c["kind"] == "bader" and c["source"].endswith("h2o"))
     assert charges["data"]["electrons"] == pytest.approx([0.438202, 0.438197, 7.143794])
+
+
+def test_ingest_reads_a_jobflow_json_store(tmp_path, results_file):
+    """The job store a cluster's workers write (here maggma's JSONStore) ingests like a local run."""
+    from maggma.stores import JSONStore
+
+    from descriptors.ingest import collect_records
+
+    store_file = tmp_path / "store.json"
+    store = JobStore(JSONStore(str(store_file), read_only=False))
+    flow = ScreenMaker().make(spec_from_dict({**BASE, "name": "fromstore"}))
+    run_locally(flow, store=store, log=False)
+    from_store = collect_records(store_file)
+    from_results = collect_records(results_file)
+    assert not from_store.problems
+    assert {c["id"] for c in from_store.configurations} == {c["id"] for c in from_results.configurations}
+    assert len(from_store.descriptors) == len(from_results.descriptors)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert ingest(store_file, DescriptorDatabase(url))[1]["descriptors"] == len(from_store.descriptors)
