@@ -23,27 +23,22 @@ BASE = {"name": "dbtest", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["
 
 
 def _run(spec_dict) -> dict:
+    """Run a mock screen; its result as the JSON a results.json holds."""
+    from monty.json import MontyEncoder
+
     flow = ScreenMaker().make(spec_from_dict(spec_dict))
     responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
-    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), default=str))
+    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), cls=MontyEncoder))
 
 
 @pytest.fixture(scope="module")
 def mock_result():
-    from monty.json import MontyEncoder
-
-    flow = ScreenMaker().make(spec_from_dict(BASE))
-    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
-    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), cls=MontyEncoder))
+    return _run(BASE)
 
 
 @pytest.fixture(scope="module")
 def failing_result():
-    from monty.json import MontyEncoder
-
-    flow = ScreenMaker().make(spec_from_dict({**BASE, "name": "dbfail", "mock": {"fail": ["V on O(8j)"]}}))
-    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
-    return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), cls=MontyEncoder))
+    return _run({**BASE, "name": "dbfail", "mock": {"fail": ["V on O(8j)"]}})
 
 
 @pytest.fixture
@@ -270,3 +265,21 @@ def test_ingest_reads_a_jobflow_json_store(tmp_path, results_file):
     assert len(from_store.descriptors) == len(from_results.descriptors)
     url = f"sqlite:///{tmp_path / 's.db'}"
     assert ingest(store_file, DescriptorDatabase(url))[1]["descriptors"] == len(from_store.descriptors)
+
+
+def test_dopant_effect_on_the_oxygen_vacancy_energy():
+    """Ti–V_O pairs: E_f against the Ti-doped cell, and its change from the isolated vacancy on the same O site."""
+    result = _run({**BASE, "name": "pairs", "pair_cutoff": 2.5, "pair_kinds": ["dopant-vacancy"], "hops": {"per_configuration": 0}})
+    _, calcs, rows = records_from_result(result)
+    energy = {c["configuration_id"]: c["data"]["energy"] for c in calcs if c["kind"] == "relax"}
+    names = {c["id"]: c for c in result["configurations"]}
+    mu = next(c["data"]["energy_per_atom"] for c in calcs if c["kind"] == "reference")
+    by = {(r["configuration_id"], r["name"]): r for r in rows}
+    deltas = [r for r in rows if r["name"] == "delta_e_vac_o"]
+    assert deltas
+    for delta in deltas:
+        pair = by[(delta["configuration_id"], "e_vac_o")]
+        parent = pair["details"]["relative_to"]
+        assert [d["kind"] for d in names[parent]["defects"]] == ["substitution"]
+        assert pair["value"] == pytest.approx(energy[delta["configuration_id"]] - energy[parent] + mu)
+        assert delta["value"] == pytest.approx(pair["value"] - delta["details"]["isolated_vacancy"])
