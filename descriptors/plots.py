@@ -79,13 +79,15 @@ def plot_scatter(rows: list[dict], x: str, y: str, out: str | Path, colour: str 
     fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=150)
     groups: dict[str, list[dict]] = {}
     for r in points:
-        key = r.get(colour) or ("host" if colour == "dopant" else "none")
+        key = r.get(colour) or (f"no dopant ({r.get('defect')})" if colour == "dopant" else "none")
         groups.setdefault(str(key), []).append(r)
     for key, members in sorted(groups.items()):
         ax.scatter([m[x] for m in members], [m[y] for m in members], s=45, label=key, edgecolor="black", linewidth=0.5)
-    units = {"barrier": "eV", "e_vac_o": "eV", "o2p_center": "eV", "li_slab_spacing": "Å", "interlayer_distance": "Å"}
+    from descriptors.extract import UNITS
+
+    units = {k: v for k, v in UNITS.items() if v}
     ax.set_xlabel(f"{x}" + (f" ({units[x]})" if x in units else ""))
-    ax.set_ylabel(f"{y}" + (f" ({units[y]})" if y in units else ""))
+    ax.set_ylabel(f"{y}" + (" (lowest hop of each configuration)" if y == "barrier" else "") + (f" ({units[y]})" if y in units else ""))
     levels = sorted({str(r.get("level_of_theory")) for r in points})
     ax.set_title(f"{y} vs {x} ({'; '.join(levels)})", fontsize=10)
     ax.legend(title=colour, fontsize=8)
