@@ -10,7 +10,18 @@ import pytest
 from structures.framework import DefectFramework
 from structures.hosts import load_host
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+def _shared() -> Path:
+    """The shared reference data beside the project root ($LROX_SHARED, ../shared, or /work/shared)."""
+    import os
+
+    candidates = [os.environ.get("LROX_SHARED"), Path(__file__).resolve().parents[1].parent / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "vasp-reference").is_dir():
+            return Path(candidate)
+    return Path(__file__).resolve().parents[1].parent / "shared"
+
+
+SHARED = _shared()
 
 
 @lru_cache(maxsize=None)

@@ -15,6 +15,7 @@ from descriptors.extract import records_from_result
 from descriptors.ingest import ingest
 from descriptors.query import FIELDS, QueryError, export, parse_filter, query
 from structures.errors import LroxInputError
+from tests.conftest import SHARED
 from workflows.flows import ScreenMaker
 from workflows.jobs import as_dict
 from workflows.spec import spec_from_dict
@@ -208,11 +209,10 @@ def test_concurrent_ingests_lose_and_duplicate_nothing(db_url, tmp_path, mock_re
     assert DescriptorDatabase(db_url).counts() == reference.counts()
 
 
+@pytest.mark.skipif(not (SHARED / "vasp-reference").exists(), reason="shared VASP reference pack not present")
 def test_vasp_run_folders_ingest_with_damaged_files_named(tmp_path, db_url):
     import gzip
     import shutil
-
-    from tests.conftest import SHARED
 
     ref = SHARED / "vasp-reference"
     good = tmp_path / "runs" / "lifeo2"

@@ -270,3 +270,18 @@ def test_geometry_of_li_rich_supercell_uses_its_layer_labels():
     lirich = geometry_descriptors(load_host("lirich").structure)
     assert lirich["li_slab_spacing"] == pytest.approx(li2mno3["li_slab_spacing"], abs=1e-6)
     assert lirich["tm_o_max"] > li2mno3["tm_o_max"]  # Ni2+ octahedra are larger than Mn4+
+
+
+def test_static_document_with_a_real_dos_becomes_band_centre_rows():
+    """The path a VASP (or GPAW) static takes into the database: DOS in, O 2p rows with window and reference out."""
+    from descriptors.extract import _electronic_rows
+
+    dos = load_complete_dos(LIFE4P4O16 / "complete_dos.json.gz")
+    calc = {"id": "c1", "level_of_theory": "VASP HF", "backend": "vasp", "settings_hash": "h"}
+    rows = {r["name"]: r for r in _electronic_rows({"configuration_id": "x", "status": "success", "dos": dos.as_dict()}, calc)}
+    assert rows["o2p_center_full"]["value"] == pytest.approx(-3.6169368081202133, abs=1e-10)
+    assert rows["o2p_center"]["details"]["window"] == "occupied" and rows["o2p_center"]["details"]["reference"] == "E_F"
+    assert rows["o2p_center_vbm"]["details"]["reference"] == "VBM"
+    assert rows["o2p_center_vbm"]["value"] == pytest.approx(rows["o2p_center"]["value"] + dos.efermi - rows["o2p_center"]["details"]["vbm"])
+    assert {"tm_d_center", "covalency", "dp_separation", "o2p_width"} <= set(rows)
+    assert all(r["status"] == "ok" and r["calculation_id"] == "c1" for r in rows.values())

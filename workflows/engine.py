@@ -133,6 +133,10 @@ def run_neb(
         return forces
 
     band.get_forces = counted_forces
+    if str(optimizer).lower() == "ode" and len(atoms) - 2 < 2:
+        # ASE's NEBOptimizer cannot run a band of one climbing image (its residual array is
+        # empty); FIRE can, so a one-image band uses FIRE whatever was asked
+        optimizer = "fire"
     if str(optimizer).lower() == "ode":
         runner = NEBOptimizer(band, method="ode", logfile=None)
     elif str(optimizer).lower() == "fire":
