@@ -34,6 +34,7 @@ UNITS = {
     "barrier": "eV",
     "e_vac_o": "eV",
     "e_vac_li": "eV",
+    "e_sub": "eV",
     "delta_e_vac_o": "eV",
     "o2p_center": "eV",
     "o2p_center_vbm": "eV",
@@ -277,6 +278,27 @@ def _vacancy_rows(summaries, relax, refs, calc_of) -> list[dict]:
             isolated[(element, vacancy["site"])] = value
         else:
             pending.append((cid, element, vacancy["site"], value, calc, rest))
+    # substitution energies, where both elemental references exist at this level of theory
+    from descriptors.vacancy import ChemicalPotential, substitution_energy
+
+    pristine = by_defects.get(())
+    for cid, s in summaries.items():
+        defects = s.get("defects", [])
+        if len(defects) != 1 or defects[0]["kind"] != "substitution" or cid not in relax or pristine is None:
+            continue
+        added, removed = defects[0]["species"], defects[0]["site"].split("(")[0]
+        ref_add, ref_rem = refs.get(added), refs.get(removed)
+        if not all(r is not None and _status(r) == "success" and r.get("energy_per_atom") is not None for r in (ref_add, ref_rem)):
+            continue  # no reference chemical potential defined: no number
+        if energy(cid) is None or energy(pristine) is None:
+            continue
+        calc = calc_of[id(relax[cid])]
+        mus = [
+            ChemicalPotential(el, ref["energy_per_atom"], f"{el} elemental reference, {calc['level_of_theory']}", 0.0, "none", 0.0, level_of_theory=calc["level_of_theory"])
+            for el, ref in ((removed, ref_rem), (added, ref_add))
+        ]
+        value = substitution_energy(energy(cid), energy(pristine), [mus[0]], [mus[1]])
+        rows.append(descriptor_row(cid, "e_sub", value, calc, details={"removed": mus[0].as_dict(), "added": mus[1].as_dict(), "relative_to": pristine}))
     for cid, element, site, value, calc, rest in pending:
         if element != "O":
             continue

@@ -18,7 +18,8 @@ Fields (the names ``--where``, ``--sort`` and the JSON/CSV output use):
 ``o2p_center_vbm``   the same relative to the valence-band maximum (eV)
 ``o2p_center_full``  O 2p band centre over the whole DOS range, relative to E_F (eV)
 ``e_vac_o``          O-vacancy formation energy, O-rich (eV); ``delta_e_vac_o`` its change by
-                     a nearby dopant; ``e_vac_li`` Li-vacancy formation energy vs Li metal
+                     a nearby dopant; ``e_vac_li`` Li-vacancy formation energy vs Li metal;
+                     ``e_sub`` substitution energy where both elemental references exist
 ``li_slab_spacing``  and the other geometry descriptors (Å): ``interlayer_distance``,
                      ``tm_o_mean``, ``o_o_min``, ``li_slab_spacing_near``, ...
 ``n_failed``         calculations of this configuration that failed
@@ -59,6 +60,7 @@ DESCRIPTOR_FIELDS = (
     "e_vac_o",
     "delta_e_vac_o",
     "e_vac_li",
+    "e_sub",
     "bader_dopant_charge",
     "li_slab_spacing",
     "interlayer_distance",

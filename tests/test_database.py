@@ -283,3 +283,20 @@ def test_dopant_effect_on_the_oxygen_vacancy_energy():
         assert [d["kind"] for d in names[parent]["defects"]] == ["substitution"]
         assert pair["value"] == pytest.approx(energy[delta["configuration_id"]] - energy[parent] + mu)
         assert delta["value"] == pytest.approx(pair["value"] - delta["details"]["isolated_vacancy"])
+
+
+def test_substitution_energy_only_where_both_references_exist(mock_result):
+    import copy
+
+    result = copy.deepcopy(mock_result)
+    assert not [r for r in records_from_result(result)[2] if r["name"] == "e_sub"]  # no Ti/Mn references: no number
+    template = next(d for d in result["documents"] if d["kind"] == "reference")
+    for species, e in (("Ti", -7.8), ("Mn", -9.0)):
+        result["documents"].append({**template, "species": species, "label": f"reference {species}", "energy_per_atom": e})
+    _, calcs, rows = records_from_result(result)
+    energy = {c["configuration_id"]: c["data"]["energy"] for c in calcs if c["kind"] == "relax"}
+    ti = next(c["id"] for c in result["configurations"] if c["name"].startswith("Ti on"))
+    pristine = next(c["id"] for c in result["configurations"] if not c["defects"])
+    e_sub = next(r for r in rows if r["name"] == "e_sub")
+    assert e_sub["configuration_id"] == ti
+    assert e_sub["value"] == pytest.approx(energy[ti] - energy[pristine] - 9.0 + 7.8)
