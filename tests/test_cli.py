@@ -278,3 +278,27 @@ def test_database_commands_bad_input_one_line(capsys, mock_run, tmp_path, args, 
         os.chdir(cwd)
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
     assert DescriptorDatabase(db).snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "db", "message"),
+    [
+        ("name: s\nhost: li2mno3\nbogus: 1\n", None, "unknown key 'bogus'"),
+        ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\n", "postgresql://lrox:hunter2@127.0.0.1:1/none", "cannot open the database"),
+        ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\n", "oracle://u@h/d", "only sqlite and postgresql"),
+        ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\nmlip: {neb_optimizer: bfgs}\n", None, "unknown neb_optimizer 'bfgs'"),
+    ],
+)
+def test_bad_run_changes_no_database_and_shows_no_password(capsys, mock_run, tmp_path, monkeypatch, content, db, message):
+    from descriptors.database import DescriptorDatabase
+
+    _, good_db = mock_run
+    before = DescriptorDatabase(good_db).snapshot()
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(content)
+    code, out, err = run(capsys, "run", str(spec), "--db", db or good_db)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert "hunter2" not in out + err
+    assert not (tmp_path / "lrox-out").exists()  # no job ran, no results written
+    assert DescriptorDatabase(good_db).snapshot() == before
