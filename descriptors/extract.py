@@ -314,6 +314,12 @@ def _electronic_rows(doc: dict, calc: dict) -> list[dict]:
 
     cid = doc["configuration_id"]
     names = ("o2p_center", "o2p_center_full")
+    if _status(doc) == "success" and not doc.get("dos") and doc.get("dir_name"):
+        dos = _dos_from_folder(doc["dir_name"])
+        if dos is None:
+            reason = f"no readable vasprun.xml with a projected DOS in {doc['dir_name']}"
+            return [descriptor_row(cid, n, None, calc, status="failed", flags=[reason]) for n in names]
+        doc = {**doc, "dos": dos}
     if _status(doc) != "success" or not doc.get("dos"):
         return _not_usable(cid, names, calc, doc)
     try:
@@ -333,6 +339,30 @@ def _electronic_rows(doc: dict, calc: dict) -> list[dict]:
         rows.append(descriptor_row(cid, "covalency", e.covalency, calc, details={"definition": "overlap of normalised TM d and O 2p PDOS", **window(e.o2p)}))
         rows.append(descriptor_row(cid, "dp_separation", e.dp_separation, calc, details=window(e.o2p)))
     return rows
+
+
+def run_folder(dir_name: str):
+    """A job's run folder (atomate2 writes 'host:/path'); None when it is not reachable from here."""
+    from pathlib import Path
+
+    path = Path(dir_name.split(":", 1)[1] if ":" in dir_name and not Path(dir_name).exists() else dir_name)
+    return path if path.is_dir() else None
+
+
+def _dos_from_folder(dir_name: str):
+    """The projected DOS of a VASP run folder (vasprun.xml), or None when there is none to read."""
+    from descriptors.electronic import load_complete_dos
+
+    folder = run_folder(dir_name)
+    if folder is None:
+        return None
+    for name in ("vasprun.xml", "vasprun.xml.gz"):
+        if (folder / name).exists():
+            try:
+                return load_complete_dos(folder / name)
+            except Exception:  # noqa: BLE001 - a damaged vasprun gives no DOS, recorded as failed below
+                return None
+    return None
 
 
 def _bader_rows(doc: dict, calc: dict, summaries, relax, docs) -> list[dict]:

@@ -300,3 +300,23 @@ def test_substitution_energy_only_where_both_references_exist(mock_result):
     e_sub = next(r for r in rows if r["name"] == "e_sub")
     assert e_sub["configuration_id"] == ti
     assert e_sub["value"] == pytest.approx(energy[ti] - energy[pristine] - 9.0 + 7.8)
+
+
+@pytest.mark.skipif(not (SHARED / "vasp-reference").exists(), reason="shared VASP reference pack not present")
+def test_vasp_static_documents_read_their_run_folder(tmp_path, mock_result):
+    """A VASP screen's static document carries its run folder; the band centres come from its vasprun.xml."""
+    import copy
+    import shutil
+
+    result = copy.deepcopy(mock_result)
+    folder = tmp_path / "launcher_static"
+    folder.mkdir()
+    shutil.copy(SHARED / "vasp-reference/dos/pymatgen_LiFeO2_pbesol_relax_pdos/vasprun.pbesol.xml.gz", folder / "vasprun.xml.gz")
+    statics = [d for d in result["documents"] if d["kind"] == "static"]
+    statics[0].update(status="success", reason=None, dir_name=f"node01:{folder}")
+    statics[1].update(status="success", reason=None, dir_name=str(tmp_path / "gone"))
+    rows = records_from_result(result)[2]
+    got = {(r["configuration_id"], r["name"]): r for r in rows}
+    assert got[(statics[0]["configuration_id"], "o2p_center_full")]["value"] == pytest.approx(-0.1628712917309544, abs=1e-10)
+    missing = got[(statics[1]["configuration_id"], "o2p_center")]
+    assert missing["status"] == "failed" and missing["value"] is None and "no readable vasprun.xml" in missing["flags"][0]

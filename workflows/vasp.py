@@ -109,8 +109,21 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
         if output is None:
             documents.append({**meta, "status": "failed", "reason": "job produced no output (it failed or was cancelled before finishing)"})
             continue
-        energy = getattr(getattr(output, "output", None), "energy", None)
-        documents.append({**meta, "status": "success", "energy": energy, "dir_name": getattr(output, "dir_name", None)})
+        summary = getattr(output, "output", None)
+        structure = getattr(summary, "structure", None)
+        documents.append(
+            {
+                **meta,
+                "status": "success",
+                "provenance": screen["provenance"],
+                "energy": getattr(summary, "energy", None),
+                "structure": structure.as_dict() if structure is not None else None,
+                "energies": list(getattr(output, "energies", None) or []) or None,
+                # the run folder: the descriptor module reads the DOS (vasprun.xml) and the
+                # charge density / ACF.dat from it, as 'lrox ingest' does for any VASP folder
+                "dir_name": getattr(output, "dir_name", None),
+            }
+        )
     return {**screen, "configurations": configurations, "documents": documents, "n_failed": sum(d["status"] == "failed" for d in documents)}
 
 
