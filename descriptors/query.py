@@ -43,6 +43,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from descriptors.extract import GEOMETRY_NAMES
 from structures.errors import LroxInputError
 
 __all__ = ["FIELDS", "QueryError", "parse_filter", "descriptor_table", "query", "to_dataframe", "export"]
@@ -62,15 +63,7 @@ DESCRIPTOR_FIELDS = (
     "e_vac_li",
     "e_sub",
     "bader_dopant_charge",
-    "li_slab_spacing",
-    "interlayer_distance",
-    "tm_o_mean",
-    "tm_o_min",
-    "tm_o_max",
-    "o_o_min",
-    "li_slab_spacing_near",
-    "tm_o_mean_near",
-    "o_o_min_near",
+    *GEOMETRY_NAMES,
 )
 FIELDS = CONFIG_FIELDS + SUMMARY_FIELDS + DESCRIPTOR_FIELDS
 

@@ -66,6 +66,20 @@ def _configuration_for(folder: Path, structure) -> dict:
     ) | {"defect": "unknown"}
 
 
+def _read_poscar(folder: Path, problems: list[str]):
+    """The structure of the folder's POSCAR, or None (an unreadable one is reported by name)."""
+    from pymatgen.io.vasp import Poscar
+
+    poscar = _has(folder, "POSCAR")
+    if poscar is None:
+        return None
+    try:
+        return Poscar.from_file(str(poscar)).structure
+    except Exception:  # noqa: BLE001 - any parse failure of a damaged file is reported by name
+        problems.append(f"{poscar}: unreadable POSCAR")
+        return None
+
+
 def _settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -131,12 +145,7 @@ def _run_records(folder: Path, problems: list[str]):
                 errors.append(f"CONTCAR unreadable ({type(exc).__name__})")
                 problems.append(f"{contcar}: unreadable CONTCAR")
     if structure is None:
-        poscar = _has(folder, "POSCAR")
-        if poscar is not None:
-            try:
-                structure = Poscar.from_file(str(poscar)).structure
-            except Exception:  # noqa: BLE001
-                problems.append(f"{poscar}: unreadable POSCAR")
+        structure = _read_poscar(folder, problems)
     config = _configuration_for(folder, structure)
     configs.append(config)
     cid = config["id"]
@@ -171,17 +180,9 @@ def _run_records(folder: Path, problems: list[str]):
 
 
 def _neb_records(folder: Path, problems: list[str]):
-    from pymatgen.io.vasp import Poscar
-
     from descriptors.barriers import barrier_from_vasp_dir
 
-    structure = None
-    poscar = _has(folder / "00", "POSCAR")
-    if poscar is not None:
-        try:
-            structure = Poscar.from_file(str(poscar)).structure
-        except Exception:  # noqa: BLE001
-            problems.append(f"{poscar}: unreadable POSCAR")
+    structure = _read_poscar(folder / "00", problems)
     config = _configuration_for(folder, structure)
     cid = config["id"]
     incar = {}
