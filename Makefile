@@ -10,7 +10,7 @@ $(BIN)/lrox: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,mlip,bader]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlip,bader,cluster]"
 	$(BIN)/python -m pip install --quiet --no-deps baderkit==0.10.2
 	@touch $@
 

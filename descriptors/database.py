@@ -40,6 +40,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from structures.errors import LroxInputError
+from workflows.failpoints import failpoint
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -233,6 +234,7 @@ class DescriptorDatabase:
         try:
             with Session(self.engine) as session, session.begin():
                 self._upsert(session, ConfigurationRow, [_json_safe(c) for c in configurations], ["id"])
+                failpoint("db-write")
                 self._upsert(session, CalculationRow, calc_rows, ["id"])
                 self._upsert(
                     session,

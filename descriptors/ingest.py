@@ -14,7 +14,7 @@ from pathlib import Path
 
 from structures.errors import LroxInputError
 
-__all__ = ["IngestBatch", "collect_records", "ingest"]
+__all__ = ["IngestBatch", "collect_records", "ingest", "collect_from_job_store", "ingest_job_store"]
 
 
 @dataclass
@@ -87,14 +87,47 @@ def collect_records(path: str | Path) -> IngestBatch:
         batch.problems += problems
         if any(records):
             batch.add(records, str(path))
-    if path.is_file() and path.suffix not in (".json", ".gz"):
-        batch.problems.append(f"{path}: not a results file (give a results.json, a job-store JSON or a folder)")
+    if path.is_file() and not batch.sources:  # one file, and nothing in it: an error, not a warning
+        what = "not a results file (give a results.json, a job-store JSON or a folder)" if path.suffix not in (".json", ".gz") else None
+        raise LroxInputError(f"ingest: {f'{path}: {what}' if what else batch.problems[0]}")
     return batch
+
+
+def collect_from_job_store(store, screen: str | None = None) -> IngestBatch:
+    """Every screen result the collector jobs wrote to a jobflow JobStore (cluster workers' outputs).
+
+    Older outputs of the same screen come first, so a rerun's newer collector output wins.
+    """
+    from descriptors.extract import records_from_result
+
+    batch = IngestBatch()
+    criteria = {"metadata.kind": "collect"}
+    if screen:
+        criteria["metadata.lrox_screen"] = screen
+    for doc in store.query(criteria, load=True, sort={"completed_at": 1}):
+        output = doc.get("output")
+        source = f"job store {doc.get('uuid')} (index {doc.get('index')})"
+        if not _is_screen_result(output):
+            batch.problems.append(f"{source}: holds no lrox screen result")
+            continue
+        try:
+            batch.add(records_from_result(output, source=source), source)
+        except (KeyError, TypeError, ValueError) as exc:
+            batch.problems.append(f"{source}: malformed screen result ({exc})")
+    return batch
+
+
+def ingest_job_store(store, db, screen: str | None = None) -> tuple[IngestBatch, dict]:
+    """Collect the screens in a JobStore and write them in one transaction."""
+    return _write(collect_from_job_store(store, screen), db)
 
 
 def ingest(path: str | Path, db) -> tuple[IngestBatch, dict]:
     """Collect records under ``path`` and write them in one transaction; returns the batch and row counts."""
-    batch = collect_records(path)
+    return _write(collect_records(path), db)
+
+
+def _write(batch: IngestBatch, db) -> tuple[IngestBatch, dict]:
     if not (batch.configurations or batch.calculations or batch.descriptors):
         return batch, {"configurations": 0, "calculations": 0, "descriptors": 0}
     # a configuration referenced by a row must exist: runs of unknown structures carry their own

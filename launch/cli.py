@@ -185,7 +185,8 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @click.option("--dry-run", "dry_run_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
-def run_command(spec_file, backend, dry_run_dir, db_url, as_json):
+@click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
     from workflows.spec import Backend, load_spec
@@ -214,7 +215,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json):
     from workflows.run import RESULTS_FILE, run_screen, summarise
 
     db = DescriptorDatabase(db_url or spec.database)  # opened first: a bad URL fails before any job runs
-    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json))
+    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed)
     counts = db.write(*records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE)))
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
     summary = summarise(result)
@@ -234,6 +235,78 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json):
     click.echo(tabulate(rows, headers=["id", "configuration", "relax", "E_vac eV", "barriers fwd/rev"]))
 
 
+# ----- clusters: FireWorks and jobflow-remote -------------------------------------------------------
+engine_option = click.option("--engine", required=True, help="fireworks or jobflow-remote.")
+launchpad_option = click.option("--launchpad", type=click.Path(path_type=Path), help="FireWorks my_launchpad.yaml (default: FireWorks' own lookup).")
+project_option = click.option("--project", help="jobflow-remote project name (default: its current project).")
+
+
+@cli.command("submit")
+@click.argument("spec_file", metavar="SPEC.yaml")
+@engine_option
+@launchpad_option
+@project_option
+@click.option("--worker", help="jobflow-remote worker (default: the project's first).")
+@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
+@click.option("--db", "db_url", help="Descriptor database whose finished work is skipped (default: the spec's, $LROX_DB, or lrox-out/lrox.db).")
+def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url):
+    """Add a screen to a FireWorks LaunchPad or a jobflow-remote queue, skipping work already done."""
+    from descriptors.database import DescriptorDatabase
+    from launch.submit import parse_engine, submit_screen
+    from workflows.spec import load_spec
+
+    engine = parse_engine(engine)
+    spec = load_spec(spec_file, backend=backend)
+    if launchpad is not None and not Path(launchpad).is_file():
+        raise LroxInputError(f"launchpad file {launchpad} does not exist (templates: launch/templates/my_launchpad.yaml)")
+    db = DescriptorDatabase(db_url or spec.database)
+    submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker)
+    click.echo(submission.message())
+
+
+@cli.command("status")
+@click.argument("screen", required=False)
+@engine_option
+@launchpad_option
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_command(screen, engine, launchpad, project, as_json):
+    """Jobs of SCREEN (default: every lrox screen) by state, and per configuration."""
+    from launch.submit import screen_status
+
+    status = screen_status(engine, screen, launchpad=launchpad, project=project)
+    states = sorted(status.by_state)
+    if as_json:
+        click.echo(json.dumps({
+            "screen": screen, "engine": status.engine.value, "total": status.total, "by_state": dict(status.by_state),
+            "by_configuration": {k: dict(v) for k, v in status.by_configuration.items()},
+            "failed": [{"id": i, "name": n} for i, n in status.failed],
+        }, indent=1))
+        return
+    click.echo(f"{screen or 'all lrox screens'} on {status.engine.value}: {status.total} jobs; "
+               + ", ".join(f"{s} {status.by_state[s]}" for s in states))
+    rows = [(key.rsplit("-", 1)[-1], *[counts.get(s, 0) for s in states]) for key, counts in sorted(status.by_configuration.items())]
+    click.echo(tabulate(rows, headers=["configuration", *states]))
+    for job_id, name in status.failed:
+        click.echo(f"failed: {job_id} {name}")
+
+
+@cli.command("rerun")
+@click.argument("screen", required=False)
+@engine_option
+@click.option("--failed", "failed_only", is_flag=True, required=True, help="Rerun the failed jobs (the only mode).")
+@launchpad_option
+@project_option
+def rerun_command(screen, engine, failed_only, launchpad, project):
+    """Put the failed jobs of SCREEN back in the queue; jobs that finished stay as they are."""
+    from launch.submit import rerun_failed
+
+    if not failed_only:
+        raise LroxInputError("rerun: give --failed (lrox reruns failed jobs only)")
+    ids = rerun_failed(engine, screen, launchpad=launchpad, project=project)
+    click.echo(f"{len(ids)} failed jobs put back in the queue" + (f": {', '.join(ids)}" if ids else ""))
+
+
 # ----- the descriptor database ---------------------------------------------------------------------
 db_option = click.option("--db", "db_url", help="Descriptor database URL (default: $LROX_DB or sqlite:///lrox-out/lrox.db).")
 
@@ -245,17 +318,28 @@ def _database(db_url):
 
 
 @cli.command("ingest")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path), required=False)
 @db_option
-def ingest_command(path, db_url):
-    """Read results (a results.json, a jobflow JSON store, or VASP run folders) into the database."""
+@click.option("--job-store", "job_store", type=click.Path(path_type=Path), help="A jobflow config (JOB_STORE) or JobStore YAML: read the screens the workers wrote there.")
+@click.option("--project", help="Read the job store of this jobflow-remote project.")
+def ingest_command(path, db_url, job_store, project):
+    """Read results (a results.json, a jobflow JSON store, VASP run folders, or a workers' job store) into the database."""
     from descriptors.database import safe_url
-    from descriptors.ingest import ingest
+    from descriptors.ingest import ingest, ingest_job_store
 
-    if not path.exists():
+    if sum(x is not None for x in (path, job_store, project)) != 1:
+        raise LroxInputError("ingest: give one of PATH, --job-store FILE or --project NAME")
+    if path is not None and not path.exists():
         raise LroxInputError(f"ingest: {path} does not exist")
     db = _database(db_url)
-    batch, counts = ingest(path, db)
+    if path is None:
+        from launch.store import job_store_from_file, job_store_of_project
+
+        store = job_store_from_file(job_store) if job_store is not None else job_store_of_project(project)
+        path = job_store or f"jobflow-remote project {project}"
+        batch, counts = ingest_job_store(store, db)
+    else:
+        batch, counts = ingest(path, db)
     for problem in batch.problems:
         click.echo(f"lrox: warning: {problem}", err=True)
     click.echo(

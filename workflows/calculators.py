@@ -95,10 +95,11 @@ def ml_calculator(name: str, threads: int | None = None):
     return SevenNetCalculator("7net-0", device="cpu")
 
 
-def mock_calculator(fail: bool = False):
+def mock_calculator(fail: bool = False, blow_up: bool = False):
     """Deterministic Born-Mayer repulsion between all atoms (numpy, fast): plumbing only, never physics.
 
-    ``fail=True`` gives a calculator that raises on first use, for failure-handling tests.
+    ``fail=True`` gives a calculator that raises on first use; ``blow_up=True`` one whose forces
+    are 10^4 times too large (a diverged SCF, a broken potential): both for failure-handling tests.
     """
     import numpy as np
     from ase.calculators.calculator import Calculator, all_changes
@@ -123,6 +124,8 @@ def mock_calculator(fail: bool = False):
             dphi = -(pair / self.rho) / d
             virial = 0.5 * np.einsum("k,ka,kb->ab", dphi, vec, vec) / self.atoms.get_volume()
             stress = virial[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            if blow_up:
+                energy, forces = energy * 1.0e4, forces * 1.0e4 + 1.0e3
             self.results = {"energy": energy, "free_energy": energy, "forces": forces, "stress": stress}
 
     return _Repulsion()

@@ -15,6 +15,8 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from workflows.failpoints import failpoint
+
 __all__ = ["UnphysicalResult", "RelaxOutcome", "NebOutcome", "relax", "run_neb", "MAX_FORCE", "MAX_ENERGY_PER_ATOM"]
 
 MAX_FORCE = 100.0  # eV/Å: beyond this a structure has blown up
@@ -74,6 +76,7 @@ def relax(
 
     def guard():
         _check_physical(atoms.get_potential_energy(), atoms.get_forces(), len(atoms), "relaxation")
+        failpoint("relax-step")
 
     optimizer.attach(guard, interval=1)
     converged = bool(optimizer.run(fmax=fmax, steps=steps))
@@ -93,6 +96,25 @@ def relax(
     )
 
 
+def _strict_neb_optimizer():
+    from ase.mep.neb import NEBOptimizer
+
+    class StrictNEBOptimizer(NEBOptimizer):
+        """ASE's ODE band optimizer, converged on the criterion FIRE and VASP use.
+
+        ASE 3.29's NEB residual leaves the climbing image out and takes the largest force
+        *component*; a band "converged" that way can stop with the climbing image still far
+        from the saddle. Here the residual is the largest per-atom force norm over every
+        moving image, climbing image included (what FIRE's ``fmax`` means).
+        """
+
+        def get_residual(self, F=None, X=None):
+            forces = self.neb.get_forces() if F is None else F
+            return float(np.linalg.norm(np.reshape(forces, (-1, 3)), axis=1).max())
+
+    return StrictNEBOptimizer
+
+
 def run_neb(
     images: list[Structure],
     calculator_factory: Callable[[], object],
@@ -109,8 +131,9 @@ def run_neb(
     gets its own calculator, so no calculator state is shared between images.
     """
     from ase.mep import NEB
-    from ase.mep.neb import NEBOptimizer
     from ase.optimize import FIRE
+
+    _StrictNEBOptimizer = _strict_neb_optimizer()
 
     start = time.perf_counter()
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
@@ -130,6 +153,7 @@ def run_neb(
         calls[0] += 1
         forces = original()
         guard()
+        failpoint("neb-step")
         return forces
 
     band.get_forces = counted_forces
@@ -138,12 +162,18 @@ def run_neb(
         # empty); FIRE can, so a one-image band uses FIRE whatever was asked
         optimizer = "fire"
     if str(optimizer).lower() == "ode":
-        runner = NEBOptimizer(band, method="ode", logfile=None)
+        runner = _StrictNEBOptimizer(band, method="ode", logfile=None)
     elif str(optimizer).lower() == "fire":
         runner = FIRE(band, logfile=None)
     else:
         raise ValueError(f"unknown NEB optimizer '{optimizer}' (known: ode, fire)")
     converged = bool(runner.run(fmax=fmax, steps=steps))
+    # ASE's ode12r (3.29) falls out of its loop without raising when it runs out of steps, so
+    # NEBOptimizer.run then reports an unconverged band as converged: judge by the band's
+    # own residual (the largest image force, climbing image included) instead
+    band_forces = original().reshape(len(atoms) - 2, -1, 3)  # cached: no new force evaluation
+    residual = float(np.linalg.norm(band_forces, axis=2).max()) if band_forces.size else 0.0
+    converged = converged and residual <= fmax * (1 + 1e-9)
     energies = [end_energies[0]] + [float(a.get_potential_energy()) for a in atoms[1:-1]] + [end_energies[1]]
     n_steps = int(runner.nsteps)
     return NebOutcome(

@@ -97,12 +97,17 @@ class ScreenMaker(Maker):
         if spec.backend is Backend.VASP:
             from workflows.vasp import make_vasp_flow
 
-            return make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}")
+            flow = make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}")
+            flow.update_metadata({"lrox_screen": spec.name, "tags": [spec.name]})
+            return flow
         backend = spec.backend.value
         settings = spec.settings_for_backend()
         jobs, documents, expected = [], [], []
 
         def add(job, meta):
+            # what a cluster engine needs to report status per configuration (FireWorks copies
+            # job metadata into the firework's spec; jobflow-remote keeps it on the job)
+            job.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], **{k: meta[k] for k in ("kind", "configuration_id") if meta.get(k)}})
             jobs.append(job)
             documents.append(job.output)
             expected.append(meta)
@@ -119,6 +124,7 @@ class ScreenMaker(Maker):
                 job = relax_job(
                     config.structure, backend, settings, label, config.id,
                     lattice_from=host_relax.output if host_relax is not None else None,
+                    needs_lattice=host_relax is not None,
                 )
             job.name = label
             add(job, {"kind": "relax", "label": label, "configuration_id": config.id})
@@ -150,5 +156,6 @@ class ScreenMaker(Maker):
         }
         collector = collect_job(screen, [c.summary() for c in plan.configurations], documents, expected)
         collector.name = "collect results"
+        collector.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], "kind": "collect"})
         return Flow([*jobs, collector], output=collector.output, name=f"{self.name}: {spec.name}")
 

@@ -20,6 +20,7 @@ from pymatgen.core import Lattice, Structure
 
 from workflows.calculators import code_versions, level_of_theory, ml_calculator, mock_calculator
 from workflows.engine import relax, run_neb
+from workflows.reuse import reuse_or_run
 from workflows.schemas import BaderDoc, CalcStatus, NebDoc, Provenance, ReferenceDoc, RelaxDoc, ScreenResult, StaticDoc
 
 __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job", "neb_job", "reference_job", "collect_job"]
@@ -46,7 +47,8 @@ def _calculator_factory(backend: str, settings: dict, label: str):
         return lambda: ml_calculator(settings["model"], settings.get("threads"))
     if backend == "mock":
         fail = any(token and token in label for token in settings.get("fail", []))
-        return lambda: mock_calculator(fail=fail)
+        blow_up = any(token and token in label for token in settings.get("blow_up", []))
+        return lambda: mock_calculator(fail=fail, blow_up=blow_up)
     raise ValueError(f"backend '{backend}' does not run calculations in-process")
 
 
@@ -255,29 +257,47 @@ def collect(screen: dict, configurations: list[dict], documents: list, expected:
 
 
 # ----- jobs ------------------------------------------------------------------------------------------
-@job(output_schema=RelaxDoc)
-def relax_job(structure, backend, settings, label, configuration_id=None, relax_cell=False, lattice_from=None):
-    return relax_structure(structure, backend, settings, label, configuration_id, relax_cell, lattice_from)
+# A job whose parent died without output (a killed worker, a FIZZLED firework) still runs, with
+# None in place of the missing output, and records the failure: the screen goes on.
+_TOLERANT = JobConfig(on_missing_references=OnMissingReference.NONE)
 
 
-@job(output_schema=NebDoc)
+class SimulatedCrash(RuntimeError):
+    """Raised by a mock job listed under ``crash``: the job dies as a killed cluster job would."""
+
+
+def _crash_if_asked(backend: str, settings: dict, label: str) -> None:
+    if backend == "mock" and any(token and token in label for token in settings.get("crash", [])):
+        raise SimulatedCrash(f"{label}: simulated crash of the job (mock 'crash' setting)")
+
+
+@job(output_schema=RelaxDoc, config=_TOLERANT)
+def relax_job(structure, backend, settings, label, configuration_id=None, relax_cell=False, lattice_from=None, needs_lattice=False):
+    _crash_if_asked(backend, settings, label)
+    if needs_lattice and lattice_from is None:
+        return _failed(RelaxDoc, label, backend, settings, "host relaxation produced no output", configuration_id=configuration_id)
+    return reuse_or_run(RelaxDoc, relax_structure, structure, backend, settings, label, configuration_id, relax_cell, lattice_from)
+
+
+@job(output_schema=NebDoc, config=_TOLERANT)
 def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label):
-    return hop_neb(relaxed, host, dims, configuration, hop, backend, settings, label)
+    _crash_if_asked(backend, settings, label)
+    return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label)
 
 
-@job(output_schema=StaticDoc)
+@job(output_schema=StaticDoc, config=_TOLERANT)
 def static_job(relaxed, backend, settings, label, configuration_id):
     return not_available(StaticDoc, label, configuration_id, backend, settings, "a DOS or charge density")
 
 
-@job(output_schema=BaderDoc)
+@job(output_schema=BaderDoc, config=_TOLERANT)
 def bader_job(static, backend, settings, label, configuration_id):
     return not_available(BaderDoc, label, configuration_id, backend, settings, "a Bader analysis")
 
 
 @job(output_schema=ReferenceDoc)
 def reference_job(species, backend, settings):
-    return reference_energy(species, backend, settings)
+    return reuse_or_run(ReferenceDoc, reference_energy, species, backend, settings)
 
 
 @job(output_schema=ScreenResult, config=JobConfig(on_missing_references=OnMissingReference.NONE))

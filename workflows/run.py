@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections import Counter
 
@@ -11,9 +12,10 @@ from monty.json import MontyEncoder
 
 from workflows.flows import ScreenMaker, plan_screen
 from workflows.jobs import as_dict
+from workflows.reuse import JobCache, using_cache
 from workflows.spec import ScreenSpec
 
-__all__ = ["run_screen", "summarise", "RESULTS_FILE"]
+__all__ = ["run_screen", "summarise", "RESULTS_FILE", "JOBS_FOLDER"]
 
 RESULTS_FILE = "results.json"
 
@@ -34,8 +36,16 @@ class _Progress(logging.Handler):
             self.done += 1
 
 
-def run_screen(spec: ScreenSpec, echo=print) -> dict:
-    """Build the Flow, run it with jobflow's local manager, write ``results.json``; return the results."""
+JOBS_FOLDER = "jobs"  # finished job outputs by input hash (workflows/reuse.py)
+
+
+def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict:
+    """Build the Flow, run it with jobflow's local manager, write ``results.json``; return the results.
+
+    Finished jobs are kept in ``<output>/jobs`` by input hash, so the same command after a crash
+    or a kill reuses them and computes only what had not finished (``rerun_failed`` also
+    recomputes failed ones).
+    """
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
 
@@ -52,8 +62,10 @@ def run_screen(spec: ScreenSpec, echo=print) -> dict:
     logger.addHandler(handler)
     previous_level = logger.level
     logger.setLevel(logging.INFO)
+    cache = JobCache(out / JOBS_FOLDER, rerun_failed=rerun_failed)
     try:
-        responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+        with using_cache(cache):
+            responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
@@ -61,9 +73,18 @@ def run_screen(spec: ScreenSpec, echo=print) -> dict:
     if not collector:
         raise RuntimeError("the collector job did not run; see the log above")
     result = as_dict(next(iter(collector.values())).output)
-    (out / RESULTS_FILE).write_text(json.dumps(result, cls=MontyEncoder, indent=1))
-    echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done; results in {out / RESULTS_FILE}")
+    _write_atomically(out / RESULTS_FILE, json.dumps(result, cls=MontyEncoder, indent=1))
+    echo(
+        f"[{len(flow.jobs)}/{len(flow.jobs)}] done ({cache.computed} calculations run, {cache.reused} reused from "
+        f"{out / JOBS_FOLDER}); results in {out / RESULTS_FILE}"
+    )
     return result
+
+
+def _write_atomically(path, text: str) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def summarise(result: dict) -> dict:

@@ -85,10 +85,20 @@ class VaspSettings:
 
 @dataclass
 class MockSettings:
-    """Mock backend: ``fail`` lists job kinds or configuration ids forced to fail (to test failure handling)."""
+    """Mock backend, for plumbing and failure-handling tests.
+
+    ``fail`` and ``blow_up`` list label fragments (job kinds, configuration names or ids): matching
+    jobs get a calculator that raises, or one whose forces are far outside any physical range
+    (both recorded as failed calculations); jobs matching ``crash`` die themselves, as a killed
+    cluster job does, so the workflow engine sees a failed job (FIZZLED in FireWorks).
+    """
 
     fail: list[str] = field(default_factory=list)
+    blow_up: list[str] = field(default_factory=list)
+    crash: list[str] = field(default_factory=list)  # these jobs raise: the engine sees a dead job
     n_images: int = 3
+    neb_fmax: float = 0.05
+    neb_steps: int = 200
 
 
 @dataclass
@@ -159,6 +169,8 @@ class ScreenSpec:
             raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
         if self.vasp.n_images < 1 or self.mock.n_images < 1:
             raise LroxInputError("spec: n_images must be at least 1")
+        if self.mock.neb_fmax <= 0 or self.mock.neb_steps < 1:
+            raise LroxInputError("spec 'mock': neb_fmax must be positive and neb_steps at least 1")
         return self
 
     def host_path(self) -> Path:

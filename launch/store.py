@@ -1,0 +1,52 @@
+"""The job store the cluster workers write to: opened from a jobflow config file or a jobflow-remote project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from structures.errors import LroxInputError
+
+__all__ = ["job_store_from_file", "job_store_of_project"]
+
+
+def _connected(store, where: str):
+    try:
+        store.connect()
+        store.docs_store.count()  # the first real round trip: an unreachable server fails here
+    except Exception as exc:  # noqa: BLE001 - maggma/pymongo raise many kinds
+        text = str(exc).strip().splitlines()
+        raise LroxInputError(f"cannot read the job store of {where}: {(text[0] if text else type(exc).__name__)[:200]}") from None
+    return store
+
+
+def job_store_from_file(path: str | Path):
+    """A JobStore from a jobflow config (its ``JOB_STORE`` entry) or from a bare JobStore spec (YAML/JSON)."""
+    from jobflow import JobStore
+    from monty.serialization import loadfn
+
+    path = Path(path)
+    if not path.is_file():
+        raise LroxInputError(f"job store file {path} does not exist")
+    try:
+        spec = loadfn(path)
+    except Exception as exc:  # noqa: BLE001
+        raise LroxInputError(f"job store file {path} is not valid YAML/JSON: {str(exc).splitlines()[0][:200]}") from None
+    if isinstance(spec, dict) and "JOB_STORE" in spec:
+        spec = spec["JOB_STORE"]
+    if isinstance(spec, JobStore):
+        return _connected(spec, str(path))
+    if not isinstance(spec, dict) or "docs_store" not in spec:
+        raise LroxInputError(f"job store file {path}: expected a JOB_STORE entry or a JobStore spec with 'docs_store'")
+    try:
+        store = JobStore.from_dict_spec(spec)
+    except Exception as exc:  # noqa: BLE001
+        raise LroxInputError(f"job store file {path}: {str(exc).splitlines()[0][:200]}") from None
+    return _connected(store, str(path))
+
+
+def job_store_of_project(name: str | None):
+    """The JobStore of a jobflow-remote project (where its workers' outputs land)."""
+    from launch.submit import _jobflow_remote_project
+
+    project = _jobflow_remote_project(name)
+    return _connected(project.get_jobstore(), f"jobflow-remote project '{project.name}'")
