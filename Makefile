@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
+SECANTUS := .venv-secantus/bin/secantusd-py
+
 .PHONY: setup demo test benchmark clean
 
 $(BIN)/lrox: pyproject.toml
@@ -14,17 +16,24 @@ $(BIN)/lrox: pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps baderkit==0.10.2
 	@touch $@
 
+# The cluster tests' MongoDB-protocol server, in its own environment: its pymongo pin clashes
+# with jobflow-remote's.
+$(SECANTUS):
+	$(PYTHON) -m venv .venv-secantus
+	.venv-secantus/bin/python -m pip install --quiet secantusdb==0.7.0b3
+	@touch $@
+
 setup: $(BIN)/lrox
 
 ## The main job on the embedded default: the Li2MnO3 quick screen on the ML potential.
 demo: setup
 	$(BIN)/lrox run examples/li2mno3_quick.yaml
 
-test: setup
-	$(BIN)/python -m pytest
+test: setup $(SECANTUS)
+	LROX_SECANTUSD=$(abspath $(SECANTUS)) $(BIN)/python -m pytest
 
 benchmark: setup
 	$(BIN)/python benchmarks/enumeration_vs_structurematcher.py
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) .venv-secantus *.egg-info

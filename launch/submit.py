@@ -219,7 +219,16 @@ def submit_screen(
     else:
         from jobflow_remote import submit_flow
 
-        submission.ids = submit_flow(flow, worker=worker, project=target.project.name)
+        if target.auxiliary.find_one({"next_id": {"$exists": True}}) is None:
+            # a queue database never used before (as 'jf admin reset' would set it up); one
+            # that holds jobs without the counter is damaged and left alone
+            if target.jobs.count_documents({}) or target.flows.count_documents({}):
+                raise LroxInputError("the jobflow-remote queue holds jobs but no id counter: repair it with 'jf admin' first")
+            target.reset()
+        try:
+            submission.ids = submit_flow(flow, worker=worker, project=target.project.name)
+        except ValueError as exc:  # an unknown worker name, and similar configuration errors
+            raise LroxInputError(f"jobflow-remote: {_first_line(exc)}") from None
     return submission
 
 

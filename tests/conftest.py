@@ -121,3 +121,46 @@ def db_url(request, tmp_path):
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return base.rsplit("/", 1)[0] + f"/{name}"
+
+
+# ----- cluster servers: secantusdb (MongoDB protocol) and a one-node SLURM --------------------------
+def _cluster_fixture(start, what: str):
+    import os
+
+    from tests.cluster import Unavailable
+
+    try:
+        return start()
+    except Unavailable as exc:
+        if os.environ.get("LROX_REQUIRE_CLUSTER"):
+            raise
+        pytest.skip(f"no {what} here: {exc}")
+
+
+@pytest.fixture(scope="session")
+def mongo_server():
+    """(host, port) of a secantusdb server started for the session."""
+    import shutil
+
+    from tests.cluster import start_mongo_server, temporary_folder
+
+    folder = temporary_folder("lrox-mongo-")
+    host, port, process = _cluster_fixture(lambda: start_mongo_server(folder), "MongoDB-protocol server")
+    yield host, port
+    process.terminate()
+    process.wait(timeout=30)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """Environment variables (SLURM_CONF) of a one-node SLURM started for the session."""
+    import shutil
+
+    from tests.cluster import start_slurm, temporary_folder
+
+    folder = temporary_folder("lrox-slurm-")
+    env, stop = _cluster_fixture(lambda: start_slurm(folder), "SLURM")
+    yield env
+    stop()
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,253 @@
+"""Screens on real cluster machinery: a FireWorks LaunchPad and job store on a MongoDB-protocol
+server (secantusdb), rockets launched by a real one-node SLURM through FireWorks' qlaunch, and
+the same screen through jobflow-remote. The mock backend keeps each job to seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from launch.cli import main
+from tests.cluster import ROOT, venv_bin
+
+MOCK_SPEC = ROOT / "examples" / "mock_quick.yaml"
+
+
+def lrox(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fireworks_files(folder: Path, host: str, port: int, env: dict | None = None) -> dict[str, Path]:
+    """my_launchpad.yaml, my_fworker.yaml, my_qadapter.yaml and jobflow.yaml, as a group writes them."""
+    tag = uuid.uuid4().hex[:8]
+    files = {name: folder / f"{name}.yaml" for name in ("my_launchpad", "my_fworker", "my_qadapter", "jobflow")}
+    files["my_launchpad"].write_text(yaml.safe_dump({"host": host, "port": port, "name": f"lp_{tag}", "strm_lvl": "WARNING"}))
+    files["my_fworker"].write_text(yaml.safe_dump({"name": "lrox-test-worker", "category": "", "query": "{}"}))
+    files["jobflow"].write_text(yaml.safe_dump({"JOB_STORE": {"docs_store": {
+        "type": "MongoStore", "host": host, "port": port, "database": f"out_{tag}", "collection_name": "outputs"}}}))
+    rlaunch = f"{venv_bin() / 'rlaunch'} -l {files['my_launchpad']} -w {files['my_fworker']} rapidfire --nlaunches 0 --max_loops 1"
+    files["my_qadapter"].write_text(yaml.safe_dump({
+        "_fw_name": "CommonAdapter", "_fw_q_type": "SLURM", "rocket_launch": rlaunch, "nodes": 1, "ntasks": 1,
+        "walltime": "00:20:00", "queue": "debug", "job_name": "lrox-test",
+        "pre_rocket": f"export JOBFLOW_CONFIG_FILE={files['jobflow']}",
+    }))
+    return files
+
+
+def worker_env(files: dict[str, Path], extra: dict | None = None) -> dict:
+    return {**os.environ, "JOBFLOW_CONFIG_FILE": str(files["jobflow"]), **(extra or {})}
+
+
+def launchpad(files):
+    from fireworks import LaunchPad
+
+    return LaunchPad.from_file(str(files["my_launchpad"]))
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# ----- FireWorks through SLURM ---------------------------------------------------------------------
+def test_fireworks_screen_runs_through_slurm_and_lands_in_the_database(capsys, tmp_path, mongo_server, slurm_cluster):
+    host, port = mongo_server
+    files = fireworks_files(tmp_path, host, port)
+    db = f"sqlite:///{tmp_path / 'lrox.db'}"
+    code, out, err = lrox(capsys, "submit", MOCK_SPEC, "--engine", "fireworks", "--launchpad", files["my_launchpad"], "--db", db)
+    assert code == 0, err
+    assert out.strip() == "mock_quick: 20 jobs submitted to fireworks"
+    lp = launchpad(files)
+    assert lp.workflows.count_documents({"metadata.lrox_screen": "mock_quick", "metadata.tags": "mock_quick"}) == 1
+
+    # two SLURM jobs, each running rockets until none is ready: every rocket runs inside SLURM
+    launches = tmp_path / "launches"
+    launches.mkdir()
+    env = worker_env(files, slurm_cluster)
+    for _ in range(2):
+        done = subprocess.run(
+            [venv_bin() / "qlaunch", "-l", files["my_launchpad"], "-w", files["my_fworker"], "-q", files["my_qadapter"], "singleshot"],
+            cwd=launches, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    def finished() -> bool:
+        states = {fw["state"] for fw in lp.fireworks.find({"spec.lrox_screen": "mock_quick"}, {"state": 1})}
+        queued = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip()
+        return states == {"COMPLETED"} and not queued
+
+    wait_until(finished, 400, "every firework COMPLETED and the SLURM queue empty")
+    slurm_outputs = list(launches.rglob("*.out"))
+    assert len(slurm_outputs) >= 1  # written by SLURM for its batch jobs
+    launch_dirs = [Path(launch["launch_dir"]) for launch in lp.launches.find({}, {"launch_dir": 1})]
+    assert len(launch_dirs) == 20 and all(launches in d.parents for d in launch_dirs)  # all under qlaunch's blocks
+
+    code, out, err = lrox(capsys, "status", "mock_quick", "--engine", "fireworks", "--launchpad", files["my_launchpad"], "--json")
+    status = json.loads(out)
+    assert code == 0 and status["by_state"] == {"COMPLETED": 20} and status["failed"] == []
+    assert len([k for k in status["by_configuration"] if k.startswith("li2mno3-")]) == 4
+
+    # the workers' job store → the descriptor database
+    code, out, err = lrox(capsys, "ingest", "--job-store", files["jobflow"], "--db", db)
+    assert code == 0 and "ingested 4 configurations, 19 calculations" in out, out + err
+    code, out, _ = lrox(capsys, "query", "--db", db, "--json")
+    rows = json.loads(out)
+    assert len(rows) == 4 and all(r["barrier"] is not None and r["backend"] == "mock" for r in rows)
+
+    # the same screen again: everything is in the database at this settings hash
+    code, out, err = lrox(capsys, "submit", MOCK_SPEC, "--engine", "fireworks", "--launchpad", files["my_launchpad"], "--db", db)
+    assert code == 0, err
+    assert "nothing submitted; 4 configurations skipped: already in the descriptor database at settings hash" in out
+    assert lp.workflows.count_documents({}) == 1
+
+
+def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo_server):
+    host, port = mongo_server
+    files = fireworks_files(tmp_path, host, port)
+    spec = tmp_path / "crashy.yaml"
+    spec.write_text(MOCK_SPEC.read_text().replace("name: mock_quick", "name: crashy") + "mock:\n  crash: ['relax V on O(8j)']\n")
+    db = f"sqlite:///{tmp_path / 'lrox.db'}"
+    lp_file = files["my_launchpad"]
+    assert lrox(capsys, "submit", spec, "--engine", "fireworks", "--launchpad", lp_file, "--db", db)[0] == 0
+    rlaunch = [venv_bin() / "rlaunch", "-l", lp_file, "-w", files["my_fworker"], "rapidfire", "--nlaunches", "0", "--max_loops", "1"]
+    subprocess.run(rlaunch, cwd=tmp_path, env=worker_env(files), capture_output=True, timeout=600, check=True)
+
+    code, out, _ = lrox(capsys, "status", "crashy", "--engine", "fireworks", "--launchpad", lp_file, "--json")
+    status = json.loads(out)
+    assert status["by_state"] == {"COMPLETED": 19, "FIZZLED": 1}  # the others ran on, the collector too
+    assert [f["name"] for f in status["failed"]] == ["relax V on O(8j) [25b6a8ef49a7]"]
+    code, out, _ = lrox(capsys, "status", "crashy", "--engine", "fireworks", "--launchpad", lp_file)
+    assert "crashy on fireworks: 20 jobs; COMPLETED 19, FIZZLED 1" in out and "failed: " in out
+
+    lp = launchpad(files)
+    def launch_counts() -> dict[str, int]:  # a rerun archives the earlier launches
+        fields = {"name": 1, "launches": 1, "archived_launches": 1}
+        return {fw["name"]: len(fw.get("launches", [])) + len(fw.get("archived_launches", [])) for fw in lp.fireworks.find({}, fields)}
+
+    before = launch_counts()
+    code, out, _ = lrox(capsys, "rerun", "crashy", "--engine", "fireworks", "--failed", "--launchpad", lp_file)
+    assert code == 0 and out.startswith("1 failed jobs put back in the queue")
+    subprocess.run(rlaunch, cwd=tmp_path, env=worker_env(files), capture_output=True, timeout=600, check=True)
+    after = launch_counts()
+    rerun = {name for name in after if after[name] > before[name]}
+    # the crashed job ran again, with the jobs that wait on it; nothing else did
+    assert "relax V on O(8j) [25b6a8ef49a7]" in rerun and "collect results" in rerun
+    assert all("25b6a8ef49a7" in name or name == "collect results" for name in rerun)
+    assert json.loads(lrox(capsys, "status", "crashy", "--engine", "fireworks", "--launchpad", lp_file, "--json")[1])["by_state"] == {
+        "COMPLETED": 19, "FIZZLED": 1}  # it crashes every time: still reported, never hidden
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["submit", "{spec}", "--engine", "slurmgrid"], "unknown engine 'slurmgrid'"),
+        (["submit", "{spec}", "--engine", "fireworks", "--launchpad", "/no/such/my_launchpad.yaml"], "does not exist"),
+        (["submit", "{spec}", "--engine", "fireworks", "--launchpad", "{unreachable}"], "cannot reach the LaunchPad at 127.0.0.1:1"),
+        (["submit", "{spec}", "--engine", "jobflow-remote", "--project", "nosuchproject"], "jobflow-remote project 'nosuchproject'"),
+        (["status", "--engine", "fireworks", "--launchpad", "{unreachable}"], "cannot reach the LaunchPad"),
+        (["rerun", "--engine", "fireworks", "--launchpad", "{unreachable}"], "Missing option '--failed'"),
+        (["ingest", "--job-store", "/no/such/jobflow.yaml"], "does not exist"),
+        (["ingest", "--job-store", "{unreachable_store}"], "cannot read the job store"),
+    ],
+)
+def test_bad_cluster_input_submits_nothing(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path / "no-projects"))
+    unreachable = tmp_path / "lp.yaml"
+    unreachable.write_text("host: 127.0.0.1\nport: 1\nname: x\n")
+    store = tmp_path / "jobflow.yaml"
+    store.write_text(yaml.safe_dump({"JOB_STORE": {"docs_store": {"type": "MongoStore", "host": "127.0.0.1", "port": 1,
+                                                                  "database": "x", "collection_name": "o"}}}))
+    names = {"spec": MOCK_SPEC, "unreachable": unreachable, "unreachable_store": store}
+    db = tmp_path / "lrox.db"
+    code, out, err = lrox(capsys, *[a.format(**names) for a in args], *(["--db", f"sqlite:///{db}"] if args[0] != "status" and args[0] != "rerun" else []))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (db.exists() and db.stat().st_size and _any_rows(db))
+
+
+def _any_rows(db: Path) -> bool:
+    from descriptors.database import DescriptorDatabase
+
+    return any(DescriptorDatabase(f"sqlite:///{db}").counts().values())
+
+
+# ----- jobflow-remote ----------------------------------------------------------------------------
+def test_the_same_screen_through_jobflow_remote(tmp_path, mongo_server, slurm_cluster):
+    """A jobflow-remote project whose queue and job store live on the server, worker on the local SLURM."""
+    host, port = mongo_server
+    tag = uuid.uuid4().hex[:8]
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    store = {"type": "MongoStore", "host": host, "port": port, "database": f"jfr_{tag}"}
+    project = {
+        "name": f"lrox{tag}",
+        "workers": {"slurm": {
+            "type": "local", "scheduler_type": "slurm", "work_dir": str(work),
+            "pre_run": f"export PATH={venv_bin()}:$PATH",
+            "resources": {"partition": "debug", "ntasks": 1, "time": "00:20:00"},
+        }},
+        "queue": {"store": {**store, "collection_name": "jobs"}, "flows_collection": "flows"},
+        "jobstore": {"docs_store": {**store, "collection_name": "outputs"}},
+        "runner": {"delay_checkout": 1, "delay_check_run_status": 1, "delay_advance_status": 1, "delay_refresh_limited": 5},
+    }
+    (projects / f"lrox{tag}.yaml").write_text(yaml.safe_dump(project))
+    env = {**os.environ, **slurm_cluster, "JFREMOTE_PROJECTS_FOLDER": str(projects), "JFREMOTE_PROJECT": f"lrox{tag}",
+           "JFREMOTE_CONFIG_FILE": str(tmp_path / "none.yaml")}
+    db = f"sqlite:///{tmp_path / 'lrox.db'}"
+    cli = [venv_bin() / "python", "-m", "launch.cli"]
+
+    def run(*args, timeout=300):
+        return subprocess.run([*cli, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+    done = run("submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", db)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "mock_quick: 20 jobs submitted to jobflow-remote"
+    runner = subprocess.run(
+        [venv_bin() / "python", "-c", f"from jobflow_remote.jobs.runner import Runner; Runner('lrox{tag}').run_all_jobs(max_seconds=500)"],
+        env=env, capture_output=True, text=True, timeout=560,
+    )
+    assert runner.returncode == 0, runner.stderr[-2000:]
+    status = run("status", "mock_quick", "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["by_state"] == {"COMPLETED": 20}
+    ingested = run("ingest", "--project", f"lrox{tag}", "--db", db)
+    assert ingested.returncode == 0 and "ingested 4 configurations, 19 calculations" in ingested.stdout, ingested.stderr
+    again = run("submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", db)
+    assert again.returncode == 0 and "nothing submitted; 4 configurations skipped" in again.stdout
+
+
+def test_shipped_templates_are_valid_for_their_tools():
+    """The commented templates in launch/templates load in FireWorks, jobflow and jobflow-remote."""
+    from fireworks import FWorker, LaunchPad
+    from fireworks.utilities.fw_serializers import load_object_from_file
+    from jobflow import JobStore
+    from jobflow_remote.config.base import Project
+
+    templates = ROOT / "launch" / "templates"
+    launchpad = LaunchPad.from_file(str(templates / "my_launchpad.yaml"))
+    assert launchpad.host == "mongodb.example.org" and launchpad.name == "lrox_fireworks"
+    assert FWorker.from_file(str(templates / "my_fworker.yaml")).name == "my_cluster"
+    for scheduler in ("slurm", "pbs"):
+        adapter = load_object_from_file(str(templates / f"my_qadapter_{scheduler}.yaml"))
+        script = adapter.get_script_str(str(templates))
+        assert "rlaunch" in script and "JOBFLOW_CONFIG_FILE" in script
+        assert ("#SBATCH" if scheduler == "slurm" else "#PBS") in script
+    store = JobStore.from_dict_spec(yaml.safe_load((templates / "jobflow.yaml").read_text())["JOB_STORE"])
+    assert type(store.docs_store).__name__ == "MongoStore"
+    project = Project.model_validate(yaml.safe_load((templates / "jobflow_remote_project.yaml").read_text()))
+    assert project.workers["cluster"].scheduler_type == "slurm"
