@@ -9,8 +9,15 @@ from structures.errors import LroxInputError
 __all__ = ["job_store_from_file", "job_store_of_project"]
 
 
-def _connected(store, where: str):
+def _connected(store, where: str, timeout_ms: int = 5000):
     try:
+        docs = store.docs_store
+        if type(docs).__name__ == "MongoStore":  # fail in seconds, not pymongo's default 30 s
+            import pymongo
+
+            client = pymongo.MongoClient(docs.host, docs.port, serverSelectionTimeoutMS=timeout_ms, **(docs.mongoclient_kwargs or {}))
+            client.admin.command("ping")
+            client.close()
         store.connect()
         store.docs_store.count()  # the first real round trip: an unreachable server fails here
     except Exception as exc:  # noqa: BLE001 - maggma/pymongo raise many kinds

@@ -144,7 +144,12 @@ def load_launchpad(path: str | Path | None, timeout_ms: int = 5000):
     # FireWorks logs every reset and insertion at INFO on stdout: lrox prints its own one-line summary
     launchpad.m_logger = get_fw_logger("launchpad", l_dir=launchpad.logdir, stream_level="WARNING")
     try:
-        launchpad.connection.admin.command("ping", maxTimeMS=timeout_ms)
+        import pymongo
+
+        # a client of our own with a short server-selection timeout: FireWorks' waits 30 s
+        probe = pymongo.MongoClient(launchpad.host, None if launchpad.uri_mode else launchpad.port, serverSelectionTimeoutMS=timeout_ms)
+        probe.admin.command("ping")
+        probe.close()
     except Exception as exc:  # noqa: BLE001 - pymongo raises many kinds
         where = f"{launchpad.host}:{launchpad.port}" if launchpad.port else str(launchpad.host).split("@")[-1]
         raise LroxInputError(f"cannot reach the LaunchPad at {where}: {_first_line(exc)}") from None

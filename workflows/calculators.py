@@ -138,6 +138,9 @@ def level_of_theory(backend: str, settings: dict) -> str:
         return f"MLIP {model.name}" if model else f"MLIP {settings.get('model')}"
     if backend == "vasp":
         return "VASP PBE+U (MP-compatible)"
+    if backend == "gpaw":
+        u = ", ".join(f"{el} {v:g}" for el, v in sorted((settings.get("hubbard_u") or {}).items()))
+        return f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
     return "mock (Born-Mayer repulsion, not physics)"
 
 
@@ -146,6 +149,8 @@ def code_versions(backend: str, settings: dict) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     names = ["lrox", "pymatgen", "ase", "jobflow", "atomate2"]
+    if backend == "gpaw":
+        names += ["gpaw", "gpaw-data", "baderkit"]
     if backend == "mlip":
         names += ["torch", ML_MODELS.get(str(settings.get("model", "")).lower(), ML_MODELS["chgnet"]).package]
     out = {}

@@ -7,6 +7,7 @@ atomate2's VASP makers on a cluster).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,17 @@ from structures.hops import LiHop, enumerate_hops
 from structures.hosts import Host, load_host
 from structures.sublattices import DefectKind, parse_dopant, parse_vacancy
 from structures.supercell import parse_supercell
-from workflows.jobs import bader_job, collect_job, neb_job, provenance, reference_job, relax_job, static_job
+from workflows.jobs import (
+    bader_job,
+    collect_job,
+    gpaw_bader_job,
+    gpaw_static_job,
+    neb_job,
+    provenance,
+    reference_job,
+    relax_job,
+    static_job,
+)
 from workflows.spec import Backend, HopSelection, ScreenSpec
 
 __all__ = ["ScreenPlan", "plan_screen", "select_hops", "ScreenMaker"]
@@ -102,6 +113,7 @@ class ScreenMaker(Maker):
             return flow
         backend = spec.backend.value
         settings = spec.settings_for_backend()
+        gpaw_settings = dataclasses.asdict(spec.gpaw)
         jobs, documents, expected = [], [], []
 
         def add(job, meta):
@@ -130,11 +142,18 @@ class ScreenMaker(Maker):
             add(job, {"kind": "relax", "label": label, "configuration_id": config.id})
             relaxed_of[config.id] = job
             static_label = f"static {config.name} [{_short(config)}]"
-            static = static_job(job.output, backend, settings, static_label, config.id)
+            bader_label = f"bader {config.name} [{_short(config)}]"
+            if spec.static_backend == "gpaw":
+                folder = str((spec.output_dir() / "gpaw" / _short(config)).resolve())
+                static = gpaw_static_job(job.output, gpaw_settings, static_label, config.id, folder)
+            else:
+                static = static_job(job.output, backend, settings, static_label, config.id)
             static.name = static_label
             add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
-            bader_label = f"bader {config.name} [{_short(config)}]"
-            bader = bader_job(static.output, backend, settings, bader_label, config.id)
+            if spec.static_backend == "gpaw":
+                bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
+            else:
+                bader = bader_job(static.output, backend, settings, bader_label, config.id)
             bader.name = bader_label
             add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
         for config in plan.configurations:

@@ -228,6 +228,61 @@ def not_available(cls, label: str, configuration_id: str, backend: str, settings
     )
 
 
+def gpaw_static_document(relaxed, settings: dict, label: str, configuration_id: str, folder: str) -> StaticDoc:
+    """GPAW static (DOS and all-electron density) of a relaxed configuration."""
+    from workflows.gpaw_static import gpaw_static
+
+    relaxed = as_dict(relaxed)
+    if relaxed is None or relaxed.get("status") != CalcStatus.SUCCESS.value:
+        reason = "configuration relaxation failed" + (f" ({relaxed.get('reason')})" if relaxed else "")
+        return _failed(StaticDoc, label, "gpaw", settings, reason, configuration_id=configuration_id)
+    try:
+        out = gpaw_static(_structure(relaxed["structure"]), settings, folder)
+    except Exception as exc:  # a refused cell, a missing install, an SCF that did not converge
+        return _failed(StaticDoc, label, "gpaw", settings, _reason(exc), configuration_id=configuration_id)
+    return StaticDoc(
+        label=label,
+        configuration_id=configuration_id,
+        status=CalcStatus.SUCCESS,
+        provenance=provenance("gpaw", settings),
+        energy=out["energy"],
+        dos=out["dos"],
+        efermi=out["efermi"],
+        charge_density_file=out["charge_density_file"],
+        wall_time=out["wall_time"],
+    )
+
+
+def gpaw_bader_document(static, settings: dict, label: str, configuration_id: str) -> BaderDoc:
+    """Bader partition of the static's all-electron density; net charge = Z − basin electrons."""
+    from pymatgen.core import Element
+
+    from descriptors.bader import run_bader
+
+    static = as_dict(static)
+    if static is None or static.get("status") != CalcStatus.SUCCESS.value or not static.get("charge_density_file"):
+        return _failed(BaderDoc, label, "gpaw", settings, "no all-electron density: the static failed", configuration_id=configuration_id)
+    try:
+        from pymatgen.io.vasp import Chgcar
+
+        structure = Chgcar.from_file(static["charge_density_file"]).structure
+        nuclear = {el.symbol: float(el.Z) for el in structure.composition.elements}
+        result = run_bader(static["charge_density_file"], valence=nuclear)
+        expected = sum(nuclear[site.specie.symbol] for site in structure)
+        if abs(result.n_electrons - expected) > 0.01 * expected:
+            raise ValueError(f"the density holds {result.n_electrons:.2f} electrons, the cell {expected:.0f}")
+    except Exception as exc:
+        return _failed(BaderDoc, label, "gpaw", settings, _reason(exc), configuration_id=configuration_id)
+    return BaderDoc(
+        label=label,
+        configuration_id=configuration_id,
+        status=CalcStatus.SUCCESS,
+        provenance=provenance("gpaw", settings),
+        charges=result.net_charges,
+        site_labels=[f"{e}{i}" for i, e in enumerate(result.elements)],
+    )
+
+
 def collect(screen: dict, configurations: list[dict], documents: list, expected: list[dict]) -> ScreenResult:
     """Gather every document; a job that returned nothing becomes a failed document with its label."""
     docs = []
@@ -293,6 +348,16 @@ def static_job(relaxed, backend, settings, label, configuration_id):
 @job(output_schema=BaderDoc, config=_TOLERANT)
 def bader_job(static, backend, settings, label, configuration_id):
     return not_available(BaderDoc, label, configuration_id, backend, settings, "a Bader analysis")
+
+
+@job(output_schema=StaticDoc, config=_TOLERANT)
+def gpaw_static_job(relaxed, settings, label, configuration_id, folder):
+    return reuse_or_run(StaticDoc, gpaw_static_document, relaxed, settings, label, configuration_id, folder)
+
+
+@job(output_schema=BaderDoc, config=_TOLERANT)
+def gpaw_bader_job(static, settings, label, configuration_id):
+    return reuse_or_run(BaderDoc, gpaw_bader_document, static, settings, label, configuration_id)
 
 
 @job(output_schema=ReferenceDoc)

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from structures.errors import LroxInputError
+from workflows.gpaw_static import GpawSettings
 
 __all__ = ["Backend", "HopSelection", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
 
@@ -120,6 +121,10 @@ class ScreenSpec:
     mlip: MlipSettings = field(default_factory=MlipSettings)
     vasp: VaspSettings = field(default_factory=VaspSettings)
     mock: MockSettings = field(default_factory=MockSettings)
+    # DFT statics (DOS, all-electron density → O 2p band centre, Bader) in GPAW beside an ML
+    # potential that has no electrons: 'gpaw', or none
+    static_backend: str | None = None
+    gpaw: GpawSettings = field(default_factory=GpawSettings)
     database: str | None = None  # SQLAlchemy URL of the descriptor database
     output: str | None = None  # folder for the job store and results (default: ./lrox-out/<name>)
     base_dir: str = "."  # folder of the YAML file: relative host paths resolve from here
@@ -169,6 +174,12 @@ class ScreenSpec:
             raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
         if self.vasp.n_images < 1 or self.mock.n_images < 1:
             raise LroxInputError("spec: n_images must be at least 1")
+        if self.static_backend not in (None, "gpaw"):
+            raise LroxInputError(f"spec 'static_backend': unknown value '{self.static_backend}' (known: gpaw)")
+        if self.static_backend == "gpaw":
+            if self.backend is Backend.VASP:
+                raise LroxInputError("spec: static_backend 'gpaw' is for the mlip and mock backends; VASP runs its own statics")
+            self.gpaw.validate()
         if self.mock.neb_fmax <= 0 or self.mock.neb_steps < 1:
             raise LroxInputError("spec 'mock': neb_fmax must be positive and neb_steps at least 1")
         return self

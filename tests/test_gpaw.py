@@ -1,0 +1,94 @@
+"""The GPAW static backend: a tiny real DFT static, its DOS and all-electron density read back by
+the descriptor code, and the refusals that keep it from running for hours."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+from structures import load_host
+from workflows.gpaw_static import CellTooLarge, GpawSettings, gpaw_static, kpoint_mesh
+
+needs_gpaw = pytest.mark.skipif(
+    importlib.util.find_spec("gpaw") is None and not os.environ.get("LROX_REQUIRE_GPAW"),
+    reason="GPAW not installed (make setup builds it)",
+)
+
+TINY = {"ecut": 300.0, "kspacing": 10.0, "dos_points": 1501, "magnetic_order": "nonmagnetic", "max_atoms": 8}
+
+
+def licoo2_primitive():
+    """LiCoO2 in its 4-atom rhombohedral cell: low-spin Co3+, non-magnetic, a gap in GGA+U."""
+    return load_host("licoo2").structure.get_primitive_structure()
+
+
+def test_kpoint_mesh_is_gamma_centred_and_dense_enough():
+    assert kpoint_mesh([5.0, 8.5, 9.9], 0.6) == (3, 2, 2)
+    assert kpoint_mesh([30.0, 30.0, 30.0], 0.6) == (1, 1, 1)
+
+
+def test_a_cell_above_the_atom_limit_is_refused_before_any_work(tmp_path):
+    big = load_host("li2mno3").structure * (2, 1, 1)
+    with pytest.raises(CellTooLarge, match="48 atoms exceed the GPAW limit of 24"):
+        gpaw_static(big, GpawSettings(max_atoms=24), tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written, nothing run
+
+
+@pytest.fixture(scope="module")
+def tiny_static(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gpaw")
+    return licoo2_primitive(), gpaw_static(licoo2_primitive(), TINY, folder)
+
+
+@needs_gpaw
+def test_tiny_static_density_holds_every_electron(tiny_static):
+    structure, out = tiny_static
+    z_total = sum(site.specie.Z for site in structure)  # all-electron density: 3 + 27 + 2·8 = 46
+    assert z_total == 46
+    assert out["n_electrons"] == pytest.approx(z_total, rel=2e-3)
+    assert out["kpoint_mesh"] == [1, 1, 1]
+
+
+@needs_gpaw
+def test_tiny_static_o2p_band_centre_lies_below_the_valence_band_maximum(tiny_static):
+    from descriptors.electronic import electronic_descriptors
+
+    _, out = tiny_static
+    e = electronic_descriptors(out["dos"])
+    assert e.gap > 0.5  # LiCoO2 is an insulator in GGA+U
+    assert e.o2p.centre_vs_vbm < -1.0  # O 2p sits below the top of the valence band
+    assert e.o2p.centre_vs_ef == pytest.approx(e.o2p.centre_vs_vbm - (out["efermi"] - e.vbm), abs=1e-9)
+    assert e.tm_d is not None and e.tm_d.centre_vs_vbm > e.o2p.centre_vs_vbm  # Co d above O 2p
+
+
+@needs_gpaw
+def test_tiny_static_bader_charges_are_neutral_and_have_the_right_signs(tiny_static, tmp_path):
+    from workflows.jobs import gpaw_bader_document
+
+    _, out = tiny_static
+    static = {"status": "success", "charge_density_file": out["charge_density_file"]}
+    doc = gpaw_bader_document(static, TINY, "bader LiCoO2", "licoo2-test")
+    assert doc.status.value == "success", doc.reason
+    li, co, o1, o2 = doc.charges
+    assert abs(sum(doc.charges)) < 0.05  # the cell is neutral
+    assert 0.6 < li < 1.0 and co > 0.8 and o1 < -0.6 and o2 < -0.6
+    assert o1 == pytest.approx(o2, abs=0.02)  # the two O are symmetry-equivalent
+    assert doc.provenance.level_of_theory.startswith("GPAW PBE+U")
+
+
+def test_a_missing_density_is_a_failed_bader_not_a_number():
+    from workflows.jobs import gpaw_bader_document
+
+    doc = gpaw_bader_document({"status": "failed", "reason": "SCF"}, TINY, "bader x", "x")
+    assert doc.status.value == "failed" and doc.charges is None
+
+
+def test_refused_cell_in_a_screen_is_recorded_as_failed(tmp_path):
+    from workflows.jobs import gpaw_static_document
+
+    relaxed = {"status": "success", "structure": load_host("li2mno3").structure * (2, 1, 1)}
+    doc = gpaw_static_document(relaxed, {**TINY, "max_atoms": 24}, "static big", "big", str(tmp_path / "big"))
+    assert doc.status.value == "failed" and "exceed the GPAW limit" in doc.reason and doc.dos is None
+    assert doc.energy is None and doc.efermi is None  # no number to misuse
