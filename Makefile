@@ -5,14 +5,15 @@ BIN    := $(VENV)/bin
 
 SECANTUS := .venv-secantus/bin/secantusd-py
 
-.PHONY: setup demo test benchmark clean
+.PHONY: setup gpaw-libs demo test benchmark clean
 
 $(BIN)/lrox: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "lrox needs $(PYTHON) (Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@test -f /usr/include/xc.h -a -f /usr/include/fftw3.h || $(MAKE) --no-print-directory gpaw-libs
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,mlip,bader,cluster]"
+	GPAW_CONFIG=$(abspath gpaw-siteconfig.py) $(BIN)/python -m pip install --quiet -e ".[test,mlip,bader,cluster,dft]"
 	$(BIN)/python -m pip install --quiet --no-deps baderkit==0.10.2
 	@touch $@
 
@@ -22,6 +23,11 @@ $(SECANTUS):
 	$(PYTHON) -m venv .venv-secantus
 	.venv-secantus/bin/python -m pip install --quiet secantusdb==0.7.0b3
 	@touch $@
+
+# GPAW (the open DFT backend) builds against Debian's libxc, OpenBLAS and FFTW.
+gpaw-libs:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxc-dev libopenblas-dev libfftw3-dev >/dev/null; \
+	else echo "GPAW needs: sudo apt-get install libxc-dev libopenblas-dev libfftw3-dev"; exit 1; fi
 
 setup: $(BIN)/lrox
 

@@ -219,20 +219,25 @@ def run_bader(charge: str | Path, reference: list[str | Path] | None = None, val
             result = parse_acf(tmp / "ACF.dat")
             result.method, result.reference = "bader program", label
             return _with_net_charges(result, elements, valence)
-        baderkit = _quiet_baderkit()
-        from baderkit import Bader
-
         root = logging.getLogger()
-        level = root.level
+        level, handlers = root.level, list(root.handlers)  # baderkit's modules call basicConfig as they load
+        baderkit = _quiet_baderkit()
         root.setLevel(logging.WARNING)  # baderkit logs every stage at INFO
         try:
+            import contextlib
+            import io
+
+            from baderkit import Bader
+
             bader = Bader.from_dynamic(charge_grid=str(chgcar), reference_grid=str(ref_path) if ref_path else None, format="vasp")
-            electrons = np.asarray(bader.atom_charges, dtype=float)
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints "Refining N points" as it goes
+                electrons = np.asarray(bader.atom_charges, dtype=float)
             volumes = np.asarray(bader.atom_volumes, dtype=float)
             vacuum = float(bader.vacuum_charge or 0.0)
             n_electrons = float(bader.total_electron_number)
             method = f"baderkit {baderkit.__version__} ({getattr(bader.method, 'value', bader.method)})"
         finally:
+            root.handlers[:] = handlers
             root.setLevel(level)
         result = BaderResult(
             electrons=electrons.tolist(),

@@ -44,8 +44,12 @@ UNITS = {
     "dp_separation": "eV",
     "covalency": "",
     "bader_dopant_charge": "e",
+    "bader_charge_li": "e",
+    "bader_charge_tm": "e",
+    "bader_charge_o": "e",
     "ts_cation_charge": "e",
 }
+BADER_MEANS = ("bader_charge_li", "bader_charge_tm", "bader_charge_o")  # mean net charge per sublattice
 _DEFECT_WORD = {"substitution": "dopant", "vacancy": "vacancy", "interstitial": "interstitial"}
 
 
@@ -370,11 +374,21 @@ def _bader_rows(doc: dict, calc: dict, summaries, relax, docs) -> list[dict]:
 
     cid = doc["configuration_id"]
     if _status(doc) != "success" or not doc.get("charges"):
-        return _not_usable(cid, ("bader_dopant_charge",), calc, doc)
+        return _not_usable(cid, ("bader_dopant_charge", *BADER_MEANS), calc, doc)
     charges = doc["charges"]
     rows = []
     relaxed = relax.get(cid)
     structure = _structure(relaxed.get("structure")) if relaxed and _status(relaxed) == "success" else None
+    if structure is not None and len(structure) == len(charges):
+        groups = {"bader_charge_li": [], "bader_charge_tm": [], "bader_charge_o": []}
+        for site, charge in zip(structure, charges):
+            element = site.specie
+            key = "bader_charge_li" if element.symbol == "Li" else "bader_charge_o" if element.symbol == "O" else "bader_charge_tm" if element.is_transition_metal else None
+            if key:
+                groups[key].append(charge)
+        for name, values in groups.items():
+            if values:
+                rows.append(descriptor_row(cid, name, float(np.mean(values)), calc, details={"n_sites": len(values), "min": float(min(values)), "max": float(max(values))}))
     defects = [d for d in summaries[cid].get("defects", []) if d["kind"] != "vacancy"]
     if structure is not None and defects:
         centre = np.asarray(defects[0]["frac_coords"])

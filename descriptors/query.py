@@ -63,6 +63,9 @@ DESCRIPTOR_FIELDS = (
     "e_vac_li",
     "e_sub",
     "bader_dopant_charge",
+    "bader_charge_li",
+    "bader_charge_tm",
+    "bader_charge_o",
     *GEOMETRY_NAMES,
 )
 FIELDS = CONFIG_FIELDS + SUMMARY_FIELDS + DESCRIPTOR_FIELDS

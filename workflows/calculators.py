@@ -139,7 +139,10 @@ def level_of_theory(backend: str, settings: dict) -> str:
     if backend == "vasp":
         return "VASP PBE+U (MP-compatible)"
     if backend == "gpaw":
-        u = ", ".join(f"{el} {v:g}" for el, v in sorted((settings.get("hubbard_u") or {}).items()))
+        from workflows.gpaw_static import MP_U
+
+        hubbard = settings.get("hubbard_u") or {}
+        u = "MP U values" if hubbard == MP_U else ", ".join(f"U({el}) {v:g}" for el, v in sorted(hubbard.items())) or "no U"
         return f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
     return "mock (Born-Mayer repulsion, not physics)"
 

@@ -143,14 +143,15 @@ class ScreenMaker(Maker):
             relaxed_of[config.id] = job
             static_label = f"static {config.name} [{_short(config)}]"
             bader_label = f"bader {config.name} [{_short(config)}]"
-            if spec.static_backend == "gpaw":
+            use_gpaw = spec.static_backend == "gpaw" and spec.gpaw.selects(config.name, config.id)
+            if use_gpaw:
                 folder = str((spec.output_dir() / "gpaw" / _short(config)).resolve())
                 static = gpaw_static_job(job.output, gpaw_settings, static_label, config.id, folder)
             else:
                 static = static_job(job.output, backend, settings, static_label, config.id)
             static.name = static_label
             add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
-            if spec.static_backend == "gpaw":
+            if use_gpaw:
                 bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
             else:
                 bader = bader_job(static.output, backend, settings, bader_label, config.id)

@@ -57,15 +57,26 @@ class GpawSettings:
     magnetic_order: str = "ferromagnetic"
     smearing: float = 0.05  # eV, Fermi-Dirac width of the occupations
     dos_width: float = 0.1  # eV, Gaussian broadening of the (P)DOS
-    dos_points: int = 3001
+    dos_points: int = 3501
+    # the DOS grid, eV relative to E_F: fixed, so a "whole range" band centre does not depend on
+    # how many empty bands GPAW happened to compute (it is stored with every centre)
+    dos_window: list[float] = field(default_factory=lambda: [-25.0, 10.0])
     density_refinement: int = 2  # all-electron density grid: this many times finer than GPAW's
     max_atoms: int = 48  # larger cells are refused (48 atoms ≈ 10 min per static on 2 cores)
     convergence_energy: float = 5.0e-4  # eV per valence electron
     max_scf_steps: int = 300
+    # which configurations get a GPAW static: name or id fragments ("pristine", "Ti on"); empty
+    # means all. The others keep the ML level's "not available" static, recorded as such.
+    configurations: list[str] = field(default_factory=list)
+
+    def selects(self, name: str, configuration_id: str) -> bool:
+        return not self.configurations or any(token and (token in name or token in configuration_id) for token in self.configurations)
 
     def validate(self) -> GpawSettings:
         if self.ecut <= 0 or self.kspacing <= 0 or self.max_atoms < 1 or self.density_refinement not in (1, 2, 4):
             raise LroxInputError("spec 'gpaw': ecut and kspacing must be positive, max_atoms at least 1, density_refinement 1, 2 or 4")
+        if len(self.dos_window) != 2 or not self.dos_window[0] < 0 < self.dos_window[1] or self.dos_points < 101:
+            raise LroxInputError("spec 'gpaw': dos_window must be [below 0, above 0] eV around E_F and dos_points at least 101")
         if self.magnetic_order not in ("ferromagnetic", "nonmagnetic"):
             raise LroxInputError(f"spec 'gpaw': unknown magnetic_order '{self.magnetic_order}' (ferromagnetic, nonmagnetic)")
         return self
@@ -138,9 +149,8 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
     n_spins = 2 if spin else 1
 
     # (P)DOS on one grid: total and s/p/d projections on every atom (PAW projectors)
-    dos_calc = DOSCalculator.from_calculator(calc)
-    eigenvalues = np.concatenate([calc.get_eigenvalues(kpt=k, spin=s) for k in range(len(calc.get_ibz_k_points())) for s in range(n_spins)])
-    energies = np.linspace(eigenvalues.min() - 5 * settings.dos_width, eigenvalues.max() + 5 * settings.dos_width, settings.dos_points)
+    dos_calc = DOSCalculator.from_calculator(calc, shift_fermi_level=False)  # absolute energies, as E_F
+    energies = efermi + np.linspace(settings.dos_window[0], settings.dos_window[1], settings.dos_points)
     spins = [Spin.up, Spin.down][:n_spins]
     total = {sp: dos_calc.raw_dos(energies, spin=s if spin else None, width=settings.dos_width) for s, sp in enumerate(spins)}
     shells = {"s": (0, Orbital.s), "p": (1, Orbital.px), "d": (2, Orbital.dxy)}  # whole l-shell on one key

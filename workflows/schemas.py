@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pymatgen.core import Structure
 
 
@@ -51,6 +51,12 @@ class StaticDoc(CalcDoc):
     dos: dict | None = None  # pymatgen CompleteDos.as_dict()
     efermi: float | None = None
     charge_density_file: str | None = None
+
+    @field_validator("dos", mode="before")
+    @classmethod
+    def _dos_as_dict(cls, value):
+        # jobflow's stores decode the serialised DOS back into a CompleteDos: keep the dict form
+        return value.as_dict() if hasattr(value, "as_dict") else value
 
 
 class BaderDoc(CalcDoc):
