@@ -273,13 +273,18 @@ def _jobflow_remote_jobs(controller, screen: str | None) -> list[dict]:
     ]
 
 
-def screen_status(engine: Engine | str, screen: str | None = None, launchpad=None, project: str | None = None) -> ScreenStatus:
+def _engine_handle(engine: Engine, launchpad, project: str | None):
+    """The LaunchPad (given, or loaded from a file / FireWorks' default) or the jobflow-remote controller."""
+    if engine is Engine.FIREWORKS:
+        return launchpad if launchpad is not None and not isinstance(launchpad, (str, Path)) else load_launchpad(launchpad)
+    return _job_controller(project)
+
+
+def screen_status(engine: Engine | str, screen: str | None = None, launchpad=None, project: str | None = None, handle=None) -> ScreenStatus:
     """Jobs of a screen (or of every lrox screen) by state, and per configuration."""
     engine = parse_engine(engine) if not isinstance(engine, Engine) else engine
-    if engine is Engine.FIREWORKS:
-        jobs = _fireworks_jobs(launchpad if launchpad is not None and not isinstance(launchpad, (str, Path)) else load_launchpad(launchpad), screen)
-    else:
-        jobs = _jobflow_remote_jobs(_job_controller(project), screen)
+    handle = handle if handle is not None else _engine_handle(engine, launchpad, project)
+    jobs = _fireworks_jobs(handle, screen) if engine is Engine.FIREWORKS else _jobflow_remote_jobs(handle, screen)
     if screen and not jobs:
         raise LroxInputError(f"no jobs of a screen named '{screen}' on {engine.value}")
     by_state, by_config, failed = Counter(), defaultdict(Counter), []
@@ -295,15 +300,13 @@ def screen_status(engine: Engine | str, screen: str | None = None, launchpad=Non
 def rerun_failed(engine: Engine | str, screen: str | None = None, launchpad=None, project: str | None = None) -> list[str]:
     """Put the failed jobs of a screen back in the queue (their children follow); returns their ids."""
     engine = parse_engine(engine) if not isinstance(engine, Engine) else engine
-    status = screen_status(engine, screen, launchpad=launchpad, project=project)
-    ids = [job_id for job_id, _ in status.failed]
+    handle = _engine_handle(engine, launchpad, project)  # connected once for the status and the rerun
+    ids = [job_id for job_id, _ in screen_status(engine, screen, handle=handle).failed]
     if not ids:
         return []
     if engine is Engine.FIREWORKS:
-        lp = launchpad if launchpad is not None and not isinstance(launchpad, (str, Path)) else load_launchpad(launchpad)
         for fw_id in ids:
-            lp.rerun_fw(int(fw_id))
+            handle.rerun_fw(int(fw_id))
     else:
-        controller = _job_controller(project)
-        controller.rerun_jobs(db_ids=ids, force=True, raise_on_error=True)
+        handle.rerun_jobs(db_ids=ids, force=True, raise_on_error=True)
     return ids

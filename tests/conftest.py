@@ -22,6 +22,23 @@ def _shared() -> Path:
 
 
 SHARED = _shared()
+MOCK_SPEC = Path(__file__).resolve().parents[1] / "examples" / "mock_quick.yaml"
+
+
+def run_mock_screen(folder: Path) -> str:
+    """The mock example run once through 'lrox run --db' inside ``folder``; returns the database URL."""
+    import os
+
+    from launch.cli import main
+
+    db = f"sqlite:///{folder / 'lrox.db'}"
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["run", str(MOCK_SPEC), "--db", db]) == 0
+    finally:
+        os.chdir(cwd)
+    return db
 
 
 @lru_cache(maxsize=None)

@@ -193,18 +193,10 @@ def test_bad_specs_are_one_line_errors(capsys, tmp_path, content, extra, message
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     """The mock example run once through 'lrox run --db', in its own folder."""
-    import os
+    from tests.conftest import run_mock_screen
 
     folder = tmp_path_factory.mktemp("mockrun")
-    db = f"sqlite:///{folder / 'lrox.db'}"
-    spec = Path(__file__).resolve().parents[1] / "examples" / "mock_quick.yaml"
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        assert main(["run", str(spec), "--db", db]) == 0
-    finally:
-        os.chdir(cwd)
-    return folder, db
+    return folder, run_mock_screen(folder)
 
 
 def test_run_writes_descriptors_and_ingest_again_changes_nothing(capsys, mock_run):

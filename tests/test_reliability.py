@@ -14,6 +14,7 @@ import pytest
 
 from descriptors.database import CalculationRow, DescriptorDatabase, DescriptorRow
 from launch.cli import main
+from tests.conftest import run_mock_screen
 
 LROX = [sys.executable, "-m", "launch.cli"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,15 +190,7 @@ BAD_INPUTS = [
 @pytest.fixture(scope="module")
 def populated_database(tmp_path_factory):
     """A database holding the mock screen: every bad command below must leave it as it is."""
-    folder = tmp_path_factory.mktemp("populated")
-    db = f"sqlite:///{folder / 'lrox.db'}"
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        assert main(["run", str(MOCK_SPEC), "--db", db]) == 0
-    finally:
-        os.chdir(cwd)
-    return db
+    return run_mock_screen(tmp_path_factory.mktemp("populated"))
 
 
 @pytest.mark.parametrize(("command", "args", "spec", "message"), BAD_INPUTS, ids=[f"{i:02d}-{c}" for i, (c, *_ ) in enumerate(BAD_INPUTS)])

@@ -124,7 +124,8 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     structure = structure.copy()
-    structure.remove_site_property("magmom") if "magmom" in structure.site_properties else None
+    if "magmom" in structure.site_properties:  # GPAW gets its own starting moments below
+        structure.remove_site_property("magmom")
     atoms = AseAtomsAdaptor.get_atoms(structure)
     symbols = set(atoms.get_chemical_symbols())
     spin = settings.spin_polarized and settings.magnetic_order == "ferromagnetic"

@@ -263,12 +263,10 @@ def gpaw_bader_document(static, settings: dict, label: str, configuration_id: st
     if static is None or static.get("status") != CalcStatus.SUCCESS.value or not static.get("charge_density_file"):
         return _failed(BaderDoc, label, "gpaw", settings, "no all-electron density: the static failed", configuration_id=configuration_id)
     try:
-        from pymatgen.io.vasp import Chgcar
-
-        structure = Chgcar.from_file(static["charge_density_file"]).structure
-        nuclear = {el.symbol: float(el.Z) for el in structure.composition.elements}
-        result = run_bader(static["charge_density_file"], valence=nuclear)
-        expected = sum(nuclear[site.specie.symbol] for site in structure)
+        result = run_bader(static["charge_density_file"])  # reads the density once; elements come with it
+        nuclear = {e: float(Element(e).Z) for e in set(result.elements)}
+        result.net_charges = [nuclear[e] - q for e, q in zip(result.elements, result.electrons)]
+        expected = sum(nuclear[e] for e in result.elements)
         if abs(result.n_electrons - expected) > 0.01 * expected:
             raise ValueError(f"the density holds {result.n_electrons:.2f} electrons, the cell {expected:.0f}")
     except Exception as exc:
