@@ -71,7 +71,7 @@ def start_mongo_server(folder: Path) -> tuple[str, int, subprocess.Popen]:
 # ----- SLURM --------------------------------------------------------------------------------------
 SLURM_CONF = """\
 ClusterName=lroxtest
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -91,7 +91,7 @@ SlurmdLogFile={folder}/slurmd.log
 SlurmctldPort=6817
 SlurmdPort=6818
 ReturnToService=2
-{node} State=UNKNOWN
+{node} NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -107,11 +107,11 @@ def start_slurm(folder: Path) -> tuple[dict, callable]:
         if port_in_use(port):
             raise Unavailable(f"port {port} is in use: another SLURM runs here")
     started = []
-    socket_path = Path("/run/munge/munge.socket.2")
-    if not socket_path.exists():
+    if subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
+        # no munged answers (none started, or a stale socket of a dead one: --force replaces it)
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         shutil.chown("/run/munge", "munge", "munge")
-        subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True, capture_output=True)
+        subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force"], check=True, capture_output=True)
         started.append(Path("/run/munge/munged.pid"))
     node = subprocess.run(["/usr/sbin/slurmd", "-C"], check=True, capture_output=True, text=True).stdout.splitlines()[0]
     node = " ".join(f"RealMemory=4000" if part.startswith("RealMemory=") else part for part in node.split())
@@ -130,15 +130,31 @@ def start_slurm(folder: Path) -> tuple[dict, callable]:
                 os.kill(int(pid_file.read_text().split()[0]), 15)
             except (OSError, ValueError):
                 pass
+        # a daemon that died before writing its pid file is found by its configuration path
+        subprocess.run(["pkill", "-f", "--", str(conf)], capture_output=True)
 
-    deadline = time.time() + 30
+    deadline = time.time() + 60
     while time.time() < deadline:
-        state = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, env=env).stdout.strip()
+        answer = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, env=env)
+        state = answer.stdout.strip()
         if state in ("idle", "mix", "alloc"):
             return {"SLURM_CONF": str(conf)}, stop
         time.sleep(0.5)
     stop()
-    raise Unavailable(f"the SLURM node did not come up (state '{state}'); see {folder}")
+    raise Unavailable(
+        f"the SLURM node did not come up (state '{state}', sinfo: {answer.stderr.strip()[-200:]!r}); "
+        f"last log lines: {_log_tail(folder)}"
+    )
+
+
+def _log_tail(folder: Path, lines: int = 3) -> str:
+    """The last error lines of slurmctld and slurmd, so a CI log says why SLURM did not start."""
+    tails = []
+    for name in ("slurmctld.log", "slurmd.log"):
+        path = folder / name
+        text = path.read_text(errors="replace").splitlines() if path.exists() else ["(no log)"]
+        tails.append(f"{name}: " + " | ".join(text[-lines:]))
+    return "; ".join(tails)
 
 
 def temporary_folder(prefix: str) -> Path:
