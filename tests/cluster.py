@@ -114,7 +114,7 @@ def start_slurm(folder: Path) -> tuple[dict, callable]:
         subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force"], check=True, capture_output=True)
         started.append(Path("/run/munge/munged.pid"))
     node = subprocess.run(["/usr/sbin/slurmd", "-C"], check=True, capture_output=True, text=True).stdout.splitlines()[0]
-    node = " ".join(f"RealMemory=4000" if part.startswith("RealMemory=") else part for part in node.split())
+    node = " ".join("RealMemory=4000" if part.startswith("RealMemory=") else part for part in node.split())
     (folder / "state").mkdir(parents=True)
     (folder / "spool").mkdir()
     conf = folder / "slurm.conf"

@@ -144,6 +144,8 @@ def level_of_theory(backend: str, settings: dict) -> str:
         hubbard = settings.get("hubbard_u") or {}
         u = "MP U values" if hubbard == MP_U else ", ".join(f"U({el}) {v:g}" for el, v in sorted(hubbard.items())) or "no U"
         return f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
+    if settings.get("emulate") == "vasp":
+        return "mock VASP emulation (atomate2 jobs; Born-Mayer energies, model DOS: not physics)"
     return "mock (Born-Mayer repulsion, not physics)"
 
 

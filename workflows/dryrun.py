@@ -59,7 +59,7 @@ def dry_run(spec: ScreenSpec, directory: Path) -> dict:
     plan = plan_screen(spec)
     flow = ScreenMaker().make(spec, plan)  # the real Flow is built, so a dry run checks the graph too
     directory.mkdir(parents=True, exist_ok=True)
-    if spec.backend is Backend.VASP:
+    if spec.backend is Backend.VASP or spec.emulates_vasp:
         from workflows.vasp import write_vasp_inputs
 
         counts = write_vasp_inputs(spec, plan, directory)

@@ -105,7 +105,7 @@ class ScreenMaker(Maker):
 
     def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None) -> Flow:
         plan = plan or plan_screen(spec)
-        if spec.backend is Backend.VASP:
+        if spec.backend is Backend.VASP or spec.emulates_vasp:
             from workflows.vasp import make_vasp_flow
 
             flow = make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,17 +24,26 @@ RESULTS_FILE = "results.json"
 class _Progress(logging.Handler):
     """Turns jobflow's 'Starting job' / 'Finished job' log lines into 'jobs done / total, current job'."""
 
-    def __init__(self, total: int, echo):
+    def __init__(self, uuids, echo):
         super().__init__(level=logging.INFO)
-        self.total, self.done, self.echo = total, 0, echo
+        # jobs of the screen's Flow; jobs a dynamic job adds (atomate2's NEB hand-over) are shown
+        # while they run but counted with the job that created them
+        self.uuids, self.finished, self.echo = set(uuids), set(), echo
+        self.total, self.current = len(self.uuids), None
+
+    @property
+    def done(self) -> int:
+        return len(self.finished)
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        started = re.match(r"Starting job - (.*) \([0-9a-f-]{36}\)", message)
+        started = re.match(r"Starting job - (.*) \(([0-9a-f-]{36})(?:, \d+)?\)", message)
         if started:
+            self.current = started.group(2)
             self.echo(f"[{self.done}/{self.total}] running {started.group(1)}")
-        elif message.startswith("Finished job") or " failed with exception" in message:
-            self.done += 1
+        elif (message.startswith("Finished job") or " failed with exception" in message) and self.current in self.uuids:
+            # the local manager runs one job at a time: the one that ends is the one that started
+            self.finished.add(self.current)
 
 
 JOBS_FOLDER = "jobs"  # finished job outputs by input hash (workflows/reuse.py)
@@ -58,14 +68,14 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict
         f"{len(flow.jobs)} jobs on the {spec.backend.value} backend"
     )
     logger = logging.getLogger("jobflow")
-    handler = _Progress(len(flow.jobs), echo)
+    handler = _Progress(flow.job_uuids, echo)
     logger.addHandler(handler)
     previous_level = logger.level
     logger.setLevel(logging.INFO)
     cache = JobCache(out / JOBS_FOLDER, rerun_failed=rerun_failed)
     try:
-        with using_cache(cache):
-            responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+        with using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
+            responses = run_locally(flow, store=JobStore(MemoryStore()), log=False, **folders)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
@@ -74,11 +84,29 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict
         raise RuntimeError("the collector job did not run; see the log above")
     result = as_dict(next(iter(collector.values())).output)
     _write_atomically(out / RESULTS_FILE, json.dumps(result, cls=MontyEncoder, indent=1))
-    echo(
-        f"[{len(flow.jobs)}/{len(flow.jobs)}] done ({cache.computed} calculations run, {cache.reused} reused from "
-        f"{out / JOBS_FOLDER}); results in {out / RESULTS_FILE}"
-    )
+    if spec.emulates_vasp:
+        ran = f"{len(emulated)} VASP runs emulated in {folders['root_dir']}"
+    else:
+        ran = f"{cache.computed} calculations run, {cache.reused} reused from {out / JOBS_FOLDER}"
+    echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done ({ran}); results in {out / RESULTS_FILE}")
     return result
+
+
+@contextlib.contextmanager
+def _vasp_emulation(spec: ScreenSpec):
+    """For the mock backend's VASP emulation: atomate2's jobs each in their own run folder, VASP emulated."""
+    if not spec.emulates_vasp:
+        yield {}, []
+        return
+    from workflows.mock_vasp import mock_vasp
+
+    root = (spec.output_dir() / VASP_RUNS_FOLDER).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with mock_vasp(spec.settings_for_backend(), crash=spec.mock.crash) as runs:
+        yield {"create_folders": True, "root_dir": str(root)}, runs
+
+
+VASP_RUNS_FOLDER = "vasp-runs"  # run folders of emulated VASP jobs
 
 
 def _write_atomically(path, text: str) -> None:

@@ -97,6 +97,9 @@ class MockSettings:
     fail: list[str] = field(default_factory=list)
     blow_up: list[str] = field(default_factory=list)
     crash: list[str] = field(default_factory=list)  # these jobs raise: the engine sees a dead job
+    # 'vasp': run the VASP backend's atomate2 jobs with VASP emulated (workflows/mock_vasp.py):
+    # same makers, input files and emmet parsing as on a cluster; energies from the mock
+    emulate: str | None = None
     n_images: int = 3
     neb_fmax: float = 0.05
     neb_steps: int = 200
@@ -180,6 +183,10 @@ class ScreenSpec:
             if self.backend is Backend.VASP:
                 raise LroxInputError("spec: static_backend 'gpaw' is for the mlip and mock backends; VASP runs its own statics")
             self.gpaw.validate()
+        if self.mock.emulate not in (None, "vasp"):
+            raise LroxInputError(f"spec 'mock': unknown emulate '{self.mock.emulate}' (known: vasp)")
+        if self.mock.emulate == "vasp" and self.static_backend:
+            raise LroxInputError("spec: static_backend is for in-process backends; the emulated VASP runs its own statics")
         if self.mock.neb_fmax <= 0 or self.mock.neb_steps < 1:
             raise LroxInputError("spec 'mock': neb_fmax must be positive and neb_steps at least 1")
         return self
@@ -197,8 +204,15 @@ class ScreenSpec:
     def output_dir(self) -> Path:
         return Path(self.output) if self.output else Path("lrox-out") / self.name
 
+    @property
+    def emulates_vasp(self) -> bool:
+        """The mock backend running atomate2's VASP jobs against the VASP emulator."""
+        return self.backend is Backend.MOCK and self.mock.emulate == "vasp"
+
     def settings_for_backend(self) -> dict:
         """The backend's settings as a plain dict (what provenance records)."""
+        if self.emulates_vasp:
+            return {**dataclasses.asdict(self.vasp), "emulate": "vasp"}
         chosen = {Backend.MLIP: self.mlip, Backend.VASP: self.vasp, Backend.MOCK: self.mock}[self.backend]
         return dataclasses.asdict(chosen)
 

@@ -98,7 +98,45 @@ def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings):
     flow = NebFromEndpointsMaker(endpoint_relax_maker=makers.defect_relax, images_maker=makers.neb).make(
         endpoints=list(endpoints), num_images=settings.get("n_images", 5), interpolation_method=NebInterpolation.IDPP
     )
+    # atomate2's last job parses the hop with emmet; lrox's replacement gets the task state right
+    atomate2_collate = flow.jobs[-1]
+    collate = collect_neb_with_state(*atomate2_collate.function_args)
+    collate.name = atomate2_collate.name
+    flow.output = None
+    flow.remove_jobs(len(flow.jobs) - 1)
+    flow.add_jobs(collate)
+    flow.output = collate.output
     return Response(replace=flow)
+
+
+def neb_state(endpoint_calculations: list, images_state) -> str:
+    """'successful' only when both end-point relaxations and every image finished.
+
+    emmet-core 0.87's ``NebTaskDoc.from_directories`` reads ``state`` from the end-point
+    ``Calculation`` objects, which have none (their field is ``has_vasp_completed``), so every
+    NEB with relaxed end points came out 'failed'. Found by the mock-VASP test of this flow.
+    """
+    states = [str(getattr(getattr(c, "has_vasp_completed", None), "value", "failed")) for c in endpoint_calculations]
+    states.append(str(getattr(images_state, "value", images_state)))
+    return "successful" if all(s == "successful" for s in states) else "failed"
+
+
+@job
+def collect_neb_with_state(endpoint_dirs, neb_head_dir):
+    """atomate2's ``collect_neb_output`` with a correct task state (see :func:`neb_state`)."""
+    from atomate2.utils.path import strip_hostname
+    from emmet.core.neb import NebTaskDoc
+    from emmet.core.vasp.task_valid import TaskState
+
+    doc = NebTaskDoc.from_directories(
+        [strip_hostname(d) for d in endpoint_dirs], strip_hostname(neb_head_dir), store_calculations=True
+    )
+    calculations = doc.calculations or []
+    endpoints = [calculations[0], calculations[-1]] if len(calculations) >= 2 else []
+    images_ok = all(str(getattr(c.has_vasp_completed, "value", c.has_vasp_completed)) == "successful" for c in calculations[1:-1])
+    state = neb_state(endpoints, "successful" if images_ok and len(endpoints) == 2 else "failed")
+    # the per-image calculations stay in the run folders (as atomate2 does, store_calculations=False)
+    return doc.model_copy(update={"state": TaskState(state), "calculations": None, "objects": None})
 
 
 @job(config=JobConfig(on_missing_references=OnMissing.NONE))
@@ -111,20 +149,33 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
             continue
         summary = getattr(output, "output", None)
         structure = getattr(summary, "structure", None)
+        state = str(getattr(getattr(output, "state", None), "value", getattr(output, "state", "")) or "")
+        images = getattr(output, "images", None) or []
         documents.append(
             {
                 **meta,
-                "status": "success",
+                # emmet's task state: 'successful' for a finished run, 'failed' for one that did
+                # not converge (kept, with the reason, never dropped)
+                "status": "failed" if state in ("failed", "error") else "success",
+                "reason": f"VASP task state '{state}'" if state in ("failed", "error") else None,
                 "provenance": screen["provenance"],
                 "energy": getattr(summary, "energy", None),
                 "structure": structure.as_dict() if structure is not None else None,
                 "energies": list(getattr(output, "energies", None) or []) or None,
+                "images": [image.as_dict() for image in images] or None,
                 # the run folder: the descriptor module reads the DOS (vasprun.xml) and the
                 # charge density / ACF.dat from it, as 'lrox ingest' does for any VASP folder
                 "dir_name": getattr(output, "dir_name", None),
             }
         )
-    return {**screen, "configurations": configurations, "documents": documents, "n_failed": sum(d["status"] == "failed" for d in documents)}
+    return {
+        **screen,
+        "level_of_theory": screen["provenance"]["level_of_theory"],
+        "settings_hash": screen["provenance"]["settings_hash"],
+        "configurations": configurations,
+        "documents": documents,
+        "n_failed": sum(d["status"] == "failed" for d in documents),
+    }
 
 
 def make_vasp_flow(spec, plan, name: str) -> Flow:
@@ -132,6 +183,7 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
     from workflows.jobs import provenance
 
     settings = spec.settings_for_backend()
+    backend = spec.backend.value  # 'mock' when the VASP runs are emulated: never reported as physics
     makers = vasp_makers(settings)
     jobs, outputs, expected = [], [], []
     pristine = next((c for c in plan.configurations if not c.defects), None)
@@ -169,8 +221,8 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
         "screen": spec.name,
         "host": plan.host.name,
         "supercell": list(plan.framework.dims),
-        "backend": "vasp",
-        "provenance": provenance("vasp", settings).model_dump(mode="json"),
+        "backend": backend,
+        "provenance": provenance(backend, settings).model_dump(mode="json"),
     }
     collector = collect_vasp(screen, [c.summary() for c in plan.configurations], outputs, expected)
     collector.name = "collect results"

@@ -1,0 +1,168 @@
+"""The VASP production path without VASP: atomate2's jobs, inputs checked, outputs emulated and parsed by emmet.
+
+atomate2 tests its VASP jobs by replacing ``run_vasp`` with a function that checks the inputs a
+job wrote and copies reference outputs in (``atomate2.utils.testing.vasp``). lrox does the same
+with outputs written for the structure at hand by ``workflows/mock_vasp.py`` (mock energies, a
+model DOS), because a screen's configurations have no reference runs. Nothing here is physics;
+every number carries the 'mock' backend.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflows.mock_vasp import GENERATOR, MockVaspInputError, emulate_vasp, mock_vasp
+from workflows.spec import load_spec, spec_from_dict
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mock_vasp_quick.yaml"
+
+
+def _spec(tmp_path, **changes):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data.update(changes)
+    data["output"] = str(tmp_path / "out")
+    return spec_from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def emulated_screen(tmp_path_factory):
+    """The example screen run once through 'lrox run --db' with VASP emulated."""
+    from launch.cli import main
+
+    folder = tmp_path_factory.mktemp("mock-vasp")
+    spec_file = folder / "screen.yaml"
+    data = yaml.safe_load(EXAMPLE.read_text())
+    spec_file.write_text(yaml.safe_dump({**data, "output": str(folder / "out")}))
+    db = f"sqlite:///{folder / 'lrox.db'}"
+    assert main(["run", str(spec_file), "--db", db]) == 0
+    return load_spec(spec_file), folder / "out", db
+
+
+def test_every_atomate2_job_runs_and_is_parsed(emulated_screen):
+    import json
+
+    spec, out, _ = emulated_screen
+    result = json.loads((out / "results.json").read_text())
+    docs = result["documents"]
+    from workflows.flows import plan_screen
+
+    plan = plan_screen(spec)
+    n_hops = sum(len(h) for h in plan.hops.values())
+    assert [d["kind"] for d in docs].count("relax") == len(plan.configurations) == 4
+    assert [d["kind"] for d in docs].count("static") == 4
+    assert [d["kind"] for d in docs].count("neb") == n_hops
+    assert all(d["status"] == "success" for d in docs), [d.get("reason") for d in docs]
+    assert all(d["provenance"]["backend"] == "mock" for d in docs)
+    assert result["level_of_theory"].startswith("mock VASP emulation")
+    # every run folder holds what VASP writes, marked as the emulator's, gzipped by atomate2
+    with_inputs = [f for f in (out / "vasp-runs").iterdir() if list(f.glob("INCAR*"))]
+    assert len(with_inputs) == 4 + 4 + 2 * n_hops + n_hops  # relax, static, NEB end points, NEB
+    vaspruns = list((out / "vasp-runs").rglob("vasprun.xml.gz"))
+    assert len(vaspruns) == 4 + 4 + 2 * n_hops + 5 * n_hops  # one per relax/static/end point, one per NEB image
+    with gzip.open(vaspruns[0], "rt") as handle:
+        assert GENERATOR in handle.read()
+    # NEB energies: the relaxed end points and the five IDPP images between them, as emmet read them
+    for doc in (d for d in docs if d["kind"] == "neb"):
+        assert len(doc["energies"]) == 7 and len(doc["images"]) == 7
+
+
+def test_static_inputs_and_dos_reach_the_descriptors(emulated_screen):
+    """The model DOS puts O 2p at -3.5 eV (E_F = 0, VBM -0.2 eV): the descriptor code must read back those numbers."""
+    from descriptors.database import DescriptorDatabase, DescriptorRow
+
+    _, _, db = emulated_screen
+    rows = DescriptorDatabase(db).rows(DescriptorRow)
+    centres = [r for r in rows if r["name"] == "o2p_center"]
+    vs_vbm = [r for r in rows if r["name"] == "o2p_center_vbm"]
+    assert len(centres) == len(vs_vbm) == 4
+    for row in centres:
+        assert row["status"] == "ok" and row["backend"] == "mock"
+        assert row["value"] == pytest.approx(-3.5, abs=0.02)
+        assert row["details"]["vbm"] == pytest.approx(-0.2, abs=0.02)
+    for row in vs_vbm:
+        assert row["value"] == pytest.approx(-3.3, abs=0.02) and row["details"]["reference"] == "VBM"
+    barriers = [r for r in rows if r["name"] == "barrier"]
+    assert len(barriers) == 6 and all(r["value"] is not None for r in barriers)
+    for row in barriers:
+        energies = row["details"]["energies"]
+        assert row["value"] == pytest.approx(max(energies) - energies[0], abs=1e-6)
+
+
+def test_a_crashed_vasp_run_is_recorded_and_the_rest_completes(tmp_path):
+    from workflows.run import run_screen
+
+    spec = _spec(tmp_path, vacancies=[], mock={"emulate": "vasp", "crash": ["relax Ti"]})
+    result = run_screen(spec, echo=lambda *_: None)
+    docs = {d["label"]: d for d in result["documents"]}
+    ti = [d for label, d in docs.items() if "Ti on" in label]
+    assert ti and all(d["status"] == "failed" for d in ti)  # its relax crashed; static and NEB never ran
+    assert all("no output" in d["reason"] for d in ti)
+    others = [d for label, d in docs.items() if "Ti on" not in label]
+    assert others and all(d["status"] == "success" for d in others)
+    assert result["n_failed"] == len(ti)
+
+
+def _static_folder(tmp_path, **incar):
+    from pymatgen.io.vasp.sets import MPStaticSet
+
+    from structures.hosts import load_host
+    from workflows.vasp import _write
+
+    folder = tmp_path / "static"
+    user = {"LORBIT": 11, "NEDOS": 3001, "LAECHG": True, "LCHARG": True, **incar}
+    _write(load_host("licoo2").structure, MPStaticSet(force_gamma=True, user_incar_settings=user, user_potcar_functional="PBE_54"), folder)
+    return folder
+
+
+def test_emulated_static_parses_like_vasp_output(tmp_path):
+    from emmet.core.tasks import TaskDoc
+    from pymatgen.io.vasp import Vasprun
+
+    folder = _static_folder(tmp_path)
+    emulate_vasp(folder, "static LiCoO2")
+    run = Vasprun(folder / "vasprun.xml", parse_potcar_file=False)
+    assert run.converged and run.parameters["LORBIT"] == 11
+    assert run.complete_dos.efermi == 0.0 and len(run.complete_dos.energies) == 3001
+    doc = TaskDoc.from_directory(folder)
+    assert str(doc.state.value) == "successful"
+    assert doc.output.bandgap == pytest.approx(2.0, abs=1e-6)
+    # total electrons: Li_sv 3 + Co 9 + 2 O 6 per formula unit
+    assert run.parameters["NELECT"] == pytest.approx(24 * len(run.final_structure) / 4)
+
+
+@pytest.mark.parametrize(
+    ("incar", "complaint"),
+    [({"LORBIT": 10}, "LORBIT"), ({"NEDOS": 301}, "NEDOS"), ({"LAECHG": False}, "LAECHG"), ({"ISPIN": 1}, "ISPIN")],
+)
+def test_inputs_that_contradict_the_science_are_refused(tmp_path, incar, complaint):
+    folder = _static_folder(tmp_path, **incar)
+    with pytest.raises(MockVaspInputError, match=complaint):
+        emulate_vasp(folder, "static LiCoO2")
+    assert not (folder / "vasprun.xml").exists()  # nothing is written for refused inputs
+
+
+def test_neb_state_needs_both_end_points_and_every_image():
+    from types import SimpleNamespace
+
+    from workflows.vasp import neb_state
+
+    ok = SimpleNamespace(has_vasp_completed=SimpleNamespace(value="successful"))
+    bad = SimpleNamespace(has_vasp_completed=SimpleNamespace(value="failed"))
+    assert neb_state([ok, ok], "successful") == "successful"
+    assert neb_state([ok, bad], "successful") == "failed"
+    assert neb_state([ok, ok], "failed") == "failed"
+    assert neb_state([], "successful") == "successful"
+
+
+def test_patches_are_undone_after_the_block():
+    import atomate2.vasp.jobs.base
+    from pymatgen.io.vasp.sets import VaspInputSet
+
+    before = (atomate2.vasp.jobs.base.run_vasp, VaspInputSet.__dict__["get_input_set"], VaspInputSet.__dict__["nelect"])
+    with mock_vasp():
+        assert atomate2.vasp.jobs.base.run_vasp is not before[0]
+    assert (atomate2.vasp.jobs.base.run_vasp, VaspInputSet.__dict__["get_input_set"], VaspInputSet.__dict__["nelect"]) == before
