@@ -218,7 +218,33 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
         rows += _electronic_rows(doc, calc_of[id(doc)])
     for doc in (d for d in docs if d.get("kind") == "bader" and d.get("configuration_id") in summaries):
         rows += _bader_rows(doc, calc_of[id(doc)], summaries, relax, docs)
+    # VASP statics have no Bader job of their own: the charges come from the run folder
+    with_bader = {d.get("configuration_id") for d in docs if d.get("kind") == "bader"}
+    for doc in (d for d in docs if d.get("kind") == "static" and d.get("dir_name") and d.get("configuration_id") in summaries):
+        if doc["configuration_id"] not in with_bader:
+            rows += _bader_rows(_bader_of_run_folder(doc), calc_of[id(doc)], summaries, relax, docs)
     return configs, calcs, rows
+
+
+def _bader_of_run_folder(static: dict) -> dict:
+    """Bader charges of a VASP static's run folder (an ACF.dat, else CHGCAR with the AECCAR0+AECCAR2
+    reference), as the document the Bader rows are made from; a missing or unreadable density
+    makes it failed with the reason."""
+    from descriptors.bader import BaderFileError, BaderUnavailable, bader_from_directory
+
+    doc = {"configuration_id": static["configuration_id"], "kind": "bader"}
+    if _status(static) != "success":
+        return {**doc, "status": "failed", "reason": static.get("reason") or "the static failed"}
+    folder = run_folder(static["dir_name"])
+    if folder is None:
+        return {**doc, "status": "failed", "reason": f"run folder {static['dir_name']} is not reachable from here"}
+    try:
+        result = bader_from_directory(folder)
+    except (BaderUnavailable, BaderFileError) as exc:
+        return {**doc, "status": "failed", "reason": str(exc)}
+    if result.net_charges is None:
+        return {**doc, "status": "failed", "reason": f"{folder}: no POTCAR valences to turn Bader electrons into net charges"}
+    return {**doc, "status": "success", "charges": result.net_charges, "method": result.method, "reference": result.reference}
 
 
 def _vacancy_rows(summaries, relax, refs, calc_of) -> list[dict]:

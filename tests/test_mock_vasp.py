@@ -92,6 +92,26 @@ def test_static_inputs_and_dos_reach_the_descriptors(emulated_screen):
         assert row["value"] == pytest.approx(max(energies) - energies[0], abs=1e-6)
 
 
+def test_bader_charges_of_the_model_density_come_back(emulated_screen):
+    """The emulated static writes CHGCAR/AECCAR0/AECCAR2 of a model density (Li +1, O -2, cations the rest);
+    lrox's Bader on the run folder must return those charges, with POTCAR valences from vasprun.xml."""
+    from descriptors.database import DescriptorDatabase, DescriptorRow
+
+    _, _, db = emulated_screen
+    rows = DescriptorDatabase(db).rows(DescriptorRow)
+    by_name = {}
+    for row in rows:
+        by_name.setdefault(row["name"], []).append(row)
+    assert len(by_name["bader_charge_li"]) == len(by_name["bader_charge_o"]) == 4
+    assert all(r["value"] == pytest.approx(1.0, abs=0.05) for r in by_name["bader_charge_li"])
+    assert all(r["value"] == pytest.approx(-2.0, abs=0.05) for r in by_name["bader_charge_o"])
+    # pristine Li2MnO3: Mn carries the +4 that neutrality leaves; the Ti dopant takes the same share
+    dopant = by_name["bader_dopant_charge"]
+    assert len(dopant) == 1 and dopant[0]["details"]["species"] == "Ti" and dopant[0]["value"] == pytest.approx(4.0, abs=0.05)
+    # the cations facing each NEB's transition state are found in the relaxed cell
+    assert len(by_name.get("ts_cation_charge", [])) >= 1
+
+
 def test_a_crashed_vasp_run_is_recorded_and_the_rest_completes(tmp_path):
     from workflows.run import run_screen
 

@@ -190,4 +190,8 @@ def test_vasp_flow_uses_atomate2_makers():
     assert any(n.startswith("neb") for n in names)
     static = next(j for j in flow.jobs if j.name.startswith("static"))
     maker = static.maker
-    assert maker.task_document_kwargs.get("run_bader") is True  # atomate2's Bader switch
+    # the Bader program runs only where atomate2's switch and the binary say so (never forced:
+    # a worker without 'bader' would fail every static); lrox reads charges from the run folder
+    assert "run_bader" not in maker.task_document_kwargs
+    incar = maker.input_set_generator.user_incar_settings
+    assert incar["LAECHG"] is True and incar["LCHARG"] is True and incar["LORBIT"] == 11

@@ -225,6 +225,42 @@ def _model_dos(structure: Structure, n_points: int, ispin: int) -> tuple[float, 
     return efermi, energies, pdos
 
 
+def model_ionic_charges(structure: Structure) -> list[float]:
+    """The net charges the model density gives each site: Li +1, O -2, the other cations sharing the rest equally."""
+    n_li = sum(site.specie.symbol == "Li" for site in structure)
+    n_o = sum(site.specie.symbol == "O" for site in structure)
+    others = len(structure) - n_li - n_o
+    share = (2.0 * n_o - n_li) / others if others else 0.0
+    return [1.0 if site.specie.symbol == "Li" else -2.0 if site.specie.symbol == "O" else share for site in structure]
+
+
+def _write_densities(folder: Path, structure: Structure, potcar_symbols: list[str], ispin: int, spacing: float = 0.12) -> None:
+    """CHGCAR, AECCAR0 and AECCAR2 of a model valence density: one Gaussian per atom holding its
+    valence electrons minus its model ionic charge (:func:`model_ionic_charges`), so a Bader
+    analysis of the files must give those charges back."""
+    from pymatgen.io.vasp import Chgcar, Poscar
+
+    lattice = structure.lattice
+    grid = [max(8, int(np.ceil(length / spacing))) for length in lattice.abc]
+    frac = np.stack(np.meshgrid(*[np.arange(n) / n for n in grid], indexing="ij"), axis=-1).reshape(-1, 3)
+    zval = {sym.split("_")[0]: valence(sym) for sym in potcar_symbols}
+    rho = np.zeros(len(frac))
+    for site, charge in zip(structure, model_ionic_charges(structure)):
+        delta = frac - site.frac_coords
+        delta -= np.round(delta)
+        r2 = np.sum((delta @ lattice.matrix) ** 2, axis=1)
+        width = 0.35  # Å: well inside half of any cation-anion distance
+        rho += (zval[site.specie.symbol] - charge) * np.exp(-0.5 * r2 / width**2) / ((2 * np.pi) ** 1.5 * width**3)
+    # CHGCAR holds rho * V on the grid; renormalise the sampled Gaussians to the exact electron count
+    total = rho.reshape(grid) * lattice.volume
+    total *= sum(zval[site.specie.symbol] for site in structure) / (total.sum() / total.size)
+    poscar = Poscar(structure)
+    data = {"total": total} if ispin == 1 else {"total": total, "diff": np.zeros_like(total)}
+    Chgcar(poscar, data).write_file(str(folder / "CHGCAR"))
+    Chgcar(poscar, {"total": total}).write_file(str(folder / "AECCAR2"))
+    Chgcar(poscar, {"total": np.zeros_like(total)}).write_file(str(folder / "AECCAR0"))
+
+
 def _fmt_v(rows) -> str:
     return "\n".join("    <v>" + " ".join(f"{x:16.8f}" for x in row) + " </v>" for row in rows)
 
@@ -394,6 +430,8 @@ def _run_folder(run: VaspRun, folder: Path, structure: Structure, relax: bool, d
     nbands = write_vasprun(folder / "vasprun.xml", run, structure, steps, nelect, dos=dos)
     write_outcar(folder / "OUTCAR", steps, nelect, magmoms, nbands, run.incar)
     steps[-1]["structure"].to(filename=str(folder / "CONTCAR"), fmt="poscar")
+    if dos and run.incar.get("LAECHG") and run.incar.get("LCHARG", True):
+        _write_densities(folder, steps[-1]["structure"], run.potcar_symbols, int(run.incar.get("ISPIN", 1)))
     (folder / "OSZICAR").write_text(
         "".join(f"{k + 1:4d} F= {s['energy']:.8E} E0= {s['energy']:.8E}  d E =0.0  mag= {magmom:.4f}\n" for k, s in enumerate(steps))
     )

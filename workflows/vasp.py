@@ -4,7 +4,7 @@ What lrox adds on top of atomate2 (and why):
 * defect cells relax at fixed cell (ISIF = 2) on the relaxed host lattice, so defect energies
   share one volume; the host relaxes its cell (MPRelaxSet as is);
 * the static writes a fine DOS (LORBIT = 11, NEDOS) and the all-electron core densities
-  (LAECHG) with atomate2's Bader switch on, for O 2p band centres and Bader charges;
+  (LAECHG), for O 2p band centres and Bader charges (atomate2's own Bader switch still works);
 * the CI-NEB end points come from the relaxed configuration (one Li removed at each end), a step
   that needs the relaxed structure, so it is a dynamic job that hands over to atomate2's
   ``NebFromEndpointsMaker`` (end points relaxed with ISIF = 2, images by IDPP, VTST climbing
@@ -58,7 +58,10 @@ def vasp_makers(settings: dict) -> VaspMakers:
             user_incar_settings={"LORBIT": 11, "NEDOS": settings.get("nedos", 3001), "LAECHG": True, "LCHARG": True, **user},
             user_potcar_functional=functional,
         ),
-        task_document_kwargs={"run_bader": True},
+        # Bader: atomate2's switch (ATOMATE2_VASP_RUN_BADER=true) runs the bader program when a
+        # worker has it; forcing run_bader here would fail every static on a worker without it.
+        # lrox reads the charges from the run folder either way (descriptors/extract.py:
+        # baderkit on CHGCAR with the AECCAR0+AECCAR2 reference that LAECHG writes).
     )
     neb = NebFromImagesMaker(
         # atomate2's NEB set starts from its own base config (PBEsol, 680 eV); the MP config keeps
