@@ -186,3 +186,45 @@ def test_patches_are_undone_after_the_block():
     with mock_vasp():
         assert atomate2.vasp.jobs.base.run_vasp is not before[0]
     assert (atomate2.vasp.jobs.base.run_vasp, VaspInputSet.__dict__["get_input_set"], VaspInputSet.__dict__["nelect"]) == before
+
+
+def test_reference_outputs_are_copied_in_the_atomate2_way(tmp_path):
+    """A job with a reference folder (inputs/ + outputs/, e.g. a real run) goes through atomate2's own
+    fake_run_vasp: the inputs it writes must match the reference inputs, and the reference outputs
+    are what emmet parses."""
+    import shutil
+
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    from structures.hosts import load_host
+    from workflows.vasp import vasp_makers
+
+    structure = load_host("licoo2").structure
+    # a reference run of this very job: inputs as lrox writes them, outputs from the emulator,
+    # then marked so that a copied output can be told from a freshly emulated one
+    source = _static_folder(tmp_path)
+    emulate_vasp(source, "static LiCoO2")
+    reference = tmp_path / "reference"
+    (reference / "inputs").mkdir(parents=True)
+    (reference / "outputs").mkdir()
+    for name in ("INCAR", "KPOINTS", "POSCAR", "POTCAR.spec"):
+        shutil.copy(source / name, reference / "inputs" / name)
+    for name in ("vasprun.xml", "OUTCAR", "CONTCAR"):
+        text = (source / name).read_text()
+        (reference / "outputs" / name).write_text(text.replace("lrox mock VASP", "reference run") if name != "CONTCAR" else text)
+
+    def run(settings):
+        job = vasp_makers(settings).static.make(structure)
+        job.name = "static LiCoO2"
+        with mock_vasp(references={"static LiCoO2": reference}) as runs:
+            responses = run_locally(job, store=JobStore(MemoryStore()), create_folders=True, root_dir=str(tmp_path / "runs"), log=False)
+        return runs, responses.get(job.uuid)
+
+    runs, response = run({})
+    assert len(runs) == 1 and response is not None
+    folder = Path(response[1].output.dir_name.split(":", 1)[1])
+    assert "reference run" in gzip.open(folder / "vasprun.xml.gz", "rt").read()  # copied, not emulated
+    # a job whose inputs drift from the reference is refused by atomate2's check
+    runs, response = run({"nedos": 2001})
+    assert response is None and runs == []  # the job failed in the input check; nothing was copied

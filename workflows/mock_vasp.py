@@ -457,12 +457,15 @@ class _Record:
 
 
 @contextlib.contextmanager
-def mock_vasp(settings: dict | None = None, crash: list[str] | None = None):
+def mock_vasp(settings: dict | None = None, crash: list[str] | None = None, references: dict[str, str | Path] | None = None):
     """Inside this block atomate2's VASP jobs run the emulator instead of VASP (atomate2's monkeypatch_vasp way).
 
     Yields the list of emulated runs (inputs checked, kind, job name), so tests can see what ran.
     Jobs whose name contains a ``crash`` token die as a VASP run killed on a cluster does: no
-    outputs, the job raises, the screen records it as failed and goes on.
+    outputs, the job raises, the screen records it as failed and goes on. A job named in
+    ``references`` (job name → folder with ``inputs/`` and ``outputs/``, atomate2's layout, e.g.
+    from a real run of that job) goes through atomate2's own ``fake_run_vasp`` instead: its
+    inputs are compared with the reference inputs and the reference outputs are copied in.
     POTCARs are written as POTCAR.spec (no POTCAR files are needed, or shipped) and the electron
     count comes from the potentials' valences.
     """
@@ -478,6 +481,12 @@ def mock_vasp(settings: dict | None = None, crash: list[str] | None = None):
         name = CURRENT_JOB.job.name if CURRENT_JOB.job is not None else ""
         if any(token and token in name for token in crash or []):
             raise RuntimeError(f"mock VASP run '{name}' crashed (forced by the spec's mock.crash)")
+        if references and name in references:
+            from atomate2.utils.testing.vasp import fake_run_vasp as atomate2_fake_run_vasp
+
+            atomate2_fake_run_vasp(Path(references[name]))
+            record.runs.append(VaspRun(Path.cwd(), {}, None, [], [], name))
+            return
         record.runs.append(emulate_vasp(Path.cwd(), name, settings))
 
     original_get_input_set = VaspInputSet.get_input_set
