@@ -55,14 +55,16 @@ def test_every_atomate2_job_runs_and_is_parsed(emulated_screen):
     assert [d["kind"] for d in docs].count("relax") == len(plan.configurations) == 4
     assert [d["kind"] for d in docs].count("static") == 4
     assert [d["kind"] for d in docs].count("neb") == n_hops
+    (reference,) = [d for d in docs if d["kind"] == "reference"]  # the O2 molecule for μ_O
+    assert reference["species"] == "O2" and reference["energy_per_atom"] == pytest.approx(reference["energy"] / 2)
     assert all(d["status"] == "success" for d in docs), [d.get("reason") for d in docs]
     assert all(d["provenance"]["backend"] == "mock" for d in docs)
     assert result["level_of_theory"].startswith("mock VASP emulation")
     # every run folder holds what VASP writes, marked as the emulator's, gzipped by atomate2
     with_inputs = [f for f in (out / "vasp-runs").iterdir() if list(f.glob("INCAR*"))]
-    assert len(with_inputs) == 4 + 4 + 2 * n_hops + n_hops  # relax, static, NEB end points, NEB
+    assert len(with_inputs) == 4 + 4 + 2 * n_hops + n_hops + 1  # relax, static, NEB end points, NEB, O2
     vaspruns = list((out / "vasp-runs").rglob("vasprun.xml.gz"))
-    assert len(vaspruns) == 4 + 4 + 2 * n_hops + 5 * n_hops  # one per relax/static/end point, one per NEB image
+    assert len(vaspruns) == 4 + 4 + 2 * n_hops + 5 * n_hops + 1  # one per relax/static/end point/O2, one per NEB image
     with gzip.open(vaspruns[0], "rt") as handle:
         assert GENERATOR in handle.read()
     # NEB energies: the relaxed end points and the five IDPP images between them, as emmet read them
@@ -85,6 +87,10 @@ def test_static_inputs_and_dos_reach_the_descriptors(emulated_screen):
         assert row["details"]["vbm"] == pytest.approx(-0.2, abs=0.02)
     for row in vs_vbm:
         assert row["value"] == pytest.approx(-3.3, abs=0.02) and row["details"]["reference"] == "VBM"
+    # O-vacancy energies against the emulated O2, with the MP2020 correction kept for real VASP only
+    e_vac = [r for r in rows if r["name"] == "e_vac_o"]
+    assert len(e_vac) == 2 and all(r["status"] == "ok" for r in e_vac)
+    assert all(r["details"]["chemical_potential"]["correction"] == 0.0 for r in e_vac)
     barriers = [r for r in rows if r["name"] == "barrier"]
     assert len(barriers) == 6 and all(r["value"] is not None for r in barriers)
     for row in barriers:

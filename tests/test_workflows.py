@@ -168,6 +168,11 @@ def test_vasp_dry_run_writes_a_complete_input_tree(tmp_path):
     assert incar["ENCUT"] == 520 and incar["LDAU"]  # same Hamiltonian as the relaxations
     assert sorted(p.name for p in neb.iterdir() if p.name.isdigit()) == [f"{k:02d}" for k in range(7)]
     assert (neb / "endpoint_0" / "INCAR").exists() and (neb / "endpoint_1" / "POSCAR").exists()
+    # the O2 reference for μ_O: a molecule in a box, Γ only, fixed box, spin-polarised, no U
+    assert counts["reference"] == 1
+    o2 = Incar.from_file(tree / "reference_O2" / "INCAR")
+    assert o2["ISIF"] == 2 and o2["ISPIN"] == 2 and not o2.get("LDAU", False) and o2["ENCUT"] == 520
+    assert (tree / "reference_O2" / "KPOINTS").read_text().split("\n")[3].split() == ["1", "1", "1"]
     written = json.loads((tree / "dry_run.json").read_text())
     assert written["jobs_by_kind"] == counts
 

@@ -183,25 +183,28 @@ def hop_neb(
     )
 
 
-def reference_energy(species: str, backend: str, settings: dict) -> ReferenceDoc:
-    """Energy per atom of the elemental reference at this level of theory (O2 molecule, bcc Li)."""
+def reference_structure(species: str) -> tuple[Structure, bool]:
+    """The elemental reference cell and whether its cell relaxes: an O2 molecule in a 12 x 12.5 x 13 Å
+    box (asymmetric, so the molecule sees no spurious symmetry), or bcc Li metal."""
     from ase.build import bulk, molecule
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    if species == "O2":
+        atoms = molecule("O2")
+        atoms.set_cell([12.0, 12.5, 13.0])
+        atoms.center()
+        atoms.pbc = True
+        return AseAtomsAdaptor.get_structure(atoms), False
+    if species == "Li":
+        return AseAtomsAdaptor.get_structure(bulk("Li", "bcc", a=3.44, cubic=True)), True
+    raise ValueError(f"no reference defined for {species}")
+
+
+def reference_energy(species: str, backend: str, settings: dict) -> ReferenceDoc:
+    """Energy per atom of the elemental reference at this level of theory (O2 molecule, bcc Li)."""
     label = f"reference {species}"
     try:
-        if species == "O2":
-            atoms = molecule("O2")
-            atoms.set_cell([12.0, 12.5, 13.0])
-            atoms.center()
-            atoms.pbc = True
-            relax_cell = False
-        elif species == "Li":
-            atoms = bulk("Li", "bcc", a=3.44, cubic=True)
-            relax_cell = True
-        else:
-            raise ValueError(f"no reference defined for {species}")
-        structure = AseAtomsAdaptor.get_structure(atoms)
+        structure, relax_cell = reference_structure(species)
         factory = _calculator_factory(backend, settings, label)
         outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300), relax_cell=relax_cell)
     except Exception as exc:

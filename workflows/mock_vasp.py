@@ -133,7 +133,7 @@ def check_inputs(run: VaspRun, settings: dict | None = None) -> None:
     elif run.kind == "relax":
         need("IBRION", 2)
         # defect cells relax at fixed cell on the relaxed host lattice; the host relaxes its cell
-        if "host" in run.job_name or "relax pristine" in run.job_name:
+        if "host" in run.job_name or "relax pristine" in run.job_name or "reference Li" in run.job_name:
             need("ISIF", 3)
         elif run.job_name:
             need("ISIF", 2)

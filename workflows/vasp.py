@@ -30,6 +30,7 @@ class VaspMakers:
     defect_relax: object
     static: object
     neb: object  # NebFromImagesMaker
+    references: dict  # species → relax maker of the elemental reference (O2 molecule, Li metal)
 
 
 def vasp_makers(settings: dict) -> VaspMakers:
@@ -73,7 +74,26 @@ def vasp_makers(settings: dict) -> VaspMakers:
             user_potcar_functional=functional,
         )
     )
-    return VaspMakers(host_relax, defect_relax, static, neb)
+    from pymatgen.io.vasp import Kpoints
+
+    references = {
+        # O2 triplet in a box: Γ only, Gaussian smearing, fixed box; same POTCARs and cutoff as
+        # the cells, so ½E(O2) (plus the MP2020 oxide correction on μ_O) enters E_vac consistently
+        "O2": MPGGARelaxMaker(
+            name="reference O2",
+            input_set_generator=MPRelaxSet(
+                force_gamma=True,
+                user_incar_settings={"ISIF": 2, "ISMEAR": 0, "SIGMA": 0.05, **user},
+                user_kpoints_settings=Kpoints.gamma_automatic((1, 1, 1)),
+                user_potcar_functional=functional,
+            ),
+        ),
+        "Li": MPGGARelaxMaker(
+            name="reference Li",
+            input_set_generator=MPRelaxSet(force_gamma=True, user_incar_settings=user, user_potcar_functional=functional),
+        ),
+    }
+    return VaspMakers(host_relax, defect_relax, static, neb, references)
 
 
 @job
@@ -154,9 +174,11 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
         structure = getattr(summary, "structure", None)
         state = str(getattr(getattr(output, "state", None), "value", getattr(output, "state", "")) or "")
         images = getattr(output, "images", None) or []
+        n_atoms = len(structure) if structure is not None else 0
         documents.append(
             {
                 **meta,
+                "energy_per_atom": getattr(summary, "energy", None) / n_atoms if meta["kind"] == "reference" and n_atoms else None,
                 # emmet's task state: 'successful' for a finished run, 'failed' for one that did
                 # not converge (kept, with the reason, never dropped)
                 "status": "failed" if state in ("failed", "error") else "success",
@@ -220,6 +242,15 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
             jobs.append(neb)
             outputs.append(neb.output)
             expected.append({"kind": "neb", "label": neb.name, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
+    from workflows.jobs import reference_structure
+
+    for species in plan.references:
+        structure, _ = reference_structure(species)
+        ref = makers.references[species].make(structure)
+        ref.name = f"reference {species}"
+        jobs.append(ref)
+        outputs.append(ref.output)
+        expected.append({"kind": "reference", "label": ref.name, "species": species})
     screen = {
         "screen": spec.name,
         "host": plan.host.name,
@@ -277,4 +308,11 @@ def write_vasp_inputs(spec, plan, directory: Path) -> dict[str, int]:
                 _write(end, makers.defect_relax.input_set_generator, end_dir)
                 counts["relax"] += 1
             counts["neb"] += 1
+    from workflows.jobs import reference_structure
+
+    counts["reference"] = 0
+    for species in plan.references:
+        structure, _ = reference_structure(species)
+        _write(structure, makers.references[species].input_set_generator, directory / f"reference_{species}")
+        counts["reference"] += 1
     return counts
