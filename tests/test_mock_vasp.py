@@ -234,3 +234,30 @@ def test_reference_outputs_are_copied_in_the_atomate2_way(tmp_path):
     # a job whose inputs drift from the reference is refused by atomate2's check
     runs, response = run({"nedos": 2001})
     assert response is None and runs == []  # the job failed in the input check; nothing was copied
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"mock": {"emulate": "quantum-espresso"}}, "unknown emulate 'quantum-espresso'"),
+        ({"static_backend": "gpaw"}, "the emulated VASP runs its own statics"),
+    ],
+)
+def test_bad_emulation_settings_fail_before_anything_runs(tmp_path, changes, complaint):
+    from structures.errors import LroxInputError
+
+    data = {**yaml.safe_load(EXAMPLE.read_text()), **changes}
+    if "mock" in changes:
+        data["mock"] = changes["mock"]
+    with pytest.raises(LroxInputError, match=complaint):
+        spec_from_dict(data)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_dry_run_of_the_emulated_screen_is_the_vasp_input_tree(tmp_path):
+    from workflows.dryrun import dry_run
+
+    summary = dry_run(_spec(tmp_path), tmp_path / "tree")
+    assert summary["jobs_by_kind"]["static"] == 4 and summary["jobs_by_kind"]["reference"] == 1
+    assert (tmp_path / "tree" / "reference_O2" / "POTCAR.spec").read_text().split() == ["O"]
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing else
