@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -51,6 +51,11 @@ def valence(potcar_symbol: str) -> int:
         return _ZVAL[potcar_symbol]
     z = Element(potcar_symbol.split("_")[0]).Z
     return z - max(n for n in _NOBLE_Z if n < z)
+
+
+def electron_count(structure: Structure, potcar_symbols: list[str]) -> float:
+    """NELECT of a neutral cell: the POTCAR valences summed over its sites."""
+    return float(sum(valence(symbol) * structure.composition[symbol.split("_")[0]] for symbol in potcar_symbols))
 
 
 # ----- reading what a job wrote ------------------------------------------------------------------
@@ -154,7 +159,9 @@ def check_inputs(run: VaspRun, settings: dict | None = None) -> None:
 # ----- emulating the run -------------------------------------------------------------------------
 def _mock_ionic_steps(structure: Structure, relax: bool, max_steps: int) -> list[dict]:
     """Energies, forces and stress along a (fixed-cell) BFGS run of the mock calculator."""
+    from ase import units
     from ase.optimize import BFGS
+    from ase.stress import voigt_6_to_full_3x3_stress
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from workflows.calculators import mock_calculator
@@ -164,10 +171,8 @@ def _mock_ionic_steps(structure: Structure, relax: bool, max_steps: int) -> list
     steps = []
 
     def record():
-        stress_voigt = atoms.get_stress()  # eV/Å^3, ASE sign: positive = tensile
-        xx, yy, zz, yz, xz, xy = stress_voigt
-        # VASP prints kB with the opposite sign convention (pressure positive)
-        stress = -np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]) * 1602.1766208
+        # VASP prints the stress in kB with pressure positive: the opposite sign of ASE's eV/Å^3
+        stress = -voigt_6_to_full_3x3_stress(atoms.get_stress()) / units.GPa * 10.0
         steps.append(
             {
                 "structure": AseAtomsAdaptor.get_structure(atoms),
@@ -177,14 +182,12 @@ def _mock_ionic_steps(structure: Structure, relax: bool, max_steps: int) -> list
             }
         )
 
-    record()
-    if relax:
-        optimizer = BFGS(atoms, logfile=None)
-        for _ in optimizer.irun(fmax=0.05, steps=max_steps - 1):
-            if len(steps) < optimizer.nsteps + 1:
-                record()
-        if steps[-1]["energy"] != float(atoms.get_potential_energy()):
-            record()
+    if not relax:
+        record()
+        return steps
+    # BFGS's irun yields once before the first step and once after each step
+    for _ in BFGS(atoms, logfile=None).irun(fmax=0.05, steps=max_steps - 1):
+        record()
     return steps
 
 
@@ -423,7 +426,7 @@ def write_outcar(path: Path, steps: list[dict], nelect: float, magmoms: list[flo
 
 
 def _run_folder(run: VaspRun, folder: Path, structure: Structure, relax: bool, dos: bool) -> float:
-    nelect = float(sum(valence(sym) * sum(site.specie.symbol == sym.split("_")[0] for site in structure) for sym in run.potcar_symbols))
+    nelect = electron_count(structure, run.potcar_symbols)
     steps = _mock_ionic_steps(structure, relax=relax, max_steps=min(int(run.incar.get("NSW", 1)) or 1, 20))
     magmoms = [float(m) for m in run.incar.get("MAGMOM", [])]
     magmom = sum(magmoms)
@@ -451,11 +454,6 @@ def emulate_vasp(folder: Path, job_name: str = "", settings: dict | None = None)
     return run
 
 
-@dataclass
-class _Record:
-    runs: list[VaspRun] = field(default_factory=list)
-
-
 @contextlib.contextmanager
 def mock_vasp(settings: dict | None = None, crash: list[str] | None = None, references: dict[str, str | Path] | None = None):
     """Inside this block atomate2's VASP jobs run the emulator instead of VASP (atomate2's monkeypatch_vasp way).
@@ -475,7 +473,7 @@ def mock_vasp(settings: dict | None = None, crash: list[str] | None = None, refe
     from jobflow import CURRENT_JOB
     from pymatgen.io.vasp.sets import VaspInputSet
 
-    record = _Record()
+    runs: list[VaspRun] = []
 
     def fake_run_vasp(*_args, **_kwargs):
         name = CURRENT_JOB.job.name if CURRENT_JOB.job is not None else ""
@@ -485,9 +483,9 @@ def mock_vasp(settings: dict | None = None, crash: list[str] | None = None, refe
             from atomate2.utils.testing.vasp import fake_run_vasp as atomate2_fake_run_vasp
 
             atomate2_fake_run_vasp(Path(references[name]))
-            record.runs.append(VaspRun(Path.cwd(), {}, None, [], [], name))
+            runs.append(VaspRun(Path.cwd(), {}, None, [], [], name))
             return
-        record.runs.append(emulate_vasp(Path.cwd(), name, settings))
+        runs.append(emulate_vasp(Path.cwd(), name, settings))
 
     original_get_input_set = VaspInputSet.get_input_set
 
@@ -496,9 +494,7 @@ def mock_vasp(settings: dict | None = None, crash: list[str] | None = None, refe
         return original_get_input_set(self, *args, **kwargs)
 
     def nelect(self) -> float:
-        structure = self.structure
-        symbols = self.potcar_symbols
-        return float(sum(valence(s) * structure.composition[s.split("_")[0]] for s in symbols))
+        return electron_count(self.structure, self.potcar_symbols)
 
     patches = [
         (atomate2.vasp.run, "run_vasp", fake_run_vasp),
@@ -511,7 +507,7 @@ def mock_vasp(settings: dict | None = None, crash: list[str] | None = None, refe
     try:
         for owner, name, value in patches:
             setattr(owner, name, value)
-        yield record.runs
+        yield runs
     finally:
         for owner, name, value in saved:
             setattr(owner, name, value)

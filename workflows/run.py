@@ -47,6 +47,7 @@ class _Progress(logging.Handler):
 
 
 JOBS_FOLDER = "jobs"  # finished job outputs by input hash (workflows/reuse.py)
+VASP_RUNS_FOLDER = "vasp-runs"  # run folders of emulated VASP jobs
 
 
 def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict:
@@ -104,9 +105,6 @@ def _vasp_emulation(spec: ScreenSpec):
     root.mkdir(parents=True, exist_ok=True)
     with mock_vasp(spec.settings_for_backend(), crash=spec.mock.crash) as runs:
         yield {"create_folders": True, "root_dir": str(root)}, runs
-
-
-VASP_RUNS_FOLDER = "vasp-runs"  # run folders of emulated VASP jobs
 
 
 def _write_atomically(path, text: str) -> None:

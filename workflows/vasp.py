@@ -132,6 +132,11 @@ def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings):
     return Response(replace=flow)
 
 
+def _state_name(state) -> str:
+    """An emmet TaskState (or its value, or None) as its plain string."""
+    return str(getattr(state, "value", state) or "")
+
+
 def neb_state(endpoint_calculations: list, images_state) -> str:
     """'successful' only when both end-point relaxations and every image finished.
 
@@ -139,8 +144,8 @@ def neb_state(endpoint_calculations: list, images_state) -> str:
     ``Calculation`` objects, which have none (their field is ``has_vasp_completed``), so every
     NEB with relaxed end points came out 'failed'. Found by the mock-VASP test of this flow.
     """
-    states = [str(getattr(getattr(c, "has_vasp_completed", None), "value", "failed")) for c in endpoint_calculations]
-    states.append(str(getattr(images_state, "value", images_state)))
+    states = [_state_name(getattr(c, "has_vasp_completed", None)) for c in endpoint_calculations]
+    states.append(_state_name(images_state))
     return "successful" if all(s == "successful" for s in states) else "failed"
 
 
@@ -156,7 +161,7 @@ def collect_neb_with_state(endpoint_dirs, neb_head_dir):
     )
     calculations = doc.calculations or []
     endpoints = [calculations[0], calculations[-1]] if len(calculations) >= 2 else []
-    images_ok = all(str(getattr(c.has_vasp_completed, "value", c.has_vasp_completed)) == "successful" for c in calculations[1:-1])
+    images_ok = all(_state_name(c.has_vasp_completed) == "successful" for c in calculations[1:-1])
     state = neb_state(endpoints, "successful" if images_ok and len(endpoints) == 2 else "failed")
     # the per-image calculations stay in the run folders (as atomate2 does, store_calculations=False)
     return doc.model_copy(update={"state": TaskState(state), "calculations": None, "objects": None})
@@ -172,7 +177,7 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
             continue
         summary = getattr(output, "output", None)
         structure = getattr(summary, "structure", None)
-        state = str(getattr(getattr(output, "state", None), "value", getattr(output, "state", "")) or "")
+        state = _state_name(getattr(output, "state", None))
         images = getattr(output, "images", None) or []
         n_atoms = len(structure) if structure is not None else 0
         documents.append(
