@@ -20,6 +20,13 @@ __all__ = ["MigrationBarrier", "migration_barrier", "barrier_from_neb_analysis",
 class MigrationBarrier:
     """Forward = E(saddle) − E(initial); reverse = E(saddle) − E(final), in eV.
 
+    * ``stable_end``: the barrier from the more stable end point, max(forward, reverse): what
+      tables of barriers quote; ``stable_end_side`` says which end that is.
+    * ``e_kra``: the kinetically resolved activation barrier E(saddle) − ½[E(initial) + E(final)]
+      (Van der Ven, Ceder et al., PRB 64, 184307 (2001)). It separates the hop's own cost from
+      the end points' energy difference and does not depend on the direction, so it is the one
+      that compares hops between same-label sites (4h→4h, or any hop in a P1 cell).
+
     ``spline_forward`` is the highest maximum of the spline through the images, relative to
     the initial image (eV), at normalised reaction coordinate ``spline_coordinate``; it is
     ``None`` when the profile has no interior maximum.
@@ -29,16 +36,21 @@ class MigrationBarrier:
     reverse: float
     saddle_index: int
     n_images: int
+    e_kra: float = 0.0
+    stable_end: float = 0.0
+    stable_end_side: str = "initial"  # "initial" | "final"
     spline_forward: float | None = None
     spline_coordinate: float | None = None
     max_at_endpoint: bool = False  # the highest image is an end point: no barrier was bracketed
     endpoint_not_lowest: bool = False  # an intermediate image lies below both end points
     not_converged: bool = False  # the band did not reach its force criterion
+    flat_band: bool = False  # every image within 1 meV of the initial one: no saddle at all
 
     @property
     def flags(self) -> list[str]:
         """Names of the warnings that apply; empty for a clean profile."""
-        return [name for name in ("max_at_endpoint", "endpoint_not_lowest", "not_converged") if getattr(self, name)]
+        names = ("flat_band", "max_at_endpoint", "endpoint_not_lowest", "not_converged")
+        return [name for name in names if getattr(self, name)]
 
     @property
     def trustworthy(self) -> bool:
@@ -96,11 +108,16 @@ def migration_barrier(energies, images=None, r=None, converged: bool | None = No
     if maxima:
         coordinate, mev = max(maxima, key=lambda m: m[1])
         spline_forward, spline_coordinate = float(mev) / 1000.0, float(coordinate)
+    forward, reverse = float(e[top] - e[0]), float(e[top] - e[-1])
     return MigrationBarrier(
-        forward=float(e[top] - e[0]),
-        reverse=float(e[top] - e[-1]),
+        forward=forward,
+        reverse=reverse,
         saddle_index=top,
         n_images=len(e),
+        e_kra=float(e[top] - 0.5 * (e[0] + e[-1])),
+        stable_end=max(forward, reverse),
+        stable_end_side="initial" if e[0] <= e[-1] else "final",
+        flat_band=bool(np.ptp(e) < 1e-3),
         spline_forward=spline_forward,
         spline_coordinate=spline_coordinate,
         max_at_endpoint=top in (0, len(e) - 1),

@@ -5,10 +5,11 @@
 * ``calculations``: one row per calculation (relax, static, Bader, NEB, reference) with its
   backend, level of theory, settings hash, settings, code versions, status and error message;
   the id is a hash of what the calculation is, so re-ingesting the same result is the same row.
-* ``descriptors``: one row per configuration × descriptor × subject × level of theory
-  (``subject`` is the hop id of a barrier, empty for per-configuration descriptors), with the
-  value, its unit, a status (ok / flagged / failed / unavailable), flags and details (the
-  window of a band centre, the μ_O of a vacancy energy, ...).
+* ``descriptors``: one row per configuration × descriptor × subject × level of theory ×
+  settings (``subject`` is the hop id of a barrier, empty for per-configuration descriptors;
+  the settings hash covers every parameter that changes a number, so a k-spacing of 1.0 never
+  overwrites one of 0.5), with the value, its unit, a status (ok / flagged / failed /
+  unavailable), flags and details (the window of a band centre, the μ_O of a vacancy energy, ...).
 
 SQLite by default (a file), PostgreSQL by URL. Every write is one transaction of
 ``INSERT … ON CONFLICT DO UPDATE`` statements keyed on those ids, so an ingest is idempotent
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 DEFAULT_DATABASE = "sqlite:///lrox-out/lrox.db"  # or the LROX_DB environment variable
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: settings in the descriptor key, charge bookkeeping, O2 correction scheme
 
 
 class Base(DeclarativeBase):
@@ -73,7 +74,8 @@ class ConfigurationRow(Base):
     dopant: Mapped[str | None] = mapped_column(String(64), index=True)  # species, comma-separated
     site: Mapped[str | None] = mapped_column(Text)  # host site labels of the defects
     pair_distance: Mapped[float | None] = mapped_column(Float)
-    net_charge: Mapped[float | None] = mapped_column(Float)
+    charge_change: Mapped[float | None] = mapped_column(Float)  # Σ formal charge change of the defects
+    compensation: Mapped[str | None] = mapped_column(Text)  # which ions take the carriers
     multiplicity: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[dict] = mapped_column(JSON)
 
@@ -92,6 +94,7 @@ class CalculationRow(Base):
     settings_hash: Mapped[str] = mapped_column(String(64), index=True)
     settings: Mapped[dict] = mapped_column(JSON)
     code_versions: Mapped[dict] = mapped_column(JSON)
+    o2_correction: Mapped[str | None] = mapped_column(String(16))  # what the energies include (O2Correction)
     status: Mapped[str] = mapped_column(String(16), index=True)  # success | failed | not_available
     error: Mapped[str | None] = mapped_column(Text)
     wall_time: Mapped[float | None] = mapped_column(Float)
@@ -102,7 +105,9 @@ class CalculationRow(Base):
 
 class DescriptorRow(Base):
     __tablename__ = "descriptors"
-    __table_args__ = (UniqueConstraint("configuration_id", "name", "subject", "level_of_theory", name="uq_descriptor"),)
+    __table_args__ = (
+        UniqueConstraint("configuration_id", "name", "subject", "level_of_theory", "settings_hash", name="uq_descriptor"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     configuration_id: Mapped[str] = mapped_column(ForeignKey("configurations.id"), index=True)
@@ -195,8 +200,23 @@ class DescriptorDatabase:
         except ImportError:  # pragma: no cover - depends on the install
             raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
 
+    def _check_schema_version(self) -> None:
+        """Refuse a database written by another lrox schema: its rows would not mean the same."""
+        from sqlalchemy import inspect
+
+        if "lrox_meta" not in inspect(self.engine).get_table_names():
+            return
+        with Session(self.engine) as session:
+            row = session.get(MetaRow, "schema_version")
+        if row is not None and row.value != str(SCHEMA_VERSION):
+            raise LroxInputError(
+                f"the database at {safe_url(self.url)} has lrox schema version {row.value}, this lrox writes version "
+                f"{SCHEMA_VERSION} (settings are part of a descriptor's key): ingest the results into a new database"
+            )
+
     def _create_schema(self) -> None:
         try:
+            self._check_schema_version()
             Base.metadata.create_all(self.engine)
             with Session(self.engine) as session, session.begin():
                 self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
@@ -240,7 +260,7 @@ class DescriptorDatabase:
                     session,
                     DescriptorRow,
                     [_json_safe(d) for d in descriptors],
-                    ["configuration_id", "name", "subject", "level_of_theory"],
+                    ["configuration_id", "name", "subject", "level_of_theory", "settings_hash"],
                 )
         except SQLAlchemyError as exc:
             raise LroxInputError(f"database write to {safe_url(self.url)} failed and was rolled back: {self._reason(exc)}") from None

@@ -14,7 +14,7 @@ import json
 import numpy as np
 
 from descriptors.barriers import migration_barrier, reaction_coordinate
-from descriptors.vacancy import oxygen_chemical_potential, vacancy_formation_energy
+from descriptors.vacancy import ChemicalPotential, oxygen_chemical_potential, vacancy_formation_energy
 
 __all__ = ["records_from_result", "configuration_row", "calculation_id", "descriptor_row", "GEOMETRY_NAMES", "UNITS"]
 
@@ -32,10 +32,13 @@ GEOMETRY_NAMES = (
 UNITS = {
     **{name: "Å" for name in GEOMETRY_NAMES},
     "barrier": "eV",
+    "e_kra": "eV",
+    "delta_e_a": "eV",
     "e_vac_o": "eV",
+    "e_vac_o_tp": "eV",
     "e_vac_li": "eV",
-    "e_sub": "eV",
     "delta_e_vac_o": "eV",
+    "band_gap": "eV",
     "o2p_center": "eV",
     "o2p_center_vbm": "eV",
     "o2p_center_full": "eV",
@@ -82,7 +85,8 @@ def configuration_row(summary: dict) -> dict:
         "dopant": ",".join(dopants) or None,
         "site": "; ".join(d["site"] for d in defects) or None,
         "pair_distance": summary.get("pair_distance"),
-        "net_charge": summary.get("net_charge"),
+        "charge_change": summary.get("charge_change"),
+        "compensation": summary.get("compensation"),
         "multiplicity": summary.get("multiplicity"),
         "summary": summary,
     }
@@ -123,10 +127,11 @@ def _calculation(doc: dict, screen: str, source: str) -> dict:
         structure = _structure(doc.get("structure"))
         data["structure"] = structure.as_dict() if structure is not None else None
     elif kind == "neb":
-        data = {k: doc.get(k) for k in ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop")}
+        data = {k: doc.get(k) for k in ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop", "route", "routes")}
         images = [_structure(s) for s in doc.get("images") or []]
         if images and doc.get("energies") and len(images) == len(doc["energies"]):
             data["r"] = reaction_coordinate(images).tolist()
+            data["mechanism_observed"] = _observed(doc, images)
     elif kind == "reference":
         data = {k: doc.get(k) for k in ("species", "energy_per_atom")}
     elif kind == "static":
@@ -146,6 +151,7 @@ def _calculation(doc: dict, screen: str, source: str) -> dict:
         "settings_hash": prov.get("settings_hash", ""),
         "settings": prov.get("settings", {}),
         "code_versions": prov.get("code_versions", {}),
+        "o2_correction": prov.get("o2_correction"),
         "status": _status(doc),
         "error": doc.get("reason"),
         "wall_time": doc.get("wall_time"),
@@ -167,7 +173,7 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
     screen = result.get("screen", "")
     summaries = {c["id"]: c for c in result.get("configurations", [])}
     configs = [configuration_row(s) for s in summaries.values()]
-    docs = [d for d in result.get("documents", []) if isinstance(d, dict)]
+    docs = [_checked_vasp_run(d) for d in result.get("documents", []) if isinstance(d, dict)]
     calcs, rows = [], []
     calc_of = {}
     for doc in docs:
@@ -178,6 +184,7 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
         calc_of[id(doc)] = calc
 
     relax = {d["configuration_id"]: d for d in docs if d.get("kind") == "relax" and d.get("configuration_id") in summaries}
+    statics = {d["configuration_id"]: d for d in docs if d.get("kind") == "static" and d.get("configuration_id") in summaries}
     refs = {d.get("species"): d for d in docs if d.get("kind") == "reference"}
 
     # geometry of every relaxed configuration
@@ -199,23 +206,12 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
                 details = {"near_radius": radius} if name.endswith("_near") else {}
                 rows.append(descriptor_row(cid, name, geometry[name], calc, details=details))
 
-    rows += _vacancy_rows(summaries, relax, refs, calc_of)
-
-    # barriers, one per hop
-    for doc in (d for d in docs if d.get("kind") == "neb" and d.get("configuration_id") in summaries):
-        cid, calc = doc["configuration_id"], calc_of[id(doc)]
-        hop = doc.get("hop") or {}
-        subject = doc.get("hop_id") or ""
-        if _status(doc) != "success" or not doc.get("energies"):
-            rows.append(descriptor_row(cid, "barrier", None, calc, subject, status="failed", flags=[doc.get("reason") or "NEB failed"], details={"hop": hop}))
-            continue
-        b = migration_barrier(doc["energies"], r=calc["data"].get("r"), converged=doc.get("converged"))
-        details = {**b.as_dict(), "hop": hop, "energies": list(doc["energies"])}
-        rows.append(descriptor_row(cid, "barrier", b.forward, calc, subject, status="flagged" if b.flags else "ok", flags=b.flags, details=details))
+    rows += _vacancy_rows(summaries, relax, statics, refs, calc_of, result.get("oxygen"))
+    rows += _barrier_rows(summaries, docs, calc_of)
 
     # electronic structure and charges
     for doc in (d for d in docs if d.get("kind") == "static" and d.get("configuration_id") in summaries):
-        rows += _electronic_rows(doc, calc_of[id(doc)])
+        rows += _electronic_rows(doc, calc_of[id(doc)], defect_cell=bool(summaries[doc["configuration_id"]].get("defects")))
     for doc in (d for d in docs if d.get("kind") == "bader" and d.get("configuration_id") in summaries):
         rows += _bader_rows(doc, calc_of[id(doc)], summaries, relax, docs)
     # VASP statics have no Bader job of their own: the charges come from the run folder
@@ -224,6 +220,209 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
         if doc["configuration_id"] not in with_bader:
             rows += _bader_rows(_bader_of_run_folder(doc), calc_of[id(doc)], summaries, relax, docs)
     return configs, calcs, rows
+
+
+# ----- VASP runs: a number only from a converged run ---------------------------------------------------
+def _checked_vasp_run(doc: dict) -> dict:
+    """A VASP document whose run did not converge (SCF on the steps that matter, or the ionic
+    relaxation) becomes failed with the reason; nothing downstream then uses its numbers."""
+    if not doc.get("dir_name") or _status(doc) != "success" or doc.get("kind") not in ("relax", "static", "reference"):
+        return doc
+    folder = run_folder(doc["dir_name"])
+    run = _vasprun(folder) if folder is not None else None
+    if run is None:
+        return doc
+    problems = []
+    if not run.converged_electronic:
+        problems.append("SCF not converged on the final ionic step (Vasprun.converged_electronic is False)")
+    if doc["kind"] in ("relax", "reference") and not run.converged_ionic:
+        problems.append("ionic relaxation not converged (Vasprun.converged_ionic is False)")
+    if not problems:
+        return doc
+    return {**doc, "status": "failed", "reason": "; ".join(problems)}
+
+
+_VASPRUNS: dict = {}
+
+
+def _vasprun(folder):
+    """The folder's Vasprun (eigenvalues and projected DOS included), parsed once; None if unreadable."""
+    from pymatgen.io.vasp import Vasprun
+
+    key = str(folder)
+    if key not in _VASPRUNS:
+        found = next((folder / n for n in ("vasprun.xml", "vasprun.xml.gz") if (folder / n).exists()), None)
+        try:
+            _VASPRUNS[key] = Vasprun(str(found), parse_potcar_file=False) if found else None
+        except Exception:  # noqa: BLE001 - a damaged vasprun gives no numbers, recorded as failed below
+            _VASPRUNS[key] = None
+    return _VASPRUNS[key]
+
+
+# ----- vacancy formation energies: relations by id ------------------------------------------------------
+def _o2_correction(calc: dict) -> str:
+    """What this calculation's energies include (stored provenance, else the registry)."""
+    if calc.get("o2_correction"):
+        return calc["o2_correction"]
+    from workflows.calculators import o2_correction
+
+    return o2_correction(calc["backend"], calc.get("settings") or {}).value
+
+
+def _vacancy_rows(summaries, relax, statics, refs, calc_of, oxygen: dict | None = None) -> list[dict]:
+    """E_f of every configuration with one vacancy against its parent (the same configuration
+    without it, by id), and for a vacancy beside other defects its change against the isolated
+    vacancy of the same site orbit (``delta_e_vac_o``, by id).
+
+    Energies: the statics' where both cells have one at the relaxation's level of theory (the
+    VASP flow runs them), else the relaxations'; never one of each.
+    """
+    rows = []
+
+    def ok(doc):
+        return doc is not None and _status(doc) == "success" and doc.get("energy") is not None
+
+    def energies(cid, parent):
+        static_c, static_p = statics.get(cid), statics.get(parent)
+        level = (relax.get(cid) or {}).get("provenance", {}).get("level_of_theory")
+        same = all(ok(x) and x.get("provenance", {}).get("level_of_theory") == level for x in (static_c, static_p))
+        if same:
+            return static_c["energy"], static_p["energy"], "static"
+        if ok(relax.get(cid)) and ok(relax.get(parent)):
+            return relax[cid]["energy"], relax[parent]["energy"], "relaxation"
+        return None, None, None
+
+    formation: dict[str, float] = {}
+    pending = []
+    for cid, s in summaries.items():
+        defects = s.get("defects", [])
+        vacancies = [k for k, d in enumerate(defects) if d["kind"] == "vacancy"]
+        if len(vacancies) != 1 or cid not in relax:
+            continue
+        k = vacancies[0]
+        vacancy = defects[k]
+        element = vacancy.get("host_species") or vacancy["site"].split("(")[0]
+        name = {"O": "e_vac_o", "Li": "e_vac_li"}.get(element)
+        if name is None:
+            continue
+        calc = calc_of[id(relax[cid])]
+        parents, singles = s.get("parent_ids") or [], s.get("defect_ids") or []
+        parent = parents[k] if len(parents) == len(defects) else None
+        reference = refs.get("O2" if element == "O" else "Li")
+        problems = []
+        if parent is None:
+            problems.append("no lineage ids in this result (written by an older lrox): enumerate again")
+        elif parent not in summaries:
+            problems.append(f"the same configuration without the vacancy ({parent}) is not in this screen")
+        if not problems:
+            e_defect, e_parent, source = energies(cid, parent)
+            if source is None:
+                problems.append("the relaxation of this configuration or of its parent failed")
+        if reference is None or _status(reference) != "success" or reference.get("energy_per_atom") is None:
+            problems.append(f"no {'O2' if element == 'O' else 'Li metal'} reference at this level of theory")
+        if problems:
+            rows.append(descriptor_row(cid, name, None, calc, status="failed", flags=problems))
+            continue
+        if element == "O":
+            mu = oxygen_chemical_potential(reference["energy_per_atom"], calc["level_of_theory"], _o2_correction(calc))
+        else:
+            mu = ChemicalPotential(
+                element="Li",
+                reference=reference["energy_per_atom"],
+                reference_source=f"bcc Li metal, {calc['level_of_theory']}",
+                correction=0.0,
+                correction_source="none",
+                delta=0.0,
+                level_of_theory=calc["level_of_theory"],
+            )
+        value = vacancy_formation_energy(e_defect, e_parent, mu)
+        details = {"chemical_potential": mu.as_dict(), "relative_to": parent, "energies_from": source, "vacancy_site": vacancy.get("name") or vacancy["site"]}
+        rows.append(descriptor_row(cid, name, value, calc, details=details))
+        formation[cid] = value
+        if element == "O" and oxygen and oxygen.get("temperature") is not None:
+            mu_tp = oxygen_chemical_potential(
+                reference["energy_per_atom"], calc["level_of_theory"], _o2_correction(calc), temperature=oxygen["temperature"], pressure=oxygen.get("pressure", 1.0)
+            )
+            rows.append(descriptor_row(cid, "e_vac_o_tp", vacancy_formation_energy(e_defect, e_parent, mu_tp), calc, details={**details, "chemical_potential": mu_tp.as_dict()}))
+        if element == "O" and len(defects) > 1 and len(singles) == len(defects):
+            pending.append((cid, singles[k], value, calc, [d.get("name") or d["site"] for d in defects if d is not vacancy]))
+    for cid, isolated, value, calc, near in pending:
+        if isolated in formation:
+            details = {"isolated_vacancy": isolated, "isolated_e_vac_o": formation[isolated], "near": near}
+            rows.append(descriptor_row(cid, "delta_e_vac_o", value - formation[isolated], calc, details=details))
+        else:
+            reason = f"the isolated vacancy of the same site ({isolated}) has no E_vac(O) in this screen"
+            rows.append(descriptor_row(cid, "delta_e_vac_o", None, calc, status="failed", flags=[reason]))
+    return rows
+
+
+# ----- barriers: one hop, every number that describes it -------------------------------------------------
+def _observed(doc: dict, images) -> dict | None:
+    """The mechanism the converged band took (structures.hops.observed_mechanism), where its hop says
+    which atoms to look at."""
+    from structures.hops import observed_mechanism
+
+    geometry = (doc.get("hop") or {}).get("saddle_geometry")
+    if not geometry or not doc.get("energies"):
+        return None
+    try:
+        return observed_mechanism(images, doc["energies"], geometry)
+    except (ValueError, IndexError):
+        return None
+
+
+def _barrier_rows(summaries, docs, calc_of) -> list[dict]:
+    """``barrier`` (from the more stable end point), ``e_kra`` and, where the same hop ran in the
+    pristine host at the same level and settings, ``delta_e_a`` = ΔE_KRA; each with the expected
+    and the observed mechanism (a disagreement flags the row)."""
+    rows = []
+    kra: dict[tuple, tuple[float, str, list]] = {}  # (hop id, level, settings) → (E_KRA, calc id, flags)
+    pending = []
+    nebs = [d for d in docs if d.get("kind") == "neb" and d.get("configuration_id") in summaries]
+    for doc in nebs:
+        cid, calc = doc["configuration_id"], calc_of[id(doc)]
+        hop = doc.get("hop") or {}
+        subject = doc.get("hop_id") or ""
+        if _status(doc) != "success" or not doc.get("energies"):
+            flags = [doc.get("reason") or "NEB failed"]
+            for name in ("barrier", "e_kra"):
+                rows.append(descriptor_row(cid, name, None, calc, subject, status="failed", flags=flags, details={"hop": hop}))
+            continue
+        b = migration_barrier(doc["energies"], r=calc["data"].get("r"), converged=doc.get("converged"))
+        observed = calc["data"].get("mechanism_observed") or {}
+        expected = hop.get("mechanism")
+        flags = list(b.flags)
+        if expected in ("ODH", "TSH") and observed.get("mechanism") in ("ODH", "TSH") and observed["mechanism"] != expected:
+            flags.append("mechanism_mismatch")
+        details = {
+            **b.as_dict(),
+            "flags": flags,
+            "start": hop.get("start"),
+            "end": hop.get("end"),
+            "mechanism_expected": expected,
+            "mechanism_observed": observed.get("mechanism"),
+            "observed": observed,
+            "route": doc.get("route"),
+            "routes": doc.get("routes"),
+            "hop": hop,
+            "energies": list(doc["energies"]),
+        }
+        status = "flagged" if flags else "ok"
+        rows.append(descriptor_row(cid, "barrier", b.stable_end, calc, subject, status=status, flags=flags, details=details))
+        rows.append(descriptor_row(cid, "e_kra", b.e_kra, calc, subject, status=status, flags=flags, details=details))
+        key = (subject, calc["level_of_theory"], calc["settings_hash"])
+        kra[key] = (b.e_kra, calc["id"], flags)
+        if summaries[cid].get("defects") and hop.get("reference_hop_id"):
+            pending.append((cid, calc, subject, hop["reference_hop_id"], b.e_kra, flags))
+    for cid, calc, subject, reference, value, flags in pending:
+        found = kra.get((reference, calc["level_of_theory"], calc["settings_hash"]))
+        if found is None:
+            continue  # the pristine host's hop did not run at this level and settings
+        ref_value, ref_calc, ref_flags = found
+        both = sorted(set(flags) | {f"reference {f}" for f in ref_flags})
+        details = {"reference_hop_id": reference, "reference_e_kra": ref_value, "reference_calculation": ref_calc, "e_kra": value}
+        rows.append(descriptor_row(cid, "delta_e_a", value - ref_value, calc, subject, status="flagged" if both else "ok", flags=both, details=details))
+    return rows
 
 
 def _bader_of_run_folder(static: dict) -> dict:
@@ -247,122 +446,42 @@ def _bader_of_run_folder(static: dict) -> dict:
     return {**doc, "status": "success", "charges": result.net_charges, "method": result.method, "reference": result.reference}
 
 
-def _vacancy_rows(summaries, relax, refs, calc_of) -> list[dict]:
-    """E_f of single vacancies against the host, of dopant–vacancy pairs against the doped cell, and the dopant's effect."""
-    rows = []
-    by_defects = {}
-    for cid, s in summaries.items():
-        key = tuple(sorted((d["kind"], d.get("species") or "", d["site"]) for d in s.get("defects", [])))
-        by_defects[key] = cid
-
-    def energy(cid):
-        doc = relax.get(cid)
-        return doc.get("energy") if doc is not None and _status(doc) == "success" else None
-
-    isolated = {}
-    pending = []
-    for cid, s in summaries.items():
-        defects = s.get("defects", [])
-        vacancies = [d for d in defects if d["kind"] == "vacancy"]
-        if len(vacancies) != 1 or cid not in relax:
-            continue
-        vacancy = vacancies[0]
-        element = vacancy["site"].split("(")[0]
-        name = {"O": "e_vac_o", "Li": "e_vac_li"}.get(element)
-        if name is None:
-            continue
-        rest = tuple(sorted((d["kind"], d.get("species") or "", d["site"]) for d in defects if d is not vacancy))
-        parent = by_defects.get(rest)
-        calc = calc_of[id(relax[cid])]
-        reference = refs.get("O2" if element == "O" else "Li")
-        problems = []
-        if parent is None:
-            problems.append("the same configuration without the vacancy is not in this screen")
-        elif energy(parent) is None:
-            problems.append("the parent configuration's relaxation failed")
-        if energy(cid) is None:
-            problems.append(f"relaxation {_status(relax[cid])}: {relax[cid].get('reason') or ''}".strip())
-        if reference is None or _status(reference) != "success" or reference.get("energy_per_atom") is None:
-            problems.append(f"no {'O2' if element == 'O' else 'Li metal'} reference at this level of theory")
-        if problems:
-            rows.append(descriptor_row(cid, name, None, calc, status="failed", flags=problems))
-            continue
-        if element == "O":
-            mu = oxygen_chemical_potential(reference["energy_per_atom"], calc["level_of_theory"])
-        else:
-            from descriptors.vacancy import ChemicalPotential
-
-            mu = ChemicalPotential(
-                element="Li",
-                reference=reference["energy_per_atom"],
-                reference_source=f"bcc Li metal, {calc['level_of_theory']}",
-                correction=0.0,
-                correction_source="none",
-                delta=0.0,
-                level_of_theory=calc["level_of_theory"],
-            )
-        value = vacancy_formation_energy(energy(cid), energy(parent), mu)
-        details = {"chemical_potential": mu.as_dict(), "relative_to": parent, "vacancy_site": vacancy["site"]}
-        rows.append(descriptor_row(cid, name, value, calc, details=details))
-        if not rest:
-            isolated[(element, vacancy["site"])] = value
-        else:
-            pending.append((cid, element, vacancy["site"], value, calc, rest))
-    # substitution energies, where both elemental references exist at this level of theory
-    from descriptors.vacancy import ChemicalPotential, substitution_energy
-
-    pristine = by_defects.get(())
-    for cid, s in summaries.items():
-        defects = s.get("defects", [])
-        if len(defects) != 1 or defects[0]["kind"] != "substitution" or cid not in relax or pristine is None:
-            continue
-        added, removed = defects[0]["species"], defects[0]["site"].split("(")[0]
-        ref_add, ref_rem = refs.get(added), refs.get(removed)
-        if not all(r is not None and _status(r) == "success" and r.get("energy_per_atom") is not None for r in (ref_add, ref_rem)):
-            continue  # no reference chemical potential defined: no number
-        if energy(cid) is None or energy(pristine) is None:
-            continue
-        calc = calc_of[id(relax[cid])]
-        mus = [
-            ChemicalPotential(el, ref["energy_per_atom"], f"{el} elemental reference, {calc['level_of_theory']}", 0.0, "none", 0.0, level_of_theory=calc["level_of_theory"])
-            for el, ref in ((removed, ref_rem), (added, ref_add))
-        ]
-        value = substitution_energy(energy(cid), energy(pristine), [mus[0]], [mus[1]])
-        rows.append(descriptor_row(cid, "e_sub", value, calc, details={"removed": mus[0].as_dict(), "added": mus[1].as_dict(), "relative_to": pristine}))
-    for cid, element, site, value, calc, rest in pending:
-        if element != "O":
-            continue
-        base = isolated.get((element, site))
-        if base is not None:
-            details = {"isolated_vacancy": base, "site": site, "near": [r[1] + " on " + r[2] for r in rest]}
-            rows.append(descriptor_row(cid, "delta_e_vac_o", value - base, calc, details=details))
-    return rows
-
-
-def _electronic_rows(doc: dict, calc: dict) -> list[dict]:
-    from descriptors.electronic import electronic_descriptors
+def _electronic_rows(doc: dict, calc: dict, defect_cell: bool = False) -> list[dict]:
+    """Band centres and widths from the projected DOS; the VBM and gap from the eigenvalues
+    (``band_edges`` of a GPAW static, or the vasprun.xml of a VASP run folder)."""
+    from descriptors.electronic import band_edges, band_edges_from_vasprun, electronic_descriptors
 
     cid = doc["configuration_id"]
-    names = ("o2p_center", "o2p_center_full")
+    names = ("o2p_center", "o2p_center_vbm", "o2p_center_full", "band_gap")
+    edges = None
+    if doc.get("eigenvalues") and doc.get("occupations"):
+        # occupations of a smeared SCF (GPAW's Fermi–Dirac): a state is occupied above half filling
+        edges = band_edges(doc["eigenvalues"], doc["occupations"], occupied_above=0.5, defect_cell=defect_cell)
     if _status(doc) == "success" and not doc.get("dos") and doc.get("dir_name"):
-        dos = _dos_from_folder(doc["dir_name"])
-        if dos is None:
+        folder = run_folder(doc["dir_name"])
+        run = _vasprun(folder) if folder is not None else None
+        if run is None or run.complete_dos is None or not run.complete_dos.pdos:
             reason = f"no readable vasprun.xml with a projected DOS in {doc['dir_name']}"
             return [descriptor_row(cid, n, None, calc, status="failed", flags=[reason]) for n in names]
-        doc = {**doc, "dos": dos}
+        doc = {**doc, "dos": run.complete_dos}
+        edges = band_edges_from_vasprun(run, defect_cell=defect_cell)
     if _status(doc) != "success" or not doc.get("dos"):
         return _not_usable(cid, names, calc, doc)
     try:
-        e = electronic_descriptors(doc["dos"])
+        e = electronic_descriptors(doc["dos"], edges)
     except ValueError as exc:
         return [descriptor_row(cid, n, None, calc, status="failed", flags=[str(exc)]) for n in names]
     window = lambda b: {"window": b.window, "emin": b.emin, "emax": b.emax}  # noqa: E731
-    common = {"efermi": e.efermi, "vbm": e.vbm, "gap": e.gap}
+    common = {"efermi": e.efermi, "vbm": e.vbm, "gap": e.gap, "vbm_from": e.edge_source, "defect_levels": list(e.defect_levels)}
+    # a VBM read off a broadened DOS is not the reference meant for comparing codes: flagged
+    vbm_flags = [] if e.edge_source == "eigenvalues" else ["vbm_from_dos"]
+    vbm_status = "flagged" if vbm_flags else "ok"
     rows = [
         descriptor_row(cid, "o2p_center", e.o2p.centre_vs_ef, calc, details={**window(e.o2p), "reference": "E_F", **common}),
-        descriptor_row(cid, "o2p_center_vbm", e.o2p.centre_vs_vbm, calc, details={**window(e.o2p), "reference": "VBM", **common}),
+        descriptor_row(cid, "o2p_center_vbm", e.o2p.centre_vs_vbm, calc, status=vbm_status, flags=vbm_flags, details={**window(e.o2p), "reference": "VBM", **common}),
         descriptor_row(cid, "o2p_center_full", e.o2p_full.centre_vs_ef, calc, details={**window(e.o2p_full), "reference": "E_F", **common}),
         descriptor_row(cid, "o2p_width", e.o2p.width, calc, details={**window(e.o2p), **common}),
+        descriptor_row(cid, "band_gap", e.gap, calc, status=vbm_status, flags=vbm_flags, details=common),
     ]
     if e.tm_d is not None:
         rows.append(descriptor_row(cid, "tm_d_center", e.tm_d.centre_vs_ef, calc, details={**window(e.tm_d), "reference": "E_F", **common}))
@@ -377,22 +496,6 @@ def run_folder(dir_name: str):
 
     path = Path(dir_name.split(":", 1)[1] if ":" in dir_name and not Path(dir_name).exists() else dir_name)
     return path if path.is_dir() else None
-
-
-def _dos_from_folder(dir_name: str):
-    """The projected DOS of a VASP run folder (vasprun.xml), or None when there is none to read."""
-    from descriptors.electronic import load_complete_dos
-
-    folder = run_folder(dir_name)
-    if folder is None:
-        return None
-    for name in ("vasprun.xml", "vasprun.xml.gz"):
-        if (folder / name).exists():
-            try:
-                return load_complete_dos(folder / name)
-            except Exception:  # noqa: BLE001 - a damaged vasprun gives no DOS, recorded as failed below
-                return None
-    return None
 
 
 def _bader_rows(doc: dict, calc: dict, summaries, relax, docs) -> list[dict]:

@@ -139,4 +139,4 @@ def _unique(rows: list[dict], key: str) -> list[dict]:
 
 
 def _unique_descriptors(rows: list[dict]) -> list[dict]:
-    return list({(r["configuration_id"], r["name"], r["subject"], r["level_of_theory"]): r for r in rows}.values())
+    return list({(r["configuration_id"], r["name"], r["subject"], r["level_of_theory"], r["settings_hash"]): r for r in rows}.values())

@@ -1,4 +1,4 @@
-"""Querying the descriptor database: one row per configuration × level of theory, a small filter language.
+"""Querying the descriptor database: one row per configuration × level of theory × settings, a small filter language.
 
 Fields (the names ``--where``, ``--sort`` and the JSON/CSV output use):
 
@@ -10,16 +10,21 @@ Fields (the names ``--where``, ``--sort`` and the JSON/CSV output use):
 ``dopant``           dopant species (comma-separated), null for none
 ``site``             host site label(s) of the defect(s)
 ``backend``          ``mlip``, ``vasp``, ``mock``, ``gpaw``
-``level_of_theory``  e.g. ``MLIP CHGNet``
-``barrier``          lowest forward Li migration barrier of the configuration's hops with a
-                     trustworthy profile (eV)
-``barrier_max``      highest such barrier (eV); ``n_hops``: hops with a barrier
+``level_of_theory``  e.g. ``MLIP chgnet``
+``settings_hash``    hash of the settings that change a number (fmax, images, k-spacing, U...):
+                     two settings sets of one level are two rows
+``barrier``          lowest Li migration barrier (from the more stable end point) over the
+                     configuration's hops with a trustworthy profile (eV); ``barrier_max`` the
+                     highest; ``n_hops`` how many
+``e_kra_min``        lowest / highest kinetically resolved barrier E_KRA of those hops (eV);
+``e_kra_max``        ``n_flagged`` hops whose barrier is flagged (not counted above)
 ``o2p_center``       O 2p band centre, occupied window E_F − 10 eV..E_F, relative to E_F (eV)
 ``o2p_center_vbm``   the same relative to the valence-band maximum (eV)
 ``o2p_center_full``  O 2p band centre over the whole DOS range, relative to E_F (eV)
-``e_vac_o``          O-vacancy formation energy, O-rich (eV); ``delta_e_vac_o`` its change by
-                     a nearby dopant; ``e_vac_li`` Li-vacancy formation energy vs Li metal;
-                     ``e_sub`` substitution energy where both elemental references exist
+``e_vac_o``          O-vacancy formation energy, O-rich (eV); ``e_vac_o_tp`` at the spec's
+                     (T, pO2); ``delta_e_vac_o`` its change by a nearby defect (against the
+                     isolated vacancy of the same site orbit); ``e_vac_li`` vs Li metal
+``band_gap``         Kohn–Sham gap from the eigenvalues (eV)
 ``li_slab_spacing``  and the other geometry descriptors (Å): ``interlayer_distance``,
                      ``tm_o_mean``, ``o_o_min``, ``li_slab_spacing_near``, ...
 ``n_failed``         calculations of this configuration that failed
@@ -49,7 +54,7 @@ from structures.errors import LroxInputError
 __all__ = ["FIELDS", "QueryError", "parse_filter", "descriptor_table", "query", "to_dataframe", "export"]
 
 CONFIG_FIELDS = ("id", "host", "name", "defect", "dopant", "site")
-SUMMARY_FIELDS = ("backend", "level_of_theory", "barrier", "barrier_max", "n_hops", "n_failed")
+SUMMARY_FIELDS = ("backend", "level_of_theory", "settings_hash", "barrier", "barrier_max", "e_kra_min", "e_kra_max", "n_hops", "n_flagged", "n_failed")
 DESCRIPTOR_FIELDS = (
     "o2p_center",
     "o2p_center_vbm",
@@ -58,10 +63,11 @@ DESCRIPTOR_FIELDS = (
     "tm_d_center",
     "covalency",
     "dp_separation",
+    "band_gap",
     "e_vac_o",
+    "e_vac_o_tp",
     "delta_e_vac_o",
     "e_vac_li",
-    "e_sub",
     "bader_dopant_charge",
     "bader_charge_li",
     "bader_charge_tm",
@@ -258,17 +264,17 @@ def _matches(node, row: dict) -> bool:
 
 # ----- the table ---------------------------------------------------------------------------------
 def descriptor_table(db) -> list[dict]:
-    """One row per configuration × level of theory with every field of FIELDS (None where absent)."""
+    """One row per configuration × level of theory × settings with every field of FIELDS (None where absent)."""
     from descriptors.database import CalculationRow, ConfigurationRow, DescriptorRow
 
     configs = {c["id"]: c for c in db.rows(ConfigurationRow)}
     failed = defaultdict(int)
     for calc in db.rows(CalculationRow):
         if calc["status"] == "failed" and calc["configuration_id"]:
-            failed[(calc["configuration_id"], calc["level_of_theory"])] += 1
+            failed[(calc["configuration_id"], calc["level_of_theory"], calc["settings_hash"])] += 1
     table: dict[tuple, dict] = {}
     for d in db.rows(DescriptorRow):
-        key = (d["configuration_id"], d["level_of_theory"])
+        key = (d["configuration_id"], d["level_of_theory"], d["settings_hash"])
         config = configs.get(d["configuration_id"])
         if config is None:
             continue
@@ -278,20 +284,27 @@ def descriptor_table(db) -> list[dict]:
                 **{f: config.get(f) for f in CONFIG_FIELDS},
                 "backend": d["backend"],
                 "level_of_theory": d["level_of_theory"],
+                "settings_hash": d["settings_hash"],
                 "_barriers": [],
+                "_kra": [],
+                "n_flagged": 0,
                 **{f: None for f in DESCRIPTOR_FIELDS},
             },
         )
-        if d["name"] == "barrier":
+        if d["name"] in ("barrier", "e_kra"):
             if d["status"] == "ok" and d["value"] is not None:
-                row["_barriers"].append(d["value"])
+                row["_barriers" if d["name"] == "barrier" else "_kra"].append(d["value"])
+            elif d["status"] == "flagged" and d["name"] == "barrier":
+                row["n_flagged"] += 1
         elif d["name"] in DESCRIPTOR_FIELDS and d["status"] == "ok":
             row[d["name"]] = d["value"]
     out = []
     for key, row in table.items():
-        barriers = row.pop("_barriers")
+        barriers, kra = row.pop("_barriers"), row.pop("_kra")
         row["barrier"] = min(barriers) if barriers else None
         row["barrier_max"] = max(barriers) if barriers else None
+        row["e_kra_min"] = min(kra) if kra else None
+        row["e_kra_max"] = max(kra) if kra else None
         row["n_hops"] = len(barriers)
         row["n_failed"] = failed.get(key, 0)
         out.append({f: row.get(f) for f in FIELDS})
@@ -314,7 +327,7 @@ def query(db, where: str | None = None, sort: str | None = None) -> list[dict]:
         present.sort(key=lambda r: (r[field] if isinstance(r[field], int | float) else str(r[field])), reverse=descending)
         rows = present + missing  # rows without the field go last either way
     else:
-        rows.sort(key=lambda r: (str(r["host"]), str(r["level_of_theory"]), str(r["name"]), str(r["id"])))
+        rows.sort(key=lambda r: (str(r["host"]), str(r["level_of_theory"]), str(r["settings_hash"]), str(r["name"]), str(r["id"])))
     return rows
 
 

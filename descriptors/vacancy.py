@@ -1,20 +1,22 @@
-"""Defect energetics: O-vacancy formation energies with an explicit O chemical potential, substitution energies.
+"""Defect energetics: vacancy formation energies with an explicit chemical potential.
 
-E_f(V_O) = E(defect) − E(host) + μ_O,  μ_O = ½E(O2) + c + Δμ_O(T, pO2)
+E_f(V_O) = E(defect) − E(parent) + μ_O,  μ_O = ½E(O2) + c + Δμ_O(T, pO2)
 
+* E(parent): the same configuration without the vacancy, found by id (the enumerator's
+  ``parent_ids``), never by site label.
 * ½E(O2): the O2 molecule at the *same* level of theory as the cells (a CHGNet O2 for a
   CHGNet screen, a GGA O2 for VASP); never mixed across models.
-* c: the level of theory's fitted O2 correction. VASP GGA(+U) with Materials-Project inputs
-  uses the MP2020 fitted oxide correction (``MaterialsProject2020Compatibility``, −0.687 eV per
-  O atom applied to oxides): correcting the two cells and taking the difference is the same as
-  c = +0.687 eV on μ_O. ML potentials trained on MP data already carry these corrections in
-  their energies, so c = 0 there.
-* Δμ_O(T, p): O-rich is Δμ_O = 0. Otherwise Δμ_O(T, p) = Δμ_O(T, p°) + ½ k_B T ln(p/p°), with
-  Δμ_O(T, p°) interpolated in the JANAF-based table of Reuter & Scheffler, Phys. Rev. B 65,
-  035406 (2001), Table I (p° = 1 atm).
+* c: what the level of theory's energies lack, from the one registry
+  (:func:`workflows.calculators.o2_correction`): +0.687 eV per O (MP2020's fitted oxide
+  correction, ``MaterialsProject2020Compatibility``) for raw GGA/GGA+U energies (VASP, GPAW,
+  SevenNet trained on raw MPtrj); 0 for a model trained on MP2020-corrected energies (CHGNet
+  0.3.0), whose energies carry it already; 0 for r2SCAN, for which no fitted correction exists.
+* Δμ_O(T, p): O-rich is Δμ_O = 0. Otherwise Δμ_O(T, p) = ½[ΔH − TS](O2, T) + ½ k_B T ln(p/p°),
+  from the JANAF O2 table (H − H(0 K) and S at p° = 1 bar, 0–2000 K), the construction of
+  Reuter & Scheffler, Phys. Rev. B 65, 035406 (2001), Table I, which it reproduces to 0.005 eV.
 
-Every value carries the chemical potential it was computed with, so a number is never
-separated from its reference.
+E_f is linear in μ_O, so a stored value is re-evaluated at any (T, p) without rerunning:
+:func:`reevaluate`. Every value carries the chemical potential it was computed with.
 """
 
 from __future__ import annotations
@@ -24,30 +26,43 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = [
-    "O2_TABLE",
+    "JANAF_O2",
     "ChemicalPotential",
     "delta_mu_oxygen",
     "mp2020_oxygen_correction",
     "oxygen_chemical_potential",
     "vacancy_formation_energy",
-    "substitution_energy",
+    "reevaluate",
 ]
 
 K_B = 8.617333262e-5  # eV/K
+KJ_PER_MOL = 96.48533212  # kJ/mol per eV
 
-# Reuter & Scheffler, PRB 65, 035406 (2001), Table I: Δμ_O(T, p° = 1 atm) in eV per O atom.
-O2_TABLE = (
-    (0.0, 0.0),
-    (100.0, -0.08),
-    (200.0, -0.17),
-    (300.0, -0.27),
-    (400.0, -0.38),
-    (500.0, -0.50),
-    (600.0, -0.61),
-    (700.0, -0.73),
-    (800.0, -0.85),
-    (900.0, -0.98),
-    (1000.0, -1.10),
+# JANAF Thermochemical Tables (4th ed., Chase 1998), O2 ideal gas at p° = 1 bar:
+# T (K), S° (J/mol/K), H°(T) − H°(298.15 K) (kJ/mol); H°(0) − H°(298.15) = −8.683 kJ/mol.
+JANAF_O2 = (
+    (0.0, 0.0, -8.683),
+    (100.0, 173.307, -5.779),
+    (200.0, 193.485, -2.868),
+    (298.15, 205.147, 0.0),
+    (300.0, 205.329, 0.054),
+    (400.0, 213.871, 3.025),
+    (500.0, 220.693, 6.084),
+    (600.0, 226.451, 9.244),
+    (700.0, 231.466, 12.499),
+    (800.0, 235.921, 15.835),
+    (900.0, 239.931, 19.241),
+    (1000.0, 243.578, 22.703),
+    (1100.0, 246.922, 26.212),
+    (1200.0, 250.010, 29.761),
+    (1300.0, 252.878, 33.344),
+    (1400.0, 255.556, 36.957),
+    (1500.0, 258.068, 40.599),
+    (1600.0, 260.434, 44.266),
+    (1700.0, 262.672, 47.958),
+    (1800.0, 264.796, 51.673),
+    (1900.0, 266.818, 55.413),
+    (2000.0, 268.748, 59.175),
 )
 
 
@@ -80,13 +95,20 @@ class ChemicalPotential:
 
 
 def delta_mu_oxygen(temperature: float, pressure: float = 1.0) -> float:
-    """Δμ_O(T, p) in eV per O atom; T in K (0–1000, the table's range), p in atm (> 0)."""
-    if not 0.0 <= temperature <= O2_TABLE[-1][0]:
-        raise ValueError(f"temperature {temperature} K is outside the tabulated range 0–{O2_TABLE[-1][0]:g} K")
-    if not pressure > 0:
-        raise ValueError(f"O2 partial pressure must be positive, not {pressure}")
-    t, mu = np.array(O2_TABLE).T
-    return float(np.interp(temperature, t, mu) + 0.5 * K_B * temperature * np.log(pressure))
+    """Δμ_O(T, p) in eV per O atom relative to ½E(O2) at 0 K; T in K (0–2000), p in atm (> 0).
+
+    ½[(H(T) − H(0)) − T S(T)] of O2 at the tabulated temperatures (JANAF), interpolated linearly
+    in between (the tabulated points are 100 K apart; the curve is smooth to a few meV there),
+    plus ½ k_B T ln(p/p°).
+    """
+    if not np.isfinite(temperature) or not 0.0 <= temperature <= JANAF_O2[-1][0]:
+        raise ValueError(f"temperature {temperature} K is outside the tabulated range 0–{JANAF_O2[-1][0]:g} K")
+    if not np.isfinite(pressure) or not pressure > 0:
+        raise ValueError(f"O2 partial pressure must be a positive number, not {pressure}")
+    t, entropy, enthalpy = np.array(JANAF_O2).T
+    g = ((enthalpy - JANAF_O2[0][2]) - t * entropy / 1000.0) / KJ_PER_MOL / 2.0  # eV per O atom
+    p_standard = 1.0 / 1.01325  # p° = 1 bar, in atm
+    return float(np.interp(temperature, t, g) + 0.5 * K_B * temperature * np.log(pressure / p_standard))
 
 
 def mp2020_oxygen_correction() -> float:
@@ -99,17 +121,27 @@ def mp2020_oxygen_correction() -> float:
 def oxygen_chemical_potential(
     half_e_o2: float,
     level_of_theory: str,
+    o2_correction: str,
     temperature: float | None = None,
     pressure: float = 1.0,
     delta: float | None = None,
 ) -> ChemicalPotential:
-    """μ_O for a level of theory: O-rich by default, or at (T, pO2), or at an explicit Δμ_O."""
+    """μ_O for a level of theory: O-rich by default, or at (T, pO2), or at an explicit Δμ_O.
+
+    ``o2_correction`` is what the level's energies include (``included``, ``mp2020`` or
+    ``none``; :class:`workflows.calculators.O2Correction`).
+    """
     if not np.isfinite(half_e_o2):
         raise ValueError("the O2 reference energy is not a finite number")
-    if level_of_theory.upper().startswith("VASP") or level_of_theory.upper().startswith("GGA"):
-        correction, source = mp2020_oxygen_correction(), "MP2020 fitted oxide correction (pymatgen MaterialsProject2020Compatibility)"
+    kind = str(getattr(o2_correction, "value", o2_correction))
+    if kind == "mp2020":
+        correction, source = mp2020_oxygen_correction(), "MP2020 fitted oxide correction (pymatgen MaterialsProject2020Compatibility): raw GGA/GGA+U energies"
+    elif kind == "included":
+        correction, source = 0.0, "none added: the model's energies carry MP2020's corrections (trained on corrected energies)"
+    elif kind == "none":
+        correction, source = 0.0, "none: no fitted O2 correction is defined for this functional"
     else:
-        correction, source = 0.0, "none (energies of this level of theory already carry their fitted corrections)"
+        raise ValueError(f"unknown O2 correction scheme '{o2_correction}'")
     if temperature is not None and delta is not None:
         raise ValueError("give either (temperature, pressure) or delta, not both")
     d = delta_mu_oxygen(temperature, pressure) if temperature is not None else float(delta or 0.0)
@@ -127,16 +159,19 @@ def oxygen_chemical_potential(
 
 
 def vacancy_formation_energy(e_defect: float, e_host: float, mu: ChemicalPotential, n_removed: int = 1) -> float:
-    """E_f = E(defect) − E(host) + n μ (neutral vacancy; both cells at the same level of theory)."""
+    """E_f = E(defect) − E(parent) + n μ (neutral vacancy; both cells at the same level of theory)."""
     for name, value in (("defect", e_defect), ("host", e_host)):
         if value is None or not np.isfinite(value):
             raise ValueError(f"the {name} energy is missing or not finite")
     return float(e_defect - e_host + n_removed * mu.value)
 
 
-def substitution_energy(e_doped: float, e_host: float, removed: list[ChemicalPotential], added: list[ChemicalPotential]) -> float:
-    """E_sub = E(doped) − E(host) + Σ μ(removed atoms) − Σ μ(added atoms)."""
-    for name, value in (("doped", e_doped), ("host", e_host)):
-        if value is None or not np.isfinite(value):
-            raise ValueError(f"the {name} energy is missing or not finite")
-    return float(e_doped - e_host + sum(m.value for m in removed) - sum(m.value for m in added))
+def reevaluate(e_f: float, mu: dict, temperature: float | None = None, pressure: float = 1.0, delta: float | None = None) -> float:
+    """A stored E_f(V_O) at other oxygen conditions: E_f is linear in μ_O, so only Δμ_O changes.
+
+    ``mu`` is the stored chemical potential (``ChemicalPotential.as_dict()``); give (T, p) or Δμ_O.
+    """
+    if temperature is not None and delta is not None:
+        raise ValueError("give either (temperature, pressure) or delta, not both")
+    new = delta_mu_oxygen(temperature, pressure) if temperature is not None else float(delta or 0.0)
+    return float(e_f - float(mu["delta"]) + new)

@@ -119,13 +119,13 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
             c.formula,
             c.n_atoms,
             "" if c.pair_distance is None else f"{c.pair_distance:.3f}",
-            "?" if c.net_charge is None else f"{c.net_charge:+g}" + (" !" if c.needs_compensation else ""),
+            "?" if c.charge is None else c.charge["compensation"] + (" !" if c.needs_compensation else ""),
         )
         for c in configs
     ]
-    click.echo(tabulate(rows, headers=["id", "configuration", "mult.", "formula", "atoms", "pair Å", "charge"]))
+    click.echo(tabulate(rows, headers=["id", "configuration", "mult.", "formula", "atoms", "pair Å", "charge bookkeeping (neutral cell)"]))
     if any(c.needs_compensation for c in configs):
-        click.echo("charge: net formal charge of the cell; '!' marks configurations that need charge compensation")
+        click.echo("'!': carriers that no ion of the cell can take (no formal valence change compensates them)")
     for note in notes:
         click.echo(f"note: {note}")
     if write_dir is not None:
@@ -216,23 +216,62 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
 
     db = DescriptorDatabase(db_url or spec.database)  # opened first: a bad URL fails before any job runs
     result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed)
-    counts = db.write(*records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE)))
+    configurations, calculations, descriptors = records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE))
+    counts = db.write(configurations, calculations, descriptors)
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
-    summary = summarise(result)
+    summary = summarise(result, descriptors)
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
         return
-    click.echo(f"level of theory: {summary['level_of_theory']}; jobs by status: {summary['status_counts']}")
+    click.echo(format_summary(summary))
+
+
+def _number(value, status: str | None = None, flags=()) -> str:
+    """A number as a reader must see it: flagged values carry their flags, failed ones say so."""
+    if value is None:
+        return status or ""
+    text = f"{value:.3f}"
+    return f"{text} [{', '.join(flags)}]" if flags else text
+
+
+def format_summary(summary: dict) -> str:
+    """The run's summary as two tables: configurations, then every hop with its mechanism and E_KRA."""
+    lines = [f"level of theory: {summary['level_of_theory']}; jobs by status: {summary['status_counts']}"]
     rows = []
     for row in summary["configurations"]:
-        barriers = "; ".join(
-            f"{b['hop'].get('start', '?')}->{b['hop'].get('end', '?')} "
-            + (f"{b['forward']:.3f}/{b['reverse']:.3f} eV" if "forward" in b else f"{b['status']}")
-            for b in row["barriers"]
-        )
         ef = row.get("vacancy_formation_energy")
-        rows.append((row["id"].rsplit("-", 1)[-1], row["name"], row["relax"], "" if ef is None else f"{ef:.3f}", barriers))
-    click.echo(tabulate(rows, headers=["id", "configuration", "relax", "E_vac eV", "barriers fwd/rev"]))
+        rows.append((row["id"].rsplit("-", 1)[-1], row["name"], row["relax"], _number(ef, row.get("vacancy_status"), row.get("vacancy_flags", ()))))
+    lines.append(tabulate(rows, headers=["id", "configuration", "relax", "E_vac eV (O-rich)"], disable_numparse=True))
+    hops = []
+    for row in summary["configurations"]:
+        for b in row["barriers"]:
+            observed = b.get("mechanism_observed") or ""
+            if b.get("closest_to_vacant_o") is not None:
+                observed += f" (closest to V_O {b['closest_to_vacant_o']:.2f} Å)"
+            if b.get("route") == "tetrahedral":
+                observed += " via tet band"
+            hops.append(
+                (
+                    row["id"].rsplit("-", 1)[-1],
+                    f"{b.get('start', '?')} -> {b.get('end', '?')}",
+                    b.get("mechanism_expected") or "",
+                    observed,
+                    _number(b.get("e_kra"), b["status"]),
+                    _number(b.get("barrier"), b["status"], b.get("flags", ())),
+                    "" if b.get("forward") is None else f"{b['forward']:.3f}/{b['reverse']:.3f}",
+                    "" if b.get("delta_e_a") is None else f"{b['delta_e_a']:+.3f}",
+                )
+            )
+    if hops:
+        lines.append("")
+        lines.append(
+            tabulate(
+                hops,
+                headers=["config", "hop", "expected", "observed (climbing image)", "E_KRA eV", "barrier eV (stable end)", "fwd/rev eV", "ΔE_a eV"],
+                disable_numparse=True,
+            )
+        )
+    return "\n".join(lines)
 
 
 # ----- clusters: FireWorks and jobflow-remote -------------------------------------------------------

@@ -9,6 +9,7 @@ Tests check the counts against brute-force StructureMatcher grouping.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 from monty.json import MSONable
 from pymatgen.core import Element, Structure
 
+from structures.charge import charge_bookkeeping
 from structures.errors import LroxInputError
 from structures.framework import DefectFramework
 from structures.labels import site_label
@@ -31,6 +33,8 @@ __all__ = [
     "dopant_oxidation_state",
     "enumerate_configurations",
     "configuration_from_defects",
+    "configuration_id",
+    "distinguish_names",
 ]
 
 VACANT = "Va"
@@ -44,7 +48,12 @@ class PairKind(str, Enum):
 
 @dataclass
 class DefectSite(MSONable):
-    """One point defect of a configuration, named by the host site it sits on."""
+    """One point defect of a configuration, named by the host site it sits on.
+
+    ``tag`` tells the site apart from other orbits that carry the same label (see
+    :meth:`DefectFramework.point_tag`); ``host_species`` is the element the host has there
+    (None for an interstitial void).
+    """
 
     kind: str
     point: int
@@ -52,15 +61,26 @@ class DefectSite(MSONable):
     frac_coords: list[float]
     species: str | None = None
     oxidation_state: float | None = None
+    tag: str = ""
+    host_species: str | None = None
+
+    @property
+    def element_removed(self) -> str | None:
+        """The host element a vacancy or substitution takes away (from the label for older records)."""
+        if self.kind == DefectKind.INTERSTITIAL.value:
+            return None
+        return self.host_species or self.host_label.split("(")[0]
 
     @property
     def name(self) -> str:
-        """``Al on Mn(4g, TM layer)``, ``V on O(8j)``, ``Mg in tet(Li layer)``."""
+        """``Al on Mn(4g, TM layer)``, ``V_O(8j)`` (Kröger–Vink style), ``Mg in tet(Li layer)``, plus the tag."""
         if self.kind == DefectKind.VACANCY.value:
-            return f"V on {self.host_label}"
-        if self.kind == DefectKind.INTERSTITIAL.value:
-            return f"{self.species} in {self.host_label}"
-        return f"{self.species} on {self.host_label}"
+            text = f"V_{self.host_label}"
+        elif self.kind == DefectKind.INTERSTITIAL.value:
+            text = f"{self.species} in {self.host_label}"
+        else:
+            text = f"{self.species} on {self.host_label}"
+        return f"{text} {self.tag}" if self.tag else text
 
 
 @dataclass
@@ -79,10 +99,16 @@ class Configuration(MSONable):
     multiplicity: int
     formula: str
     n_atoms: int
-    net_charge: float | None
+    charge: dict | None = None  # ChargeBookkeeping.as_dict(): formal charge change and who takes it
     pair_distance: float | None = None
     structure: Structure | None = field(default=None, repr=False)
     host_fingerprint: str = ""
+    # lineage, by id: parent_ids[k] is this configuration without defects[k]; defect_ids[k] the
+    # single-defect configuration of defects[k] alone (its site orbit). Descriptors that compare
+    # two configurations use these, never labels.
+    parent_ids: list[str] = field(default_factory=list)
+    defect_ids: list[str] = field(default_factory=list)
+    name_suffix: str = ""  # "#2" where two configurations would otherwise read the same
 
     def __post_init__(self) -> None:
         # restore types after a JSON round trip (jobflow passes configurations between jobs as JSON)
@@ -93,6 +119,12 @@ class Configuration(MSONable):
         if isinstance(self.structure, dict):
             self.structure = Structure.from_dict(self.structure)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Configuration:
+        """Decode, ignoring keys of older lrox versions (``net_charge``) that no field holds now."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
     @property
     def name(self) -> str:
         if not self.defects:
@@ -100,11 +132,17 @@ class Configuration(MSONable):
         text = " + ".join(d.name for d in self.defects)
         if self.pair_distance is not None:
             text += f" ({self.pair_distance:.2f} Å apart)"
-        return text
+        return f"{text} {self.name_suffix}" if self.name_suffix else text
+
+    @property
+    def charge_change(self) -> float | None:
+        """Σ(new − old formal charge) of the defects: > 0 leaves electrons, < 0 holes (the cell stays neutral)."""
+        return None if self.charge is None else self.charge["charge_change"]
 
     @property
     def needs_compensation(self) -> bool:
-        return self.net_charge is not None and abs(self.net_charge) > 1e-6
+        """Only carriers that no ion of the cell can take count (an O vacancy's electrons reduce Mn⁴⁺)."""
+        return bool(self.charge and self.charge["needs_compensation"])
 
     def summary(self) -> dict:
         """JSON-friendly description (everything except the structure)."""
@@ -117,7 +155,10 @@ class Configuration(MSONable):
                 {
                     "kind": d.kind,
                     "species": d.species,
+                    "host_species": d.element_removed,
                     "site": d.host_label,
+                    "tag": d.tag,
+                    "name": d.name,
                     "frac_coords": [round(x, 5) for x in d.frac_coords],
                     "oxidation_state": d.oxidation_state,
                 }
@@ -127,8 +168,11 @@ class Configuration(MSONable):
             "formula": self.formula,
             "n_atoms": self.n_atoms,
             "pair_distance": None if self.pair_distance is None else round(self.pair_distance, 4),
-            "net_charge": self.net_charge,
+            "charge_change": self.charge_change,
+            "compensation": None if self.charge is None else self.charge["compensation"],
             "needs_compensation": self.needs_compensation,
+            "parent_ids": list(self.parent_ids),
+            "defect_ids": list(self.defect_ids),
         }
 
 
@@ -179,10 +223,12 @@ def _defect_site(framework: DefectFramework, point: int, spec: DefectSpec) -> De
         frac_coords=[float(x) for x in framework.coords_of([point])[0]],
         species=None if spec.kind is DefectKind.VACANCY else spec.species,
         oxidation_state=oxi,
+        tag=framework.point_tag(point),
+        host_species=framework.structure[point].specie.symbol if point < framework.n_sites else None,
     )
 
 
-def _net_charge(framework: DefectFramework, defects: list[DefectSite]) -> float | None:
+def _charge_change(framework: DefectFramework, defects: list[DefectSite]) -> float | None:
     total = 0.0
     for d in defects:
         host = framework.oxidation_of(d.point)
@@ -191,6 +237,22 @@ def _net_charge(framework: DefectFramework, defects: list[DefectSite]) -> float 
         new = 0 if d.kind == DefectKind.VACANCY.value else d.oxidation_state
         total += new - host
     return round(total, 6)
+
+
+def _charge(framework: DefectFramework, defects: list[DefectSite]) -> dict | None:
+    """The formal bookkeeping of the neutral cell (:mod:`structures.charge`)."""
+    changed = {d.point: d for d in defects}
+    cations = []
+    for p in framework.cation_points:
+        d = changed.get(p)
+        if d is None:
+            cations.append((framework.site_occupants[p], framework.oxidation_of(p)))
+        elif d.kind == DefectKind.SUBSTITUTION.value:
+            cations.append((d.species, d.oxidation_state))
+    cations += [(d.species, d.oxidation_state) for d in defects if d.kind == DefectKind.INTERSTITIAL.value]
+    has_oxygen = any(occ == "O" and p not in changed for p, occ in enumerate(framework.site_occupants))
+    result = charge_bookkeeping(cations, has_oxygen, _charge_change(framework, defects))
+    return None if result is None else result.as_dict()
 
 
 def build_structure(framework: DefectFramework, defects: list[DefectSite]) -> Structure:
@@ -253,33 +315,41 @@ def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tupl
     return decoded, len(unique)
 
 
+def _identity(framework: DefectFramework, items: list[tuple[int, str]]) -> tuple[str, int]:
+    """(id, multiplicity) of the configuration that puts each occupant on its point."""
+    canonical, multiplicity = _canonical(framework, items) if items else ((), 1)
+    digest = hashlib.sha256(repr((framework.host_fingerprint, tuple(framework.dims), canonical)).encode()).hexdigest()
+    return f"{framework.host.name}-{digest[:12]}", int(multiplicity)
+
+
+def configuration_id(framework: DefectFramework, placed: list[tuple[int, DefectSpec]]) -> str:
+    """The id a configuration of these (point, spec) placements gets, without building it."""
+    return _identity(framework, [(int(p), spec.species or VACANT) for p, spec in placed])[0]
+
+
 def configuration_from_defects(
     framework: DefectFramework, placed: list[tuple[int, DefectSpec]], pair_distance: float | None = None
 ) -> Configuration:
-    """A Configuration from explicit (point, spec) placements, with its id and multiplicity."""
+    """A Configuration from explicit (point, spec) placements, with its id, multiplicity and lineage."""
     defects = [_defect_site(framework, p, spec) for p, spec in placed]
-    items = [(d.point, d.species or VACANT) for d in defects]
-    if items:
-        canonical, multiplicity = _canonical(framework, items)
-    else:
-        canonical, multiplicity = (), 1
-    fingerprint = framework.host_fingerprint
-    digest = hashlib.sha256(
-        repr((fingerprint, tuple(framework.dims), canonical)).encode()
-    ).hexdigest()
+    config_id, multiplicity = _identity(framework, [(d.point, d.species or VACANT) for d in defects])
+    parents = [configuration_id(framework, placed[:k] + placed[k + 1 :]) for k in range(len(placed))]
+    singles = [configuration_id(framework, [item]) for item in placed]
     structure = build_structure(framework, defects)
     return Configuration(
-        id=f"{framework.host.name}-{digest[:12]}",
+        id=config_id,
         host_name=framework.host.name,
         supercell=list(framework.dims),
         defects=defects,
-        multiplicity=int(multiplicity),
+        multiplicity=multiplicity,
         formula=structure.composition.formula.replace(" ", ""),
         n_atoms=len(structure),
-        net_charge=_net_charge(framework, defects),
+        charge=_charge(framework, defects),
         pair_distance=pair_distance,
         structure=structure,
-        host_fingerprint=fingerprint,
+        host_fingerprint=framework.host_fingerprint,
+        parent_ids=parents,
+        defect_ids=singles,
     )
 
 
@@ -349,7 +419,20 @@ def enumerate_configurations(
     unique: dict[str, Configuration] = {}
     for config in result:  # two specs may describe the same configuration
         unique.setdefault(config.id, config)
-    return list(unique.values())
+    return distinguish_names(list(unique.values()))
+
+
+def distinguish_names(configurations: list[Configuration]) -> list[Configuration]:
+    """Give configurations that would read the same a ``#k`` suffix (in list order); ids are untouched."""
+    by_name: dict[str, list[Configuration]] = {}
+    for config in configurations:
+        config.name_suffix = ""
+        by_name.setdefault(config.name, []).append(config)
+    for group in by_name.values():
+        if len(group) > 1:
+            for k, config in enumerate(group, start=1):
+                config.name_suffix = f"#{k}"
+    return configurations
 
 
 __all__ += ["point_index_map", "enumerate_singles", "enumerate_pairs", "build_structure", "VACANT", "Sublattice"]

@@ -257,6 +257,58 @@ class DefectFramework:
             result.append(orbit)
         return result
 
+    # ----- names a chemist can tell apart ------------------------------------------------------------
+    def label_orbits(self, point: int) -> list[list[int]]:
+        """The orbits of every point that carries the same label as ``point``, in rank order."""
+        table = self._void_orbits_by_label if point >= self.n_sites else self._site_orbits_by_label
+        return table[self.label_of(point)]
+
+    def _orbits_by_label(self, points) -> dict[str, list[list[int]]]:
+        by_label: dict[str, list[int]] = {}
+        for p in points:
+            by_label.setdefault(self.label_of(p), []).append(p)
+        return {label: self.orbits(members) for label, members in by_label.items()}
+
+    @cached_property
+    def _site_orbits_by_label(self) -> dict[str, list[list[int]]]:
+        return self._orbits_by_label(range(self.n_sites))
+
+    @cached_property
+    def _void_orbits_by_label(self) -> dict[str, list[list[int]]]:
+        return self._orbits_by_label(range(self.n_sites, self.n_sites + len(self.voids)))
+
+    def point_tag(self, point: int) -> str:
+        """What tells this point apart from others of the same label: '' when its label is one orbit.
+
+        In a host where inequivalent sites share a label (the Li-rich host's nine Mn(4g) orbits, or
+        every O of a P1 cell), the tag is the composition of the point's nearest cation shell,
+        ``[2 Ni, 3 Mn, 1 Li(TM)]``, with an orbit index ``#k`` (rank order among the label's
+        orbits) where the shells do not settle it. Tags depend on the framework only, so the
+        same site gets the same name in every screen.
+        """
+        orbits = self.label_orbits(point)
+        if len(orbits) < 2:
+            return ""
+        shells = [self._cation_shell(orbit[0]) for orbit in orbits]
+        index = next(k for k, orbit in enumerate(orbits) if point in orbit)
+        shell = shells[index]
+        if shells.count(shell) > 1:
+            return f"{shell} #{index + 1}"
+        return shell
+
+    def _cation_shell(self, point: int) -> str:
+        """``[2 Ni, 3 Mn, 1 Li(TM)]``: cations within 1.25x the nearest cation distance of a point."""
+        cations = np.array(self.cation_points)
+        d = self.structure.lattice.get_all_distances(self.coords_of([point]), self.structure.frac_coords[cations])[0]
+        d[cations == point] = np.inf
+        shell = cations[d <= 1.25 * d.min()]
+        counts: dict[str, int] = {}
+        for c in shell.tolist():
+            element = self.structure[c].specie.symbol
+            name = f"{element}(TM)" if element == "Li" and self.structure[c].properties.get("layer") == "TM layer" else element
+            counts[name] = counts.get(name, 0) + 1
+        return "[" + ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) + "]"
+
     # ----- geometry ---------------------------------------------------------------------------------
     def distances_from(self, point: int, targets=None) -> np.ndarray:
         """Minimum-image distances from one point to ``targets`` (default: every point)."""
@@ -288,6 +340,48 @@ class DefectFramework:
             return []
         d = self.structure.lattice.get_all_distances(self.voids, self.structure.frac_coords[cations])
         return [sorted(cations[row <= 1.4 * row.min()].tolist()) for row in d]
+
+    @cached_property
+    def anion_points(self) -> list[int]:
+        return [i for i, s in enumerate(self.structure) if s.specie.symbol in ANIONS]
+
+    @cached_property
+    def void_vertices(self) -> list[list[int]]:
+        """For each void, its four anion vertices (framework points), nearest first."""
+        anions = np.array(self.anion_points)
+        if not len(self.voids) or not len(anions):
+            return [[] for _ in range(len(self.voids))]
+        d = self.structure.lattice.get_all_distances(self.voids, self.structure.frac_coords[anions])
+        return [anions[np.argsort(row)[:4]].tolist() for row in d]
+
+    def shared_anions(self, start, end) -> list[int]:
+        """The anions two neighbouring cation polyhedra share (the O–O edge of edge-sharing octahedra).
+
+        ``start`` and ``end`` are the fractional positions of the two cations, the end at the
+        image the hop goes to: in a small cell several images of a site can be equally near, and
+        an O bonded to another image of it is not on this hop's edge. Each shared anion lies
+        within 1.25x the nearest cation–anion distance of both positions.
+        """
+        anions = np.array(self.anion_points)
+        if not len(anions):
+            return []
+        lattice = self.structure.lattice
+        start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+        delta = self.structure.frac_coords[anions] - (start + end) / 2
+        delta -= np.round(delta)  # anions at their image nearest the hop's midpoint
+        positions = (start + end) / 2 + delta
+        to_a = np.linalg.norm(lattice.get_cartesian_coords(positions - start), axis=1)
+        to_b = np.linalg.norm(lattice.get_cartesian_coords(positions - end), axis=1)
+        bond = 1.25 * min(to_a.min(), to_b.min())
+        return sorted(anions[(to_a <= bond) & (to_b <= bond)].tolist())
+
+    @cached_property
+    def pristine_id(self) -> str:
+        """The id of the defect-free configuration of this framework."""
+        from structures.configurations import configuration_id
+
+        return configuration_id(self, [])
+
 
 def framework_for_host(
     host: Host,

@@ -46,11 +46,16 @@ DEFAULT_HOP_CUTOFF = 3.5  # Å: nearest Li–Li distances in layered oxides are 
 class HopMechanism(str, Enum):
     ODH = "ODH"  # oxygen-dumbbell hop, straight through the shared O–O edge
     TSH = "TSH"  # tetrahedral-site hop, through a face-sharing tetrahedral hole (needs a divacancy)
+    VO_EDGE = "V_O-edge"  # the shared O–O edge has lost an O: neither a dumbbell nor a tetrahedron
 
 
 @dataclass
 class TetrahedralSite(MSONable):
-    """A tetrahedral hole next to a hop, with the cations on its face-sharing octahedra."""
+    """A tetrahedral hole next to a hop, with the cations on its face-sharing octahedra.
+
+    ``vertices`` are the framework points of its four O; a hole with a vertex O missing is
+    not a tetrahedral site and never appears here.
+    """
 
     point: int
     label: str
@@ -58,6 +63,7 @@ class TetrahedralSite(MSONable):
     face_sharing: list[str]  # "Mn(4g, TM layer)", "vacant Li(2c, Li layer)", ...
     n_tm: int
     has_extra_vacancy: bool
+    vertices: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +92,15 @@ class LiHop(MSONable):
     multiplicity: int
     into_existing_vacancy: bool = False
     canonical_key: tuple = field(default=(), repr=False)
+    # the O–O edge the two octahedra share (framework points), and which of them are vacant
+    edge_points: list[int] = field(default_factory=list)
+    vacant_edge_points: list[int] = field(default_factory=list)
+    # the symmetry-equivalent hop of the pristine host (same two sites, no defects): the
+    # reference of ΔE_a
+    reference_hop_id: str | None = None
+    # where to look in the NEB images (site indices of hop_endpoints' structures), so that the
+    # converged path can be judged without the framework: see observed_mechanism
+    saddle_geometry: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # restore types after a JSON round trip (jobflow passes hops between jobs as JSON)
@@ -120,8 +135,11 @@ class LiHop(MSONable):
             "n_tm": self.n_tm,
             "tetrahedral_site_face_sharing": self.tetrahedral_sites[0].face_sharing if self.tetrahedral_sites else [],
             "distance_to_defect": None if self.distance_to_defect is None else round(self.distance_to_defect, 4),
+            "nearest_defect": self.saddle_geometry.get("nearest_defect"),
             "multiplicity": self.multiplicity,
             "into_existing_vacancy": self.into_existing_vacancy,
+            "reference_hop_id": self.reference_hop_id,
+            "saddle_geometry": self.saddle_geometry,
         }
 
 
@@ -145,14 +163,26 @@ def _layers(framework: DefectFramework, a: int, b: int) -> str:
     return f"{TM_LAYER} -> {LI_LAYER}"
 
 
-def _tetrahedral_sites(framework, occupancy, oxidation, a: int, b: int) -> list[TetrahedralSite]:
+def _tetrahedral_sites(framework, occupancy, oxidation, a: int, b: int, start, end) -> list[TetrahedralSite]:
+    """Empty tetrahedral holes sharing a face with both octahedra of the hop (start → end image)."""
     sites = []
+    lattice = framework.structure.lattice
+    midpoint = (np.asarray(start) + np.asarray(end)) / 2
     for k, face in enumerate(framework.void_face_sharing):
         if a not in face or b not in face:
             continue
         point = framework.n_sites + k
+        # in a small cell the hole may face another image of b: it must sit beside this hop
+        offset = framework.frac_coords[point] - midpoint
+        offset -= np.round(offset)
+        centre = midpoint + offset
+        if max(np.linalg.norm(lattice.get_cartesian_coords(centre - x)) for x in (start, end)) > 2.4:
+            continue  # ≈1.8 Å from each face-sharing cation in a layered oxide
         if occupancy[point] != VOID:
             continue  # an occupied hole (interstitial dopant) is not a path
+        vertices = framework.void_vertices[k]
+        if any(occupancy[v] == VACANT for v in vertices):
+            continue  # a face O is missing: this is no longer a tetrahedral site
         others = [c for c in face if c not in (a, b)]
         n_tm = sum(1 for c in others if occupancy[c] not in (VACANT,) and (oxidation[c] or 0) > 1)
         extra_vacancy = any(occupancy[c] == VACANT for c in others)
@@ -173,6 +203,7 @@ def _tetrahedral_sites(framework, occupancy, oxidation, a: int, b: int) -> list[
                 face_sharing=described,
                 n_tm=n_tm,
                 has_extra_vacancy=extra_vacancy,
+                vertices=[int(v) for v in vertices],
             )
         )
     # TSH-enabled holes first, then fewest TM
@@ -199,7 +230,7 @@ def enumerate_hops(
     if max_defect_distance is not None and max_defect_distance < 0:
         raise LroxInputError(f"defect distance must not be negative, got {max_defect_distance}")
     occupancy, oxidation = occupancy_of(framework, configuration)
-    config_id = configuration.id if configuration else f"{framework.host.name}-pristine"
+    config_id = configuration.id if configuration else framework.pristine_id
     defects = [d.point for d in configuration.defects] if configuration else []
     stabilizer = framework.stabilizer(occupancy)
     rank = framework.rank
@@ -223,7 +254,6 @@ def enumerate_hops(
             if key not in found:
                 found[key] = (a, b, float(dist), len(unique))
     hops = []
-    inverse = np.argsort(rank)  # rank is a permutation: argsort inverts it
     for key, (a, b, length, multiplicity) in found.items():
         if occupancy[a] == VACANT:  # the moving Li starts on the occupied end
             a, b = b, a
@@ -231,18 +261,25 @@ def enumerate_hops(
         _, image = lattice.get_distance_and_image(start, framework.frac_coords[b])
         end = framework.frac_coords[b] + image
         midpoint = (start + end) / 2
-        defect_distance = None
+        defect_distance = nearest = None
         if defects:
-            defect_distance = float(lattice.get_all_distances(midpoint[None, :], framework.frac_coords[defects])[0].min())
+            distances = lattice.get_all_distances(midpoint[None, :], framework.frac_coords[defects])[0]
+            defect_distance = float(distances.min())
+            nearest = configuration.defects[int(distances.argmin())].name
             if max_defect_distance is not None and defect_distance > max_defect_distance + 1e-6:
                 continue
-        tets = _tetrahedral_sites(framework, occupancy, oxidation, a, b)
-        mechanism = HopMechanism.TSH if tets and tets[0].has_extra_vacancy else HopMechanism.ODH
-        position_key = tuple(framework.position_key(int(inverse[r])) for r in key)
-        digest = hashlib.sha256(repr((config_id, position_key)).encode()).hexdigest()[:10]
+        tets = _tetrahedral_sites(framework, occupancy, oxidation, a, b, start, end)
+        edge = framework.shared_anions(start, end)
+        vacant_edge = [p for p in edge if occupancy[p] == VACANT]
+        if vacant_edge:
+            mechanism = HopMechanism.VO_EDGE
+        elif tets and tets[0].has_extra_vacancy:
+            mechanism = HopMechanism.TSH
+        else:
+            mechanism = HopMechanism.ODH
         hops.append(
             LiHop(
-                id=f"{config_id}-hop-{digest}",
+                id=_hop_id(framework, config_id, key),
                 configuration_id=config_id,
                 start_point=a,
                 end_point=b,
@@ -259,10 +296,43 @@ def enumerate_hops(
                 multiplicity=int(multiplicity),
                 into_existing_vacancy=occupancy[b] == VACANT,
                 canonical_key=key,
+                edge_points=[int(p) for p in edge],
+                vacant_edge_points=[int(p) for p in vacant_edge],
+                reference_hop_id=reference_hop_id(framework, a, b),
+                saddle_geometry=_saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest),
             )
         )
     hops.sort(key=lambda h: (h.distance_to_defect if h.distance_to_defect is not None else 0.0, round(h.length, 3), h.id))
     return hops
+
+
+def _hop_id(framework: DefectFramework, config_id: str, key: tuple) -> str:
+    """A hop's id: its configuration and the positions of its canonical (start, end) pair."""
+    inverse = np.argsort(framework.rank)  # rank is a permutation: argsort inverts it
+    position_key = tuple(framework.position_key(int(inverse[r])) for r in key)
+    return f"{config_id}-hop-{hashlib.sha256(repr((config_id, position_key)).encode()).hexdigest()[:10]}"
+
+
+def reference_hop_id(framework: DefectFramework, a: int, b: int) -> str:
+    """The id of the hop between points a and b in the pristine host (its symmetry-equivalent)."""
+    pair = np.sort(framework.rank[framework.permutations[:, [a, b]]], axis=1)
+    return _hop_id(framework, framework.pristine_id, tuple(np.unique(pair, axis=0)[0].tolist()))
+
+
+def _saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest) -> dict:
+    """Site indices, in the NEB images of :func:`hop_endpoints`, of what the saddle is judged by."""
+    state = list(occupancy)
+    state[a] = state[b] = VACANT
+    kept = [p for p, occ in enumerate(state) if occ not in (VACANT, VOID)]
+    index = {p: k for k, p in enumerate(kept)}
+    return {
+        "moving_li": len(kept),  # appended last in both end points
+        "edge": [index[p] for p in edge if p in index],
+        "vacant_edge_frac": [[float(x) for x in framework.frac_coords[p]] for p in vacant_edge],
+        "tetrahedra": [[index[v] for v in t.vertices] for t in tets],
+        "tetrahedra_labels": [t.label for t in tets],
+        "nearest_defect": nearest,
+    }
 
 
 def _structure_from_occupancy(framework: DefectFramework, occupancy: list[str]) -> Structure:
@@ -399,3 +469,82 @@ def map_initial_to_final(
 
 
 __all__ += ["end_to_end_operation", "map_initial_to_final"]
+
+
+# ----- the converged path: which mechanism actually happened ------------------------------------------
+def _mic_vectors(structure: Structure, origin_frac: np.ndarray, frac_points: np.ndarray) -> np.ndarray:
+    """Cartesian vectors from ``origin_frac`` to each point, each to its nearest periodic image."""
+    delta = np.asarray(frac_points, dtype=float) - np.asarray(origin_frac, dtype=float)
+    delta -= np.round(delta)
+    return structure.lattice.get_cartesian_coords(delta)
+
+
+def observed_mechanism(images: list[Structure], energies: list[float], geometry: dict) -> dict:
+    """The mechanism the converged band took, read off its climbing (highest interior) image.
+
+    ODH or TSH: whichever the moving Li is nearer, the midpoint of the shared O–O edge or the
+    centre of a tetrahedral site sharing faces with both octahedra (both from the O positions of
+    that image). For a ``V_O-edge`` hop the edge has lost an O: what is recorded instead is the
+    moving Li's closest approach to the vacant O site over the whole band.
+    """
+    if len(images) < 3 or len(energies) != len(images):
+        raise ValueError("a band needs at least three images, one energy each")
+    saddle = 1 + int(np.argmax(np.asarray(energies, dtype=float)[1:-1]))
+    li_index = geometry.get("moving_li", len(images[0]) - 1)
+    out: dict = {"saddle_image": saddle}
+    if geometry.get("vacant_edge_frac"):
+        vacant = np.asarray(geometry["vacant_edge_frac"], dtype=float)
+        closest = min(float(np.linalg.norm(_mic_vectors(img, img[li_index].frac_coords, vacant), axis=1).min()) for img in images)
+        return {**out, "mechanism": HopMechanism.VO_EDGE.value, "closest_to_vacant_o": closest}
+    image = images[saddle]
+    li = image[li_index].frac_coords
+    d_edge = d_tet = None
+    if len(geometry.get("edge", [])) >= 2:
+        vectors = _mic_vectors(image, li, image.frac_coords[geometry["edge"]])
+        d_edge = float(np.linalg.norm(vectors.mean(axis=0)))
+    tets = geometry.get("tetrahedra", [])
+    best = None
+    for k, vertices in enumerate(tets):
+        d = float(np.linalg.norm(_mic_vectors(image, li, image.frac_coords[vertices]).mean(axis=0)))
+        if best is None or d < best[0]:
+            best = (d, k)
+    if best is not None:
+        d_tet = best[0]
+    if d_edge is None and d_tet is None:
+        return {**out, "mechanism": None}
+    mechanism = HopMechanism.TSH if d_edge is None or (d_tet is not None and d_tet < d_edge) else HopMechanism.ODH
+    result = {**out, "mechanism": mechanism.value, "distance_to_edge_midpoint": d_edge, "distance_to_tetrahedron": d_tet}
+    if best is not None:
+        result["tetrahedron"] = (geometry.get("tetrahedra_labels") or [None] * len(tets))[best[1]]
+    return result
+
+
+def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int = 0) -> list[Structure]:
+    """The same band with the moving Li led through a tetrahedral site: start → tet centre → end.
+
+    IDPP starts every band through the O–O edge; a divacancy hop must also be tried through the
+    tetrahedral site, or the NEB may never find the lower saddle. The moving Li follows the two
+    straight segments at equal arc-length steps; every other atom keeps its IDPP position. The
+    tet centre is the centroid of its four O in the initial end point.
+    """
+    vertices = geometry["tetrahedra"][tetrahedron]
+    li_index = geometry.get("moving_li", len(images[0]) - 1)
+    first, last = images[0], images[-1]
+    p0 = first[li_index].coords
+    p1 = p0 + _mic_vectors(first, first[li_index].frac_coords, last[li_index].frac_coords[None, :])[0]
+    centre = p0 + _mic_vectors(first, first[li_index].frac_coords, first.frac_coords[vertices]).mean(axis=0)
+    legs = (np.linalg.norm(centre - p0), np.linalg.norm(p1 - centre))
+    total = sum(legs)
+    out = [first.copy()]
+    n = len(images) - 1
+    for k, image in enumerate(images[1:-1], start=1):
+        s = total * k / n
+        position = p0 + (centre - p0) * (s / legs[0]) if s <= legs[0] else centre + (p1 - centre) * ((s - legs[0]) / legs[1])
+        moved = image.copy()
+        moved.replace(li_index, moved[li_index].species, coords=position, coords_are_cartesian=True, properties=moved[li_index].properties)
+        out.append(moved)
+    out.append(last.copy())
+    return out
+
+
+__all__ += ["observed_mechanism", "tetrahedral_band", "reference_hop_id"]

@@ -127,33 +127,56 @@ def test_ids_do_not_depend_on_site_order_of_the_input_file(tmp_path):
 def test_configuration_fields(li2mno3_96):
     configs = enumerate_configurations(li2mno3_96, [parse_dopant("Al:tm")], [parse_vacancy("O")], pair_cutoff=3.0)
     pristine, *rest = configs
-    assert pristine.name == "pristine" and pristine.n_atoms == 96 and pristine.net_charge == 0
+    assert pristine.name == "pristine" and pristine.n_atoms == 96 and pristine.charge_change == 0
     al = next(c for c in rest if c.name == "Al on Mn(4g, TM layer)")
     assert al.formula == "Li32Mn15Al1O48" and al.multiplicity == 16
-    assert al.net_charge == -1 and al.needs_compensation  # Al3+ on a Mn4+ site
-    vo = [c for c in rest if c.name.startswith("V on O")]
-    assert {c.net_charge for c in vo} == {2} and {c.n_atoms for c in vo} == {95}
+    # Al3+ on a Mn4+ site leaves a hole; Mn4+ cannot be oxidised further, lattice O takes it
+    assert al.charge_change == -1 and al.charge["compensation"] == "1 h⁺ → O²⁻→O⁻ (lattice oxygen holes)"
+    assert not al.needs_compensation
+    vo = [c for c in rest if c.name.startswith("V_O(")]
+    assert len(vo) == 2 and {c.n_atoms for c in vo} == {95}
+    for c in vo:  # a neutral cell keeps the vacancy's two electrons: two Mn4+ become Mn3+
+        assert c.charge_change == 2 and c.charge["compensation"] == "2 e⁻ → Mn⁴⁺→Mn³⁺ (any of 16)"
+        assert not c.needs_compensation
     al_vo = [c for c in rest if c.pair_distance is not None and {d.kind for d in c.defects} == {"substitution", "vacancy"}]
-    assert al_vo and all(c.net_charge == 1 and c.n_atoms == 95 for c in al_vo)  # -1 + 2
+    assert al_vo and all(c.charge_change == 1 and c.n_atoms == 95 for c in al_vo)  # -1 + 2
+    assert all(c.charge["compensation"] == "1 e⁻ → Mn⁴⁺→Mn³⁺ (any of 15)" for c in al_vo)
     assert [c.pair_distance for c in al_vo] == sorted(c.pair_distance for c in al_vo)  # nearest first
     al_al = [c for c in rest if c.pair_distance is not None and {d.kind for d in c.defects} == {"substitution"}]
-    assert al_al and all(c.net_charge == -2 and c.structure.composition["Al"] == 2 for c in al_al)
+    assert al_al and all(c.charge_change == -2 and c.structure.composition["Al"] == 2 for c in al_al)
     summary = al.summary()
     assert summary["defects"][0]["site"] == "Mn(4g, TM layer)" and summary["defects"][0]["species"] == "Al"
+    assert summary["defects"][0]["host_species"] == "Mn"
+
+
+def test_vacancies_are_named_kroger_vink_style(li2mno3_96):
+    names = {c.name for c in enumerate_configurations(li2mno3_96, [], [parse_vacancy("O"), parse_vacancy("Li")])}
+    assert {"V_O(4i)", "V_O(8j)", "V_Li(2b, TM layer)", "V_Li(2c, Li layer)", "V_Li(4h, Li layer)"} <= names
+    assert not any(name.startswith("V on") for name in names)  # which any chemist reads as vanadium
+
+
+def test_only_carriers_no_ion_can_take_need_compensation():
+    # Mg2+ on a Li+ site in LiAlO2-like chemistry has no reducible cation: the electron is flagged
+    from structures.charge import charge_bookkeeping
+
+    flagged = charge_bookkeeping([("Al", 3), ("Li", 1)], True, 1)
+    assert flagged.needs_compensation and flagged.uncompensated == 1 and "no ion" in flagged.compensation
+    ni = charge_bookkeeping([("Ni", 2)] * 3 + [("Mn", 4)] * 15, True, -1)  # Li-rich: Ni2+ takes the hole
+    assert not ni.needs_compensation and ni.compensation == "1 h⁺ → Ni²⁺→Ni³⁺ (any of 3)"
 
 
 def test_charge_neutral_codoping_is_reported_neutral(li2mno3_96):
     # Ti4+ on Mn4+ is isovalent; Mg2+ on a Li+ site plus Al3+ on Mn4+ compensate each other
     ti = enumerate_singles(li2mno3_96, parse_dopant("Ti:tm"))[0]
-    assert ti.net_charge == 0 and not ti.needs_compensation
+    assert ti.charge_change == 0 and not ti.needs_compensation and ti.charge["compensation"] == "none needed"
     pairs = enumerate_pairs(li2mno3_96, parse_dopant("Mg:li-layer"), parse_dopant("Al:tm"), 3.0)
-    assert pairs and all(c.net_charge == 0 for c in pairs)
+    assert pairs and all(c.charge_change == 0 for c in pairs)
 
 
 def test_explicit_oxidation_state_is_used(li2mno3_96):
     co2 = enumerate_singles(li2mno3_96, parse_dopant("Co2+:tm"))[0]
     co3 = enumerate_singles(li2mno3_96, parse_dopant("Co:tm"))[0]
-    assert co2.net_charge == -2 and co3.net_charge == -1  # Co3+ is Co's common state nearest Mn4+
+    assert co2.charge_change == -2 and co3.charge_change == -1  # Co3+ is Co's common state nearest Mn4+
 
 
 def test_pair_kinds_select_what_is_paired(li2mno3_cell):

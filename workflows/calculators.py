@@ -13,23 +13,59 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
 
 from structures.errors import LroxInputError
 
-__all__ = ["MlModel", "ML_MODELS", "check_model", "ml_calculator", "mock_calculator", "level_of_theory"]
+__all__ = ["MlModel", "ML_MODELS", "O2Correction", "check_model", "ml_calculator", "mock_calculator", "level_of_theory", "o2_correction"]
+
+
+class O2Correction(str, Enum):
+    """What a level of theory's energies already include, for the O2 reference of μ_O.
+
+    * ``included``: the model was trained on MP2020-corrected energies (CHGNet 0.3.0): its
+      energies already carry the fitted oxide correction; nothing is added.
+    * ``mp2020``: raw GGA/GGA+U energies with Materials Project settings (VASP, SevenNet trained
+      on raw MPtrj, GPAW PBE+U): GGA overbinds O2, so μ_O gets MP2020's fitted oxide correction.
+    * ``none``: raw energies of a functional for which no fitted O2 correction is defined (r2SCAN):
+      the O2 molecule is used as it is.
+    """
+
+    INCLUDED = "included"
+    MP2020 = "mp2020"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
 class MlModel:
+    """An ML potential whose weights ship in its pip wheel, with what its energies mean."""
+
     name: str
     package: str
     description: str
+    functional: str  # the DFT the model learned
+    o2_correction: O2Correction  # what its energies include (see O2Correction)
+    checkpoint: str = ""  # package-internal weights name
+    modal: str | None = None  # fidelity of a multi-modal model
 
 
 ML_MODELS = {
-    "chgnet": MlModel("chgnet", "chgnet", "CHGNet 0.3.0 universal potential (MPtrj, GGA/GGA+U with MP2020 corrections)"),
-    "7net-0": MlModel("7net-0", "sevenn", "SevenNet-0 universal potential (MPtrj, raw GGA/GGA+U energies)"),
+    m.name: m
+    for m in (
+        MlModel("chgnet", "chgnet", "CHGNet 0.3.0 (MPtrj, trained on MP2020-corrected GGA/GGA+U energies)",
+                "PBE/PBE+U (MP)", O2Correction.INCLUDED, checkpoint="0.3.0"),
+        MlModel("chgnet-r2scan", "chgnet", "CHGNet fine-tuned on MP r2SCAN (raw r2SCAN energies)",
+                "r2SCAN", O2Correction.NONE, checkpoint="r2scan"),
+        MlModel("7net-0", "sevenn", "SevenNet-0 (MPtrj, raw GGA/GGA+U energies)",
+                "PBE/PBE+U (MP)", O2Correction.MP2020, checkpoint="7net-0"),
+        MlModel("7net-l3i5", "sevenn", "SevenNet-l3i5 (MPtrj, raw GGA/GGA+U energies; lmax 3, 5 layers)",
+                "PBE/PBE+U (MP)", O2Correction.MP2020, checkpoint="7net-l3i5"),
+        MlModel("7net-mf-0", "sevenn", "SevenNet-MF-0, PBE modal (MPtrj, raw GGA/GGA+U energies)",
+                "PBE/PBE+U (MP)", O2Correction.MP2020, checkpoint="7net-mf-0", modal="PBE"),
+        MlModel("7net-mf-0-r2scan", "sevenn", "SevenNet-MF-0, r2SCAN modal (MP r2SCAN, raw energies)",
+                "r2SCAN", O2Correction.NONE, checkpoint="7net-mf-0", modal="R2SCAN"),
+    )
 }
 INSTALL_HINT = "pip install 'lrox[mlip]' (torch==2.13.0 first, then chgnet and sevenn)"
 
@@ -51,14 +87,17 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _load_model(name: str):
     """The model weights, loaded once per process (each calculator then wraps the same weights)."""
-    if name == "chgnet":
+    model = ML_MODELS[name]
+    if model.package == "chgnet":
         from chgnet.model import CHGNet
 
-        return CHGNet.load(verbose=False)
-    return None
+        return CHGNet.load(model_name=model.checkpoint, verbose=False)
+    from sevenn.calculator import SevenNetCalculator
+
+    return SevenNetCalculator(model.checkpoint, device="cpu", modal=model.modal).model
 
 
 @lru_cache(maxsize=1)
@@ -84,19 +123,31 @@ def ml_calculator(name: str, threads: int | None = None):
     """A fresh ASE calculator for the model (one per NEB image: they must not share state)."""
     model = check_model(name)
     _set_threads(threads)
-    if model.name == "chgnet":
+    if model.package == "chgnet":
         import contextlib
         import io
 
         with contextlib.redirect_stdout(io.StringIO()):  # it announces its device on every construction
-            return _energy_forces_chgnet()(model=_load_model("chgnet"), use_device="cpu")
+            return _energy_forces_chgnet()(model=_load_model(model.name), use_device="cpu")
     from sevenn.calculator import SevenNetCalculator
 
-    return SevenNetCalculator("7net-0", device="cpu")
+    return SevenNetCalculator(_load_model(model.name), device="cpu", modal=model.modal)
 
 
-def mock_calculator(fail: bool = False, blow_up: bool = False):
-    """Deterministic Born-Mayer repulsion between all atoms (numpy, fast): plumbing only, never physics.
+def mock_calculator(fail: bool = False, blow_up: bool = False, mobile: tuple[int, ...] = ()):
+    """Deterministic toy ionic potential (numpy, fast): plumbing only, never physics.
+
+    Cation–anion pairs attract (Morse, minimum at 2.05 Å, depth 0.5 eV), like pairs repel
+    (Born–Mayer, 200 eV · exp(−r/0.35 Å)), all smoothly cut off between 3.0 and 3.5 Å. So that
+    the mock has an equilibrium near any structure it is given (a toy pair potential alone does
+    not hold rock salt: its bands fell 3.8 eV into a rearranged cell), every atom is tied by a
+    spring (2 eV/Å², in fractional coordinates) to where the calculator first sees it, and the
+    cell to the first cell (E = ½ B V₀ Σ ε², ε the Green–Lagrange strain, B = 40 eV/Å³). Atoms in
+    ``mobile`` are free: a band's calculators leave the moving Li (the last site) free, so a Li
+    squeezing through an O–O edge meets a real interior maximum. A relaxed cell stays within
+    about 1 % of its input. (Pure repulsion, the first mock, had no equilibrium: its cells
+    swelled until every pair left the cutoff, every energy was zero, and whether a band had a
+    maximum was a knife-edge.)
 
     ``fail=True`` gives a calculator that raises on first use; ``blow_up=True`` one whose forces
     are 10^4 times too large (a diverged SCF, a broken potential): both for failure-handling tests.
@@ -105,30 +156,66 @@ def mock_calculator(fail: bool = False, blow_up: bool = False):
     from ase.calculators.calculator import Calculator, all_changes
     from ase.neighborlist import neighbor_list
 
-    class _Repulsion(Calculator):
+    from structures.labels import ANIONS
+
+    class _ToyIonic(Calculator):
         implemented_properties = ["energy", "free_energy", "forces", "stress"]
-        amplitude, rho, cutoff = 200.0, 0.35, 3.5  # eV, Å, Å
+        amplitude, rho = 200.0, 0.35  # eV, Å: like-pair Born–Mayer repulsion
+        depth, stiffness, bond = 0.5, 2.0, 2.05  # eV, 1/Å, Å: cation–anion Morse attraction
+        taper_on, cutoff = 3.0, 3.5  # Å: cosine taper to zero
+        bulk_modulus = 40.0  # eV/Å³: elastic tether of the cell to the first one seen
+        spring = 2.0  # eV/Å²: anchors of the atoms to their first positions
+
+        def __init__(self):
+            super().__init__()
+            self.reference_cell = self.reference_frac = None
 
         def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
             if fail:
                 raise RuntimeError("mock calculator forced to fail")
+            cell = np.array(self.atoms.cell)
+            if self.reference_cell is None:
+                self.reference_cell = cell.copy()
+                self.reference_frac = self.atoms.get_scaled_positions(wrap=False).copy()
+            anion = np.array([s in ANIONS for s in self.atoms.get_chemical_symbols()])
             i, j, d, vec = neighbor_list("ijdD", self.atoms, self.cutoff)
-            pair = self.amplitude * np.exp(-d / self.rho)
-            energy = 0.5 * pair.sum()
-            # dE/dr along each pair vector; each pair appears twice in the list
-            f_pair = (pair / self.rho)[:, None] * vec / d[:, None]
+            unlike = anion[i] != anion[j]
+            decay = np.exp(-self.stiffness * (d - self.bond))
+            morse = self.depth * ((1 - decay) ** 2 - 1)
+            d_morse = 2 * self.depth * self.stiffness * (1 - decay) * decay
+            born = self.amplitude * np.exp(-d / self.rho)
+            phi = np.where(unlike, morse, born)
+            dphi = np.where(unlike, d_morse, -born / self.rho)
+            x = np.clip((d - self.taper_on) / (self.cutoff - self.taper_on), 0.0, 1.0)
+            taper = 0.5 * (1 + np.cos(np.pi * x))
+            d_taper = np.where((x > 0) & (x < 1), -0.5 * np.pi * np.sin(np.pi * x) / (self.cutoff - self.taper_on), 0.0)
+            pair, d_pair = phi * taper, dphi * taper + phi * d_taper
+            energy = 0.5 * pair.sum()  # every pair is listed twice
             forces = np.zeros((len(self.atoms), 3))
-            np.add.at(forces, j, f_pair)  # force on j pushes it away from i; (j, i) is listed too
-            # stress = (1/V) dE/dstrain; every pair is listed twice, hence the half
-            dphi = -(pair / self.rho) / d
-            virial = 0.5 * np.einsum("k,ka,kb->ab", dphi, vec, vec) / self.atoms.get_volume()
-            stress = virial[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            np.add.at(forces, j, -(d_pair / d)[:, None] * vec)  # (j, i) is listed too: i gets its share
+            virial = 0.5 * np.einsum("k,ka,kb->ab", d_pair / d, vec, vec)
+            # anchors: u = displacement from the first (fractional) position, at the current cell
+            anchored = np.ones(len(self.atoms), dtype=bool)
+            anchored[list(mobile)] = False
+            shift = self.atoms.get_scaled_positions(wrap=False) - self.reference_frac
+            u = (shift - np.round(shift)) @ cell
+            u[~anchored] = 0.0
+            energy += 0.5 * self.spring * float(np.sum(u**2))
+            forces -= self.spring * u
+            virial += self.spring * u.T @ u
+            # the tether: deformation F = ref⁻¹·cell (row vectors), strain ε = ½(FᵀF − I)
+            deformation = np.linalg.solve(self.reference_cell, cell)
+            strain = 0.5 * (deformation.T @ deformation - np.eye(3))
+            v0 = abs(np.linalg.det(self.reference_cell))
+            energy += 0.5 * self.bulk_modulus * v0 * float(np.sum(strain**2))
+            virial += self.bulk_modulus * v0 * deformation @ strain @ deformation.T
+            stress = (virial / self.atoms.get_volume())[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
             if blow_up:
                 energy, forces = energy * 1.0e4, forces * 1.0e4 + 1.0e3
             self.results = {"energy": energy, "free_energy": energy, "forces": forces, "stress": stress}
 
-    return _Repulsion()
+    return _ToyIonic()
 
 
 def level_of_theory(backend: str, settings: dict) -> str:
@@ -142,11 +229,25 @@ def level_of_theory(backend: str, settings: dict) -> str:
         from workflows.gpaw_static import MP_U
 
         hubbard = settings.get("hubbard_u") or {}
-        u = "MP U values" if hubbard == MP_U else ", ".join(f"U({el}) {v:g}" for el, v in sorted(hubbard.items())) or "no U"
-        return f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
+        u = "MP U values" if hubbard == MP_U else ", ".join(f"{el} {v:g}" for el, v in sorted(hubbard.items())) or "no U"
+        text = f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
+        geometry = settings.get("geometry_from")
+        return f"{text} // {geometry} geometry" if geometry else text
     if settings.get("emulate") == "vasp":
         return "mock VASP emulation (atomate2 jobs; Born-Mayer energies, model DOS: not physics)"
     return "mock (Born-Mayer repulsion, not physics)"
+
+
+def o2_correction(backend: str, settings: dict) -> O2Correction:
+    """The one registry of what a level of theory's energies include (see :class:`O2Correction`)."""
+    if backend == "mlip":
+        model = ML_MODELS.get(str(settings.get("model", "")).lower())
+        if model is None:
+            raise LroxInputError(f"unknown ML model '{settings.get('model')}'")
+        return model.o2_correction
+    if backend in ("vasp", "gpaw"):
+        return O2Correction.MP2020  # raw PBE+U with MP U values, as MP2020 was fitted on
+    return O2Correction.NONE  # mock: no physics, no correction
 
 
 def code_versions(backend: str, settings: dict) -> dict[str, str]:
@@ -157,7 +258,8 @@ def code_versions(backend: str, settings: dict) -> dict[str, str]:
     if backend == "gpaw":
         names += ["gpaw", "gpaw-data", "baderkit"]
     if backend == "mlip":
-        names += ["torch", ML_MODELS.get(str(settings.get("model", "")).lower(), ML_MODELS["chgnet"]).package]
+        model = ML_MODELS.get(str(settings.get("model", "")).lower(), ML_MODELS["chgnet"])
+        names += ["torch", model.package]
     out = {}
     for name in names:
         try:

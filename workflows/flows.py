@@ -113,7 +113,10 @@ class ScreenMaker(Maker):
             return flow
         backend = spec.backend.value
         settings = spec.settings_for_backend()
-        gpaw_settings = dataclasses.asdict(spec.gpaw)
+        from workflows.calculators import level_of_theory
+
+        # a GPAW static of an ML-relaxed cell is its own level: "GPAW PBE+U (...) // MLIP chgnet geometry"
+        gpaw_settings = {**dataclasses.asdict(spec.gpaw), "geometry_from": level_of_theory(backend, settings)}
         jobs, documents, expected = [], [], []
 
         def add(job, meta):
@@ -173,6 +176,7 @@ class ScreenMaker(Maker):
             "supercell": list(plan.framework.dims),
             "backend": backend,
             "provenance": provenance(backend, settings).model_dump(mode="json"),
+            "oxygen": spec.oxygen_conditions(),
         }
         collector = collect_job(screen, [c.summary() for c in plan.configurations], documents, expected)
         collector.name = "collect results"

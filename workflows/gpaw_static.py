@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +105,9 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
     Returns energy, E_F, the CompleteDos (as a dict), the density file, magnetic moments and
     timings. Raises :class:`CellTooLarge` or :class:`GpawUnavailable` before any work.
     """
-    settings = settings if isinstance(settings, GpawSettings) else GpawSettings(**settings)
+    if not isinstance(settings, GpawSettings):  # keys the flow adds (geometry_from) are provenance only
+        names = {f.name for f in fields(GpawSettings)}
+        settings = GpawSettings(**{k: v for k, v in settings.items() if k in names})
     settings.validate()
     if len(structure) > settings.max_atoms:
         raise CellTooLarge(
@@ -171,6 +173,14 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
     chgcar_path = folder / "CHGCAR"
     Chgcar(Poscar(structure), {"total": density * structure.volume}).write_file(str(chgcar_path))
     moments = calc.get_magnetic_moments().tolist() if spin else None
+    # Kohn–Sham eigenvalues and occupations (normalised to 0..1 per state): the band edges come
+    # from these, not from the broadened DOS (descriptors.electronic.band_edges)
+    weights = calc.get_k_point_weights()
+    eigenvalues = [[calc.get_eigenvalues(kpt=k, spin=s).tolist() for k in range(len(weights))] for s in range(n_spins)]
+    occupations = [
+        [(calc.get_occupation_numbers(kpt=k, spin=s) / (weights[k] * (2 / n_spins))).tolist() for k in range(len(weights))]
+        for s in range(n_spins)
+    ]
     return {
         "energy": energy,
         "efermi": efermi,
@@ -179,6 +189,8 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
         "n_electrons": float(density.sum() * structure.volume / density.size),
         "kpoint_mesh": list(mesh),
         "magnetic_moments": moments,
+        "eigenvalues": eigenvalues,
+        "occupations": occupations,
         "scf_time": scf_time,
         "wall_time": time.perf_counter() - start,
         "settings": asdict(settings),

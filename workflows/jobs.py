@@ -26,29 +26,48 @@ from workflows.schemas import BaderDoc, CalcStatus, NebDoc, Provenance, Referenc
 __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job", "neb_job", "reference_job", "collect_job"]
 
 
+# Settings that never change a number (how many threads, which configurations get a static, the
+# core-hour model, test switches): left out of the hash that is part of every number's identity.
+NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes"})
+
+
+def physics_settings(settings: dict) -> dict:
+    """The settings that change a number (fmax, images, cutoff, k-spacing, U values, user INCAR...)."""
+    return {k: v for k, v in settings.items() if k not in NOT_PHYSICS}
+
+
 def settings_hash(backend: str, settings: dict) -> str:
-    """Content hash of the backend and its settings: the key under which results are reused."""
-    return hashlib.sha256(json.dumps({"backend": backend, "settings": settings}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """Content hash of the backend and the settings that change its numbers: part of a number's identity."""
+    payload = {"backend": backend, "settings": physics_settings(settings)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def provenance(backend: str, settings: dict) -> Provenance:
+    from workflows.calculators import o2_correction
+
     return Provenance(
         backend=backend,
         level_of_theory=level_of_theory(backend, settings),
         settings_hash=settings_hash(backend, settings),
         settings=settings,
         code_versions=code_versions(backend, settings),
+        o2_correction=o2_correction(backend, settings).value,
     )
 
 
-def _calculator_factory(backend: str, settings: dict, label: str):
-    """A function returning a fresh calculator for this backend (mock: may be forced to fail)."""
+def _calculator_factory(backend: str, settings: dict, label: str, band: bool = False):
+    """A function returning a fresh calculator for this backend (mock: may be forced to fail).
+
+    ``band``: calculators for the images of a hop's band (the mock leaves the moving Li, the
+    last site, free of its anchor there).
+    """
     if backend == "mlip":
         return lambda: ml_calculator(settings["model"], settings.get("threads"))
     if backend == "mock":
         fail = any(token and token in label for token in settings.get("fail", []))
         blow_up = any(token and token in label for token in settings.get("blow_up", []))
-        return lambda: mock_calculator(fail=fail, blow_up=blow_up)
+        mobile = (-1,) if band else ()
+        return lambda: mock_calculator(fail=fail, blow_up=blow_up, mobile=mobile)
     raise ValueError(f"backend '{backend}' does not run calculations in-process")
 
 
@@ -131,9 +150,15 @@ def hop_neb(
     settings: dict,
     label: str,
 ) -> NebDoc:
-    """Relax both end points (fixed cell), interpolate by IDPP, run CI-NEB: one Li hop."""
+    """Relax both end points (fixed cell), interpolate by IDPP, run CI-NEB: one Li hop.
+
+    A hop that a divacancy opens to the tetrahedral route (expected TSH) runs two bands from the
+    same end points: IDPP's, which starts through the O–O edge, and one led through the
+    tetrahedral site (:func:`structures.hops.tetrahedral_band`). Both are kept in ``routes``; the
+    hop's profile is the route with the lower saddle among those that converged.
+    """
     from structures.framework import DefectFramework
-    from structures.hops import end_to_end_operation, hop_endpoints, interpolate_hop, map_initial_to_final
+    from structures.hops import HopMechanism, end_to_end_operation, hop_endpoints, interpolate_hop, map_initial_to_final, tetrahedral_band
 
     start = time.perf_counter()
     relaxed = as_dict(relaxed)
@@ -157,30 +182,63 @@ def hop_neb(
                 return _failed(NebDoc, label, backend, settings, f"end point not converged in {outcome.n_steps} steps", **common)
             ends.append(outcome)
         images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
-        neb = run_neb(
-            images,
-            factory,
-            fmax=settings.get("neb_fmax", 0.05),
-            steps=settings.get("neb_steps", 200),
-            climb=settings.get("climb", True),
-            optimizer=settings.get("neb_optimizer", "ode"),
-        )
+        bands = {"edge": images}
+        if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
+            bands["tetrahedral"] = tetrahedral_band(images, hop.saddle_geometry)
+        routes = []
+        band_factory = _calculator_factory(backend, settings, label, band=True)
+        for route, band in bands.items():
+            neb = run_neb(
+                band,
+                band_factory,
+                fmax=settings.get("neb_fmax", 0.05),
+                steps=settings.get("neb_steps", 200),
+                climb=settings.get("climb", True),
+                optimizer=settings.get("neb_optimizer", "ode"),
+            )
+            routes.append((route, neb))
     except Exception as exc:
         return _failed(NebDoc, label, backend, settings, _reason(exc), **common)
+    endpoint_calls = sum(e.n_steps + 1 for e in ends)
+    summaries = [_route_summary(route, neb, hop) for route, neb in routes]
+    converged = [(route, neb) for route, neb in routes if neb.converged]
+    route, neb = min(converged or routes, key=lambda rn: max(rn[1].energies))
     return NebDoc(
         label=label,
-        status=CalcStatus.SUCCESS if neb.converged else CalcStatus.FAILED,
-        reason=None if neb.converged else f"NEB not converged in {neb.n_steps} steps",
+        status=CalcStatus.SUCCESS if converged else CalcStatus.FAILED,
+        reason=None if converged else f"NEB not converged in {neb.n_steps} steps",
         provenance=provenance(backend, settings),
         energies=neb.energies,
         images=neb.images,
         converged=neb.converged,
-        n_steps=neb.n_steps,
-        force_calls=neb.force_calls + sum(e.n_steps + 1 for e in ends),
+        n_steps=sum(n.n_steps for _, n in routes),
+        force_calls=sum(n.force_calls for _, n in routes) + endpoint_calls,
         endpoint_steps=[e.n_steps for e in ends],
+        route=route,
+        routes=summaries,
         wall_time=time.perf_counter() - start,
         **common,
     )
+
+
+def _route_summary(route: str, neb, hop) -> dict:
+    """What one band of a hop did: its profile, convergence and the mechanism its saddle shows."""
+    from structures.hops import observed_mechanism
+
+    try:
+        observed = observed_mechanism(neb.images, neb.energies, hop.saddle_geometry)
+    except (ValueError, IndexError):
+        observed = None
+    return {
+        "route": route,
+        "energies": neb.energies,
+        "converged": neb.converged,
+        "n_steps": neb.n_steps,
+        "force_calls": neb.force_calls,
+        "saddle_energy": max(neb.energies),
+        "mechanism_observed": (observed or {}).get("mechanism"),
+        "observed": observed,
+    }
 
 
 def reference_structure(species: str) -> tuple[Structure, bool]:
@@ -252,6 +310,8 @@ def gpaw_static_document(relaxed, settings: dict, label: str, configuration_id: 
         dos=out["dos"],
         efermi=out["efermi"],
         charge_density_file=out["charge_density_file"],
+        eigenvalues=out["eigenvalues"],
+        occupations=out["occupations"],
         wall_time=out["wall_time"],
     )
 
@@ -309,6 +369,7 @@ def collect(screen: dict, configurations: list[dict], documents: list, expected:
         configurations=configurations,
         documents=docs,
         n_failed=sum(1 for d in docs if d["status"] == CalcStatus.FAILED.value),
+        oxygen=screen.get("oxygen"),
     )
 
 

@@ -113,33 +113,57 @@ def _write_atomically(path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def summarise(result: dict) -> dict:
-    """Per-configuration numbers a user reads first: energies, barriers, vacancy formation energies."""
-    from descriptors.barriers import migration_barrier
+def summarise(result: dict, descriptors: list[dict] | None = None) -> dict:
+    """Per-configuration numbers a user reads first, taken from the descriptor rows (one formula each).
 
+    ``descriptors``: the rows :func:`descriptors.extract.records_from_result` made of ``result``
+    (computed here when not given).
+    """
+    if descriptors is None:
+        from descriptors.extract import records_from_result
+
+        descriptors = records_from_result(result)[2]
     docs = [d if isinstance(d, dict) else as_dict(d) for d in result["documents"]]
     status = Counter(str(getattr(d["status"], "value", d["status"])) for d in docs)
-    refs = {d["species"]: d.get("energy_per_atom") for d in docs if d["kind"] == "reference" and _ok(d)}
     relax = {d["configuration_id"]: d for d in docs if d["kind"] == "relax"}
-    pristine = next((c for c in result["configurations"] if not c["defects"]), None)
-    host_energy = relax.get(pristine["id"], {}).get("energy") if pristine and _ok(relax.get(pristine["id"], {})) else None
+    by_config: dict[str, dict] = {}
+    for row in descriptors:
+        by_config.setdefault(row["configuration_id"], {}).setdefault(row["name"], []).append(row)
     rows = []
     for config in result["configurations"]:
+        mine = by_config.get(config["id"], {})
         doc = relax.get(config["id"], {})
         row = {"id": config["id"], "name": config["name"], "relax": _status(doc), "energy": doc.get("energy") if _ok(doc) else None}
-        vacancies = [d for d in config["defects"] if d["kind"] == "vacancy"]
-        if len(vacancies) == 1 and len(config["defects"]) == 1 and host_energy is not None and _ok(doc):
-            element = vacancies[0]["site"].split("(")[0]
-            mu = refs.get("O2") if element == "O" else refs.get("Li") if element == "Li" else None
-            if mu is not None:
-                row["vacancy_formation_energy"] = doc["energy"] - host_energy + mu
-                row["vacancy_reference"] = f"{element}: {'1/2 E(O2), O-rich' if element == 'O' else 'bcc Li metal'}"
+        for name in ("e_vac_o", "e_vac_li"):
+            for vacancy in mine.get(name, []):
+                row["vacancy_formation_energy"] = vacancy["value"]
+                row["vacancy_status"] = vacancy["status"]
+                row["vacancy_flags"] = vacancy["flags"]
+                mu = vacancy["details"].get("chemical_potential", {})
+                row["vacancy_reference"] = f"{mu.get('reference_source', '')}; {mu.get('condition', '')}".strip("; ")
+        kra = {r["subject"]: r for r in mine.get("e_kra", [])}
+        delta = {r["subject"]: r for r in mine.get("delta_e_a", [])}
         barriers = []
-        for neb in (d for d in docs if d["kind"] == "neb" and d.get("configuration_id") == config["id"]):
-            entry = {"hop": neb.get("hop", {}), "status": _status(neb), "reason": neb.get("reason")}
-            if _ok(neb) and neb.get("energies"):
-                b = migration_barrier(neb["energies"])
-                entry.update(forward=b.forward, reverse=b.reverse, max_at_endpoint=b.max_at_endpoint)
+        for b in mine.get("barrier", []):
+            d = b["details"]
+            hop = d.get("hop", {})
+            entry = {
+                "hop_id": b["subject"],
+                "start": d.get("start") or hop.get("start"),
+                "end": d.get("end") or hop.get("end"),
+                "status": b["status"],
+                "flags": b["flags"],
+                "barrier": b["value"],
+                "stable_end": d.get("stable_end_side"),
+                "forward": d.get("forward"),
+                "reverse": d.get("reverse"),
+                "e_kra": kra.get(b["subject"], {}).get("value"),
+                "delta_e_a": delta.get(b["subject"], {}).get("value"),
+                "mechanism_expected": d.get("mechanism_expected") or hop.get("mechanism"),
+                "mechanism_observed": d.get("mechanism_observed"),
+                "closest_to_vacant_o": (d.get("observed") or {}).get("closest_to_vacant_o"),
+                "route": d.get("route"),
+            }
             barriers.append(entry)
         row["barriers"] = barriers
         rows.append(row)
@@ -152,4 +176,3 @@ def _ok(doc: dict) -> bool:
 
 def _status(doc: dict) -> str:
     return str(getattr(doc.get("status"), "value", doc.get("status", "missing")))
-

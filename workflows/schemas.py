@@ -20,6 +20,8 @@ class Provenance(BaseModel):
     settings_hash: str
     settings: dict
     code_versions: dict[str, str] = Field(default_factory=dict)
+    # what the energies include, for the O2 reference (workflows.calculators.O2Correction)
+    o2_correction: str | None = None
 
 
 class CalcDoc(BaseModel):
@@ -51,6 +53,9 @@ class StaticDoc(CalcDoc):
     dos: dict | None = None  # pymatgen CompleteDos.as_dict()
     efermi: float | None = None
     charge_density_file: str | None = None
+    # Kohn–Sham eigenvalues (eV) and occupations (0..1), [spin][k-point][band]: the band edges
+    eigenvalues: list | None = None
+    occupations: list | None = None
 
     @field_validator("dos", mode="before")
     @classmethod
@@ -74,6 +79,8 @@ class NebDoc(CalcDoc):
     n_steps: int | None = None
     force_calls: int | None = None
     endpoint_steps: list[int] | None = None
+    route: str | None = None  # the band whose profile this is: "edge" (IDPP) or "tetrahedral"
+    routes: list[dict] | None = None  # every band run for the hop, with its profile and mechanism
 
 
 class ReferenceDoc(CalcDoc):
@@ -94,3 +101,4 @@ class ScreenResult(BaseModel):
     configurations: list[dict]  # Configuration.summary() per configuration
     documents: list[dict]  # CalcDoc dumps; a job that produced nothing appears as a failed document
     n_failed: int
+    oxygen: dict | None = None  # the spec's (T, pO2) for E_f(V_O) beside the O-rich value

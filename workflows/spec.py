@@ -106,6 +106,15 @@ class MockSettings:
 
 
 @dataclass
+class OxygenConditions:
+    """Where E_f(V_O) is evaluated besides the O-rich limit: e.g. synthesis in air at 900 °C is
+    ``{temperature: 1173, pressure: 0.21}`` (K, atm); JANAF O2 data, 0–2000 K."""
+
+    temperature: float | None = None
+    pressure: float = 1.0
+
+
+@dataclass
 class ScreenSpec:
     """Everything a screen needs: host, defects, hops, backend and where results go."""
 
@@ -128,6 +137,7 @@ class ScreenSpec:
     # potential that has no electrons: 'gpaw', or none
     static_backend: str | None = None
     gpaw: GpawSettings = field(default_factory=GpawSettings)
+    oxygen: OxygenConditions = field(default_factory=OxygenConditions)
     database: str | None = None  # SQLAlchemy URL of the descriptor database
     output: str | None = None  # folder for the job store and results (default: ./lrox-out/<name>)
     base_dir: str = "."  # folder of the YAML file: relative host paths resolve from here
@@ -189,7 +199,20 @@ class ScreenSpec:
             raise LroxInputError("spec: static_backend is for in-process backends; the emulated VASP runs its own statics")
         if self.mock.neb_fmax <= 0 or self.mock.neb_steps < 1:
             raise LroxInputError("spec 'mock': neb_fmax must be positive and neb_steps at least 1")
+        if self.oxygen.temperature is not None:
+            from descriptors.vacancy import delta_mu_oxygen
+
+            try:
+                delta_mu_oxygen(self.oxygen.temperature, self.oxygen.pressure)
+            except ValueError as exc:
+                raise LroxInputError(f"spec 'oxygen': {exc}") from None
         return self
+
+    def oxygen_conditions(self) -> dict | None:
+        """The spec's (T, pO2), or None for O-rich only."""
+        if self.oxygen.temperature is None:
+            return None
+        return {"temperature": self.oxygen.temperature, "pressure": self.oxygen.pressure}
 
     def host_path(self) -> Path:
         path = Path(self.host)

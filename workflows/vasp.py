@@ -262,6 +262,7 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
         "supercell": list(plan.framework.dims),
         "backend": backend,
         "provenance": provenance(backend, settings).model_dump(mode="json"),
+        "oxygen": spec.oxygen_conditions(),
     }
     collector = collect_vasp(screen, [c.summary() for c in plan.configurations], outputs, expected)
     collector.name = "collect results"
