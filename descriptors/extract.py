@@ -195,6 +195,9 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
             continue
         defects = summaries[cid].get("defects", [])
         centre = defects[0]["frac_coords"] if defects else None
+        if doc.get("structure") is None:
+            rows.append(descriptor_row(cid, "li_slab_spacing", None, calc, status="failed", flags=["the relaxation document holds no structure"]))
+            continue
         try:
             geometry = geometry_descriptors(_structure(doc["structure"]), centre)
         except ValueError as exc:

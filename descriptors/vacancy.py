@@ -13,7 +13,8 @@ E_f(V_O) = E(defect) − E(parent) + μ_O,  μ_O = ½E(O2) + c + Δμ_O(T, pO2)
   0.3.0), whose energies carry it already; 0 for r2SCAN, for which no fitted correction exists.
 * Δμ_O(T, p): O-rich is Δμ_O = 0. Otherwise Δμ_O(T, p) = ½[ΔH − TS](O2, T) + ½ k_B T ln(p/p°),
   from the JANAF O2 table (H − H(0 K) and S at p° = 1 bar, 0–2000 K), the construction of
-  Reuter & Scheffler, Phys. Rev. B 65, 035406 (2001), Table I, which it reproduces to 0.005 eV.
+  Reuter & Scheffler, Phys. Rev. B 65, 035406 (2001), Table I, which it reproduces to 0.01 eV
+  (their table prints two decimals).
 
 E_f is linear in μ_O, so a stored value is re-evaluated at any (T, p) without rerunning:
 :func:`reevaluate`. Every value carries the chemical potential it was computed with.

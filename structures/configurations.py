@@ -322,9 +322,14 @@ def _identity(framework: DefectFramework, items: list[tuple[int, str]]) -> tuple
     return f"{framework.host.name}-{digest[:12]}", int(multiplicity)
 
 
+def _occupant(spec: DefectSpec) -> str:
+    """What a defect puts on its point: the dopant element, or a vacancy."""
+    return VACANT if spec.kind is DefectKind.VACANCY else spec.species
+
+
 def configuration_id(framework: DefectFramework, placed: list[tuple[int, DefectSpec]]) -> str:
     """The id a configuration of these (point, spec) placements gets, without building it."""
-    return _identity(framework, [(int(p), spec.species or VACANT) for p, spec in placed])[0]
+    return _identity(framework, [(int(p), _occupant(spec)) for p, spec in placed])[0]
 
 
 def configuration_from_defects(
@@ -383,7 +388,7 @@ def enumerate_pairs(
         for j, dist in zip(sites_b[(d <= cutoff + 1e-6)], d[d <= cutoff + 1e-6]):
             if j == i:
                 continue
-            key, _ = _canonical(framework, [(i, first.species or VACANT), (int(j), second.species or VACANT)])
+            key, _ = _canonical(framework, [(i, _occupant(first)), (int(j), _occupant(second))])
             if key not in seen:
                 seen[key] = (i, int(j), float(dist))
     ordered = sorted(seen.values(), key=lambda t: (round(t[2], 4), rank[t[0]], rank[t[1]]))

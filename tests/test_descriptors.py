@@ -17,7 +17,7 @@ from descriptors.vacancy import (
     delta_mu_oxygen,
     mp2020_oxygen_correction,
     oxygen_chemical_potential,
-    substitution_energy,
+    reevaluate,
     vacancy_formation_energy,
 )
 from tests.conftest import SHARED
@@ -117,36 +117,125 @@ def test_tm_d_band_centre_whole_range_matches_reference_value():
 
 
 # ----- vacancy energetics -------------------------------------------------------------------------
-def test_oxygen_chemical_potential_from_tabulated_thermochemistry():
-    assert delta_mu_oxygen(300) == pytest.approx(-0.27)  # Reuter & Scheffler Table I
-    assert delta_mu_oxygen(1000, 1e-5) == pytest.approx(-1.10 + 0.5 * 8.617333262e-5 * 1000 * np.log(1e-5))
-    assert delta_mu_oxygen(650) == pytest.approx((-0.61 - 0.73) / 2)
+REUTER_SCHEFFLER_TABLE_I = {100: -0.08, 200: -0.17, 300: -0.27, 400: -0.38, 500: -0.50, 600: -0.61, 700: -0.73, 800: -0.85, 900: -0.98, 1000: -1.10}
+
+
+def test_oxygen_chemical_potential_reproduces_reuter_scheffler_from_janaf():
+    for t, value in REUTER_SCHEFFLER_TABLE_I.items():  # their Table I prints two decimals
+        assert delta_mu_oxygen(t, 1.0) == pytest.approx(value, abs=0.01), t
+    kt = 8.617333262e-5 * 1000
+    assert delta_mu_oxygen(1000, 1e-5) - delta_mu_oxygen(1000, 1.0) == pytest.approx(0.5 * kt * np.log(1e-5))
     with pytest.raises(ValueError, match="outside the tabulated range"):
-        delta_mu_oxygen(1500)
-    with pytest.raises(ValueError, match="positive"):
-        delta_mu_oxygen(300, 0)
+        delta_mu_oxygen(2500)
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="positive"):
+            delta_mu_oxygen(300, bad)
 
 
-def test_o2_reference_fits_the_level_of_theory():
-    ml = oxygen_chemical_potential(-4.9, "MLIP CHGNet")
-    assert ml.correction == 0 and ml.value == -4.9 and ml.condition == "O-rich"
-    vasp = oxygen_chemical_potential(-4.9, "VASP PBE+U (MP-compatible)", temperature=300, pressure=0.21)
+def test_oxygen_chemical_potential_above_1000_k_agrees_with_ideal_gas_statistical_mechanics():
+    """JANAF's O2 beyond Reuter & Scheffler's table, checked against ASE's rigid-rotor harmonic
+    ideal gas (O2 triplet, ω = 1580 cm⁻¹, r = 1.2075 Å): the two agree to a few meV."""
+    from ase import units
+    from ase.build import molecule
+    from ase.thermochemistry import IdealGasThermo
+
+    atoms = molecule("O2")
+    atoms.set_distance(0, 1, 1.2075)
+    omega = 1580.19 * units.invcm
+    gas = IdealGasThermo(vib_energies=[omega], geometry="linear", atoms=atoms, symmetrynumber=2, spin=1, potentialenergy=0.0)
+    for t, p_atm in ((1173, 0.21), (1500, 1.0), (1800, 1e-4), (2000, 1.0)):  # 1173 K, 0.21 atm: synthesis in air
+        statistical = (gas.get_gibbs_energy(t, p_atm * 101325.0, verbose=False) - omega / 2) / 2  # per O, no ZPE
+        assert delta_mu_oxygen(t, p_atm) == pytest.approx(statistical, abs=0.005), t
+
+
+@pytest.mark.parametrize(
+    ("model", "correction"),
+    [("chgnet", 0.0), ("chgnet-r2scan", 0.0), ("7net-0", 0.687), ("7net-l3i5", 0.687), ("7net-mf-0", 0.687), ("7net-mf-0-r2scan", 0.0)],
+)
+def test_each_model_gets_the_o2_correction_its_energies_lack(model, correction):
+    from workflows.calculators import o2_correction
+
+    scheme = o2_correction("mlip", {"model": model})
+    mu = oxygen_chemical_potential(-4.9, f"MLIP {model}", scheme)
+    assert mu.correction == pytest.approx(correction, abs=1e-3) and mu.value == pytest.approx(-4.9 + correction, abs=1e-3)
+
+
+def test_o2_reference_of_vasp_and_gpaw_carries_mp2020():
+    from workflows.calculators import o2_correction
+
     assert mp2020_oxygen_correction() == pytest.approx(0.687)
-    assert vasp.value == pytest.approx(-4.9 + 0.687 + delta_mu_oxygen(300, 0.21))
-    assert "MP2020" in vasp.as_dict()["correction_source"]
+    for backend in ("vasp", "gpaw"):
+        vasp = oxygen_chemical_potential(-4.9, "VASP PBE+U", o2_correction(backend, {}), temperature=300, pressure=0.21)
+        assert vasp.value == pytest.approx(-4.9 + 0.687 + delta_mu_oxygen(300, 0.21))
+        assert "MP2020" in vasp.as_dict()["correction_source"]
+    with pytest.raises(ValueError, match="unknown O2 correction"):
+        oxygen_chemical_potential(-4.9, "x", "guess")
 
 
-def test_vacancy_and_substitution_energies():
-    mu_o = oxygen_chemical_potential(-5.0, "MLIP CHGNet")
+def test_vacancy_energy_and_its_reevaluation_at_other_oxygen_conditions():
+    mu_o = oxygen_chemical_potential(-5.0, "MLIP chgnet", "included")
     assert vacancy_formation_energy(-100.0, -105.0, mu_o) == pytest.approx(0.0)
     assert vacancy_formation_energy(-100.0, -106.0, mu_o) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="defect energy"):
         vacancy_formation_energy(float("nan"), -106.0, mu_o)
-    from descriptors.vacancy import ChemicalPotential
+    # linear in μ_O: re-evaluating the O-rich value at (T, p) equals computing it there
+    hot = oxygen_chemical_potential(-5.0, "MLIP chgnet", "included", temperature=1173, pressure=0.21)
+    direct = vacancy_formation_energy(-100.0, -106.0, hot)
+    assert reevaluate(1.0, mu_o.as_dict(), temperature=1173, pressure=0.21) == pytest.approx(direct)
+    assert reevaluate(direct, hot.as_dict(), delta=0.0) == pytest.approx(1.0)
 
-    mn = ChemicalPotential("Mn", -9.0, "Mn metal", 0.0, "none", 0.0)
-    ti = ChemicalPotential("Ti", -7.8, "Ti metal", 0.0, "none", 0.0)
-    assert substitution_energy(-200.0, -201.0, [mn], [ti]) == pytest.approx(1.0 - 9.0 + 7.8)
+
+# ----- band edges from eigenvalues ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name",
+    ["dos/pymatgen_LiFe4P4O16_relax_pdos/vasprun.xml.gz", "dos/pymatgen_LiFePO4_GGAU_relax_pdos/vasprun.lifepo4.xml.gz", "dos/pymatgen_LiFeO2_pbesol_relax_pdos/vasprun.pbesol.xml.gz"],
+)
+def test_band_edges_from_eigenvalues_equal_pymatgen_eigenvalue_band_properties(name):
+    from pymatgen.io.vasp import Vasprun
+
+    from descriptors.electronic import band_edges_from_vasprun
+
+    run = Vasprun(str(REF / name), parse_potcar_file=False)
+    gap, cbm, vbm, _ = run.eigenvalue_band_properties
+    edges = band_edges_from_vasprun(run)
+    assert (edges.gap, edges.cbm, edges.vbm) == pytest.approx((gap, cbm, vbm), abs=1e-9)
+
+
+def test_vbm_from_eigenvalues_not_from_the_broadened_dos():
+    """LiFe4(PO4)4: the DOS puts the VBM 0.26 eV too high and the gap at 2.07 eV; the eigenvalues
+    give 2.539 eV (pymatgen's test asserts both), and the O 2p centre vs the VBM moves with it."""
+    from pymatgen.io.vasp import Vasprun
+
+    from descriptors.electronic import band_edges_from_vasprun
+
+    run = Vasprun(str(LIFE4P4O16 / "vasprun.xml.gz"), parse_potcar_file=False)
+    from_dos = electronic_descriptors(run.complete_dos)
+    from_eigen = electronic_descriptors(run.complete_dos, band_edges_from_vasprun(run))
+    assert from_dos.gap == pytest.approx(2.0698, abs=1e-4) and from_dos.vbm == pytest.approx(1.8139, abs=1e-4)
+    assert from_eigen.gap == pytest.approx(2.539, abs=1e-4) and from_eigen.vbm == pytest.approx(1.5516, abs=1e-4)
+    assert from_eigen.edge_source == "eigenvalues" and "DOS" in from_dos.edge_source
+    assert from_eigen.o2p.centre_vs_vbm - from_dos.o2p.centre_vs_vbm == pytest.approx(1.8139 - 1.5516, abs=1e-4)
+
+
+def test_occupied_defect_levels_in_the_gap_are_not_the_vbm():
+    """A defect cell: a dispersive valence band topping at 0 eV, two flat occupied levels 1.2 eV
+    above it (the Mn3+ of an O vacancy), a conduction band from 2.5 eV."""
+    from descriptors.electronic import band_edges
+
+    k = np.linspace(0, 1, 8)
+    valence = [-0.5 * (b + 1) + 0.4 * np.cos(np.pi * k) - 0.4 for b in range(30)]
+    valence[0] = 0.4 * np.cos(np.pi * k) - 0.4  # top band: VBM = 0 at k = 0
+    defect = [np.full_like(k, 1.2), np.full_like(k, 1.25)]
+    conduction = [2.5 + 0.3 * (b + 1) - 0.3 * np.cos(np.pi * k) + 0.3 for b in range(10)]
+    eig = np.array([np.array(valence + defect + conduction).T])  # (1 spin, 8 k, 42 bands)
+    occ = np.array([np.array([np.ones_like(k)] * 32 + [np.zeros_like(k)] * 10).T])
+    edges = band_edges(eig, occ, defect_cell=True)
+    assert edges.vbm == pytest.approx(0.0) and edges.cbm == pytest.approx(2.5 + 0.3)
+    assert edges.highest_occupied == pytest.approx(1.25) and edges.gap == pytest.approx(2.8)
+    assert [round(level["energy"], 2) for level in edges.defect_levels] == [1.2, 1.25]
+    assert all(level["occupation"] == 1.0 for level in edges.defect_levels)
+    # the same eigenvalues read as a host would put the VBM on the defect level: the rule is for defect cells
+    assert band_edges(eig, occ).vbm == pytest.approx(1.25)
 
 
 # ----- Bader --------------------------------------------------------------------------------------
@@ -284,4 +373,17 @@ def test_static_document_with_a_real_dos_becomes_band_centre_rows():
     assert rows["o2p_center_vbm"]["details"]["reference"] == "VBM"
     assert rows["o2p_center_vbm"]["value"] == pytest.approx(rows["o2p_center"]["value"] + dos.efermi - rows["o2p_center"]["details"]["vbm"])
     assert {"tm_d_center", "covalency", "dp_separation", "o2p_width"} <= set(rows)
-    assert all(r["status"] == "ok" and r["calculation_id"] == "c1" for r in rows.values())
+    assert all(r["calculation_id"] == "c1" for r in rows.values())
+    # without eigenvalues the VBM comes from the broadened DOS: what depends on it is flagged
+    assert {n for n, r in rows.items() if r["status"] == "flagged"} == {"o2p_center_vbm", "band_gap"}
+    assert rows["band_gap"]["flags"] == ["vbm_from_dos"] and rows["o2p_center"]["status"] == "ok"
+    # a document that carries the eigenvalues gets the VBM from them, unflagged
+    from pymatgen.io.vasp import Vasprun
+
+    run = Vasprun(str(LIFE4P4O16 / "vasprun.xml.gz"), parse_potcar_file=False)
+    eig = [run.eigenvalues[s][:, :, 0].tolist() for s in sorted(run.eigenvalues, key=lambda s: -s.value)]
+    occ = [run.eigenvalues[s][:, :, 1].tolist() for s in sorted(run.eigenvalues, key=lambda s: -s.value)]
+    doc = {"configuration_id": "x", "status": "success", "dos": dos.as_dict(), "eigenvalues": eig, "occupations": occ}
+    rows = {r["name"]: r for r in _electronic_rows(doc, calc)}
+    assert all(r["status"] == "ok" for r in rows.values())
+    assert rows["band_gap"]["value"] == pytest.approx(2.539, abs=1e-3)
