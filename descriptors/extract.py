@@ -449,15 +449,14 @@ def _bader_of_run_folder(static: dict) -> dict:
     return {**doc, "status": "success", "charges": result.net_charges, "method": result.method, "reference": result.reference}
 
 
-def _electronic_rows(doc: dict, calc: dict, defect_cell: bool = False) -> list[dict]:
+def _electronic_rows(doc: dict, calc: dict, defect_cell: bool = False, edges=None) -> list[dict]:
     """Band centres and widths from the projected DOS; the VBM and gap from the eigenvalues
-    (``band_edges`` of a GPAW static, or the vasprun.xml of a VASP run folder)."""
+    (``edges`` given, the eigenvalues of a GPAW static, or the vasprun.xml of a VASP run folder)."""
     from descriptors.electronic import band_edges, band_edges_from_vasprun, electronic_descriptors
 
     cid = doc["configuration_id"]
     names = ("o2p_center", "o2p_center_vbm", "o2p_center_full", "band_gap")
-    edges = None
-    if doc.get("eigenvalues") and doc.get("occupations"):
+    if edges is None and doc.get("eigenvalues") and doc.get("occupations"):
         # occupations of a smeared SCF (GPAW's Fermi–Dirac): a state is occupied above half filling
         edges = band_edges(doc["eigenvalues"], doc["occupations"], occupied_above=0.5, defect_cell=defect_cell)
     if _status(doc) == "success" and not doc.get("dos") and doc.get("dir_name"):

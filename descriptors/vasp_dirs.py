@@ -156,15 +156,21 @@ def _run_records(folder: Path, problems: list[str]):
     data = {"energy": float(run.final_energy) if run is not None else None, "n_atoms": len(structure) if structure else None}
     if structure is not None:
         data["structure"] = structure.as_dict()
-    status = "failed" if errors or run is None else "success"
+    if run is not None and not run.converged_electronic:
+        errors.append("SCF not converged on the final ionic step (Vasprun.converged_electronic is False)")
     if run is not None and kind == "relax" and not run.converged_ionic:
-        status, errors = "failed", [*errors, "ionic relaxation not converged"]
+        errors.append("ionic relaxation not converged (Vasprun.converged_ionic is False)")
+    status = "failed" if errors or run is None else "success"
     calc = _calc_row(folder, cid, kind, level, settings, versions, status, "; ".join(errors) or None, data)
     calcs.append(calc)
     if run is not None and run.complete_dos is not None and run.complete_dos.pdos and not errors:
+        from descriptors.electronic import band_edges_from_vasprun
         from descriptors.extract import _electronic_rows
 
-        rows += _electronic_rows({"configuration_id": cid, "status": "success", "dos": run.complete_dos}, calc)
+        defect_cell = config.get("defect") not in ("pristine", "unknown")
+        doc = {"configuration_id": cid, "status": "success", "dos": run.complete_dos}
+        edges = band_edges_from_vasprun(run, defect_cell=defect_cell)
+        rows += _electronic_rows({**doc, "eigenvalues": None}, calc, defect_cell=defect_cell, edges=edges)
     # Bader: an existing ACF.dat or a charge density
     if _has(folder, "ACF.dat") or _has(folder, "CHGCAR"):
         from descriptors.bader import BaderFileError, BaderUnavailable, bader_from_directory

@@ -23,7 +23,7 @@ def test_enumerate_table(capsys):
     code, out, err = run(capsys, "enumerate", "li2mno3", "--supercell", "2x1x2", "--dopant", "Al:tm", "--vacancy", "O")
     assert code == 0 and err == ""
     assert "supercell 2x1x2, 96 atoms" in out
-    assert "Al on Mn(4g, TM layer)" in out and "V on O(4i)" in out and "V on O(8j)" in out
+    assert "Al on Mn(4g, TM layer)" in out and "V_O(4i)" in out and "V_O(8j)" in out
 
 
 def test_enumerate_json_has_every_field(capsys):
@@ -34,7 +34,7 @@ def test_enumerate_json_has_every_field(capsys):
     data = json.loads(out)
     configs = data["configurations"]
     assert data["supercell"] == "2x1x2" and data["n_atoms"] == 96
-    expected = {"id", "name", "defects", "multiplicity", "formula", "n_atoms", "pair_distance", "net_charge", "needs_compensation"}
+    expected = {"id", "name", "defects", "multiplicity", "formula", "n_atoms", "pair_distance", "charge_change", "compensation", "needs_compensation", "parent_ids", "defect_ids"}
     assert all(expected <= set(c) for c in configs)
     pairs = [c for c in configs if c["pair_distance"] is not None]
     assert pairs and all(0 < c["pair_distance"] <= 4.0 for c in pairs)
@@ -60,7 +60,7 @@ def test_write_dir_then_hops_of_a_configuration(capsys, tmp_path):
     code, out, _ = run(capsys, "enumerate", "li2mno3", "--supercell", "2x1x2", "--vacancy", "Li:li-layer", "--write-dir", str(tmp_path))
     assert code == 0
     folders = sorted(p for p in tmp_path.iterdir() if p.is_dir())
-    assert len(folders) == 3  # pristine, V on Li(2c), V on Li(4h)
+    assert len(folders) == 3  # pristine, V_Li(2c), V_Li(4h)
     for folder in folders:
         s = Structure.from_file(folder / "POSCAR")
         assert len(s) in (95, 96)
@@ -158,7 +158,7 @@ def test_run_mock_screen_and_dry_run(capsys, tmp_path, monkeypatch):
     summary = json.loads(out)
     assert summary["level_of_theory"].startswith("mock")
     assert "[1/" in err and "done" in err  # progress goes to stderr with --json
-    vacancies = [r for r in summary["configurations"] if r["name"].startswith("V on O")]
+    vacancies = [r for r in summary["configurations"] if r["name"].startswith("V_O(")]
     assert len(vacancies) == 2 and all("vacancy_formation_energy" in r for r in vacancies)
     assert (tmp_path / "lrox-out" / "s" / "results.json").exists()
     code, out, _ = run(capsys, "run", str(spec), "--backend", "vasp", "--dry-run", str(tmp_path / "dry"))
@@ -215,7 +215,7 @@ def test_query_where_sort_csv(capsys, mock_run):
     lines = out.strip().splitlines()
     assert code == 0 and lines[0].startswith("id,host,name") and len(lines) == 3
     code, out, _ = run(capsys, "query", "--db", db)
-    assert code == 0 and "4 rows" in out and "V on O(4i)" in out
+    assert code == 0 and "4 rows" in out and "V_O(4i)" in out
 
 
 def test_export_refuses_to_overwrite(capsys, mock_run, tmp_path):

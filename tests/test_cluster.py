@@ -118,7 +118,7 @@ def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo
     host, port = mongo_server
     files = fireworks_files(tmp_path, host, port)
     spec = tmp_path / "crashy.yaml"
-    spec.write_text(MOCK_SPEC.read_text().replace("name: mock_quick", "name: crashy") + "mock:\n  crash: ['relax V on O(8j)']\n")
+    spec.write_text(MOCK_SPEC.read_text().replace("name: mock_quick", "name: crashy") + "mock:\n  crash: ['relax V_O(8j)']\n")
     db = f"sqlite:///{tmp_path / 'lrox.db'}"
     lp_file = files["my_launchpad"]
     assert lrox(capsys, "submit", spec, "--engine", "fireworks", "--launchpad", lp_file, "--db", db)[0] == 0
@@ -128,7 +128,7 @@ def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo
     code, out, _ = lrox(capsys, "status", "crashy", "--engine", "fireworks", "--launchpad", lp_file, "--json")
     status = json.loads(out)
     assert status["by_state"] == {"COMPLETED": 19, "FIZZLED": 1}  # the others ran on, the collector too
-    assert [f["name"] for f in status["failed"]] == ["relax V on O(8j) [25b6a8ef49a7]"]
+    assert [f["name"] for f in status["failed"]] == ["relax V_O(8j) [25b6a8ef49a7]"]
     code, out, _ = lrox(capsys, "status", "crashy", "--engine", "fireworks", "--launchpad", lp_file)
     assert "crashy on fireworks: 20 jobs; COMPLETED 19, FIZZLED 1" in out and "failed: " in out
 
@@ -144,7 +144,7 @@ def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo
     after = launch_counts()
     rerun = {name for name in after if after[name] > before[name]}
     # the crashed job ran again, with the jobs that wait on it; nothing else did
-    assert "relax V on O(8j) [25b6a8ef49a7]" in rerun and "collect results" in rerun
+    assert "relax V_O(8j) [25b6a8ef49a7]" in rerun and "collect results" in rerun
     assert all("25b6a8ef49a7" in name or name == "collect results" for name in rerun)
     assert json.loads(lrox(capsys, "status", "crashy", "--engine", "fireworks", "--launchpad", lp_file, "--json")[1])["by_state"] == {
         "COMPLETED": 19, "FIZZLED": 1}  # it crashes every time: still reported, never hidden

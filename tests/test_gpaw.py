@@ -64,6 +64,25 @@ def test_tiny_static_o2p_band_centre_lies_below_the_valence_band_maximum(tiny_st
 
 
 @needs_gpaw
+def test_tiny_static_band_edges_come_from_its_eigenvalues(tiny_static):
+    """GPAW's Kohn–Sham eigenvalues and occupations (0..1 per state) give the VBM: the highest
+    occupied level. The broadened DOS (0.1 eV Gaussians) puts it higher, into the tail."""
+    import numpy as np
+
+    from descriptors.electronic import band_edges, electronic_descriptors
+
+    _, out = tiny_static
+    eig, occ = np.array(out["eigenvalues"]), np.array(out["occupations"])
+    assert eig.shape == occ.shape and occ.min() >= 0 and occ.max() <= 1 + 1e-9
+    assert occ.sum(axis=2) == pytest.approx(np.full(occ.shape[:2], occ.sum(axis=2)[0, 0]))  # same electron count per k
+    edges = band_edges(eig, occ, occupied_above=0.5)
+    assert edges.vbm == pytest.approx(eig[occ > 0.5].max()) and edges.cbm == pytest.approx(eig[occ <= 0.5].min())
+    assert edges.vbm < out["efermi"] < edges.cbm and 1.0 < edges.gap < 4.0
+    from_dos = electronic_descriptors(out["dos"])
+    assert from_dos.vbm > edges.vbm and from_dos.gap < edges.gap  # broadening eats into the gap
+
+
+@needs_gpaw
 def test_tiny_static_bader_charges_are_neutral_and_have_the_right_signs(tiny_static, tmp_path):
     from workflows.jobs import gpaw_bader_document
 
@@ -120,7 +139,7 @@ def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, 
     assert calcs["static pristine"]["status"] == calcs["bader pristine"]["status"] == "success"
     assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV)"
     assert calcs["static pristine"]["settings"]["kspacing"] == 0.8  # provenance: the GPAW settings
-    assert calcs["static V on O(6c)"]["status"] == "not_available"  # not selected: recorded, not faked
+    assert calcs["static V_O(6c)"]["status"] == "not_available"  # not selected: recorded, not faked
     gpaw = {d["name"]: d for d in database.rows(DescriptorRow) if d["level_of_theory"].startswith("GPAW")}
     assert gpaw["o2p_center_vbm"]["details"]["reference"] == "VBM" and gpaw["o2p_center"]["details"]["reference"] == "E_F"
     assert gpaw["o2p_center_vbm"]["value"] < -1.0 and gpaw["o2p_center_vbm"]["details"]["gap"] > 1.0

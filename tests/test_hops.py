@@ -143,3 +143,76 @@ def test_hop_between_inequivalent_sites_has_no_end_to_end_operation(li2mno3_96):
 
     hop = next(h for h in enumerate_hops(li2mno3_96) if h.layers == "TM layer -> Li layer")
     assert end_to_end_operation(li2mno3_96, None, hop) is None
+
+
+# ----- mechanisms that see the configuration's vacancies, and the converged path ----------------------
+def test_a_hop_with_an_o_vacancy_on_its_shared_edge_is_its_own_class(li2mno3_96):
+    from structures.sublattices import parse_vacancy
+
+    for vacancy in enumerate_singles(li2mno3_96, parse_vacancy("O")):
+        hops = enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.0)
+        on_edge = [h for h in hops if vacancy.defects[0].point in h.edge_points]
+        assert on_edge, vacancy.name
+        for hop in on_edge:
+            assert hop.mechanism is HopMechanism.VO_EDGE and hop.vacant_edge_points == [vacancy.defects[0].point]
+            # both tetrahedra of the edge lost a face O: neither is a tetrahedral site any more
+            assert hop.tetrahedral_sites == [] and hop.n_tm is None
+            assert len(hop.saddle_geometry["vacant_edge_frac"]) == 1
+        # hops whose edge is whole keep their mechanism
+        assert all(h.mechanism is not HopMechanism.VO_EDGE for h in hops if h not in on_edge)
+
+
+def test_every_hop_shares_an_o_o_edge_and_knows_its_pristine_twin(li2mno3_96):
+    pristine = {h.id: h for h in enumerate_hops(li2mno3_96)}
+    assert all(len(h.edge_points) == 2 and h.reference_hop_id == h.id for h in pristine.values())
+    ti = enumerate_singles(li2mno3_96, parse_dopant("Ti:tm"))[0]
+    for hop in enumerate_hops(li2mno3_96, ti, max_defect_distance=4.0):
+        twin = pristine[hop.reference_hop_id]  # the same two sites in the host: the reference of ΔE_a
+        assert (twin.start_label, twin.end_label) in ((hop.start_label, hop.end_label), (hop.end_label, hop.start_label))
+        assert twin.length == pytest.approx(hop.length)
+
+
+def _band_with_li_at(fw, hop, position):
+    """The hop's initial end point with the moving Li moved to ``position`` (Cartesian), three times."""
+    initial, final = hop_endpoints(fw, None, hop)
+    middle = initial.copy()
+    middle.replace(len(middle) - 1, "Li", coords=position, coords_are_cartesian=True)
+    return [initial, middle, final]
+
+
+def test_observed_mechanism_is_read_off_the_climbing_image(licoo2_108):
+    from structures.hops import observed_mechanism
+
+    hop = enumerate_hops(licoo2_108)[0]
+    geometry = hop.saddle_geometry
+    initial, _ = hop_endpoints(licoo2_108, None, hop)
+
+    def centre(indices):  # of the O around the moving Li, each at its image nearest the Li
+        li = initial[-1]
+        return li.coords + np.mean([initial.lattice.get_distance_and_image(li.frac_coords, initial[i].frac_coords)[1] @ initial.lattice.matrix
+                                    + initial[i].coords - li.coords for i in indices], axis=0)
+
+    edge_midpoint, tet_centre = centre(geometry["edge"]), centre(geometry["tetrahedra"][0])
+    through_edge = observed_mechanism(_band_with_li_at(licoo2_108, hop, edge_midpoint), [0.0, 0.6, 0.0], geometry)
+    through_tet = observed_mechanism(_band_with_li_at(licoo2_108, hop, tet_centre), [0.0, 0.3, 0.0], geometry)
+    assert through_edge["mechanism"] == "ODH" and through_edge["distance_to_edge_midpoint"] == pytest.approx(0, abs=1e-6)
+    assert through_tet["mechanism"] == "TSH" and through_tet["distance_to_tetrahedron"] == pytest.approx(0, abs=1e-6)
+
+
+def test_a_divacancy_band_starts_through_the_tetrahedral_site(li2mno3_96):
+    from structures.hops import observed_mechanism, tetrahedral_band
+
+    vacancy = enumerate_singles(li2mno3_96, parse_vacancy("Li:li-layer"))[0]
+    hop = next(h for h in enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.0) if h.mechanism is HopMechanism.TSH)
+    images = interpolate_hop(*hop_endpoints(li2mno3_96, vacancy, hop), n_images=5)
+    band = tetrahedral_band(images, hop.saddle_geometry)
+    energies = [0.0, 0.1, 0.2, 0.3, 0.2, 0.1, 0.0]  # pretend the middle image is the saddle
+    assert observed_mechanism(images, energies, hop.saddle_geometry)["mechanism"] == "ODH"  # IDPP: through the edge
+    assert observed_mechanism(band, energies, hop.saddle_geometry)["mechanism"] == "TSH"
+    middle = band[3]
+    li = middle[-1]
+    to_vertices = [middle.lattice.get_distance_and_image(li.frac_coords, middle[i].frac_coords) for i in hop.saddle_geometry["tetrahedra"][0]]
+    offsets = [(middle[i].frac_coords + image - li.frac_coords) @ middle.lattice.matrix for i, (_, image) in zip(hop.saddle_geometry["tetrahedra"][0], to_vertices)]
+    assert np.linalg.norm(np.mean(offsets, axis=0)) < 0.05  # the middle image sits on the tet centre
+    assert band[0] == images[0] and band[-1] == images[-1]
+    assert all(np.allclose(b.cart_coords[:-1], i.cart_coords[:-1]) for b, i in zip(band, images))  # only the Li moves

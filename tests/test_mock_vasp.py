@@ -93,9 +93,9 @@ def test_static_inputs_and_dos_reach_the_descriptors(emulated_screen):
     assert all(r["details"]["chemical_potential"]["correction"] == 0.0 for r in e_vac)
     barriers = [r for r in rows if r["name"] == "barrier"]
     assert len(barriers) == 6 and all(r["value"] is not None for r in barriers)
-    for row in barriers:
+    for row in barriers:  # from the more stable end point
         energies = row["details"]["energies"]
-        assert row["value"] == pytest.approx(max(energies) - energies[0], abs=1e-6)
+        assert row["value"] == pytest.approx(max(energies) - min(energies[0], energies[-1]), abs=1e-6)
 
 
 def test_bader_charges_of_the_model_density_come_back(emulated_screen):

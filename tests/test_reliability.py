@@ -57,7 +57,7 @@ def test_killed_run_resumes_without_recomputing_and_ends_identical(tmp_path):
 
     # killed while publishing a job's output, inside a relaxation, inside an NEB, inside the
     # database transaction; each time the same command is simply started again
-    kills = ["cache-write:3", "relax-step:3", "neb-step:5", "db-write"]
+    kills = ["cache-write:3", "relax-step:9", "neb-step:5", "db-write"]
     resumed_jobs = resumed / "lrox-out" / "mock_quick" / "jobs"
     finished_before = []
     for point in kills:
@@ -104,7 +104,7 @@ def test_raising_blown_up_and_unconverged_calculations_are_stored_as_failed(tmp_
     spec = tmp_path / "faults.yaml"
     spec.write_text(
         MOCK_SPEC.read_text()
-        + "mock:\n  fail: ['Ti on']\n  blow_up: ['V on O(4i)']\n  neb_steps: 1\n  neb_fmax: 0.0001\n"
+        + "mock:\n  fail: ['Ti on']\n  blow_up: ['V_O(4i)']\n  neb_steps: 1\n  neb_fmax: 0.0001\n"
     )
     db = f"sqlite:///{tmp_path / 'lrox.db'}"
     assert main(["run", str(spec), "--db", db]) == 0
@@ -112,9 +112,9 @@ def test_raising_blown_up_and_unconverged_calculations_are_stored_as_failed(tmp_
     relax = {label.split(" [")[0]: c for label, c in calculations.items() if c["kind"] == "relax"}
     assert relax["relax Ti on Mn(4g, TM layer)"]["status"] == "failed"
     assert "forced to fail" in relax["relax Ti on Mn(4g, TM layer)"]["error"]
-    assert relax["relax V on O(4i)"]["status"] == "failed"
-    assert "outside any physical range" in relax["relax V on O(4i)"]["error"]
-    assert relax["relax pristine"]["status"] == relax["relax V on O(8j)"]["status"] == "success"
+    assert relax["relax V_O(4i)"]["status"] == "failed"
+    assert "outside any physical range" in relax["relax V_O(4i)"]["error"]
+    assert relax["relax pristine"]["status"] == relax["relax V_O(8j)"]["status"] == "success"
     nebs = [c for c in calculations.values() if c["kind"] == "neb"]
     failed = {c["id"]: c["error"] for c in nebs if c["status"] == "failed"}
     unconverged = [e for e in failed.values() if e == "NEB not converged in 1 steps"]

@@ -67,16 +67,16 @@ def test_full_flow_runs_on_mock_and_every_job_is_recorded(mock_screen):
 
 
 def test_forced_failure_is_recorded_and_the_rest_completes():
-    spec = spec_from_dict({**BASE, "mock": {"fail": ["V on O(8j)"]}})
+    spec = spec_from_dict({**BASE, "mock": {"fail": ["V_O(8j)"]}})
     _, result = run(spec)
     docs = result["documents"]
     failed = [d for d in docs if status(d) == "failed"]
-    assert failed and all("V on O(8j)" in d["label"] for d in failed)
+    assert failed and all("V_O(8j)" in d["label"] for d in failed)
     relax_fail = next(d for d in failed if d["kind"] == "relax")
     assert "forced to fail" in relax_fail["reason"] and relax_fail.get("energy") is None
     neb_fail = next(d for d in failed if d["kind"] == "neb")
     assert "configuration relaxation failed" in neb_fail["reason"] and neb_fail.get("energies") is None
-    others = [d for d in docs if "V on O(8j)" not in d["label"] and d["kind"] in ("relax", "neb")]
+    others = [d for d in docs if "V_O(8j)" not in d["label"] and d["kind"] in ("relax", "neb")]
     assert others and all(status(d) == "success" for d in others)
     assert result["n_failed"] == len(failed)
 
@@ -200,3 +200,46 @@ def test_vasp_flow_uses_atomate2_makers():
     assert "run_bader" not in maker.task_document_kwargs
     incar = maker.input_set_generator.user_incar_settings
     assert incar["LAECHG"] is True and incar["LCHARG"] is True and incar["LORBIT"] == 11
+
+
+def test_a_divacancy_hop_runs_the_edge_and_the_tetrahedral_band_and_keeps_both():
+    """Li(2c) vacancy: its neighbouring hops open the tetrahedral route. Both bands run from the same
+    end points; the hop's profile is the lower-saddle route, stored with its name."""
+    from structures.hops import HopMechanism, enumerate_hops
+    from workflows.jobs import hop_neb, relax_structure
+
+    spec = spec_from_dict({**BASE, "dopants": [], "vacancies": ["Li:2c"], "hops": {"per_configuration": 0}})
+    plan = plan_screen(spec)
+    vacancy = next(c for c in plan.configurations if c.defects)
+    hop = next(h for h in enumerate_hops(plan.framework, vacancy, max_defect_distance=3.0) if h.mechanism is HopMechanism.TSH)
+    settings = spec.settings_for_backend()
+    relaxed = relax_structure(vacancy.structure, "mock", settings, "relax", vacancy.id)
+    doc = hop_neb(relaxed, plan.host, list(plan.framework.dims), vacancy, hop, "mock", settings, "neb").model_dump()
+    assert status(doc) == "success"
+    routes = {r["route"]: r for r in doc["routes"]}
+    assert set(routes) == {"edge", "tetrahedral"}
+    lower = min(routes.values(), key=lambda r: r["saddle_energy"])
+    assert doc["route"] == lower["route"] and doc["energies"] == lower["energies"]
+    assert routes["tetrahedral"]["mechanism_observed"] in ("TSH", "ODH")  # where the band ended up, measured
+    assert doc["force_calls"] > sum(r["force_calls"] for r in routes.values())  # both bands and the end points counted
+
+
+def test_two_settings_of_one_level_are_two_numbers_not_one(tmp_path):
+    """A tighter NEB criterion is another number: it is kept beside the first, never written over it."""
+    from descriptors.database import DescriptorDatabase, DescriptorRow
+    from descriptors.extract import records_from_result
+    from descriptors.query import query
+
+    db = DescriptorDatabase(f"sqlite:///{tmp_path / 'two.db'}")
+    first = {**BASE, "dopants": [], "vacancies": []}
+    spec_a = spec_from_dict({**first, "hops": {"per_configuration": 1}, "vacancies": ["O:4i"]})
+    spec_b = spec_from_dict({**first, "hops": {"per_configuration": 1}, "vacancies": ["O:4i"], "mock": {"neb_fmax": 0.03}})
+    for spec in (spec_a, spec_b):
+        db.write(*records_from_result(run(spec)[1]))
+    barriers = [r for r in db.rows(DescriptorRow) if r["name"] == "barrier"]
+    assert len({r["settings_hash"] for r in barriers}) == 2
+    assert len(barriers) == 2 * len({(r["configuration_id"], r["subject"]) for r in barriers})
+    rows = query(db, "defect = vacancy")
+    assert len(rows) == 2 and {r["settings_hash"] for r in rows} == {r["settings_hash"] for r in barriers}
+    # threads do not change a number: not part of the identity
+    assert settings_hash("mlip", {"model": "chgnet", "threads": 1}) == settings_hash("mlip", {"model": "chgnet", "threads": 2})
