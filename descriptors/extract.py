@@ -38,6 +38,7 @@ UNITS = {
     "e_vac_o_tp": "eV",
     "e_vac_li": "eV",
     "delta_e_vac_o": "eV",
+    "barrier_spread": "eV",
     "band_gap": "eV",
     "o2p_center": "eV",
     "o2p_center_vbm": "eV",
@@ -183,7 +184,8 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
         calcs.append(calc)
         calc_of[id(doc)] = calc
 
-    relax = {d["configuration_id"]: d for d in docs if d.get("kind") == "relax" and d.get("configuration_id") in summaries}
+    relax_docs = [d for d in docs if d.get("kind") == "relax" and d.get("configuration_id") in summaries]
+    relax = {d["configuration_id"]: d for d in reversed(relax_docs)}  # a committee's first member wins
     statics = {d["configuration_id"]: d for d in docs if d.get("kind") == "static" and d.get("configuration_id") in summaries}
     refs = {d.get("species"): d for d in docs if d.get("kind") == "reference"}
 
@@ -209,8 +211,18 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
                 details = {"near_radius": radius} if name.endswith("_near") else {}
                 rows.append(descriptor_row(cid, name, geometry[name], calc, details=details))
 
-    rows += _vacancy_rows(summaries, relax, statics, refs, calc_of, result.get("oxygen"))
-    rows += _barrier_rows(summaries, docs, calc_of)
+    members = _committee(result)
+    if members:  # every member's numbers at its own level; each of its energy differences on its own
+        for member in members:
+            mine = [d for d in docs if (d.get("provenance") or {}).get("level_of_theory") == member]
+            m_relax = {d["configuration_id"]: d for d in mine if d.get("kind") == "relax" and d.get("configuration_id") in summaries}
+            m_refs = {d.get("species"): d for d in mine if d.get("kind") == "reference"}
+            rows += _vacancy_rows(summaries, m_relax, {}, m_refs, calc_of, result.get("oxygen"))
+            rows += _barrier_rows(summaries, mine, calc_of)
+        rows += _committee_rows(rows, members, result["provenance"])
+    else:
+        rows += _vacancy_rows(summaries, relax, statics, refs, calc_of, result.get("oxygen"))
+        rows += _barrier_rows(summaries, docs, calc_of)
 
     # electronic structure and charges
     for doc in (d for d in docs if d.get("kind") == "static" and d.get("configuration_id") in summaries):
@@ -223,6 +235,68 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
         if doc["configuration_id"] not in with_bader:
             rows += _bader_rows(_bader_of_run_folder(doc), calc_of[id(doc)], summaries, relax, docs)
     return configs, calcs, rows
+
+
+# ----- committees: their own level of theory, made of the members' numbers ---------------------------------
+COMMITTEE_MEANS = ("barrier", "e_kra", "delta_e_a", "e_vac_o", "e_vac_o_tp", "e_vac_li", "delta_e_vac_o")
+
+
+def _committee(result: dict) -> list[str]:
+    """The member levels ("MLIP 7net-0", ...) of a committee screen, in the spec's order; [] otherwise."""
+    prov = result.get("provenance") or {}
+    if prov.get("backend") != "mlip":
+        return []
+    from workflows.calculators import committee_members, level_of_theory
+
+    models = committee_members(prov.get("settings") or {})
+    return [level_of_theory("mlip", {"model": m}) for m in models] if len(models) > 1 else []
+
+
+def _committee_rows(rows: list[dict], members: list[str], prov: dict) -> list[dict]:
+    """The committee's rows: each energy-derived number is the mean of the members' values (every
+    member computed it from its own relaxations and references; no difference mixes two models),
+    with ``barrier_spread`` (max − min of the members' barriers) per hop; the geometry descriptors
+    are the first member's, whose relaxed cells also feed the statics."""
+    level, settings_hash = prov["level_of_theory"], prov["settings_hash"]
+    grouped: dict[tuple, dict[str, dict]] = {}
+    for row in rows:
+        if row["level_of_theory"] in members:
+            grouped.setdefault((row["configuration_id"], row["name"], row["subject"]), {})[row["level_of_theory"]] = row
+    out = []
+
+    def committee_row(template, value, status, flags, details):
+        return {**template, "level_of_theory": level, "settings_hash": settings_hash, "value": value, "status": status, "flags": flags, "details": details}
+
+    for (cid, name, subject), by_member in grouped.items():
+        first = by_member.get(members[0])
+        if name in GEOMETRY_NAMES and first is not None:
+            out.append(committee_row(first, first["value"], first["status"], first["flags"], {**first["details"], "geometry_of": members[0]}))
+            continue
+        if name not in COMMITTEE_MEANS:
+            continue
+        values = {m: r["value"] for m, r in by_member.items() if r["value"] is not None and r["status"] in ("ok", "flagged")}
+        template = first or next(iter(by_member.values()))
+        # what the hop is (labels, expected mechanism) is the same for every member; what happened is each member's
+        kept = {k: template["details"][k] for k in ("start", "end", "hop", "mechanism_expected", "relative_to", "vacancy_site", "reference_hop_id") if k in template["details"]}
+        details = {
+            **kept,
+            "members": {m: by_member[m]["value"] if m in by_member else None for m in members},
+            "member_calculations": {m: r["calculation_id"] for m, r in by_member.items()},
+        }
+        if name == "barrier":
+            details["mechanism_observed"] = {m: r["details"].get("mechanism_observed") for m, r in by_member.items()}
+        if len(values) < len(members):
+            missing = [m for m in members if m not in values]
+            out.append(committee_row(template, None, "failed", [f"no value from {', '.join(missing)}"], details))
+            continue
+        flags = sorted({f"{m}: {f}" for m, r in by_member.items() for f in r["flags"]})
+        mean = sum(values.values()) / len(values)
+        spread = max(values.values()) - min(values.values())
+        status = "flagged" if flags else "ok"
+        out.append(committee_row(template, mean, status, flags, {**details, "spread": spread}))
+        if name == "barrier":
+            out.append(committee_row({**template, "name": "barrier_spread", "unit": "eV"}, spread, status, flags, details))
+    return out
 
 
 # ----- VASP runs: a number only from a converged run ---------------------------------------------------

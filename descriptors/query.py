@@ -263,8 +263,14 @@ def _matches(node, row: dict) -> bool:
 
 
 # ----- the table ---------------------------------------------------------------------------------
-def descriptor_table(db) -> list[dict]:
-    """One row per configuration × level of theory × settings with every field of FIELDS (None where absent)."""
+def descriptor_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
+    """One row per configuration × level of theory × settings with every field of FIELDS (None where absent).
+
+    ``oxygen`` = (T in K, pO2 in atm): ``e_vac_o_tp`` is E_f(V_O) re-evaluated there from each
+    stored O-rich value and its μ_O (E_f is linear in μ_O: nothing reruns).
+    """
+    from descriptors.vacancy import reevaluate
+
     from descriptors.database import CalculationRow, ConfigurationRow, DescriptorRow
 
     configs = {c["id"]: c for c in db.rows(ConfigurationRow)}
@@ -297,7 +303,11 @@ def descriptor_table(db) -> list[dict]:
             elif d["status"] == "flagged" and d["name"] == "barrier":
                 row["n_flagged"] += 1
         elif d["name"] in DESCRIPTOR_FIELDS and d["status"] == "ok":
+            if d["name"] == "e_vac_o_tp" and oxygen is not None:
+                continue  # replaced by the conditions asked for
             row[d["name"]] = d["value"]
+            if d["name"] == "e_vac_o" and oxygen is not None and d["details"].get("chemical_potential"):
+                row["e_vac_o_tp"] = reevaluate(d["value"], d["details"]["chemical_potential"], temperature=oxygen[0], pressure=oxygen[1])
     out = []
     for key, row in table.items():
         barriers, kra = row.pop("_barriers"), row.pop("_kra")
@@ -311,9 +321,29 @@ def descriptor_table(db) -> list[dict]:
     return out
 
 
-def query(db, where: str | None = None, sort: str | None = None) -> list[dict]:
+def parse_oxygen(text: str) -> tuple[float, float]:
+    """``"1173,0.21"`` → (1173.0, 0.21): temperature in K and O2 partial pressure in atm."""
+    import math
+
+    from descriptors.vacancy import delta_mu_oxygen
+
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        t, p = (float(parts[0]), float(parts[1]) if len(parts) > 1 else 1.0)
+    except (ValueError, IndexError):
+        raise LroxInputError(f"--oxygen '{text}': expected T,pO2 (K, atm), e.g. 1173,0.21") from None
+    if len(parts) > 2 or not (math.isfinite(t) and math.isfinite(p)):
+        raise LroxInputError(f"--oxygen '{text}': expected two finite numbers T,pO2 (K, atm)")
+    try:
+        delta_mu_oxygen(t, p)
+    except ValueError as exc:
+        raise LroxInputError(f"--oxygen '{text}': {exc}") from None
+    return t, p
+
+
+def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[float, float] | None = None) -> list[dict]:
     """Rows of :func:`descriptor_table` that satisfy ``where``, sorted by ``sort`` (``-field`` descending)."""
-    rows = descriptor_table(db)
+    rows = descriptor_table(db, oxygen)
     if where:
         tree = parse_filter(where)
         rows = [r for r in rows if _matches(tree, r)]

@@ -237,11 +237,13 @@ def _number(value, status: str | None = None, flags=()) -> str:
 def format_summary(summary: dict) -> str:
     """The run's summary as two tables: configurations, then every hop with its mechanism and E_KRA."""
     lines = [f"level of theory: {summary['level_of_theory']}; jobs by status: {summary['status_counts']}"]
+    several = len(summary.get("levels", [])) > 1  # a committee: its members' numbers beside its own
+    level = (lambda row: [row["level_of_theory"].removeprefix("MLIP ")]) if several else (lambda row: [])  # noqa: E731
     rows = []
     for row in summary["configurations"]:
         ef = row.get("vacancy_formation_energy")
-        rows.append((row["id"].rsplit("-", 1)[-1], row["name"], row["relax"], _number(ef, row.get("vacancy_status"), row.get("vacancy_flags", ()))))
-    lines.append(tabulate(rows, headers=["id", "configuration", "relax", "E_vac eV (O-rich)"], disable_numparse=True))
+        rows.append((row["id"], row["name"], *level(row), row["relax"], _number(ef, row.get("vacancy_status"), row.get("vacancy_flags", ()))))
+    lines.append(tabulate(rows, headers=["id", "configuration", *(["level"] if several else []), "relax", "E_vac eV (O-rich)"], disable_numparse=True))
     hops = []
     for row in summary["configurations"]:
         for b in row["barriers"]:
@@ -253,6 +255,7 @@ def format_summary(summary: dict) -> str:
             hops.append(
                 (
                     row["id"].rsplit("-", 1)[-1],
+                    *level(row),
                     f"{b.get('start', '?')} -> {b.get('end', '?')}",
                     b.get("mechanism_expected") or "",
                     observed,
@@ -267,7 +270,7 @@ def format_summary(summary: dict) -> str:
         lines.append(
             tabulate(
                 hops,
-                headers=["config", "hop", "expected", "observed (climbing image)", "E_KRA eV", "barrier eV (stable end)", "fwd/rev eV", "ΔE_a eV"],
+                headers=["config", *(["level"] if several else []), "hop", "expected", "observed (climbing image)", "E_KRA eV", "barrier eV (stable end)", "fwd/rev eV", "ΔE_a eV"],
                 disable_numparse=True,
             )
         )
@@ -395,13 +398,15 @@ def ingest_command(path, db_url, job_store, project):
 @click.option("--sort", help="Field to sort by; prefix '-' for descending.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
-def query_command(db_url, where, sort, as_json, as_csv):
-    """Descriptors per configuration and level of theory."""
-    from descriptors.query import FIELDS, query
+@click.option("--oxygen", help="T,pO2 (K, atm): re-evaluate E_f(V_O) there as e_vac_o_tp, e.g. 1173,0.21.")
+def query_command(db_url, where, sort, as_json, as_csv, oxygen):
+    """Descriptors per configuration, level of theory and settings."""
+    from descriptors.query import FIELDS, parse_oxygen, query
 
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
-    rows = query(_database(db_url), where, sort)
+    conditions = parse_oxygen(oxygen) if oxygen is not None else None
+    rows = query(_database(db_url), where, sort, oxygen=conditions)
     if as_json:
         click.echo(json.dumps(rows, indent=1, default=str))
     elif as_csv:
@@ -414,7 +419,9 @@ def query_command(db_url, where, sort, as_json, as_csv):
         writer.writerows(rows)
         click.echo(buffer.getvalue().rstrip("\n"))
     else:
-        shown = ("id", "name", "level_of_theory", "barrier", "e_vac_o", "o2p_center", "li_slab_spacing", "n_failed")
+        shown = ("id", "name", "level_of_theory", "settings_hash", "barrier", "e_kra_min", "e_vac_o", "o2p_center_vbm", "li_slab_spacing", "n_flagged", "n_failed")
+        if conditions is not None:
+            shown = (*shown[:7], "e_vac_o_tp", *shown[7:])
         click.echo(
             tabulate(
                 [[r["id"].rsplit("-", 1)[-1] if r["id"] else "", *[r[f] for f in shown[1:]]] for r in rows],

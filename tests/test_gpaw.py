@@ -137,12 +137,13 @@ def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, 
     database = DescriptorDatabase(db)
     calcs = {c["label"].split(" [")[0]: c for c in database.rows(CalculationRow)}
     assert calcs["static pristine"]["status"] == calcs["bader pristine"]["status"] == "success"
-    assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV)"
+    assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV) // MLIP chgnet geometry"
     assert calcs["static pristine"]["settings"]["kspacing"] == 0.8  # provenance: the GPAW settings
     assert calcs["static V_O(6c)"]["status"] == "not_available"  # not selected: recorded, not faked
     gpaw = {d["name"]: d for d in database.rows(DescriptorRow) if d["level_of_theory"].startswith("GPAW")}
     assert gpaw["o2p_center_vbm"]["details"]["reference"] == "VBM" and gpaw["o2p_center"]["details"]["reference"] == "E_F"
     assert gpaw["o2p_center_vbm"]["value"] < -1.0 and gpaw["o2p_center_vbm"]["details"]["gap"] > 1.0
+    assert gpaw["band_gap"]["details"]["vbm_from"] == "eigenvalues" and gpaw["band_gap"]["status"] == "ok"
     assert gpaw["bader_charge_li"]["value"] > 0.6 and gpaw["bader_charge_o"]["value"] < -0.6 and gpaw["bader_charge_tm"]["value"] > 0.6
     charges = calcs["bader pristine"]["data"]["charges"]
     assert len(charges) == 12 and abs(sum(charges)) < 0.1

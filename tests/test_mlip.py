@@ -69,3 +69,55 @@ def test_short_neb_on_a_licoo2_hop_runs_end_to_end():
 def test_o2_reference_is_a_bound_molecule():
     doc = reference_energy("O2", "mlip", SETTINGS)
     assert doc.energy_per_atom is not None and doc.energy_per_atom < -2.0
+
+
+def test_every_registered_model_loads_offline_from_its_wheel():
+    """No weight download at run time: every model lrox offers gives an energy with sockets refused."""
+    import socket
+
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from workflows.calculators import ML_MODELS
+
+    original = socket.socket.connect
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model tried to reach the network")
+
+    socket.socket.connect = refuse
+    try:
+        for name in ML_MODELS:
+            atoms = AseAtomsAdaptor.get_atoms(load_host("licoo2").structure)
+            atoms.calc = ml_calculator(name, threads=1)
+            assert -10.0 < atoms.get_potential_energy() / len(atoms) < -4.0, name
+    finally:
+        socket.socket.connect = original
+
+
+def test_a_committee_is_its_own_level_and_never_mixes_two_models(tmp_path, monkeypatch):
+    """Each member relaxes its own cells and its own O2; E_vac(O) of each is its own difference
+    (with its own O2 correction: none for CHGNet, MP2020's for SevenNet's raw energies); the
+    committee's value is their mean, at its own level of theory."""
+    from descriptors.database import DescriptorDatabase, DescriptorRow
+    from launch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "committee.yaml"
+    spec.write_text(
+        "name: committee\nhost: licoo2\nsupercell: 1x1x1\nvacancies: [O]\nhops: {per_configuration: 0}\n"
+        "backend: mlip\nmlip: {model: [chgnet, 7net-0], relax_fmax: 0.1, threads: 1}\n"
+    )
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["run", str(spec), "--db", db]) == 0
+    rows = [r for r in DescriptorDatabase(db).rows(DescriptorRow) if r["name"] == "e_vac_o"]
+    by_level = {r["level_of_theory"]: r for r in rows}
+    assert set(by_level) == {"MLIP chgnet", "MLIP 7net-0", "MLIP committee(chgnet, 7net-0)"}
+    chgnet, sevennet, committee = by_level["MLIP chgnet"], by_level["MLIP 7net-0"], by_level["MLIP committee(chgnet, 7net-0)"]
+    assert chgnet["details"]["chemical_potential"]["correction"] == 0.0
+    assert sevennet["details"]["chemical_potential"]["correction"] == pytest.approx(0.687)
+    assert chgnet["details"]["chemical_potential"]["level_of_theory"] == "MLIP chgnet"  # its own O2
+    assert committee["value"] == pytest.approx((chgnet["value"] + sevennet["value"]) / 2)
+    assert committee["details"]["spread"] == pytest.approx(abs(chgnet["value"] - sevennet["value"]))
+    # the first member's relaxed cells are the committee's geometry
+    geometry = {r["level_of_theory"]: r["value"] for r in DescriptorDatabase(db).rows(DescriptorRow) if r["name"] == "tm_o_mean"}
+    assert geometry["MLIP committee(chgnet, 7net-0)"] == geometry["MLIP chgnet"]

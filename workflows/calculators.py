@@ -70,8 +70,11 @@ ML_MODELS = {
 INSTALL_HINT = "pip install 'lrox[mlip]' (torch==2.13.0 first, then chgnet and sevenn)"
 
 
-def check_model(name: str) -> MlModel:
-    """The model, or a one-line error if it is unknown or its package is not installed."""
+def check_model(name) -> MlModel:
+    """The model, or a one-line error if it is unknown or its package is not installed (a committee:
+    every member is checked, the first returned)."""
+    if isinstance(name, list | tuple):
+        return [check_model(member) for member in name][0]
     model = ML_MODELS.get(str(name).lower())
     if model is None:
         raise LroxInputError(f"unknown ML model '{name}' (known: {', '.join(ML_MODELS)})")
@@ -218,10 +221,19 @@ def mock_calculator(fail: bool = False, blow_up: bool = False, mobile: tuple[int
     return _ToyIonic()
 
 
+def committee_members(settings: dict) -> list[str]:
+    """The models of an ``mlip`` settings dict: one, or the members of a committee (in the spec's order)."""
+    model = settings.get("model", "chgnet")
+    return [str(m).lower() for m in model] if isinstance(model, list | tuple) else [str(model).lower()]
+
+
 def level_of_theory(backend: str, settings: dict) -> str:
     """A short, stored name for where a number came from."""
     if backend == "mlip":
-        model = ML_MODELS.get(str(settings.get("model", "")).lower())
+        members = committee_members(settings)
+        if len(members) > 1:
+            return f"MLIP committee({', '.join(members)})"
+        model = ML_MODELS.get(members[0])
         return f"MLIP {model.name}" if model else f"MLIP {settings.get('model')}"
     if backend == "vasp":
         return "VASP PBE+U (MP-compatible)"
@@ -238,10 +250,15 @@ def level_of_theory(backend: str, settings: dict) -> str:
     return "mock (Born-Mayer repulsion, not physics)"
 
 
-def o2_correction(backend: str, settings: dict) -> O2Correction:
-    """The one registry of what a level of theory's energies include (see :class:`O2Correction`)."""
+def o2_correction(backend: str, settings: dict) -> O2Correction | None:
+    """The one registry of what a level of theory's energies include (see :class:`O2Correction`).
+
+    None for a committee: its energies are never differenced, only its members' are, each with its own.
+    """
     if backend == "mlip":
-        model = ML_MODELS.get(str(settings.get("model", "")).lower())
+        if len(committee_members(settings)) > 1:
+            return None
+        model = ML_MODELS.get(committee_members(settings)[0])
         if model is None:
             raise LroxInputError(f"unknown ML model '{settings.get('model')}'")
         return model.o2_correction
@@ -258,8 +275,7 @@ def code_versions(backend: str, settings: dict) -> dict[str, str]:
     if backend == "gpaw":
         names += ["gpaw", "gpaw-data", "baderkit"]
     if backend == "mlip":
-        model = ML_MODELS.get(str(settings.get("model", "")).lower(), ML_MODELS["chgnet"])
-        names += ["torch", model.package]
+        names += ["torch", *sorted({ML_MODELS[m].package for m in committee_members(settings) if m in ML_MODELS})]
     out = {}
     for name in names:
         try:

@@ -113,10 +113,13 @@ class ScreenMaker(Maker):
             return flow
         backend = spec.backend.value
         settings = spec.settings_for_backend()
-        from workflows.calculators import level_of_theory
+        from workflows.calculators import committee_members, level_of_theory
 
+        # a committee runs every member end to end (its own relaxations, end points and bands);
+        # the first member's relaxed geometry feeds the statics and the geometry descriptors
+        members = [{**settings, "model": m} for m in committee_members(settings)] if backend == "mlip" else [settings]
         # a GPAW static of an ML-relaxed cell is its own level: "GPAW PBE+U (...) // MLIP chgnet geometry"
-        gpaw_settings = {**dataclasses.asdict(spec.gpaw), "geometry_from": level_of_theory(backend, settings)}
+        gpaw_settings = {**dataclasses.asdict(spec.gpaw), "geometry_from": level_of_theory(backend, members[0])}
         jobs, documents, expected = [], [], []
 
         def add(job, meta):
@@ -128,48 +131,36 @@ class ScreenMaker(Maker):
             expected.append(meta)
 
         pristine = next((c for c in plan.configurations if not c.defects), None)
-        host_relax = None
-        relaxed_of: dict[str, object] = {}
-        for config in plan.configurations:
-            label = f"relax {config.name} [{_short(config)}]"
-            if config is pristine:
-                job = relax_job(config.structure, backend, settings, label, config.id, relax_cell=settings.get("relax_host_cell", True))
-                host_relax = job
-            else:
-                job = relax_job(
-                    config.structure, backend, settings, label, config.id,
-                    lattice_from=host_relax.output if host_relax is not None else None,
-                    needs_lattice=host_relax is not None,
-                )
-            job.name = label
-            add(job, {"kind": "relax", "label": label, "configuration_id": config.id})
-            relaxed_of[config.id] = job
-            static_label = f"static {config.name} [{_short(config)}]"
-            bader_label = f"bader {config.name} [{_short(config)}]"
-            use_gpaw = spec.static_backend == "gpaw" and spec.gpaw.selects(config.name, config.id)
-            if use_gpaw:
-                folder = str((spec.output_dir() / "gpaw" / _short(config)).resolve())
-                static = gpaw_static_job(job.output, gpaw_settings, static_label, config.id, folder)
-            else:
-                static = static_job(job.output, backend, settings, static_label, config.id)
-            static.name = static_label
-            add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
-            if use_gpaw:
-                bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
-            else:
-                bader = bader_job(static.output, backend, settings, bader_label, config.id)
-            bader.name = bader_label
-            add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
-        for config in plan.configurations:
-            for hop in plan.hops.get(config.id, []):
-                label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
-                job = neb_job(relaxed_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, backend, settings, label)
+        for index, member in enumerate(members):
+            tag = f" ({member['model']})" if len(members) > 1 else ""
+            host_relax = None
+            relaxed_of: dict[str, object] = {}
+            for config in plan.configurations:
+                label = f"relax {config.name} [{_short(config)}]{tag}"
+                if config is pristine:
+                    job = relax_job(config.structure, backend, member, label, config.id, relax_cell=member.get("relax_host_cell", True))
+                    host_relax = job
+                else:
+                    job = relax_job(
+                        config.structure, backend, member, label, config.id,
+                        lattice_from=host_relax.output if host_relax is not None else None,
+                        needs_lattice=host_relax is not None,
+                    )
                 job.name = label
-                add(job, {"kind": "neb", "label": label, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
-        for species in plan.references:
-            job = reference_job(species, backend, settings)
-            job.name = f"reference {species}"
-            add(job, {"kind": "reference", "label": f"reference {species}", "species": species})
+                add(job, {"kind": "relax", "label": label, "configuration_id": config.id})
+                relaxed_of[config.id] = job
+                if index == 0:
+                    self._statics(spec, config, job, backend, member, gpaw_settings, add)
+            for config in plan.configurations:
+                for hop in plan.hops.get(config.id, []):
+                    label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]{tag}"
+                    job = neb_job(relaxed_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, backend, member, label)
+                    job.name = label
+                    add(job, {"kind": "neb", "label": label, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
+            for species in plan.references:
+                job = reference_job(species, backend, member)
+                job.name = f"reference {species}{tag}"
+                add(job, {"kind": "reference", "label": job.name, "species": species})
         screen = {
             "name": spec.name,
             "host": plan.host.name,
@@ -182,4 +173,21 @@ class ScreenMaker(Maker):
         collector.name = "collect results"
         collector.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], "kind": "collect"})
         return Flow([*jobs, collector], output=collector.output, name=f"{self.name}: {spec.name}")
+
+    @staticmethod
+    def _statics(spec, config, relax, backend, settings, gpaw_settings, add) -> None:
+        """The static and Bader jobs of one relaxed configuration: GPAW's where selected, else the
+        level's own (an ML potential has none: recorded as not available)."""
+        static_label = f"static {config.name} [{_short(config)}]"
+        bader_label = f"bader {config.name} [{_short(config)}]"
+        if spec.static_backend == "gpaw" and spec.gpaw.selects(config.name, config.id):
+            folder = str((spec.output_dir() / "gpaw" / _short(config)).resolve())
+            static = gpaw_static_job(relax.output, gpaw_settings, static_label, config.id, folder)
+            bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
+        else:
+            static = static_job(relax.output, backend, settings, static_label, config.id)
+            bader = bader_job(static.output, backend, settings, bader_label, config.id)
+        static.name, bader.name = static_label, bader_label
+        add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
+        add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
 

@@ -51,7 +51,7 @@ def provenance(backend: str, settings: dict) -> Provenance:
         settings_hash=settings_hash(backend, settings),
         settings=settings,
         code_versions=code_versions(backend, settings),
-        o2_correction=o2_correction(backend, settings).value,
+        o2_correction=getattr(o2_correction(backend, settings), "value", None),
     )
 
 
@@ -370,6 +370,7 @@ def collect(screen: dict, configurations: list[dict], documents: list, expected:
         documents=docs,
         n_failed=sum(1 for d in docs if d["status"] == CalcStatus.FAILED.value),
         oxygen=screen.get("oxygen"),
+        provenance=screen["provenance"],
     )
 
 

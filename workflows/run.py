@@ -126,14 +126,17 @@ def summarise(result: dict, descriptors: list[dict] | None = None) -> dict:
     docs = [d if isinstance(d, dict) else as_dict(d) for d in result["documents"]]
     status = Counter(str(getattr(d["status"], "value", d["status"])) for d in docs)
     relax = {d["configuration_id"]: d for d in docs if d["kind"] == "relax"}
-    by_config: dict[str, dict] = {}
+    by_config: dict[tuple, dict] = {}
     for row in descriptors:
-        by_config.setdefault(row["configuration_id"], {}).setdefault(row["name"], []).append(row)
+        by_config.setdefault((row["configuration_id"], row["level_of_theory"]), {}).setdefault(row["name"], []).append(row)
+    levels = list(dict.fromkeys(level for _, level in by_config))
     rows = []
-    for config in result["configurations"]:
-        mine = by_config.get(config["id"], {})
+    for config, level in ((c, lv) for c in result["configurations"] for lv in levels):
+        mine = by_config.get((config["id"], level), {})
+        if not mine:
+            continue
         doc = relax.get(config["id"], {})
-        row = {"id": config["id"], "name": config["name"], "relax": _status(doc), "energy": doc.get("energy") if _ok(doc) else None}
+        row = {"id": config["id"], "name": config["name"], "level_of_theory": level, "relax": _status(doc), "energy": doc.get("energy") if _ok(doc) else None}
         for name in ("e_vac_o", "e_vac_li"):
             for vacancy in mine.get(name, []):
                 row["vacancy_formation_energy"] = vacancy["value"]
@@ -160,14 +163,21 @@ def summarise(result: dict, descriptors: list[dict] | None = None) -> dict:
                 "e_kra": kra.get(b["subject"], {}).get("value"),
                 "delta_e_a": delta.get(b["subject"], {}).get("value"),
                 "mechanism_expected": d.get("mechanism_expected") or hop.get("mechanism"),
-                "mechanism_observed": d.get("mechanism_observed"),
+                "mechanism_observed": _observed_text(d.get("mechanism_observed")),
                 "closest_to_vacant_o": (d.get("observed") or {}).get("closest_to_vacant_o"),
                 "route": d.get("route"),
             }
             barriers.append(entry)
         row["barriers"] = barriers
         rows.append(row)
-    return {"status_counts": dict(status), "level_of_theory": result["level_of_theory"], "configurations": rows}
+    return {"status_counts": dict(status), "level_of_theory": result["level_of_theory"], "levels": levels, "configurations": rows}
+
+
+def _observed_text(observed) -> str | None:
+    """A committee's observed mechanism is per member: 'TSH (chgnet), ODH (7net-0)'."""
+    if isinstance(observed, dict):
+        return ", ".join(f"{v} ({k.removeprefix('MLIP ')})" for k, v in observed.items()) or None
+    return observed
 
 
 def _ok(doc: dict) -> bool:

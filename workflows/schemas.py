@@ -102,3 +102,4 @@ class ScreenResult(BaseModel):
     documents: list[dict]  # CalcDoc dumps; a job that produced nothing appears as a failed document
     n_failed: int
     oxygen: dict | None = None  # the spec's (T, pO2) for E_f(V_O) beside the O-rich value
+    provenance: dict | None = None  # the screen's: backend, level, settings (a committee's members)

@@ -61,7 +61,9 @@ class NebOptimizer(str, Enum):
 class MlipSettings:
     """ML-potential settings. Defaults: fixed-cell relaxations of defect supercells, CI-NEB at 0.05 eV/Å."""
 
-    model: str = "chgnet"  # "chgnet" (CHGNet 0.3.0 weights) or "7net-0" (SevenNet)
+    # a model of workflows.calculators.ML_MODELS, or a list of them: a committee, its own level of
+    # theory, each member run end to end (see workflows.calculators.committee_members)
+    model: str | list[str] = "chgnet"
     relax_fmax: float = 0.05  # eV/Å
     relax_steps: int = 300
     relax_host_cell: bool = True  # the pristine host relaxes its cell; defect cells keep it
@@ -179,8 +181,12 @@ class ScreenSpec:
         m = self.mlip
         from workflows.calculators import ML_MODELS
 
-        if str(m.model).lower() not in ML_MODELS:
-            raise LroxInputError(f"unknown ML model '{m.model}' (known: {', '.join(ML_MODELS)})")
+        names = m.model if isinstance(m.model, list) else [m.model]
+        for name in names:
+            if str(name).lower() not in ML_MODELS:
+                raise LroxInputError(f"unknown ML model '{name}' (known: {', '.join(ML_MODELS)})")
+        if isinstance(m.model, list) and (len(names) < 2 or len({str(n).lower() for n in names}) != len(names)):
+            raise LroxInputError("spec 'mlip.model': a committee needs at least two different models")
         if str(m.neb_optimizer).lower() not in {o.value for o in NebOptimizer}:
             raise LroxInputError(f"spec 'mlip': unknown neb_optimizer '{m.neb_optimizer}' (known: ode, fire)")
         if min(m.relax_fmax, m.neb_fmax) <= 0 or min(m.relax_steps, m.neb_steps, m.n_images) < 1:
