@@ -49,6 +49,7 @@ __all__ = [
     "ConfigurationRow",
     "CalculationRow",
     "DescriptorRow",
+    "HopRow",
     "DescriptorDatabase",
     "safe_url",
 ]
@@ -122,6 +123,50 @@ class DescriptorRow(Base):
     flags: Mapped[list] = mapped_column(JSON)
     details: Mapped[dict] = mapped_column(JSON)
     calculation_id: Mapped[str | None] = mapped_column(ForeignKey("calculations.id"))
+
+
+class HopRow(Base):
+    """One row per hop calculation (configuration × hop × level × settings): see descriptors.hoptable."""
+
+    __tablename__ = "hops"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calculation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    configuration_id: Mapped[str] = mapped_column(ForeignKey("configurations.id"), index=True)
+    configuration: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(64), index=True)
+    defect: Mapped[str | None] = mapped_column(String(64), index=True)
+    dopant: Mapped[str | None] = mapped_column(String(64), index=True)
+    hop_id: Mapped[str] = mapped_column(String(96), index=True)
+    start: Mapped[str | None] = mapped_column(Text)
+    end: Mapped[str | None] = mapped_column(Text)
+    length: Mapped[float | None] = mapped_column(Float)
+    layers: Mapped[str | None] = mapped_column(String(64))
+    mechanism: Mapped[str | None] = mapped_column(String(16), index=True)
+    mechanism_expected: Mapped[str | None] = mapped_column(String(16))
+    mechanism_observed: Mapped[str | None] = mapped_column(String(16))
+    n_tm: Mapped[int | None] = mapped_column(Integer, index=True)
+    ts_cations: Mapped[str | None] = mapped_column(Text)
+    ts_cation_charge: Mapped[float | None] = mapped_column(Float)
+    distance_to_defect: Mapped[float | None] = mapped_column(Float)
+    nearest_defect: Mapped[str | None] = mapped_column(Text)
+    closest_to_vacant_o: Mapped[float | None] = mapped_column(Float)
+    forward: Mapped[float | None] = mapped_column(Float)
+    reverse: Mapped[float | None] = mapped_column(Float)
+    barrier: Mapped[float | None] = mapped_column(Float, index=True)
+    stable_end: Mapped[str | None] = mapped_column(String(16))
+    e_kra: Mapped[float | None] = mapped_column(Float, index=True)
+    delta_e_a: Mapped[float | None] = mapped_column(Float)
+    barrier_spread: Mapped[float | None] = mapped_column(Float)
+    expected_error: Mapped[float | None] = mapped_column(Float)
+    route: Mapped[str | None] = mapped_column(String(16))
+    converged: Mapped[bool | None] = mapped_column()
+    status: Mapped[str | None] = mapped_column(String(16), index=True)
+    flags: Mapped[str | None] = mapped_column(Text)
+    level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str | None] = mapped_column(String(32))
+    n_atoms: Mapped[int | None] = mapped_column(Integer)
 
 
 class MetaRow(Base):
@@ -237,18 +282,30 @@ class DescriptorDatabase:
         else:
             from sqlalchemy.dialects.sqlite import insert
         columns = {c.name for c in table.__table__.columns} - set(keys) - {"id" if "id" not in keys else ""}
-        for row in rows:
-            statement = insert(table).values(**row)
-            update = {c: statement.excluded[c] for c in columns if c in row and c != "ingested_at"}
-            if update:
-                statement = statement.on_conflict_do_update(index_elements=keys, set_=update)
-            else:
-                statement = statement.on_conflict_do_nothing(index_elements=keys)
-            session.execute(statement)
+        by_shape: dict[tuple, list[dict]] = {}
+        for row in rows:  # one multi-row statement per column set, in chunks (SQLite's variable limit)
+            by_shape.setdefault(tuple(sorted(row)), []).append(row)
+        for shape, group in by_shape.items():
+            chunk = max(1, 30000 // max(len(shape), 1) // 4)
+            for start in range(0, len(group), chunk):
+                statement = insert(table).values(group[start : start + chunk])
+                update = {c: statement.excluded[c] for c in columns if c in shape and c != "ingested_at"}
+                if update:
+                    statement = statement.on_conflict_do_update(index_elements=keys, set_=update)
+                else:
+                    statement = statement.on_conflict_do_nothing(index_elements=keys)
+                session.execute(statement)
 
     def write(self, configurations: Iterable[dict], calculations: Iterable[dict], descriptors: Iterable[dict]) -> dict:
-        """Write one batch in one transaction (all of it or none of it); returns row counts."""
+        """Write one batch in one transaction (all of it or none of it); returns row counts.
+
+        The hop table's rows are derived from the batch (descriptors.hoptable.hop_rows) and written
+        in the same transaction.
+        """
+        from descriptors.hoptable import hop_rows
+
         configurations, calculations, descriptors = list(configurations), list(calculations), list(descriptors)
+        hops = hop_rows(configurations, calculations, descriptors)
         now = datetime.now(UTC)
         calc_rows = [{**_json_safe({k: v for k, v in c.items() if k != "ingested_at"}), "ingested_at": now} for c in calculations]
         try:
@@ -262,6 +319,7 @@ class DescriptorDatabase:
                     [_json_safe(d) for d in descriptors],
                     ["configuration_id", "name", "subject", "level_of_theory", "settings_hash"],
                 )
+                self._upsert(session, HopRow, [_json_safe(h) for h in hops], ["id"])
         except SQLAlchemyError as exc:
             raise LroxInputError(f"database write to {safe_url(self.url)} failed and was rolled back: {self._reason(exc)}") from None
         return {"configurations": len(configurations), "calculations": len(calculations), "descriptors": len(descriptors)}
@@ -283,7 +341,7 @@ class DescriptorDatabase:
     def snapshot(self) -> dict:
         """Every row of the three tables, ordered and without ingestion times: equal snapshots mean equal databases."""
         out = {}
-        for table, key in ((ConfigurationRow, "id"), (CalculationRow, "id"), (DescriptorRow, None)):
+        for table, key in ((ConfigurationRow, "id"), (CalculationRow, "id"), (DescriptorRow, None), (HopRow, "id")):
             rows = [{k: v for k, v in r.items() if k not in ("ingested_at", "id") or (k == "id" and key)} for r in self.rows(table)]
             out[table.__tablename__] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
         return out

@@ -63,13 +63,11 @@ def plot_neb(calculation: dict, out: str | Path, overwrite: bool = False) -> Pat
     return out
 
 
-def plot_scatter(rows: list[dict], x: str, y: str, out: str | Path, colour: str = "dopant", overwrite: bool = False) -> Path:
-    """``y`` against ``x`` for the query rows that have both, one colour per value of ``colour``."""
-    from descriptors.query import FIELDS
-
-    for field in (x, y, colour):
-        if field not in FIELDS:
-            raise LroxInputError(f"plot: unknown field '{field}' (fields: {', '.join(FIELDS)})")
+def plot_scatter(table, x: str, y: str, out: str | Path, colour: str = "dopant", overwrite: bool = False) -> Path:
+    """``y`` against ``x`` for the configurations that have both (``field@level`` across levels),
+    one colour per value of ``colour``. ``table``: a :class:`descriptors.query.ConfigurationTable`."""
+    rows = table.rows
+    x, y, colour = table.resolve(x), table.resolve(y), table.resolve(colour)
     out = Path(out)
     _refuse_overwrite(out, overwrite)
     points = [r for r in rows if isinstance(r.get(x), int | float) and isinstance(r.get(y), int | float)]
@@ -86,10 +84,16 @@ def plot_scatter(rows: list[dict], x: str, y: str, out: str | Path, colour: str 
     from descriptors.extract import UNITS
 
     units = {k: v for k, v in UNITS.items() if v}
-    ax.set_xlabel(f"{x}" + (f" ({units[x]})" if x in units else ""))
-    ax.set_ylabel(f"{y}" + (" (lowest hop of each configuration)" if y == "barrier" else "") + (f" ({units[y]})" if y in units else ""))
-    levels = sorted({str(r.get("level_of_theory")) for r in points})
-    ax.set_title(f"{y} vs {x} ({'; '.join(levels)})", fontsize=10)
+    meaning = {"barrier": "lowest hop of each configuration", "e_kra_min": "lowest hop", "e_kra_nearest": "hop nearest the defect"}
+
+    def label(name):
+        field, _, alias = name.partition("@")
+        extra = "; ".join(x for x in (meaning.get(field), f"level {alias}" if alias else None) if x)
+        return f"{name}" + (f" ({extra})" if extra else "") + (f" [{units[field]}]" if field in units else "")
+
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    ax.set_title(f"{y} vs {x} ({len(points)} configurations)", fontsize=10)
     ax.legend(title=colour, fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

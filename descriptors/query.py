@@ -1,34 +1,42 @@
-"""Querying the descriptor database: one row per configuration × level of theory × settings, a small filter language.
+"""Querying the descriptor database: the configuration view, the hop table, the levels; a small filter language.
 
-Fields (the names ``--where``, ``--sort`` and the JSON/CSV output use):
+**The configuration view** (``lrox query``): one row per configuration with every level of theory
+side by side. A level is a (level of theory, settings) pair with an alias (``chgnet``, ``gpaw``,
+``7net-0``, ``committee``, ``chgnet-2`` for a second settings set), listed by ``lrox query
+levels``. Where the database holds more than one level, each level's field is named
+``field@alias`` (``barrier@chgnet``, ``o2p_center_vbm@gpaw``); a plain ``field`` means the one
+level that has it, and is refused with the choices where several do. Numbers of two levels are
+never mixed inside one quantity.
 
 ===================  ==========================================================================
-``id``               configuration id
-``host``             host name (``li2mno3``, ...)
-``name``             configuration name (``Ti on Mn(4g, TM layer)``)
+``id``               configuration id (what ``lrox plot`` and the other commands take)
+``host``             host name (``li2mno3``, ...); ``n_atoms``, ``supercell``: its cell
+``name``             configuration name (``Ti on Mn(4g, TM layer)``, ``V_O(8j)``)
 ``defect``           ``pristine``, ``dopant``, ``vacancy``, ``dopant+vacancy``, ...
 ``dopant``           dopant species (comma-separated), null for none
 ``site``             host site label(s) of the defect(s)
-``backend``          ``mlip``, ``vasp``, ``mock``, ``gpaw``
-``level_of_theory``  e.g. ``MLIP chgnet``
-``settings_hash``    hash of the settings that change a number (fmax, images, k-spacing, U...):
-                     two settings sets of one level are two rows
+per level:
 ``barrier``          lowest Li migration barrier (from the more stable end point) over the
                      configuration's hops with a trustworthy profile (eV); ``barrier_max`` the
-                     highest; ``n_hops`` how many
-``e_kra_min``        lowest / highest kinetically resolved barrier E_KRA of those hops (eV);
-``e_kra_max``        ``n_flagged`` hops whose barrier is flagged (not counted above)
+                     highest; ``n_hops`` how many; ``n_flagged`` hops whose barrier is flagged
+                     (not counted in these)
+``e_kra_min``        lowest / highest kinetically resolved barrier E_KRA of those hops (eV),
+``e_kra_max``        and ``e_kra_nearest``: that of the hop nearest the defect
 ``o2p_center``       O 2p band centre, occupied window E_F − 10 eV..E_F, relative to E_F (eV)
 ``o2p_center_vbm``   the same relative to the valence-band maximum (eV)
 ``o2p_center_full``  O 2p band centre over the whole DOS range, relative to E_F (eV)
 ``e_vac_o``          O-vacancy formation energy, O-rich (eV); ``e_vac_o_tp`` at the spec's
-                     (T, pO2); ``delta_e_vac_o`` its change by a nearby defect (against the
-                     isolated vacancy of the same site orbit); ``e_vac_li`` vs Li metal
+                     (T, pO2) or at ``--oxygen``; ``delta_e_vac_o`` its change by a nearby
+                     defect (against the isolated vacancy of the same site orbit); ``e_vac_li``
 ``band_gap``         Kohn–Sham gap from the eigenvalues (eV)
 ``li_slab_spacing``  and the other geometry descriptors (Å): ``interlayer_distance``,
                      ``tm_o_mean``, ``o_o_min``, ``li_slab_spacing_near``, ...
-``n_failed``         calculations of this configuration that failed
+``n_failed``         calculations of this configuration at this level that failed
 ===================  ==========================================================================
+
+**The hop table** (``lrox query hops``): one row per hop calculation, filtered and sorted by the
+database itself; its fields are :data:`descriptors.hoptable.HOP_FIELDS` (``mechanism``,
+``n_tm``, ``e_kra``, ``delta_e_a``, ...), plus ``level`` for an alias.
 
 Filter language (parsed, never evaluated as code)::
 
@@ -51,10 +59,10 @@ from dataclasses import dataclass
 from descriptors.extract import GEOMETRY_NAMES
 from structures.errors import LroxInputError
 
-__all__ = ["FIELDS", "QueryError", "parse_filter", "descriptor_table", "query", "to_dataframe", "export"]
+__all__ = ["FIELDS", "QueryError", "parse_filter", "level_aliases", "long_table", "configuration_table", "query", "to_dataframe", "export"]
 
-CONFIG_FIELDS = ("id", "host", "name", "defect", "dopant", "site")
-SUMMARY_FIELDS = ("backend", "level_of_theory", "settings_hash", "barrier", "barrier_max", "e_kra_min", "e_kra_max", "n_hops", "n_flagged", "n_failed")
+CONFIG_FIELDS = ("id", "host", "name", "defect", "dopant", "site", "n_atoms", "supercell")
+SUMMARY_FIELDS = ("barrier", "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed")
 DESCRIPTOR_FIELDS = (
     "o2p_center",
     "o2p_center_vbm",
@@ -74,7 +82,8 @@ DESCRIPTOR_FIELDS = (
     "bader_charge_o",
     *GEOMETRY_NAMES,
 )
-FIELDS = CONFIG_FIELDS + SUMMARY_FIELDS + DESCRIPTOR_FIELDS
+LEVEL_FIELDS = SUMMARY_FIELDS + DESCRIPTOR_FIELDS  # one value per level of theory and settings
+FIELDS = CONFIG_FIELDS + LEVEL_FIELDS
 
 
 class QueryError(LroxInputError):
@@ -88,7 +97,7 @@ _TOKEN = re.compile(
       | (?P<string>'[^']*'|"[^"]*")
       | (?P<op><=|>=|==|!=|=|<|>)
       | (?P<paren>[(),])
-      | (?P<word>[A-Za-z_][\w.+\-]*)
+      | (?P<word>[A-Za-z_][\w.+\-]*(?:@[\w.+\-]+)?)
     )""",
     re.VERBOSE,
 )
@@ -116,11 +125,12 @@ def _tokens(text: str) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, fields=None):
         if len(text) > 2000:
             raise QueryError("query: expression longer than 2000 characters")
         self.tokens = _tokens(text)
         self.i = 0
+        self.fields = FIELDS if fields is None else fields
 
     def peek(self, *words) -> bool:
         if self.i >= len(self.tokens):
@@ -172,8 +182,8 @@ class _Parser:
             self.expect(")")
             return node
         field = self.take()
-        if field.kind != "word" or field.text not in FIELDS:
-            raise QueryError(f"query: unknown field '{field.text}' at position {field.position + 1} (fields: {', '.join(FIELDS)})")
+        if field.kind != "word" or field.text not in self.fields:
+            raise QueryError(f"query: unknown field '{field.text}' at position {field.position + 1} (fields: {', '.join(self.fields)})")
         if self.peek("is"):
             self.take()
             negate = self.peek("not")
@@ -211,9 +221,12 @@ class _Parser:
         raise QueryError(f"query: expected a value at position {t.position + 1}, found '{t.text}'")
 
 
-def parse_filter(text: str):
-    """The syntax tree of a filter expression (tuples); raises QueryError with the position on bad input."""
-    return _Parser(text).parse()
+def parse_filter(text: str, fields=None):
+    """The syntax tree of a filter expression (tuples); raises QueryError with the position on bad input.
+
+    ``fields``: the names a filter may use (default: the configuration view's FIELDS).
+    """
+    return _Parser(text, fields).parse()
 
 
 def _compare(left, op, right) -> bool:
@@ -262,17 +275,54 @@ def _matches(node, row: dict) -> bool:
     return _compare(row.get(field), op, value)
 
 
-# ----- the table ---------------------------------------------------------------------------------
-def descriptor_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
-    """One row per configuration × level of theory × settings with every field of FIELDS (None where absent).
+# ----- the tables ------------------------------------------------------------------------------------
+def level_aliases(db) -> list[dict]:
+    """Every (level of theory, settings) in the database with its alias: ``chgnet``, ``gpaw``,
+    ``7net-0``, ``committee``...; a second settings set of one level is ``chgnet-2`` (in the order
+    they were first ingested), so an alias never changes once given."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from descriptors.database import CalculationRow, DescriptorRow
+    from descriptors.hoptable import level_alias_base
+
+    with Session(db.engine) as session:
+        first = {
+            (level, settings): (when, backend)
+            for level, settings, when, backend in session.execute(
+                select(CalculationRow.level_of_theory, CalculationRow.settings_hash, func.min(CalculationRow.ingested_at), func.min(CalculationRow.backend)).group_by(
+                    CalculationRow.level_of_theory, CalculationRow.settings_hash
+                )
+            )
+        }
+        counts = dict(
+            ((level, settings), n)
+            for level, settings, n in session.execute(
+                select(DescriptorRow.level_of_theory, DescriptorRow.settings_hash, func.count()).group_by(DescriptorRow.level_of_theory, DescriptorRow.settings_hash)
+            )
+        )
+    keys = sorted(set(first) | set(counts), key=lambda k: (str(first.get(k, (None,))[0] or ""), k))
+    taken: dict[str, int] = {}
+    out = []
+    for level, settings in keys:
+        base = level_alias_base(level)
+        taken[base] = taken.get(base, 0) + 1
+        alias = base if taken[base] == 1 else f"{base}-{taken[base]}"
+        when, backend = first.get((level, settings), (None, None))
+        out.append({"alias": alias, "level_of_theory": level, "settings_hash": settings, "backend": backend, "n_descriptors": counts.get((level, settings), 0), "first_ingested": str(when) if when else None})
+    return out
+
+
+def long_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
+    """One row per configuration × level of theory × settings (``level``: its alias), every LEVEL_FIELD.
 
     ``oxygen`` = (T in K, pO2 in atm): ``e_vac_o_tp`` is E_f(V_O) re-evaluated there from each
     stored O-rich value and its μ_O (E_f is linear in μ_O: nothing reruns).
     """
+    from descriptors.database import CalculationRow, ConfigurationRow, DescriptorRow
     from descriptors.vacancy import reevaluate
 
-    from descriptors.database import CalculationRow, ConfigurationRow, DescriptorRow
-
+    alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in level_aliases(db)}
     configs = {c["id"]: c for c in db.rows(ConfigurationRow)}
     failed = defaultdict(int)
     for calc in db.rows(CalculationRow):
@@ -288,6 +338,7 @@ def descriptor_table(db, oxygen: tuple[float, float] | None = None) -> list[dict
             key,
             {
                 **{f: config.get(f) for f in CONFIG_FIELDS},
+                "level": alias_of.get(key[1:], "?"),
                 "backend": d["backend"],
                 "level_of_theory": d["level_of_theory"],
                 "settings_hash": d["settings_hash"],
@@ -299,7 +350,8 @@ def descriptor_table(db, oxygen: tuple[float, float] | None = None) -> list[dict
         )
         if d["name"] in ("barrier", "e_kra"):
             if d["status"] == "ok" and d["value"] is not None:
-                row["_barriers" if d["name"] == "barrier" else "_kra"].append(d["value"])
+                distance = ((d["details"] or {}).get("hop") or {}).get("distance_to_defect")
+                row["_barriers" if d["name"] == "barrier" else "_kra"].append((d["value"], distance))
             elif d["status"] == "flagged" and d["name"] == "barrier":
                 row["n_flagged"] += 1
         elif d["name"] in DESCRIPTOR_FIELDS and d["status"] == "ok":
@@ -310,15 +362,61 @@ def descriptor_table(db, oxygen: tuple[float, float] | None = None) -> list[dict
                 row["e_vac_o_tp"] = reevaluate(d["value"], d["details"]["chemical_potential"], temperature=oxygen[0], pressure=oxygen[1])
     out = []
     for key, row in table.items():
-        barriers, kra = row.pop("_barriers"), row.pop("_kra")
+        barriers, kra = [v for v, _ in row.pop("_barriers")], row.pop("_kra")
         row["barrier"] = min(barriers) if barriers else None
         row["barrier_max"] = max(barriers) if barriers else None
-        row["e_kra_min"] = min(kra) if kra else None
-        row["e_kra_max"] = max(kra) if kra else None
+        row["e_kra_min"] = min(v for v, _ in kra) if kra else None
+        row["e_kra_max"] = max(v for v, _ in kra) if kra else None
+        with_distance = [(dist, v) for v, dist in kra if dist is not None]
+        row["e_kra_nearest"] = min(with_distance)[1] if with_distance else None
         row["n_hops"] = len(barriers)
         row["n_failed"] = failed.get(key, 0)
-        out.append({f: row.get(f) for f in FIELDS})
+        out.append({f: row.get(f) for f in (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)})
     return out
+
+
+@dataclass
+class ConfigurationTable:
+    """One row per configuration, every level side by side: ``field@alias`` columns (plain ``field``
+    when the database holds one level only). ``aliases``: the levels present, in alias order."""
+
+    rows: list[dict]
+    columns: list[str]
+    aliases: list[str]
+
+    def resolve(self, name: str) -> str:
+        """The column a field name means: ``barrier@chgnet``; plain ``barrier`` where one level has it."""
+        if name in self.columns or name in CONFIG_FIELDS:
+            return name
+        field, _, alias = name.partition("@")
+        if field not in LEVEL_FIELDS:
+            raise QueryError(f"query: unknown field '{name}' (fields: {', '.join(FIELDS)}, each as field@level; levels: {', '.join(self.aliases)})")
+        if alias:
+            if alias not in self.aliases:
+                raise QueryError(f"query: unknown level '{alias}' in '{name}' (levels: {', '.join(self.aliases) or 'none'}; see 'lrox query levels')")
+            return name if len(self.aliases) > 1 else field
+        having = [a for a in self.aliases if f"{field}@{a}" in self.columns]
+        if len(having) > 1:
+            raise QueryError(f"query: '{field}' is given by {len(having)} levels: use one of {', '.join(f'{field}@{a}' for a in having)}")
+        if having:
+            return f"{field}@{having[0]}"
+        return field if len(self.aliases) <= 1 else f"{field}@{self.aliases[0]}"
+
+
+def configuration_table(db, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:
+    """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row."""
+    long = long_table(db, oxygen)
+    aliases = [a["alias"] for a in level_aliases(db) if any(r["level"] == a["alias"] for r in long)]
+    several = len(aliases) > 1
+    rows: dict[str, dict] = {}
+    for r in long:
+        row = rows.setdefault(r["id"], {f: r[f] for f in CONFIG_FIELDS})
+        for f in LEVEL_FIELDS:
+            row[f"{f}@{r['level']}" if several else f] = r[f]
+    names = [f"{f}@{a}" if several else f for a in aliases for f in LEVEL_FIELDS]
+    present = [c for c in names if any(row.get(c) is not None for row in rows.values())]
+    out = [{c: row.get(c) for c in (*CONFIG_FIELDS, *present)} for row in rows.values()]
+    return ConfigurationTable(out, [*CONFIG_FIELDS, *present], aliases)
 
 
 def parse_oxygen(text: str) -> tuple[float, float]:
@@ -341,37 +439,61 @@ def parse_oxygen(text: str) -> tuple[float, float]:
     return t, p
 
 
-def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[float, float] | None = None) -> list[dict]:
-    """Rows of :func:`descriptor_table` that satisfy ``where``, sorted by ``sort`` (``-field`` descending)."""
-    rows = descriptor_table(db, oxygen)
+def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:
+    """The configuration view's rows that satisfy ``where``, sorted by ``sort`` (``-field`` descending)."""
+    table = configuration_table(db, oxygen)
+    rows = table.rows
     if where:
-        tree = parse_filter(where)
+        tree = _resolve_tree(parse_filter(where, fields=_FieldNames(table)), table)
         rows = [r for r in rows if _matches(tree, r)]
     if sort:
         descending = sort.startswith("-")
-        field = sort.lstrip("-")
-        if field not in FIELDS:
-            raise QueryError(f"query: unknown sort field '{field}' (fields: {', '.join(FIELDS)})")
+        field = table.resolve(sort.lstrip("-"))
         present = [r for r in rows if r.get(field) is not None]
         missing = [r for r in rows if r.get(field) is None]
         present.sort(key=lambda r: (r[field] if isinstance(r[field], int | float) else str(r[field])), reverse=descending)
         rows = present + missing  # rows without the field go last either way
     else:
-        rows.sort(key=lambda r: (str(r["host"]), str(r["level_of_theory"]), str(r["settings_hash"]), str(r["name"]), str(r["id"])))
-    return rows
+        rows = sorted(rows, key=lambda r: (str(r["host"]), str(r["name"]), str(r["id"])))
+    return ConfigurationTable(rows, table.columns, table.aliases)
+
+
+class _FieldNames:
+    """What the parser accepts as a field of a configuration table: any name the table resolves."""
+
+    def __init__(self, table: ConfigurationTable):
+        self.table = table
+
+    def __contains__(self, name: str) -> bool:
+        self.table.resolve(name)  # raises a QueryError that says what to write instead
+        return True
+
+    def __iter__(self):
+        return iter(self.table.columns)
+
+
+def _resolve_tree(node, table: ConfigurationTable):
+    """The filter tree with every field name replaced by its column."""
+    kind = node[0]
+    if kind in ("and", "or"):
+        return (kind, _resolve_tree(node[1], table), _resolve_tree(node[2], table))
+    if kind == "not":
+        return ("not", _resolve_tree(node[1], table))
+    return (kind, table.resolve(node[1]), *node[2:])
 
 
 def to_dataframe(url: str | None = None, where: str | None = None):
-    """The query table as a pandas DataFrame: ``to_dataframe("sqlite:///lrox.db", "barrier < 0.5")``."""
+    """The configuration view as a pandas DataFrame: ``to_dataframe("sqlite:///lrox.db", "barrier < 0.5")``."""
     import pandas as pd
 
     from descriptors.database import DescriptorDatabase
 
-    return pd.DataFrame(query(DescriptorDatabase(url), where), columns=list(FIELDS))
+    table = query(DescriptorDatabase(url), where)
+    return pd.DataFrame(table.rows, columns=table.columns)
 
 
 def export(db, out, fmt: str, where: str | None = None, overwrite: bool = False) -> int:
-    """Write the query table to ``out`` as csv, json or parquet; refuses to replace a file unless asked."""
+    """Write the configuration view to ``out`` as csv, json or parquet; refuses to replace a file unless asked."""
     from pathlib import Path
 
     import pandas as pd
@@ -383,14 +505,14 @@ def export(db, out, fmt: str, where: str | None = None, overwrite: bool = False)
         raise LroxInputError(f"export: {out} exists; pass --overwrite to replace it")
     if not out.parent.exists():
         raise LroxInputError(f"export: folder {out.parent} does not exist")
-    rows = query(db, where)
-    frame = pd.DataFrame(rows, columns=list(FIELDS))
+    table = query(db, where)
+    frame = pd.DataFrame(table.rows, columns=table.columns)
     if fmt == "csv":
         frame.to_csv(out, index=False)
     elif fmt == "json":
         import json
 
-        out.write_text(json.dumps(rows, indent=1, default=str))
+        out.write_text(json.dumps(table.rows, indent=1, default=str))
     else:
         frame.to_parquet(out, index=False)
-    return len(rows)
+    return len(table.rows)

@@ -393,20 +393,42 @@ def ingest_command(path, db_url, job_store, project):
 
 
 @cli.command("query")
+@click.argument("view", required=False, default="configurations", type=click.Choice(["configurations", "hops", "levels"]))
 @db_option
-@click.option("--where", help="Filter, e.g. \"host = li2mno3 and barrier < 0.5\" (see descriptors/query.py for the fields).")
+@click.option("--where", help="Filter, e.g. \"barrier@chgnet < 0.5\" or, for hops, \"mechanism = TSH and n_tm <= 1\" (fields: descriptors/query.py).")
 @click.option("--sort", help="Field to sort by; prefix '-' for descending.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--oxygen", help="T,pO2 (K, atm): re-evaluate E_f(V_O) there as e_vac_o_tp, e.g. 1173,0.21.")
-def query_command(db_url, where, sort, as_json, as_csv, oxygen):
-    """Descriptors per configuration, level of theory and settings."""
-    from descriptors.query import FIELDS, parse_oxygen, query
+def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
+    """Configurations with every level side by side (default), the hop table, or the levels and their aliases."""
+    from descriptors.hoptable import HOP_FIELDS, query_hops
+    from descriptors.query import level_aliases, parse_oxygen, query
 
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
-    conditions = parse_oxygen(oxygen) if oxygen is not None else None
-    rows = query(_database(db_url), where, sort, oxygen=conditions)
+    db = _database(db_url)
+    if view == "levels":
+        if where or sort or oxygen:
+            raise LroxInputError("query levels: takes no --where, --sort or --oxygen")
+        rows, columns = level_aliases(db), ["alias", "level_of_theory", "settings_hash", "backend", "n_descriptors", "first_ingested"]
+        shown = columns[:5]
+    elif view == "hops":
+        if oxygen:
+            raise LroxInputError("query hops: --oxygen applies to the configuration view")
+        rows, columns = query_hops(db, where, sort), [*HOP_FIELDS, "level"]
+        shown = ["calculation_id", "configuration", "level", "start", "end", "mechanism_expected", "mechanism_observed", "n_tm",
+                 "distance_to_defect", "e_kra", "barrier", "delta_e_a", "status", "flags"]
+    else:
+        conditions = parse_oxygen(oxygen) if oxygen is not None else None
+        table = query(db, where, sort, oxygen=conditions)
+        rows, columns = table.rows, table.columns
+        wanted = ("barrier", "e_kra_min", "e_vac_o", "e_vac_o_tp", "o2p_center_vbm", "li_slab_spacing")
+        if len(table.aliases) <= 1:
+            wanted = (*wanted, "n_flagged", "n_failed")
+        shown = ["id", "name", *[c for c in columns if c.split("@")[0] in wanted]]
+        if conditions is None:
+            shown = [c for c in shown if not c.startswith("e_vac_o_tp")]
     if as_json:
         click.echo(json.dumps(rows, indent=1, default=str))
     elif as_csv:
@@ -414,22 +436,14 @@ def query_command(db_url, where, sort, as_json, as_csv, oxygen):
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(FIELDS))
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         click.echo(buffer.getvalue().rstrip("\n"))
     else:
-        shown = ("id", "name", "level_of_theory", "settings_hash", "barrier", "e_kra_min", "e_vac_o", "o2p_center_vbm", "li_slab_spacing", "n_flagged", "n_failed")
-        if conditions is not None:
-            shown = (*shown[:7], "e_vac_o_tp", *shown[7:])
-        click.echo(
-            tabulate(
-                [[r["id"].rsplit("-", 1)[-1] if r["id"] else "", *[r[f] for f in shown[1:]]] for r in rows],
-                headers=list(shown),
-                floatfmt=".3f",
-            )
-        )
-        click.echo(f"{len(rows)} rows")
+        click.echo(tabulate([[r.get(c) for c in shown] for r in rows], headers=shown, floatfmt=".3f"))
+        note = "; 'lrox plot neb CALCULATION_ID OUT.png' draws a profile (a committee has none: plot a member's)"
+        click.echo(f"{len(rows)} rows" + (note if view == "hops" and rows else ""))
 
 
 @cli.command("export")

@@ -250,6 +250,17 @@ def level_of_theory(backend: str, settings: dict) -> str:
     return "mock (Born-Mayer repulsion, not physics)"
 
 
+# Validation MAE (eV) of each level's Li barriers against the shared DFT set
+# (benchmarks/model_accuracy.py; table and date in benchmarks/RESULTS.md). A barrier carries the
+# MAE of the level that produced it as its expected_error.
+VALIDATION_MAE: dict[str, float] = {}
+
+
+def expected_error(level: str) -> float | None:
+    """The validation MAE of a level of theory's barriers (eV), or None where it was not measured."""
+    return VALIDATION_MAE.get(level)
+
+
 def o2_correction(backend: str, settings: dict) -> O2Correction | None:
     """The one registry of what a level of theory's energies include (see :class:`O2Correction`).
 
