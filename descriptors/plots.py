@@ -100,3 +100,62 @@ def plot_scatter(table, x: str, y: str, out: str | Path, colour: str = "dopant",
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def rule_figure(rule) -> bytes:
+    """The figure of one design rule (descriptors.rules.RuleResult) as PNG bytes, for the report."""
+    import io
+
+    plt = _pyplot()
+    spec = rule.figure
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    kind = spec.get("kind")
+    if kind == "strip":
+        names = [name for name, values in spec["groups"].items() if values]
+        for k, name in enumerate(names):
+            values = spec["groups"][name]
+            jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+            ax.scatter(np.full(len(values), k) + jitter, values, s=36, edgecolor="black", linewidth=0.5, zorder=3)
+            ax.hlines(np.mean(values), k - 0.3, k + 0.3, color="tab:red", lw=2, zorder=4)
+        ax.set_xticks(range(len(names)), [f"{n}\n(n = {len(spec['groups'][n])})" for n in names])
+        ax.set_ylabel(spec["ylabel"])
+    elif kind == "scatter":
+        labels = spec.get("labels") or [""] * len(spec["x"])
+        for label in sorted(set(labels)):
+            pick = [i for i, lab in enumerate(labels) if lab == label]
+            ax.scatter([spec["x"][i] for i in pick], [spec["y"][i] for i in pick], s=40, edgecolor="black", linewidth=0.5, label=label or "—", zorder=3)
+        if spec.get("hline") is not None:
+            ax.axhline(spec["hline"], color="0.5", lw=0.8)
+        if spec.get("band"):
+            value, text = spec["band"]
+            ax.axhline(value, color="tab:green", ls="--", lw=1.2, label=text)
+        ax.set_xlabel(spec["xlabel"])
+        ax.set_ylabel(spec["ylabel"])
+        if any(labels) or spec.get("band"):
+            ax.legend(fontsize=7, loc="best")
+    elif kind == "evac":
+        items = sorted(spec["groups"].items(), key=lambda kv: kv[1][0])
+        y = np.arange(len(items))
+        ax.scatter([v[0] for _, v in items], y, s=36, color="tab:blue", edgecolor="black", linewidth=0.5, label="O-rich", zorder=3)
+        tp = [(k, v[1]) for k, (_, v) in enumerate(items) if v[1] is not None]
+        if tp:
+            ax.scatter([v for _, v in tp], [k for k, _ in tp], s=36, marker="s", color="tab:orange", edgecolor="black", linewidth=0.5, label="at the spec's (T, pO2)", zorder=3)
+        for value in spec.get("pristine", []):
+            ax.axvline(value, color="tab:blue", lw=0.8, ls=":")
+        for value in spec.get("pristine_tp", []):
+            ax.axvline(value, color="tab:orange", lw=0.8, ls=":")
+        ax.set_yticks(y, [name for name, _ in items], fontsize=6)
+        ax.set_xlabel("E_vac(O) (eV); dotted: the host's isolated vacancies")
+        ax.legend(fontsize=7, loc="lower right")
+        fig.set_size_inches(6.4, max(3.0, 0.22 * len(items) + 1.2))
+    if not ax.has_data():
+        ax.text(0.5, 0.5, "no data for this rule", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_title(f"Rule {rule.number}: {rule.title}", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

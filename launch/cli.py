@@ -447,17 +447,41 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 
 
 @cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), help="Format of the configuration view.")
+@click.option("--features", "features", is_flag=True, help="Write the ML feature table instead (one row per hop, parquet).")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
-@click.option("--where", help="Filter, as for 'lrox query'.")
+@click.option("--where", help="Filter, as for 'lrox query' (for --features: the hop fields).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
-def export_command(fmt, out, db_url, where, overwrite):
-    """Write the query table to a file (csv, json or parquet)."""
+def export_command(fmt, features, out, db_url, where, overwrite):
+    """Write the configuration view (csv, json or parquet), or with --features the per-hop feature table."""
+    if features:
+        from descriptors.features import write_features
+
+        if fmt not in (None, "parquet"):
+            raise LroxInputError("export --features writes parquet only")
+        n = write_features(_database(db_url), out, where=where, overwrite=overwrite)
+        click.echo(f"wrote {n} hops with their configurations' descriptors to {out} (units and levels in the parquet metadata, key 'lrox')")
+        return
+    if fmt is None:
+        raise LroxInputError("export: give --format csv|json|parquet, or --features")
     from descriptors.query import export
 
     n = export(_database(db_url), out, fmt, where=where, overwrite=overwrite)
     click.echo(f"wrote {n} rows to {out}")
+
+
+@cli.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--where", help="Only these configurations (configuration-view filter, as for 'lrox query').")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def report_command(out, db_url, where, overwrite):
+    """A self-contained HTML report: each design rule tested on the database, with data, figure, statistic and verdict."""
+    from descriptors.report import write_report
+
+    write_report(_database(db_url), out, where=where, overwrite=overwrite)
+    click.echo(f"wrote {out}")
 
 
 @cli.group("plot")

@@ -246,8 +246,8 @@ def level_of_theory(backend: str, settings: dict) -> str:
         geometry = settings.get("geometry_from")
         return f"{text} // {geometry} geometry" if geometry else text
     if settings.get("emulate") == "vasp":
-        return "mock VASP emulation (atomate2 jobs; Born-Mayer energies, model DOS: not physics)"
-    return "mock (Born-Mayer repulsion, not physics)"
+        return "mock VASP emulation (atomate2 jobs; toy ionic energies, model DOS: not physics)"
+    return "mock (toy ionic potential, not physics)"
 
 
 # Validation MAE (eV) of each level's Li barriers against the shared DFT set

@@ -6,7 +6,7 @@ run folder, which atomate2 then parses with emmet exactly as on a cluster. atoma
 *reference outputs of a real run of the same inputs* into the folder; lrox screens generate new
 configurations every time, so no reference run can exist for them. Instead the emulator writes
 VASP-format outputs (vasprun.xml, OUTCAR, CONTCAR, OSZICAR; NEB image folders) for the structure
-it was given, from lrox's mock calculator (Born-Mayer repulsion) and a model density of states.
+it was given, from lrox's mock calculator (a toy ionic potential) and a model density of states.
 
 Nothing here is physics: the files say so in their generator field ("lrox mock VASP") and the
 screen's provenance names the mock backend. What it tests is plumbing: the atomate2 makers and
@@ -27,7 +27,7 @@ from pymatgen.core import Element, Structure
 
 __all__ = ["MockVaspInputError", "VaspRun", "emulate_vasp", "check_inputs", "mock_vasp", "GENERATOR"]
 
-GENERATOR = "lrox mock VASP (Born-Mayer repulsion, model DOS: not physics)"
+GENERATOR = "lrox mock VASP (toy ionic potential, model DOS: not physics)"
 
 # valence electrons of the PAW potentials the Materials Project input sets choose (POTCAR ZVAL);
 # other elements fall back to the electrons outside their noble-gas core

@@ -1,0 +1,131 @@
+"""An ML-ready feature table (one row per hop, with its configuration's descriptors at every level)
+and a cross-validated baseline model that predicts E_KRA from physical descriptors.
+
+The baseline never sees an NEB-derived column: forward, reverse, barrier, ΔE_a, spread, route,
+convergence and the observed mechanism all come from the very band whose E_KRA is the target, and
+would leak it. Folds are grouped by configuration, so no configuration is in both the training
+and the test part of a fold.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LEAKY", "feature_table", "write_features", "BaselineResult", "baseline_model"]
+
+# columns computed from the NEB whose E_KRA is the target, or bookkeeping: never features
+LEAKY = frozenset(
+    {"forward", "reverse", "barrier", "e_kra", "delta_e_a", "barrier_spread", "route", "converged", "mechanism",
+     "mechanism_observed", "closest_to_vacant_o", "stable_end", "status", "flags", "expected_error",
+     "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed"}
+)
+IDENTIFIERS = frozenset({"id", "calculation_id", "configuration_id", "hop_id", "configuration", "level_of_theory", "settings_hash", "backend", "start", "end", "level", "name", "site", "nearest_defect", "ts_cations", "supercell"})
+CATEGORICAL = ("layers", "mechanism_expected", "dopant", "defect", "host")
+
+
+def feature_table(db, where: str | None = None) -> tuple[list[dict], dict]:
+    """(rows, metadata): every hop row joined with its configuration's view; metadata gives each
+    column's unit and level of theory."""
+    from descriptors.extract import UNITS
+    from descriptors.hoptable import HOP_UNITS, query_hops
+    from descriptors.query import configuration_table, level_aliases
+
+    hops = query_hops(db, where)
+    table = configuration_table(db)
+    config = {r["id"]: r for r in table.rows}
+    levels = {a["alias"]: a["level_of_theory"] for a in level_aliases(db)}
+    rows, meta = [], {}
+    for h in hops:
+        row = dict(h)
+        for column, value in config.get(h["configuration_id"], {}).items():
+            if "@" in column or column in ("n_atoms",) or column not in row:
+                row[column if "@" in column or column not in row else f"{column}@config"] = value
+        rows.append(row)
+    for column in (rows[0] if rows else {}):
+        name, _, alias = column.partition("@")
+        meta[column] = {
+            "unit": HOP_UNITS.get(name) if not alias else UNITS.get(name, ""),
+            "level": levels.get(alias) if alias else "each row's own (column 'level_of_theory')" if name in HOP_UNITS and HOP_UNITS[name] else None,
+        }
+    return rows, meta
+
+
+def write_features(db, out: str | Path, where: str | None = None, overwrite: bool = False) -> int:
+    """The feature table as parquet, each column's unit and level in the schema metadata (key ``lrox``)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from structures.errors import LroxInputError
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise LroxInputError(f"export: {out} exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise LroxInputError(f"export: folder {out.parent} does not exist")
+    rows, meta = feature_table(db, where)
+    frame = pd.DataFrame(rows)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"lrox": json.dumps({"columns": meta, "target": "e_kra", "leaky": sorted(LEAKY)}).encode()})
+    pq.write_table(table, out)
+    return len(rows)
+
+
+@dataclass
+class BaselineResult:
+    n_hops: int
+    n_configurations: int
+    folds: int
+    mae: float | None  # eV, grouped k-fold
+    mae_mean_predictor: float | None
+    importances: list[tuple[str, float]] = field(default_factory=list)  # top features, permutation importance (eV of MAE)
+    features: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineResult:
+    """Gradient boosting (scikit-learn's histogram GBM, which takes missing values) predicting E_KRA
+    from non-leaky descriptors, grouped k-fold by configuration, against the mean predictor."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import GroupKFold
+
+    data = [r for r in rows if r.get("e_kra") is not None]
+    groups = [r["configuration_id"] for r in data]
+    n_groups = len(set(groups))
+    if n_groups < min_configurations:
+        return BaselineResult(len(data), n_groups, 0, None, None, reason=f"{n_groups} configurations with a barrier; grouped cross-validation needs {min_configurations}")
+    frame = pd.DataFrame(data)
+    candidates = [c for c in frame.columns if c.split("@")[0] not in LEAKY and c.split("@")[0] not in IDENTIFIERS]
+    numeric = [c for c in candidates if c not in CATEGORICAL and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
+    categorical = [c for c in CATEGORICAL if c in frame.columns and frame[c].nunique(dropna=True) > 1]
+    x = pd.concat([frame[numeric].astype(float), pd.get_dummies(frame[categorical].astype(str), dtype=float)], axis=1) if categorical else frame[numeric].astype(float)
+    if x.shape[1] == 0:
+        return BaselineResult(len(data), n_groups, 0, None, None, reason="no descriptor varies between these hops")
+    y = frame["e_kra"].to_numpy(dtype=float)
+    folds = min(5, n_groups)
+    errors, baseline, importance = [], [], np.zeros(x.shape[1])
+    for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
+        model = HistGradientBoostingRegressor(random_state=0, max_iter=200, min_samples_leaf=max(2, min(5, len(train) // 10)), learning_rate=0.1)
+        model.fit(x.iloc[train], y[train])
+        errors.append(np.abs(model.predict(x.iloc[test]) - y[test]))
+        baseline.append(np.abs(y[train].mean() - y[test]))
+        if len(test) > 1:
+            result = permutation_importance(model, x.iloc[test], y[test], scoring="neg_mean_absolute_error", n_repeats=10, random_state=0)
+            importance += result.importances_mean * len(test)
+    importance /= len(y)
+    ranked = sorted(zip(x.columns, importance), key=lambda kv: -kv[1])
+    return BaselineResult(
+        n_hops=len(data),
+        n_configurations=n_groups,
+        folds=folds,
+        mae=float(np.concatenate(errors).mean()),
+        mae_mean_predictor=float(np.concatenate(baseline).mean()),
+        importances=[(name, float(value)) for name, value in ranked[:8]],
+        features=list(x.columns),
+    )

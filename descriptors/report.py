@@ -1,0 +1,151 @@
+"""``lrox report``: one self-contained HTML page of what the database says about the design rules.
+
+Figures are embedded as PNG data URIs, styles are inline, nothing is fetched: the page opens
+offline in any browser. Sections: the data (levels, counts), each rule (data, figure, statistic,
+verdict), the configurations with the lowest barriers and the highest E_vac(O), the baseline
+ML model, and what could not be evaluated and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+
+from structures.errors import LroxInputError
+
+__all__ = ["build_report", "write_report"]
+
+VERDICT_COLOURS = {"supported": "#1b7f3b", "contradicted": "#b42318", "not enough data": "#6b7280"}
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "<p class='muted'>none</p>"
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+
+    def cell(v):
+        return f"{v:.3f}" if isinstance(v, float) else _e("" if v is None else v)
+
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure(png: bytes, alt: str) -> str:
+    return f"<img class='figure' alt='{_e(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+
+
+def _designer_table(long_rows: list[dict], level: str | None) -> tuple[list[dict], list[str]]:
+    """Configurations with both a barrier and an E_vac(O) at the barrier level; the Pareto front of
+    (low E_KRA, high E_vac(O)) marked: what a cathode designer wants together."""
+    rows = [r for r in long_rows if r["level"] == level and r.get("e_kra_min") is not None and r.get("e_vac_o") is not None]
+    for r in rows:
+        r["pareto"] = "yes" if not any(o is not r and o["e_kra_min"] <= r["e_kra_min"] and o["e_vac_o"] >= r["e_vac_o"] and (o["e_kra_min"], o["e_vac_o"]) != (r["e_kra_min"], r["e_vac_o"]) for o in rows) else ""
+    rows.sort(key=lambda r: (r["pareto"] != "yes", r["e_kra_min"], -r["e_vac_o"]))
+    return rows[:15], ["id", "name", "e_kra_min", "e_kra_nearest", "e_vac_o", "delta_e_vac_o", "li_slab_spacing_near", "pareto"]
+
+
+def build_report(db, where: str | None = None) -> str:
+    """The report's HTML."""
+    from descriptors.database import safe_url
+    from descriptors.features import baseline_model, feature_table
+    from descriptors.hoptable import query_hops
+    from descriptors.plots import rule_figure
+    from descriptors.query import level_aliases, long_table, query
+    from descriptors.rules import N_MIN, N_MIN_GROUP, evaluate_rules
+
+    hops = query_hops(db)
+    long_rows = long_table(db)
+    if where:
+        keep = {r["id"] for r in query(db, where).rows}
+        hops = [h for h in hops if h["configuration_id"] in keep]
+        long_rows = [r for r in long_rows if r["id"] in keep]
+    if not long_rows:
+        raise LroxInputError("report: the database holds no descriptors" + (" matching --where" if where else ""))
+    rules = evaluate_rules(hops, long_rows)
+    levels = level_aliases(db)
+    barrier_level = next((r.levels[0] for r in rules if r.number in (1, 2) and r.levels), None)
+    alias_of = {a["level_of_theory"]: a["alias"] for a in levels}
+    features, _ = feature_table(db)
+    if where:
+        features = [f for f in features if f["configuration_id"] in keep]
+    baseline = baseline_model([f for f in features if f.get("level") == alias_of.get(barrier_level)] if barrier_level else [])
+
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>lrox report</title><style>",
+        "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.45}",
+        "h1{font-size:1.6em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}",
+        "table{border-collapse:collapse;font-size:.85em;margin:.6em 0}td,th{border:1px solid #d0d7de;padding:.25em .5em;text-align:left}th{background:#f6f8fa}",
+        ".verdict{display:inline-block;color:#fff;padding:.15em .6em;border-radius:1em;font-weight:600}",
+        ".muted{color:#6b7280}.figure{max-width:100%;border:1px solid #eee;margin:.5em 0}.claim{font-style:italic}",
+        "</style></head><body>",
+        "<h1>lrox report: what the database says about the design rules</h1>",
+        f"<p class='muted'>database {_e(safe_url(db.url))}; written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        + (f"; filter <code>{_e(where)}</code>" if where else "")
+        + f". A rule needs {N_MIN} points ({N_MIN_GROUP} per group for a difference); below that its verdict is <em>not enough data</em>.</p>",
+        "<h2>The data</h2>",
+        f"<p>{len({r['id'] for r in long_rows})} configurations, {len(hops)} hop calculations.</p>",
+        _table(levels, ["alias", "level_of_theory", "settings_hash", "n_descriptors"]),
+        "<h2>Verdicts</h2>",
+        _table([{"rule": r.number, "title": r.title, "verdict": r.verdict, "n": r.n} for r in rules], ["rule", "title", "verdict", "n"]),
+    ]
+    for rule in rules:
+        colour = VERDICT_COLOURS[rule.verdict]
+        stats = "".join(f"<li>{_e(s.text('eV' if 'ρ' not in s.name else ''))}</li>" for s in rule.statistics) or "<li class='muted'>no statistic: too few points</li>"
+        parts += [
+            f"<h2 id='rule{rule.number}'>Rule {rule.number}. {_e(rule.title)}</h2>",
+            f"<p class='claim'>{_e(rule.claim)}</p>",
+            f"<p><span class='verdict' style='background:{colour}'>{_e(rule.verdict)}</span> {_e(rule.reason)}.</p>",
+            f"<p>Data: n = {rule.n}; level of theory: {_e(', '.join(rule.levels) or '-')}; cells: {_e(', '.join(rule.cells) or '-')}.</p>",
+            f"<ul>{stats}</ul>",
+            _figure(rule_figure(rule), f"rule {rule.number} figure"),
+        ]
+        if rule.table:
+            parts.append(_table(rule.table, list(rule.table[0])))
+    designer, columns = _designer_table(long_rows, alias_of.get(barrier_level))
+    parts += [
+        "<h2>Lowest barriers and highest E_vac(O), together</h2>",
+        f"<p>At {_e(barrier_level or '-')}: configurations with both a barrier and an O-vacancy energy; <em>pareto</em> marks those no other configuration beats on both (lower E_KRA and higher E_vac(O)).</p>",
+        _table(designer, columns),
+        "<h2>A baseline ML model on the physical descriptors</h2>",
+    ]
+    if baseline.mae is None:
+        parts.append(f"<p class='muted'>Not evaluated: {_e(baseline.reason)}.</p>")
+    else:
+        parts += [
+            f"<p>Gradient boosting (scikit-learn) predicting E_KRA from {len(baseline.features)} descriptors that no NEB produced "
+            f"(NEB-derived columns are left out: they would leak the target), {baseline.folds}-fold cross-validation grouped by configuration: "
+            f"<strong>MAE {baseline.mae:.3f} eV</strong> against {baseline.mae_mean_predictor:.3f} eV for the mean predictor "
+            f"({baseline.n_hops} hops in {baseline.n_configurations} configurations, {_e(barrier_level)}). "
+            "The feature table is <code>lrox export --features OUT.parquet</code>.</p>",
+            _table([{"feature": n, "permutation importance (eV of MAE)": v} for n, v in baseline.importances], ["feature", "permutation importance (eV of MAE)"]),
+        ]
+    missing = [f"Rule {r.number} ({r.title}): {r.reason}." for r in rules if r.verdict == "not enough data"]
+    if not any(r.get("o2p_center_vbm") is not None for r in long_rows):
+        missing.append("No configuration has an O 2p band centre: run statics (static_backend: gpaw, or VASP).")
+    if baseline.mae is None:
+        missing.append(f"Baseline model: {baseline.reason}.")
+    parts += ["<h2>What could not be evaluated, and why</h2>", "<ul>" + "".join(f"<li>{_e(m)}</li>" for m in missing) + "</ul>" if missing else "<p>Everything was evaluated.</p>"]
+    parts.append(
+        "<script>addEventListener('load',()=>{const ok=[...document.images].filter(i=>i.complete&&i.naturalWidth>0).length;"
+        "document.body.dataset.figuresLoaded=ok;document.body.dataset.figures=document.images.length;});</script></body></html>"
+    )
+    return "\n".join(parts)
+
+
+def write_report(db, out: str | Path, where: str | None = None, overwrite: bool = False) -> Path:
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise LroxInputError(f"report: {out} exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise LroxInputError(f"report: folder {out.parent} does not exist")
+    text = build_report(db, where)
+    temporary = out.with_name(f".{out.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(out)
+    return out

@@ -1,0 +1,306 @@
+"""The design rules of the Li-rich cathode literature, tested on the user's own database.
+
+Each rule returns a :class:`RuleResult`: the data behind it (n, level of theory, cells), a
+statistic, and a verdict:
+
+* ``supported``: the statistic's 95 % interval (or Spearman's sign at p < 0.05) lies on the
+  rule's side;
+* ``contradicted``: with enough points, it does not (no effect, or the opposite one);
+* ``not enough data``: fewer points than :data:`N_MIN` (stated in the report).
+
+A rule that an ML potential contradicts is a finding, not a failure. Nothing here opens a
+database or draws a figure: the rows come in, results go out (:mod:`descriptors.report` assembles
+them, :mod:`descriptors.plots` draws them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from descriptors.stats import Estimate, bootstrap_difference, bootstrap_mean, spearman
+
+__all__ = ["N_MIN", "RuleResult", "evaluate_rules", "usable_hops"]
+
+N_MIN = 5  # points a statistic needs (per group for a difference: 3)
+N_MIN_GROUP = 3
+NEAR = 4.0  # Å: a hop "around" a vacancy has its midpoint this close to it
+LITERATURE = {
+    "rule2": "DFT for Li-rich oxides: 0.69 → 0.39 eV next to an O vacancy (ΔE_a ≈ −0.30 eV), 0–0.21 eV at the extreme",
+    "rule3": "Na–W co-doping reported to raise E_vac(O) from 6.75 to 9.26 eV",
+}
+SUPPORTED, CONTRADICTED, NOT_ENOUGH = "supported", "contradicted", "not enough data"
+
+
+@dataclass
+class RuleResult:
+    number: int
+    title: str
+    claim: str
+    verdict: str
+    reason: str  # one sentence: why this verdict
+    statistics: list[Estimate] = field(default_factory=list)
+    n: int = 0
+    levels: list[str] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)
+    figure: dict = field(default_factory=dict)  # what descriptors.plots.rule_figure draws
+    table: list[dict] = field(default_factory=list)  # rows shown under the figure
+
+
+def usable_hops(hops: list[dict]) -> list[dict]:
+    """Hops whose E_KRA can be trusted: converged, no flag but a mechanism disagreement (which the
+    rules read as data: they judge on the observed mechanism)."""
+    out = []
+    for h in hops:
+        flags = [f.strip() for f in (h.get("flags") or "").split(",") if f.strip()]
+        if h.get("e_kra") is None or h.get("status") not in ("ok", "flagged"):
+            continue
+        if any(f != "mechanism_mismatch" and not f.endswith(": mechanism_mismatch") for f in flags):
+            continue
+        out.append(h)
+    return out
+
+
+def _directional(estimate: Estimate | None, sign: int) -> str:
+    """supported when the interval (or ρ at p < 0.05) lies on the rule's side (sign −1: below zero)."""
+    if estimate is None:
+        return NOT_ENOUGH
+    if estimate.low is not None:
+        return SUPPORTED if (estimate.high < 0 if sign < 0 else estimate.low > 0) else CONTRADICTED
+    return SUPPORTED if estimate.p_value < 0.05 and estimate.value * sign > 0 else CONTRADICTED
+
+
+def _cells(rows: list[dict]) -> list[str]:
+    return sorted({f"{r.get('n_atoms')} atoms" for r in rows if r.get("n_atoms")})
+
+
+def _levels(rows: list[dict]) -> list[str]:
+    return sorted({r["level_of_theory"] for r in rows if r.get("level_of_theory")})
+
+
+# ----- rule 1: fewer TM faces, lower barrier; TSH below ODH ---------------------------------------------
+def rule_tsh_and_n_tm(hops: list[dict]) -> RuleResult:
+    usable = usable_hops(hops)
+    tsh = [h for h in usable if h.get("mechanism_observed") == "TSH" and h.get("n_tm") is not None]
+    odh = [h for h in usable if h.get("mechanism_observed") == "ODH"]
+    stats, parts = [], []
+    if len(tsh) >= N_MIN and len({h["n_tm"] for h in tsh}) > 1:
+        rho = spearman([h["n_tm"] for h in tsh], [h["e_kra"] for h in tsh], "Spearman ρ(n-TM, E_KRA) over observed-TSH hops")
+        stats.append(rho)
+        parts.append(_directional(rho, +1))
+    else:
+        parts.append(NOT_ENOUGH)
+    if len(tsh) >= N_MIN_GROUP and len(odh) >= N_MIN_GROUP:
+        diff = bootstrap_difference([h["e_kra"] for h in tsh], [h["e_kra"] for h in odh], "mean E_KRA(TSH) − mean E_KRA(ODH)")
+        stats.append(diff)
+        parts.append(_directional(diff, -1))
+    else:
+        parts.append(NOT_ENOUGH)
+    verdict = NOT_ENOUGH if NOT_ENOUGH in parts else CONTRADICTED if CONTRADICTED in parts else SUPPORTED
+    reason = {
+        NOT_ENOUGH: f"{len(tsh)} hops took the tetrahedral path (over at least two n-TM values {N_MIN} are needed) and {len(odh)} the dumbbell one ({N_MIN_GROUP} per group); ODH hops of single vacancies do not count for the n-TM ordering",
+        SUPPORTED: "E_KRA rises with n-TM along observed tetrahedral paths, and tetrahedral paths lie below dumbbell ones",
+        CONTRADICTED: "; ".join(
+            text for text, part in zip(("E_KRA does not rise with n-TM along observed tetrahedral paths", "tetrahedral paths do not lie below dumbbell ones"), parts) if part == CONTRADICTED
+        ),
+    }[verdict]
+    return RuleResult(
+        1,
+        "Fewer TM neighbours of the tetrahedral site, lower barrier; TSH below ODH",
+        "E_KRA(0-TM) < E_KRA(1-TM) < E_KRA(2-TM) along the tetrahedral path, and TSH < ODH where a divacancy allows it (judged on the observed mechanism)",
+        verdict,
+        reason,
+        stats,
+        len(tsh) + len(odh),
+        _levels(tsh + odh),
+        _cells(tsh + odh),
+        {"kind": "strip", "groups": {f"TSH {n}-TM": [h["e_kra"] for h in tsh if h["n_tm"] == n] for n in sorted({h["n_tm"] for h in tsh})} | {"ODH": [h["e_kra"] for h in odh]}, "ylabel": "E_KRA (eV)"},
+    )
+
+
+# ----- rule 2: an O vacancy next to the Li layer lowers the barriers around it -------------------------------
+def rule_o_vacancy_lowers_barriers(hops: list[dict]) -> RuleResult:
+    usable = [h for h in usable_hops(hops) if h.get("delta_e_a") is not None and str(h.get("nearest_defect") or "").startswith("V_O")]
+    near = [h for h in usable if (h.get("distance_to_defect") or 99) <= NEAR]
+    stats = []
+    if len(near) >= N_MIN:
+        mean = bootstrap_mean([h["delta_e_a"] for h in near], f"mean ΔE_a of hops within {NEAR:g} Å of an O vacancy")
+        stats.append(mean)
+        verdict = _directional(mean, -1)
+        if len(usable) >= N_MIN:
+            stats.append(spearman([h["distance_to_defect"] for h in usable], [h["delta_e_a"] for h in usable], "Spearman ρ(distance to V_O, ΔE_a)"))
+    else:
+        verdict = NOT_ENOUGH
+    reason = {
+        NOT_ENOUGH: f"{len(near)} hops within {NEAR:g} Å of an O vacancy have a ΔE_a (the same hop also ran in the pristine host); {N_MIN} are needed",
+        SUPPORTED: "hops next to an O vacancy have lower barriers than the same hops in the pristine host",
+        CONTRADICTED: "hops next to an O vacancy do not have lower barriers than the same hops in the pristine host",
+    }[verdict]
+    return RuleResult(
+        2,
+        "An O vacancy near the Li layer lowers the barriers around it",
+        f"ΔE_a = E_KRA(next to V_O) − E_KRA(same hop, pristine host) < 0 for hops within {NEAR:g} Å of the vacancy ({LITERATURE['rule2']})",
+        verdict,
+        reason,
+        stats,
+        len(usable),
+        _levels(usable),
+        _cells(usable),
+        {
+            "kind": "scatter",
+            "x": [h["distance_to_defect"] for h in usable],
+            "y": [h["delta_e_a"] for h in usable],
+            "labels": [h.get("mechanism_observed") or h.get("mechanism_expected") or "" for h in usable],
+            "xlabel": "distance from the hop midpoint to the O vacancy (Å)",
+            "ylabel": "ΔE_a: E_KRA − E_KRA(pristine) (eV)",
+            "hline": 0.0,
+            "band": (-0.30, "literature: 0.69 → 0.39 eV"),
+        },
+    )
+
+
+# ----- rule 3: dopants change the O-vacancy formation energy ------------------------------------------------
+def rule_dopants_change_e_vac(configurations: list[dict], level: str) -> RuleResult:
+    """``configurations``: rows of one level (descriptors.query.long_table)."""
+    rows = [r for r in configurations if r.get("delta_e_vac_o") is not None and r.get("dopant")]
+    by_dopant: dict[str, list[float]] = {}
+    for r in rows:
+        by_dopant.setdefault(r["dopant"], []).append(r["delta_e_vac_o"])
+    table, stats, verdicts = [], [], []
+    for dopant, values in sorted(by_dopant.items()):
+        entry = {"dopant": dopant, "pairs": len(values), "mean ΔE_vac(O) eV": sum(values) / len(values)}
+        if len(values) >= N_MIN_GROUP:
+            est = bootstrap_mean(values, f"mean ΔE_vac(O) next to {dopant}")
+            stats.append(est)
+            shifts = abs(est.value) >= 0.1 and (est.low > 0 or est.high < 0)
+            verdicts.append(SUPPORTED if shifts else CONTRADICTED)
+            entry.update({"95 % interval": f"{est.low:+.3f} to {est.high:+.3f}", "effect": ("raises" if est.value > 0 else "lowers") if shifts else "no clear change"})
+        else:
+            entry.update({"95 % interval": "-", "effect": f"fewer than {N_MIN_GROUP} pairs"})
+        table.append(entry)
+    verdict = NOT_ENOUGH if not verdicts else SUPPORTED if SUPPORTED in verdicts else CONTRADICTED
+    raising = [t["dopant"] for t in table if t.get("effect") == "raises"]
+    reason = {
+        NOT_ENOUGH: f"no dopant has {N_MIN_GROUP} dopant–O-vacancy pairs with E_vac(O) at this level",
+        SUPPORTED: "at least one dopant shifts E_vac(O) of its neighbouring O by more than 0.1 eV, beyond its 95 % interval"
+        + (f"; raised by {', '.join(raising)}" if raising else ""),
+        CONTRADICTED: "no dopant shifts E_vac(O) of its neighbouring O by more than 0.1 eV beyond its 95 % interval",
+    }[verdict]
+    points = [r for r in configurations if r.get("e_vac_o") is not None]
+    return RuleResult(
+        3,
+        "Dopants change the O-vacancy formation energy",
+        f"A dopant next to an O site shifts E_vac(O) by more than 0.1 eV ({LITERATURE['rule3']})",
+        verdict,
+        reason,
+        stats,
+        len(rows),
+        [level] if rows else [],
+        _cells(rows),
+        {
+            "kind": "evac",
+            "groups": {r["name"]: (r["e_vac_o"], r.get("e_vac_o_tp")) for r in points},
+            "pristine": [r["e_vac_o"] for r in points if not r.get("dopant")],
+            "pristine_tp": [r["e_vac_o_tp"] for r in points if not r.get("dopant") and r.get("e_vac_o_tp") is not None],
+        },
+        table,
+    )
+
+
+# ----- rule 4: narrower Li slab, higher barrier ------------------------------------------------------------
+def rule_slab_spacing(configurations: list[dict], level: str) -> RuleResult:
+    rows = [r for r in configurations if r.get("e_kra_nearest") is not None and (r.get("li_slab_spacing_near") or r.get("li_slab_spacing")) is not None]
+    x = [r.get("li_slab_spacing_near") or r["li_slab_spacing"] for r in rows]
+    stats = []
+    if len(rows) >= N_MIN:
+        rho = spearman(x, [r["e_kra_nearest"] for r in rows], "Spearman ρ(Li-slab spacing near the defect, E_KRA of the nearest hop)")
+        stats.append(rho)
+        verdict = _directional(rho, -1)
+    else:
+        verdict = NOT_ENOUGH
+    reason = {
+        NOT_ENOUGH: f"{len(rows)} configurations have both a Li-slab spacing and a barrier at this level; {N_MIN} are needed",
+        SUPPORTED: "the barrier of the hop nearest the defect falls as the Li slab near it widens",
+        CONTRADICTED: "the barrier of the hop nearest the defect does not fall as the Li slab near it widens",
+    }[verdict]
+    return RuleResult(
+        4,
+        "The barrier rises as the Li slab narrows",
+        "E_KRA of the hop nearest the defect falls with the Li-slab spacing near it (Spearman ρ < 0)",
+        verdict,
+        reason,
+        stats,
+        len(rows),
+        [level] if rows else [],
+        _cells(rows),
+        {"kind": "scatter", "x": x, "y": [r["e_kra_nearest"] for r in rows], "labels": [r.get("dopant") or r.get("defect") or "" for r in rows],
+         "xlabel": "Li-slab spacing within 5 Å of the defect (Å)", "ylabel": "E_KRA of the hop nearest the defect (eV)"},
+    )
+
+
+# ----- rule 5: barrier against the O 2p band centre ---------------------------------------------------------
+def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_rows: list[dict], electronic_level: str) -> RuleResult:
+    """Pairs one configuration's ML barrier with its static's O 2p centre vs the VBM: by id (the
+    same cell), else by host and configuration name (another cell: the verdict says so)."""
+    electronic = {r["id"]: r for r in electronic_rows if r.get("o2p_center_vbm") is not None}
+    by_name = {(r["host"], r["name"]): r for r in electronic.values()}
+    pairs, other_cell = [], 0
+    for r in barrier_rows:
+        if r.get("e_kra_nearest") is None:
+            continue
+        match = electronic.get(r["id"])
+        if match is None:
+            match = by_name.get((r["host"], r["name"]))
+            other_cell += match is not None
+        if match is not None:
+            pairs.append((match["o2p_center_vbm"], r["e_kra_nearest"], r, match))
+    stats = []
+    if len(pairs) >= N_MIN:
+        rho = spearman([p[0] for p in pairs], [p[1] for p in pairs], "Spearman ρ(O 2p centre vs VBM, E_KRA of the nearest hop)")
+        stats.append(rho)
+        verdict = SUPPORTED if rho.p_value < 0.05 else CONTRADICTED
+    else:
+        verdict = NOT_ENOUGH
+    cells = sorted({f"NEB {p[2].get('n_atoms')} atoms" for p in pairs} | {f"static {p[3].get('n_atoms')} atoms" for p in pairs})
+    cell_note = f"; {other_cell} of the {len(pairs)} pairs take the static from another cell than the NEB" if other_cell else ""
+    reason = {
+        NOT_ENOUGH: f"{len(pairs)} configurations have both a barrier ({barrier_level}) and an O 2p centre ({electronic_level}); {N_MIN} are needed",
+        SUPPORTED: "the barrier follows the O 2p band centre (p < 0.05)" + cell_note,
+        CONTRADICTED: "the barrier does not follow the O 2p band centre (p ≥ 0.05)" + cell_note,
+    }[verdict]
+    return RuleResult(
+        5,
+        "Barrier against the O 2p band centre",
+        "The barrier of the hop nearest the defect correlates with the O 2p band centre relative to the VBM (only where both exist for the same configuration)",
+        verdict,
+        reason,
+        stats,
+        len(pairs),
+        [barrier_level, electronic_level] if pairs else [],
+        cells,
+        {"kind": "scatter", "x": [p[0] for p in pairs], "y": [p[1] for p in pairs], "labels": [p[2].get("dopant") or p[2].get("defect") or "" for p in pairs],
+         "xlabel": f"O 2p band centre − VBM (eV), {electronic_level}", "ylabel": f"E_KRA of the nearest hop (eV), {barrier_level}"},
+    )
+
+
+def evaluate_rules(hops: list[dict], long_rows: list[dict]) -> list[RuleResult]:
+    """Every rule on the database's rows, at the barrier level with the most hops (and, for rule 5,
+    the electronic level with the most O 2p centres)."""
+    by_level: dict[str, list[dict]] = {}
+    for h in hops:
+        by_level.setdefault(h["level"], []).append(h)
+    barrier_level = max(by_level, key=lambda a: len(usable_hops(by_level[a])), default=None)
+    level_hops = by_level.get(barrier_level, [])
+    rows_of = {}
+    for r in long_rows:
+        rows_of.setdefault(r["level"], []).append(r)
+    barrier_rows = rows_of.get(barrier_level, [])
+    electronic = {a: rows for a, rows in rows_of.items() if any(r.get("o2p_center_vbm") is not None for r in rows)}
+    electronic_level = max(electronic, key=lambda a: sum(r.get("o2p_center_vbm") is not None for r in electronic[a]), default=None)
+    name_of = {r["level"]: r["level_of_theory"] for r in long_rows}
+    return [
+        rule_tsh_and_n_tm(level_hops),
+        rule_o_vacancy_lowers_barriers(level_hops),
+        rule_dopants_change_e_vac(barrier_rows, name_of.get(barrier_level, "")),
+        rule_slab_spacing(barrier_rows, name_of.get(barrier_level, "")),
+        rule_o2p_centre(barrier_rows, name_of.get(barrier_level, "-"), electronic.get(electronic_level, []), name_of.get(electronic_level, "no static level")),
+    ]

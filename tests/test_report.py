@@ -1,0 +1,208 @@
+"""The questions a group asks of its database: the hop table, levels side by side, the design-rule
+report (each verdict on a database built so that its rule is true, and one built so that it is
+false), the feature export and the baseline model, and the report in a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from descriptors.database import DescriptorDatabase
+from descriptors.extract import configuration_row
+from descriptors.hoptable import query_hops
+from descriptors.query import configuration_table, level_aliases, long_table, query
+from descriptors.rules import evaluate_rules
+
+ML = {"backend": "mlip", "level_of_theory": "MLIP chgnet", "settings_hash": "ml"}
+GPAW = {"backend": "gpaw", "level_of_theory": "GPAW PBE+U (MP U values; PW 400 eV) // MLIP chgnet geometry", "settings_hash": "gp"}
+
+
+class Synthetic:
+    """A database written the way lrox writes one, with numbers chosen by the test."""
+
+    def __init__(self, url: str):
+        self.db = DescriptorDatabase(url)
+        self.configs, self.calcs, self.rows = [], [], []
+
+    def config(self, cid, name, dopant=None, defect=None, n_atoms=96):
+        defects = []
+        if dopant:
+            defects.append({"kind": "substitution", "species": dopant, "site": "Mn(4g, TM layer)", "frac_coords": [0, 0, 0]})
+        if "V_O" in name:
+            defects.append({"kind": "vacancy", "species": None, "site": "O(8j)", "frac_coords": [0.1, 0, 0]})
+        row = configuration_row({"id": cid, "host": "li2mno3", "name": name, "n_atoms": n_atoms, "supercell": "2x1x2", "defects": defects})
+        self.configs.append(row)
+        return cid
+
+    def calc(self, cid, level, kind="relax", hop=None, data=None):
+        calc_id = f"{cid}-{kind}-{hop or ''}-{level['settings_hash']}"
+        self.calcs.append({"id": calc_id, "configuration_id": cid, "screen": "synthetic", "kind": kind, "label": kind, "hop_id": hop, "status": "success",
+                           "settings": {}, "code_versions": {}, "data": data or {}, **level})
+        return calc_id
+
+    def value(self, cid, name, value, level=ML, subject="", details=None, status="ok", flags=()):
+        calc = self.calc(cid, level, "relax" if not subject else "neb", subject or None)
+        self.rows.append({"configuration_id": cid, "name": name, "subject": subject, "value": value, "unit": "", "status": status, "flags": list(flags),
+                          "details": details or {}, "calculation_id": calc, **level})
+
+    def hop(self, cid, hop_id, e_kra, *, n_tm=1, expected="ODH", observed="ODH", delta=None, distance=None, nearest=None):
+        hop = {"start": "Li(2c, Li layer)", "end": "Li(4h, Li layer)", "mechanism": expected, "n_tm": n_tm, "distance_to_defect": distance, "nearest_defect": nearest, "length": 2.9}
+        flags = [] if expected == observed or expected == "V_O-edge" else ["mechanism_mismatch"]
+        details = {"hop": hop, "mechanism_expected": expected, "mechanism_observed": observed, "forward": e_kra, "reverse": e_kra, "stable_end_side": "initial"}
+        status = "flagged" if flags else "ok"
+        self.value(cid, "barrier", e_kra, subject=hop_id, details=details, status=status, flags=flags)
+        self.value(cid, "e_kra", e_kra, subject=hop_id, details=details, status=status, flags=flags)
+        if delta is not None:
+            self.value(cid, "delta_e_a", delta, subject=hop_id, details={"reference_hop_id": "ref"})
+
+    def write(self):
+        self.db.write(self.configs, self.calcs, self.rows)
+        return self.db
+
+
+def rule_database(tmp_path, rule_true: bool) -> DescriptorDatabase:
+    """Every rule true (or every rule false) in 12 configurations of Li2MnO3."""
+    rng = np.random.default_rng(1)
+    s = Synthetic(f"sqlite:///{tmp_path / ('true.db' if rule_true else 'false.db')}")
+    sign = 1 if rule_true else -1
+    pristine = s.config("p", "pristine")
+    s.value(pristine, "li_slab_spacing", 2.40)
+    for k in range(6):  # rule 1: TSH hops whose E_KRA rises with n-TM, all below ODH ones
+        n_tm = k % 3
+        s.hop(pristine, f"tsh{k}", 0.25 + sign * 0.15 * n_tm + 0.01 * k, n_tm=n_tm, expected="TSH", observed="TSH")
+        s.hop(pristine, f"odh{k}", 0.50 + (0.3 if rule_true else -0.45) + 0.01 * k, expected="ODH", observed="ODH")
+    for k, (dopant, shift) in enumerate((("Al", 0.4), ("W", 0.8), ("Mg", 0.3))):  # rule 3 and 4
+        single = s.config(f"d{k}", f"{dopant} on Mn(4g, TM layer)", dopant, defect=True)
+        spacing = 2.30 + 0.05 * k
+        s.value(single, "li_slab_spacing_near", spacing)
+        s.hop(single, f"h{k}", 0.60 - sign * 1.0 * (spacing - 2.30), distance=2.0, nearest=f"{dopant} on Mn(4g, TM layer)")
+        s.value(single, "o2p_center_vbm", -2.5 - 0.2 * k, level=GPAW)
+        for j in range(3):
+            pair = s.config(f"d{k}v{j}", f"{dopant} on Mn(4g, TM layer) + V_O(8j) #{j}", dopant, defect=True, n_atoms=95)
+            delta = (shift if rule_true else 0.0) + rng.normal(0, 0.02)
+            s.value(pair, "e_vac_o", 3.0 + delta)
+            s.value(pair, "delta_e_vac_o", delta)
+            spacing = 2.30 + 0.02 * (3 * k + j + 1)
+            s.value(pair, "li_slab_spacing_near", spacing)
+            s.hop(pair, f"h{k}{j}", 0.60 - sign * 1.0 * (spacing - 2.30), distance=2.5, nearest=f"{dopant} on Mn(4g, TM layer)")
+            s.value(pair, "o2p_center_vbm", -2.6 - 0.1 * j - 0.2 * k, level=GPAW)
+    for j in range(6):  # rule 2: hops beside an O vacancy, ΔE_a against the pristine host
+        vacancy = s.config(f"v{j}", f"V_O(8j) #{j}", defect=True, n_atoms=95)
+        s.hop(vacancy, f"vh{j}", 0.4, expected="V_O-edge", observed="V_O-edge", delta=sign * -0.3 + rng.normal(0, 0.03) + (0 if rule_true else 0.6), distance=1.5 + 0.3 * j, nearest="V_O(8j)")
+    if not rule_true:  # rule 5: the O 2p centre says nothing about the barrier
+        for row in s.rows:
+            if row["name"] == "o2p_center_vbm":
+                row["value"] = -2.5
+    return s.write()
+
+
+@pytest.mark.parametrize("rule_true", [True, False])
+def test_every_rule_gets_the_verdict_its_database_was_built_for(tmp_path, rule_true):
+    db = rule_database(tmp_path, rule_true)
+    verdicts = {r.number: r for r in evaluate_rules(query_hops(db), long_table(db))}
+    expected = "supported" if rule_true else "contradicted"
+    assert {n: r.verdict for n, r in verdicts.items()} == {n: expected for n in range(1, 6)}, {n: r.reason for n, r in verdicts.items()}
+    assert all(r.statistics and r.n >= 5 for r in verdicts.values())
+    if rule_true:
+        assert {row["dopant"]: row["effect"] for row in verdicts[3].table} == {"Al": "raises", "Mg": "raises", "W": "raises"}
+
+
+def test_too_few_points_is_not_enough_data(tmp_path):
+    s = Synthetic(f"sqlite:///{tmp_path / 'few.db'}")
+    pristine = s.config("p", "pristine")
+    s.hop(pristine, "tsh", 0.2, n_tm=0, expected="TSH", observed="TSH")
+    s.hop(pristine, "odh", 0.6)  # an ODH hop of a single vacancy never counts as TSH evidence
+    db = s.write()
+    assert {r.verdict for r in evaluate_rules(query_hops(db), long_table(db))} == {"not enough data"}
+
+
+def test_hop_table_filters_in_sql(tmp_path):
+    db = rule_database(tmp_path, True)
+    tsh = query_hops(db, "mechanism = TSH and n_tm <= 1", "e_kra")
+    assert len(tsh) == 4 and all(h["mechanism"] == "TSH" and h["n_tm"] <= 1 for h in tsh)
+    assert [h["e_kra"] for h in tsh] == sorted(h["e_kra"] for h in tsh)
+    assert query_hops(db, "level = chgnet and mechanism_expected = ODH and mechanism_observed = ODH") and not query_hops(db, "level = gpaw")
+    # the statement the database runs carries the filter: nothing is filtered after loading
+    from sqlalchemy import select
+
+    from descriptors.database import HopRow
+    from descriptors.hoptable import _condition
+    from descriptors.query import parse_filter
+
+    sql = str(select(HopRow).where(_condition(parse_filter("n_tm <= 1", fields=("n_tm",)), HopRow, {})).compile(compile_kwargs={"literal_binds": True}))
+    assert "WHERE hops.n_tm <= 1.0" in sql
+
+
+def test_levels_side_by_side_and_field_at_level_everywhere(tmp_path, capsys):
+    db = rule_database(tmp_path, True)
+    assert {a["alias"] for a in level_aliases(db)} == {"chgnet", "gpaw"}
+    table = configuration_table(db)
+    row = next(r for r in table.rows if r["id"] == "d1")
+    assert row["o2p_center_vbm@gpaw"] == pytest.approx(-2.7) and row["e_kra_min@chgnet"] is not None  # one row, two levels
+    assert len(query(db, "o2p_center_vbm@gpaw < -2.55 and e_kra_min@chgnet < 1").rows) > 0
+    assert table.resolve("o2p_center_vbm") == "o2p_center_vbm@gpaw"  # only one level has it
+    from descriptors.query import QueryError
+
+    with pytest.raises(QueryError, match="unknown level"):
+        query(db, "barrier@nosuch < 1")
+    from launch.cli import main
+
+    out = tmp_path / "scatter.png"
+    assert main(["plot", "scatter", "o2p_center_vbm@gpaw", "e_kra_nearest@chgnet", str(out), "--db", db.url]) == 0
+    assert out.stat().st_size > 10000
+    assert main(["query", "levels", "--db", db.url]) == 0
+    assert "gpaw" in capsys.readouterr().out
+
+
+def test_feature_export_round_trips_and_the_baseline_never_sees_the_neb(tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from descriptors.features import LEAKY, baseline_model, feature_table, write_features
+
+    db = rule_database(tmp_path, True)
+    out = tmp_path / "features.parquet"
+    n = write_features(db, out)
+    frame = pd.read_parquet(out)
+    assert len(frame) == n == len(query_hops(db)) and "e_kra" in frame.columns and "o2p_center_vbm@gpaw" in frame.columns
+    meta = json.loads(pq.read_schema(out).metadata[b"lrox"])
+    assert meta["columns"]["o2p_center_vbm@gpaw"] == {"unit": "eV", "level": GPAW["level_of_theory"]}
+    assert meta["columns"]["length"]["unit"] == "Å" and meta["target"] == "e_kra"
+    rows, _ = feature_table(db)
+    result = baseline_model(rows)
+    assert result.mae is not None and result.folds >= 3
+    assert not any(f.split("@")[0] in LEAKY for f in result.features)
+    print(f"baseline CV MAE {result.mae:.3f} eV vs mean predictor {result.mae_mean_predictor:.3f} eV; top {result.importances[:3]}")
+
+
+def test_report_renders_in_a_real_browser_with_every_figure(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        import os
+
+        if os.environ.get("LROX_REQUIRE_CHROMIUM"):
+            raise AssertionError("chromium is not installed (CI installs Debian's chromium)")
+        pytest.skip("no chromium here")
+    from launch.cli import main
+
+    db = rule_database(tmp_path, True)
+    out = tmp_path / "report.html"
+    assert main(["report", str(out), "--db", db.url]) == 0
+    text = out.read_text()
+    assert "http://" not in text and "https://" not in text  # self-contained: nothing to fetch
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert 'data-figures-loaded="5"' in dom and 'data-figures="5"' in dom  # every figure decoded by the browser
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium, *flags, "--window-size=1100,2400", f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
+    from PIL import Image
+
+    image = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert image.shape == (2400, 1100) and image.std() > 20  # a page with figures, not a blank one
+    for verdict in ("supported",):
+        assert verdict in dom
