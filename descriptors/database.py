@@ -177,10 +177,13 @@ class MetaRow(Base):
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked: the only form of a URL lrox ever prints or logs."""
+    """The URL with any password masked (in the user part and in query parameters): the only form
+    of a URL lrox ever prints or logs."""
+    from structures.safety import redact
+
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
+        return redact(make_url(url).render_as_string(hide_password=True))
+    except (ArgumentError, ValueError, TypeError):
         return "<unparseable database URL>"
 
 
@@ -202,19 +205,25 @@ def _default(obj):
 class DescriptorDatabase:
     """A connection to the descriptor database; ``DescriptorDatabase(url)`` creates the schema if needed."""
 
-    def __init__(self, url: str | None = None, create: bool = True):
+    def __init__(self, url: str | None = None, create: bool = True, read_only: bool = False):
+        """``read_only``: the database must exist and be lrox's; nothing is created or changed (query,
+        export, plot, report). Otherwise the schema is created where the database is new, and a
+        database that holds other tables without lrox's schema is refused."""
         import os
 
         self.url = url or os.environ.get("LROX_DB") or DEFAULT_DATABASE
-        if self.url == DEFAULT_DATABASE:
+        self.read_only = read_only
+        if self.url == DEFAULT_DATABASE and not read_only:
             Path("lrox-out").mkdir(exist_ok=True)
-        self.engine = self._engine(self.url)
-        if create:
+        self.engine = self._engine(self.url, read_only)
+        if read_only:
+            self._check_lrox_database()
+        elif create:
             self._create_schema()
 
     # ----- connection ---------------------------------------------------------------------------
     @staticmethod
-    def _engine(url: str) -> Engine:
+    def _engine(url: str, read_only: bool = False) -> Engine:
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):
@@ -225,48 +234,93 @@ class DescriptorDatabase:
         if backend == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         if backend == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                folder = Path(parsed.database).expanduser().resolve().parent
+            memory = not parsed.database or parsed.database == ":memory:"
+            if not memory:
+                path = Path(parsed.database).expanduser()
+                folder = path.resolve().parent
                 if not folder.is_dir():
                     raise LroxInputError(f"database URL '{safe_url(url)}': folder {folder} does not exist")
+                if read_only:
+                    if not path.is_file():
+                        raise LroxInputError(f"no database at {safe_url(url)} (a read command never creates one)")
+                    # SQLite's own read-only mode: not a byte of the file can change
+                    parsed = parsed.set(database=f"file:{path.resolve()}?mode=ro", query={"uri": "true"})
+                elif path.exists() and not path.is_file():
+                    raise LroxInputError(f"database URL '{safe_url(url)}': {path} is not a regular file")
             engine = create_engine(parsed, connect_args={"timeout": 60})
 
             @event.listens_for(engine, "connect")
             def _sqlite_pragmas(dbapi_connection, _record):  # concurrent writers wait instead of failing
                 cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA busy_timeout=60000")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
             return engine
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
         except ImportError:  # pragma: no cover - depends on the install
             raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
 
-    def _check_schema_version(self) -> None:
-        """Refuse a database written by another lrox schema: its rows would not mean the same."""
+    def _tables(self) -> set[str]:
         from sqlalchemy import inspect
 
-        if "lrox_meta" not in inspect(self.engine).get_table_names():
+        try:
+            return set(inspect(self.engine).get_table_names())
+        except (OperationalError, SQLAlchemyError) as exc:
+            raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
+
+    def _check_lrox_database(self) -> None:
+        """A database lrox wrote: its meta table says so, at this schema version."""
+        tables = self._tables()
+        if "lrox_meta" not in tables:
+            other = ", ".join(sorted(tables)[:5]) or "no tables"
+            raise LroxInputError(f"the database at {safe_url(self.url)} is not an lrox database ({other}); lrox will not touch it")
+        self._check_schema_version()
+
+    def _check_schema_version(self) -> None:
+        """Refuse a database written by another lrox schema: its rows would not mean the same."""
+        if "lrox_meta" not in self._tables():
             return
         with Session(self.engine) as session:
             row = session.get(MetaRow, "schema_version")
-        if row is not None and row.value != str(SCHEMA_VERSION):
+        if row is None or row.value != str(SCHEMA_VERSION):
             raise LroxInputError(
-                f"the database at {safe_url(self.url)} has lrox schema version {row.value}, this lrox writes version "
+                f"the database at {safe_url(self.url)} has lrox schema version {row.value if row else '?'}, this lrox writes version "
                 f"{SCHEMA_VERSION} (settings are part of a descriptor's key): ingest the results into a new database"
             )
 
     def _create_schema(self) -> None:
-        try:
-            self._check_schema_version()
-            Base.metadata.create_all(self.engine)
-            with Session(self.engine) as session, session.begin():
-                self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
-        except OperationalError as exc:
-            raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
+        import time
+
+        tables = self._tables()
+        if tables and "lrox_meta" not in tables:
+            raise LroxInputError(
+                f"the database at {safe_url(self.url)} holds other tables ({', '.join(sorted(tables)[:5])}) and no lrox schema; "
+                "lrox writes only to its own databases"
+            )
+        self._check_schema_version()
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            # write-ahead log: readers never block the writer (a setting of the file, made once it is
+            # known to be lrox's or new)
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        for attempt in range(5):  # two first writers: the loser of the CREATE race finds the tables made
+            try:
+                Base.metadata.create_all(self.engine)
+                with Session(self.engine) as session, session.begin():
+                    self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
+                return
+            except OperationalError as exc:
+                if "already exists" in str(exc) and attempt < 4:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
+            except SQLAlchemyError as exc:
+                if ("already exists" in str(exc) or "duplicate" in str(exc).lower()) and attempt < 4:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
 
     @staticmethod
     def _reason(exc: Exception) -> str:

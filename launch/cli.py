@@ -16,6 +16,7 @@ import click
 from tabulate import tabulate
 
 from structures.errors import LroxInputError
+from structures.safety import redact
 
 EXIT_USAGE = 2
 
@@ -32,11 +33,33 @@ def _framework(host_name: str, supercell: str | None, min_distance: float | None
     return host, framework_for_host(host, supercell=dims, min_distance=min_distance, max_atoms=max_atoms)
 
 
+def _number(low: float, high: float, strictly_above: bool = False):
+    """A click callback: the option's value must be a finite number in [low, high] (None passes)."""
+
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        from structures.safety import finite
+
+        return finite(value, f"--{param.name.replace('_', '-')}" if param.name != "min_distance" else "--min-image-distance", low, high, strictly_above)
+
+    return check
+
+
+def _count(low: int, high: int):
+    def check(ctx, param, value):
+        if value is not None and not low <= value <= high:
+            raise LroxInputError(f"--{param.name.replace('_', '-')} must be between {low} and {high}, got {value}")
+        return value
+
+    return check
+
+
 supercell_option = click.option("--supercell", help="Multiples of the conventional cell, e.g. 2x1x2.")
 distance_option = click.option(
-    "--min-image-distance", "min_distance", type=float, help="Smallest allowed distance (Å) between a defect and its image."
+    "--min-image-distance", "min_distance", type=float, callback=_number(0.0, 100.0, True), help="Smallest allowed distance (Å) between a defect and its image (default 8)."
 )
-max_atoms_option = click.option("--max-atoms", type=int, default=250, show_default=True, help="Largest supercell allowed.")
+max_atoms_option = click.option("--max-atoms", type=click.IntRange(min=None), default=250, show_default=True, callback=_count(1, 5000), help="Largest supercell allowed.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,7 +83,7 @@ def hosts_command() -> None:
 @max_atoms_option
 @click.option("--dopant", "dopants", multiple=True, help="ELEMENT:SUBLATTICE, e.g. Al:tm, Na:li-layer, Mg:tm-layer-li, F:o, Mg:interstitial.")
 @click.option("--vacancy", "vacancies", multiple=True, help="Element to remove (O, Li, Mn, TM), optionally EL:SUBLATTICE.")
-@click.option("--pair-cutoff", type=float, help="Also enumerate defect pairs up to this distance (Å).")
+@click.option("--pair-cutoff", type=float, callback=_number(0.0, 30.0, True), help="Also enumerate defect pairs up to this distance (Å).")
 @click.option(
     "--pairs",
     "pair_kinds",
@@ -86,7 +109,9 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
             raise LroxInputError(f"unknown pair kind '{kind}': use dopant-vacancy, dopant-dopant or vacancy-vacancy") from None
     if pair_cutoff is not None and pair_cutoff <= 0:
         raise LroxInputError(f"--pair-cutoff must be positive, got {pair_cutoff}")
-    host_obj, framework = _framework(host, supercell, min_distance, max_atoms, default_distance=8.0)
+    from structures.supercell import DEFAULT_MIN_IMAGE_DISTANCE
+
+    host_obj, framework = _framework(host, supercell, min_distance, max_atoms, default_distance=DEFAULT_MIN_IMAGE_DISTANCE)
     configs = enumerate_configurations(framework, dopant_specs, vacancy_specs, pair_cutoff=pair_cutoff, pair_kinds=tuple(kinds))
     if write_dir is not None:
         for config in configs:
@@ -134,8 +159,8 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
 
 @cli.command("hops")
 @click.argument("source")
-@click.option("--cutoff", type=float, default=3.5, show_default=True, help="Longest Li–Li hop (Å).")
-@click.option("--near-defect", type=float, help="Only hops whose midpoint is this close (Å) to a defect.")
+@click.option("--cutoff", type=float, default=3.5, show_default=True, callback=_number(0.0, 10.0, True), help="Longest Li–Li hop (Å).")
+@click.option("--near-defect", type=float, callback=_number(0.0, 100.0), help="Only hops whose midpoint is this close (Å) to a defect.")
 @supercell_option
 @distance_option
 @max_atoms_option
@@ -191,7 +216,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
     from workflows.calculators import check_model
     from workflows.spec import Backend, load_spec
 
-    spec = load_spec(spec_file, backend=backend)
+    spec = load_spec(spec_file, backend=backend, echo=lambda text: click.echo(text, err=as_json))
     if dry_run_dir is not None:
         from workflows.dryrun import dry_run
 
@@ -199,11 +224,18 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
         if as_json:
             click.echo(json.dumps(summary, indent=1))
             return
+        click.echo(summary["cell"])
         click.echo(
             f"{summary['screen']} ({summary['backend']}): {summary['configurations']} configurations, "
-            f"{summary['hops']} hops, {summary['flow_jobs']} jobs in the flow; inputs written to {dry_run_dir}"
+            f"{summary['hops']} hops, {summary['flow_jobs']} jobs in the flow; inputs written to {dry_run_dir} "
+            "(index.json maps its folders to configuration ids)"
         )
-        click.echo(tabulate(sorted(summary["jobs_by_kind"].items()), headers=["job kind", "count"]))
+        kinds = sorted(set(summary["flow_jobs_by_kind"]) | set(summary["jobs_by_kind"]))
+        rows = [(k, summary["flow_jobs_by_kind"].get(k, 0), summary["jobs_by_kind"].get(k, 0)) for k in kinds]
+        rows.append(("total", summary["flow_jobs"], sum(summary["jobs_by_kind"].values())))
+        click.echo(tabulate(rows, headers=["kind", "jobs in the flow", "calculations written"]))
+        if summary["backend"] == "vasp" and summary["hops"]:
+            click.echo("each NEB job relaxes its two end points when it starts: those relaxations are among the calculations written")
         click.echo(f"estimated cost: {summary['core_hours_estimate']} core-hours (model: workflows/dryrun.py)")
         return
     if spec.backend is Backend.VASP:
@@ -353,10 +385,12 @@ def rerun_command(screen, engine, failed_only, launchpad, project):
 db_option = click.option("--db", "db_url", help="Descriptor database URL (default: $LROX_DB or sqlite:///lrox-out/lrox.db).")
 
 
-def _database(db_url):
+def _database(db_url, read_only: bool = False):
+    """The descriptor database; read commands (query, export, plot, report) open it read-only and
+    never create or change one."""
     from descriptors.database import DescriptorDatabase
 
-    return DescriptorDatabase(db_url)
+    return DescriptorDatabase(db_url, read_only=read_only)
 
 
 @cli.command("ingest")
@@ -407,7 +441,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
-    db = _database(db_url)
+    db = _database(db_url, read_only=True)
     if view == "levels":
         if where or sort or oxygen:
             raise LroxInputError("query levels: takes no --where, --sort or --oxygen")
@@ -460,14 +494,14 @@ def export_command(fmt, features, out, db_url, where, overwrite):
 
         if fmt not in (None, "parquet"):
             raise LroxInputError("export --features writes parquet only")
-        n = write_features(_database(db_url), out, where=where, overwrite=overwrite)
+        n = write_features(_database(db_url, read_only=True), out, where=where, overwrite=overwrite)
         click.echo(f"wrote {n} hops with their configurations' descriptors to {out} (units and levels in the parquet metadata, key 'lrox')")
         return
     if fmt is None:
         raise LroxInputError("export: give --format csv|json|parquet, or --features")
     from descriptors.query import export
 
-    n = export(_database(db_url), out, fmt, where=where, overwrite=overwrite)
+    n = export(_database(db_url, read_only=True), out, fmt, where=where, overwrite=overwrite)
     click.echo(f"wrote {n} rows to {out}")
 
 
@@ -480,7 +514,7 @@ def report_command(out, db_url, where, overwrite):
     """A self-contained HTML report: each design rule tested on the database, with data, figure, statistic and verdict."""
     from descriptors.report import write_report
 
-    write_report(_database(db_url), out, where=where, overwrite=overwrite)
+    write_report(_database(db_url, read_only=True), out, where=where, overwrite=overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -498,7 +532,7 @@ def plot_neb_command(calc_id, out, db_url, overwrite):
     """Energy profile of an NEB (ID: calculation id, a unique prefix, or the hop id)."""
     from descriptors.plots import plot_neb
 
-    plot_neb(_database(db_url).calculation(calc_id), out, overwrite=overwrite)
+    plot_neb(_database(db_url, read_only=True).calculation(calc_id), out, overwrite=overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -515,7 +549,7 @@ def plot_scatter_command(x, y, out, db_url, where, colour, overwrite):
     from descriptors.plots import plot_scatter
     from descriptors.query import query
 
-    plot_scatter(query(_database(db_url), where), x, y, out, colour=colour, overwrite=overwrite)
+    plot_scatter(query(_database(db_url, read_only=True), where), x, y, out, colour=colour, overwrite=overwrite)
     click.echo(f"wrote {out}")
 
 
@@ -528,14 +562,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:
-        click.echo(f"lrox: error: {exc}", err=True)
+        click.echo(f"lrox: error: {redact(' '.join(str(exc).split()))}", err=True)
         return EXIT_USAGE
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
     except click.ClickException as exc:
         message = " ".join(exc.format_message().split())
-        click.echo(f"lrox: error: {message}", err=True)
+        click.echo(f"lrox: error: {redact(message)}", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("lrox: error: aborted", err=True)

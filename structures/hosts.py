@@ -188,19 +188,20 @@ def load_host(name_or_path: str | Path) -> Host:
         host = _builtin(key)
         return Host(host.name, host.structure.copy(), host.description, host.source, dict(host.metadata))
     path = Path(text)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise LroxInputError(
             f"unknown host '{text}': not a built-in host ({', '.join(builtin_host_names())}) and no such file"
         )
-    if path.is_dir():
-        raise LroxInputError(f"host '{text}' is a directory, not a structure file")
+    from structures.safety import MAX_STRUCTURE_BYTES, regular_file
+
+    regular_file(path, "structure file", MAX_STRUCTURE_BYTES)
+    _check_poscar_counts(path)
     try:
         structure = Structure.from_file(path)
     except Exception as exc:  # pymatgen raises many types for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LroxInputError(f"cannot read structure file '{text}': {reason}") from None
-    if len(structure) == 0:
-        raise LroxInputError(f"structure file '{text}' contains no atoms")
+        raise LroxInputError(f"cannot read structure file '{text}': {reason[:200]}") from None
+    check_structure(structure, f"structure file '{text}'")
     if not structure.is_ordered:
         raise LroxInputError(
             f"structure file '{text}' has partial occupancies; order it first (e.g. pymatgen's "
@@ -208,3 +209,50 @@ def load_host(name_or_path: str | Path) -> Host:
         )
     structure.remove_oxidation_states()
     return Host(name=path.stem, structure=label_sites(structure), description=f"from {path}", source=str(path))
+
+
+def check_structure(structure: Structure, what: str) -> None:
+    """A structure lrox can work with: atoms, finite numbers, a real volume, no overlapping atoms.
+
+    Runs before any symmetry analysis (spglib crashes on NaN coordinates).
+    """
+    from structures.safety import MAX_ATOMS
+
+    if len(structure) == 0:
+        raise LroxInputError(f"{what} contains no atoms")
+    if len(structure) > MAX_ATOMS:
+        raise LroxInputError(f"{what} has {len(structure)} atoms, more than the {MAX_ATOMS} lrox takes as a host")
+    if not np.all(np.isfinite(structure.lattice.matrix)) or not np.all(np.isfinite(structure.frac_coords)):
+        raise LroxInputError(f"{what} has non-finite (NaN or infinite) lattice vectors or coordinates")
+    volume = abs(float(np.linalg.det(structure.lattice.matrix)))
+    if volume < 1.0 * len(structure):
+        raise LroxInputError(f"{what} has a cell volume of {volume:.3g} Å³ for {len(structure)} atoms: zero or near-zero volume")
+    centres, neighbours, _, distances = structure.get_neighbor_list(0.5)
+    if len(distances):
+        k = int(np.argmin(distances))
+        i, j = int(centres[k]), int(neighbours[k])
+        raise LroxInputError(f"{what}: atoms {i + 1} and {j + 1} ({structure[i].species_string}, {structure[j].species_string}) overlap, {distances[k]:.3f} Å apart")
+
+
+def _check_poscar_counts(path: Path) -> None:
+    """A POSCAR whose species counts do not match its coordinate lines, named as such."""
+    name = path.name.upper()
+    if not (name.startswith(("POSCAR", "CONTCAR")) or path.suffix.lower() == ".vasp"):
+        return
+    lines = [line.split() for line in path.read_text(errors="replace").splitlines()]
+    if len(lines) < 8:
+        raise LroxInputError(f"POSCAR '{path}' is too short to hold a cell and atoms")
+    counts_line = 6 if lines[5] and not lines[5][0].lstrip("-").replace(".", "").isdigit() else 5
+    try:
+        counts = [int(x) for x in lines[counts_line]]
+    except (ValueError, IndexError):
+        raise LroxInputError(f"POSCAR '{path}': line {counts_line + 1} should hold the atom counts") from None
+    if any(c < 0 for c in counts) or sum(counts) > 10**6:
+        raise LroxInputError(f"POSCAR '{path}': atom counts {counts} are not possible")
+    start = counts_line + 1
+    if start < len(lines) and lines[start] and lines[start][0].lower().startswith("s"):
+        start += 1  # Selective dynamics
+    start += 1  # Direct / Cartesian
+    coordinates = [line for line in lines[start : start + sum(counts)] if len(line) >= 3]
+    if len(coordinates) != sum(counts):
+        raise LroxInputError(f"POSCAR '{path}': the counts add up to {sum(counts)} atoms but {len(coordinates)} coordinate lines follow")

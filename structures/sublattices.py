@@ -112,7 +112,12 @@ def _parse_species(text: str, context: str) -> tuple[str, int | None]:
         raise LroxInputError(f"unknown element '{symbol}' in {context}")
     oxi = None
     if sign:
+        if len(magnitude) > 1:
+            raise LroxInputError(f"{text.strip()}: {symbol} has no {magnitude}{sign} state (in {context})")
         oxi = int(magnitude or 1) * (1 if sign == "+" else -1)
+        if oxi not in Element(symbol).oxidation_states:
+            known = ", ".join(f"{abs(o)}{'+' if o > 0 else '-'}" for o in Element(symbol).oxidation_states) or "none"
+            raise LroxInputError(f"{text.strip()}: {symbol} has no {abs(oxi)}{sign} state (known: {known}; in {context})")
     return symbol, oxi
 
 

@@ -12,6 +12,7 @@ from pymatgen.core import Lattice, Structure
 from structures.errors import LroxInputError
 
 __all__ = [
+    "DEFAULT_MIN_IMAGE_DISTANCE",
     "min_image_distance",
     "parse_supercell",
     "choose_supercell",
@@ -30,14 +31,18 @@ def min_image_distance(lattice: Lattice) -> float:
     return best
 
 
+DEFAULT_MIN_IMAGE_DISTANCE = 8.0  # Å: screens and 'lrox enumerate' without a supercell (see benchmarks/RESULTS.md)
+MAX_MULTIPLE = 100
+
+
 def parse_supercell(text: str) -> tuple[int, int, int]:
-    """``"2x1x2"`` → (2, 1, 2). Raises LroxInputError for anything else."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×,]\s*(\d+)\s*[xX×,]\s*(\d+)\s*", str(text))
+    """``"2x1x2"`` → (2, 1, 2). Raises LroxInputError for anything else (each multiple 1..100)."""
+    match = re.fullmatch(r"\s*(\d{1,6})\s*[xX×,]\s*(\d{1,6})\s*[xX×,]\s*(\d{1,6})\s*", str(text)[:100])
     if not match:
-        raise LroxInputError(f"bad supercell '{text}': expected three positive integers like 2x1x2")
+        raise LroxInputError(f"bad supercell '{str(text)[:40]}': expected three positive integers like 2x1x2")
     dims = tuple(int(x) for x in match.groups())
-    if min(dims) < 1:
-        raise LroxInputError(f"bad supercell '{text}': every multiple must be at least 1")
+    if min(dims) < 1 or max(dims) > MAX_MULTIPLE:
+        raise LroxInputError(f"bad supercell '{text}': every multiple must be between 1 and {MAX_MULTIPLE}")
     return dims  # type: ignore[return-value]
 
 
@@ -56,10 +61,14 @@ def choose_supercell(
     then the more isotropic cell, then the lexicographically smallest multiples,
     so the same inputs always give the same cell.
     """
-    if min_distance is not None and min_distance <= 0:
-        raise LroxInputError(f"minimum image distance must be positive, got {min_distance}")
-    if max_atoms < 1:
-        raise LroxInputError(f"maximum atom count must be positive, got {max_atoms}")
+    import math
+
+    from structures.safety import MAX_ATOMS
+
+    if min_distance is not None and not (math.isfinite(min_distance) and 0 < min_distance <= 100):
+        raise LroxInputError(f"minimum image distance must be a positive number of Å (at most 100), got {min_distance}")
+    if not 1 <= max_atoms <= MAX_ATOMS:
+        raise LroxInputError(f"maximum atom count must be between 1 and {MAX_ATOMS}, got {max_atoms}")
     n0 = len(structure)
     if supercell is not None:
         dims = tuple(int(x) for x in supercell)

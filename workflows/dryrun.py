@@ -48,35 +48,68 @@ def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
     return total
 
 
+def configuration_folder(index: int, config) -> str:
+    """``001_Ti_on_Mn_4g_TM_layer``: a folder name a person reads (the id is in its configuration.json)."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", config.name).strip("_")[:60] or "configuration"
+    return f"{index:03d}_{slug}"
+
+
 def dry_run(spec: ScreenSpec, directory: Path) -> dict:
     """Write the inputs of every job under ``directory`` and return counts and the estimate.
 
-    Refuses a directory that already holds files, so nothing is overwritten.
+    The tree is built in a temporary folder beside ``directory`` and renamed into place, so a
+    failure (a full disk, a name too long) leaves no half-written tree; a directory that already
+    holds files is refused, so nothing is overwritten. Each configuration folder holds the
+    ``configuration.json`` that ``lrox ingest`` reads, and ``index.json`` maps folders to ids.
     """
+    import os
+    import shutil
+    from collections import Counter
+
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()):
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise LroxInputError(f"dry-run directory '{directory}' is not empty; choose a new one")
     plan = plan_screen(spec)
     flow = ScreenMaker().make(spec, plan)  # the real Flow is built, so a dry run checks the graph too
-    directory.mkdir(parents=True, exist_ok=True)
-    if spec.backend is Backend.VASP or spec.emulates_vasp:
-        from workflows.vasp import write_vasp_inputs
+    parent = directory.absolute().parent
+    if not parent.is_dir():
+        raise LroxInputError(f"dry-run directory '{directory}': folder {parent} does not exist")
+    staging = parent / f".{directory.name[:200]}.lrox-dry-run-{os.getpid()}"
+    try:
+        staging.mkdir()
+        if spec.backend is Backend.VASP or spec.emulates_vasp:
+            from workflows.vasp import write_vasp_inputs
 
-        counts = write_vasp_inputs(spec, plan, directory)
-    else:
-        counts = _write_structures(spec, plan, directory)
-    counts["collect"] = 1
-    summary = {
-        "screen": spec.name,
-        "backend": spec.backend.value,
-        "configurations": len(plan.configurations),
-        "hops": sum(len(h) for h in plan.hops.values()),
-        "flow_jobs": len(flow.jobs),
-        "jobs_by_kind": counts,
-        "core_hours_estimate": round(estimate_core_hours(spec, plan), 2),
-        "settings": spec.settings_for_backend(),
-    }
-    (directory / "dry_run.json").write_text(json.dumps(summary, indent=1, cls=MontyEncoder))
+            counts = write_vasp_inputs(spec, plan, staging)
+        else:
+            counts = _write_structures(spec, plan, staging)
+        flow_kinds = Counter(job.metadata.get("kind", "other") for job in flow.jobs)
+        summary = {
+            "screen": spec.name,
+            "backend": spec.backend.value,
+            "configurations": len(plan.configurations),
+            "hops": sum(len(h) for h in plan.hops.values()),
+            "cell": plan.describe()[0],
+            "flow_jobs": len(flow.jobs),
+            "flow_jobs_by_kind": dict(flow_kinds),
+            "jobs_by_kind": counts,
+            "core_hours_estimate": round(estimate_core_hours(spec, plan), 2),
+            "settings": spec.settings_for_backend(),
+        }
+        index = {configuration_folder(k, c): {"id": c.id, "name": c.name, "hops": [h.id for h in plan.hops.get(c.id, [])]} for k, c in enumerate(plan.configurations)}
+        (staging / "index.json").write_text(json.dumps(index, indent=1))
+        (staging / "dry_run.json").write_text(json.dumps(summary, indent=1, cls=MontyEncoder))
+        if directory.exists():
+            directory.rmdir()  # empty (checked above)
+        staging.rename(directory)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise LroxInputError(f"dry run: cannot write '{directory}' ({exc.strerror or exc}); nothing was written") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return summary
 
 
@@ -85,9 +118,12 @@ def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path) -> di
     settings = spec.settings_for_backend()
     n_images = settings.get("n_images", 5)
     counts = {"relax": 0, "static": 0, "bader": 0, "neb": 0, "reference": len(plan.references)}
+    from structures.io import write_configuration_file
+
     for index, config in enumerate(plan.configurations):
-        folder = directory / f"{index:03d}_{config.id.rsplit('-', 1)[-1]}"
+        folder = directory / configuration_folder(index, config)
         (folder / "relax").mkdir(parents=True)
+        write_configuration_file(folder, plan.host, config)
         config.structure.to(filename=str(folder / "relax" / "POSCAR"), fmt="poscar")
         (folder / "relax" / "job.json").write_text(json.dumps({"configuration": config.summary(), "settings": settings}, indent=1))
         counts["relax"] += 1

@@ -45,6 +45,17 @@ class ScreenPlan:
     hops: dict[str, list[LiHop]]  # configuration id → hops to run (pristine id → host references)
     references: list[str] = field(default_factory=list)  # "O2", "Li"
 
+    def describe(self) -> list[str]:
+        """What a user must see before a screen runs: the cell, and a warning when nothing hops."""
+        fw = self.framework
+        lines = [
+            f"cell: {self.host.name} {'x'.join(map(str, fw.dims))} supercell, {len(fw.structure)} atoms, "
+            f"a defect {fw.min_image_distance:.2f} Å from its nearest periodic image"
+        ]
+        if not any(self.hops.values()):
+            lines.append("warning: this screen has no Li hop to run (no NEB): check 'hops' (per_configuration, max_defect_distance) and the defects")
+        return lines
+
 
 def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection) -> dict[str, list[LiHop]]:
     """The nearest distinct hops around each defect, plus the same hops in the pristine host."""
@@ -71,9 +82,13 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
 
 def plan_screen(spec: ScreenSpec) -> ScreenPlan:
     """Enumerate configurations and hops for a validated spec (no jobs, no calculations)."""
+    from structures.supercell import DEFAULT_MIN_IMAGE_DISTANCE
+
     host = load_host(spec.resolved_host())
     dims = parse_supercell(spec.supercell) if spec.supercell else None
-    framework = framework_for_host(host, supercell=dims, min_distance=spec.min_image_distance, max_atoms=spec.max_atoms)
+    # neither a supercell nor an image distance: the documented default distance, never the bare cell
+    distance = spec.min_image_distance if (spec.min_image_distance is not None or dims is not None) else DEFAULT_MIN_IMAGE_DISTANCE
+    framework = framework_for_host(host, supercell=dims, min_distance=distance, max_atoms=spec.max_atoms)
     configurations = enumerate_configurations(
         framework,
         [parse_dopant(d) for d in spec.dopants],

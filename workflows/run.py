@@ -64,6 +64,8 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict
     flow = ScreenMaker().make(spec, plan)
     out = spec.output_dir()
     out.mkdir(parents=True, exist_ok=True)
+    for line in plan.describe():
+        echo(line)
     echo(
         f"{spec.name}: {len(plan.configurations)} configurations, {sum(len(h) for h in plan.hops.values())} hops, "
         f"{len(flow.jobs)} jobs on the {spec.backend.value} backend"

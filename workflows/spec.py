@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-import yaml
-
 from structures.errors import LroxInputError
 from workflows.gpaw_static import GpawSettings
 
@@ -158,12 +156,14 @@ class ScreenSpec:
             raise LroxInputError(f"spec 'host': '{self.host}' is neither a built-in host nor an existing file")
         if self.supercell is not None:
             parse_supercell(self.supercell)
-        for key in ("min_image_distance", "pair_cutoff"):
+        from structures.safety import MAX_ATOMS, finite
+
+        for key, top in (("min_image_distance", 100.0), ("pair_cutoff", 30.0)):
             value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise LroxInputError(f"spec '{key}' must be positive, got {value}")
-        if self.max_atoms < 1:
-            raise LroxInputError(f"spec 'max_atoms' must be positive, got {self.max_atoms}")
+            if value is not None:
+                finite(value, f"spec '{key}'", 0.0, top, strictly_above=True)
+        if not 1 <= self.max_atoms <= MAX_ATOMS:
+            raise LroxInputError(f"spec 'max_atoms' must be between 1 and {MAX_ATOMS}, got {self.max_atoms}")
         if self.max_configurations is not None and self.max_configurations < 1:
             raise LroxInputError(f"spec 'max_configurations' must be positive, got {self.max_configurations}")
         for text in self.dopants:
@@ -176,8 +176,10 @@ class ScreenSpec:
             if kind not in {k.value for k in PairKind}:
                 raise LroxInputError(f"spec 'pair_kinds': unknown pair kind '{kind}'")
         h = self.hops
-        if h.cutoff <= 0 or h.max_defect_distance < 0 or h.per_configuration < 0:
-            raise LroxInputError("spec 'hops': cutoff must be positive, per_configuration and max_defect_distance not negative")
+        finite(h.cutoff, "spec 'hops.cutoff'", 0.0, 10.0, strictly_above=True)
+        finite(h.max_defect_distance, "spec 'hops.max_defect_distance'", 0.0, 100.0)
+        if not 0 <= h.per_configuration <= 1000:
+            raise LroxInputError(f"spec 'hops.per_configuration' must be between 0 and 1000, got {h.per_configuration}")
         m = self.mlip
         from workflows.calculators import ML_MODELS
 
@@ -191,8 +193,18 @@ class ScreenSpec:
             raise LroxInputError(f"spec 'mlip': unknown neb_optimizer '{m.neb_optimizer}' (known: ode, fire)")
         if min(m.relax_fmax, m.neb_fmax) <= 0 or min(m.relax_steps, m.neb_steps, m.n_images) < 1:
             raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
-        if self.vasp.n_images < 1 or self.mock.n_images < 1:
-            raise LroxInputError("spec: n_images must be at least 1")
+        if max(m.relax_steps, m.neb_steps) > 100000 or m.n_images > 50 or max(m.relax_fmax, m.neb_fmax) > 10:
+            raise LroxInputError("spec 'mlip': steps at most 100000, n_images at most 50, fmax at most 10 eV/Å")
+        if m.threads is not None and not 1 <= m.threads <= 1024:
+            raise LroxInputError(f"spec 'mlip.threads' must be between 1 and 1024, got {m.threads}")
+        for name, value in (("vasp.n_images", self.vasp.n_images), ("mock.n_images", self.mock.n_images)):
+            if not 1 <= value <= 50:
+                raise LroxInputError(f"spec '{name}' must be between 1 and 50, got {value}")
+        if not 1 <= self.vasp.cores_per_job <= 10**6:
+            raise LroxInputError(f"spec 'vasp.cores_per_job' must be a positive number of cores, got {self.vasp.cores_per_job}")
+        if not 1 <= self.vasp.nedos <= 100000:
+            raise LroxInputError(f"spec 'vasp.nedos' must be between 1 and 100000, got {self.vasp.nedos}")
+        check_incar(self.vasp.user_incar_settings)
         if self.static_backend not in (None, "gpaw"):
             raise LroxInputError(f"spec 'static_backend': unknown value '{self.static_backend}' (known: gpaw)")
         if self.static_backend == "gpaw":
@@ -246,6 +258,68 @@ class ScreenSpec:
         return dataclasses.asdict(chosen)
 
 
+# INCAR tags whose value must not be negative
+_NON_NEGATIVE_TAGS = {"ENCUT", "ENAUG", "EDIFF", "SIGMA", "NELM", "NELMIN", "NSW", "NEDOS", "NBANDS", "KPAR", "NCORE", "NPAR", "ISPIN", "LMAXMIX", "IMAGES"}
+
+
+def check_incar(settings: dict) -> None:
+    """User INCAR settings: real tag names (no newline can inject a line), values of the tag's type
+    (pymatgen's INCAR parameter table), finite numbers, no negative cutoffs or counts."""
+    import re
+
+    from pymatgen.io.vasp.inputs import Incar
+
+    from structures.safety import finite
+
+    known = _incar_types()
+    for key, value in settings.items():
+        tag = str(key)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", tag):
+            raise LroxInputError(f"spec 'vasp.user_incar_settings': {tag[:40]!r} is not an INCAR tag name")
+        tag = tag.upper()
+        if known and tag not in known:
+            raise LroxInputError(f"spec 'vasp.user_incar_settings': unknown INCAR tag {tag}")
+        expected = (known.get(tag) or {}).get("type")
+        if isinstance(value, dict):  # per element, pymatgen's way: {"Mn": 5}
+            if not all(isinstance(k, str) and len(k) <= 3 and isinstance(v, int | float) and not isinstance(v, bool) for k, v in value.items()):
+                raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}': a mapping must be element → number")
+            value = list(value.values())
+        if expected == "list" and isinstance(value, str):
+            if not re.fullmatch(r"\s*((\d+\*)?[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*)+", value):
+                raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}' must be numbers (VASP's '2*5.0 0.6' notation or a list), got {value!r}")
+            continue
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and len(value) > 100000:
+            raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}': list too long")
+        for v in values:
+            if isinstance(v, (dict, list)) or v is None:
+                raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}': {v!r} is not an INCAR value")
+            if isinstance(v, str) and any(c in v for c in "\n\r\x00!#"):
+                raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}': text values must be one plain line")
+            if expected in ("int", "float", "list"):
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}' must be {'numbers' if expected == 'list' else 'a number'}, got {v!r}")
+                finite(v, f"spec 'vasp.user_incar_settings.{tag}'")
+                if expected == "int" and float(v) != int(v):
+                    raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}' must be an integer, got {v!r}")
+            if expected == "bool" and not isinstance(v, bool):
+                raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}' must be true or false, got {v!r}")
+        if tag in _NON_NEGATIVE_TAGS and any(isinstance(v, int | float) and v < 0 for v in values):
+            raise LroxInputError(f"spec 'vasp.user_incar_settings.{tag}' must not be negative, got {value!r}")
+
+
+
+def _incar_types() -> dict:
+    """pymatgen's table of INCAR tags and their types (empty if it cannot be found)."""
+    import json
+    from importlib.resources import files
+
+    try:
+        return json.loads((files("pymatgen.io.vasp") / "incar_parameters.json").read_text())
+    except (OSError, ValueError, ModuleNotFoundError):
+        return {}
+
+
 def _coerce(value, annotation, where: str):
     """Convert a YAML value to the annotated type, or raise a one-line error naming ``where``."""
     origin = typing.get_origin(annotation)
@@ -291,14 +365,20 @@ def _coerce(value, annotation, where: str):
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise LroxInputError(f"spec '{where}' must be an integer, got {value!r}")
+        if abs(value) > 10**9:
+            raise LroxInputError(f"spec '{where}': {value} is out of any sensible range")
         return value
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise LroxInputError(f"spec '{where}' must be a number, got {value!r}")
-        return float(value)
+        from structures.safety import finite
+
+        return finite(value, f"spec '{where}'")
     if annotation is str:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise LroxInputError(f"spec '{where}' must be text, got {value!r}")
+        if len(str(value)) > 4096 or any(c in str(value) for c in "\n\r\x00"):
+            raise LroxInputError(f"spec '{where}' must be one line of text")
         return str(value)
     return value
 
@@ -326,19 +406,22 @@ def spec_from_dict(data: dict, base_dir: str | Path = ".") -> ScreenSpec:
     return spec.validate()
 
 
-def load_spec(path: str | Path, backend: str | None = None) -> ScreenSpec:
-    """Read and validate a YAML screen spec; ``backend`` overrides the spec's backend."""
+def load_spec(path: str | Path, backend: str | None = None, echo=None) -> ScreenSpec:
+    """Read and validate a YAML screen spec; ``backend`` overrides the spec's backend.
+
+    When ``--backend vasp`` overrides a spec with GPAW statics, VASP's own statics replace them
+    (``echo`` says so in one line).
+    """
+    from structures.safety import MAX_SPEC_BYTES, load_yaml, read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise LroxInputError(f"no such spec file '{path}'")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise LroxInputError(f"spec '{path}' is not valid YAML{where}") from None
+    data = load_yaml(read_text(path, "spec", MAX_SPEC_BYTES), f"spec '{path}'")
     if backend is not None:
         if not isinstance(data, dict):
             raise LroxInputError("a screen spec must be a YAML mapping of keys to values")
         data = {**data, "backend": backend}
+        if backend == Backend.VASP.value and data.get("static_backend"):
+            data = {k: v for k, v in data.items() if k not in ("static_backend", "gpaw")}
+            if echo is not None:
+                echo("note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics")
     return spec_from_dict(data, base_dir=path.parent)

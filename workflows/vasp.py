@@ -229,6 +229,7 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
             if host_job is not None:
                 placed = on_host_lattice(config.structure, host_job.output)
                 placed.name = f"host lattice {short}"
+                placed.update_metadata({"kind": "lattice", "configuration_id": config.id})
                 jobs.append(placed)
                 structure = placed.output
             relax = makers.defect_relax.make(structure)
@@ -237,6 +238,7 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
         static.name = f"static {config.name} [{short}]"
         relax_of[config.id] = relax
         for j, kind in ((relax, "relax"), (static, "static")):
+            j.update_metadata({"kind": kind, "configuration_id": config.id})
             jobs.append(j)
             outputs.append(j.output)
             expected.append({"kind": kind, "label": j.name, "configuration_id": config.id})
@@ -244,6 +246,7 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
         for hop in plan.hops.get(config.id, []):
             neb = vasp_hop_neb(relax_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, settings)
             neb.name = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
+            neb.update_metadata({"kind": "neb", "configuration_id": config.id})
             jobs.append(neb)
             outputs.append(neb.output)
             expected.append({"kind": "neb", "label": neb.name, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
@@ -253,6 +256,7 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
         structure, _ = reference_structure(species)
         ref = makers.references[species].make(structure)
         ref.name = f"reference {species}"
+        ref.update_metadata({"kind": "reference"})
         jobs.append(ref)
         outputs.append(ref.output)
         expected.append({"kind": "reference", "label": ref.name, "species": species})
@@ -266,15 +270,42 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
     }
     collector = collect_vasp(screen, [c.summary() for c in plan.configurations], outputs, expected)
     collector.name = "collect results"
+    collector.update_metadata({"kind": "collect"})
     return Flow([*jobs, collector], output=collector.output, name=name)
 
 
 def _write(structure: Structure, generator, target: Path) -> None:
-    """atomate2's own input writer, with POTCAR.spec instead of a POTCAR (none is needed or shipped)."""
+    """atomate2's own input writer, with POTCAR.spec instead of a POTCAR (none is needed or shipped);
+    the INCAR's numbers then written as VASP users write them (EDIFF = 1.2e-03, not 0.0012000000000000001)."""
     from atomate2.vasp.files import write_vasp_input_set
 
     target.mkdir(parents=True, exist_ok=True)
     write_vasp_input_set(structure, generator, directory=target, potcar_spec=True)
+    tidy_incar(target / "INCAR")
+
+
+def vasp_number(value: float) -> str:
+    """The shortest decimal that reads back as the same float to 10 digits: 520, 0.05, 1.2e-03."""
+    import numpy as np
+
+    if float(value).is_integer() and abs(value) < 1e9:
+        return str(int(value))
+    if abs(value) < 1e-2:
+        return np.format_float_scientific(value, precision=9, unique=True, trim="-", exp_digits=2)
+    return np.format_float_positional(round(value, 10), unique=True, trim="-")
+
+
+def tidy_incar(path: Path) -> None:
+    """Rewrite an INCAR's float values with :func:`vasp_number`; everything else as pymatgen wrote it."""
+    import re
+
+    lines = []
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and re.fullmatch(r"\s*[-+]?\d*\.\d+(e[-+]?\d+)?\s*|\s*[-+]?\d+e[-+]?\d+\s*", value, flags=re.I):
+            line = f"{key.rstrip()} = {vasp_number(float(value))}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def write_vasp_inputs(spec, plan, directory: Path) -> dict[str, int]:
@@ -290,9 +321,12 @@ def write_vasp_inputs(spec, plan, directory: Path) -> dict[str, int]:
     makers = vasp_makers(settings)
     counts = {"relax": 0, "static": 0, "neb": 0}
     pristine = next((c for c in plan.configurations if not c.defects), None)
+    from structures.io import write_configuration_file
+    from workflows.dryrun import configuration_folder
+
     for index, config in enumerate(plan.configurations):
-        short = config.id.rsplit("-", 1)[-1]
-        folder = directory / f"{index:03d}_{short}"
+        folder = directory / configuration_folder(index, config)
+        write_configuration_file(folder, plan.host, config)  # what 'lrox ingest' reads back beside the runs
         relax_maker = makers.host_relax if config is pristine else makers.defect_relax
         for kind, maker in (("relax", relax_maker), ("static", makers.static)):
             target = folder / kind
