@@ -384,6 +384,15 @@ class ConfigurationTable:
     columns: list[str]
     aliases: list[str]
 
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
     def resolve(self, name: str) -> str:
         """The column a field name means: ``barrier@chgnet``; plain ``barrier`` where one level has it."""
         if name in self.columns or name in CONFIG_FIELDS:
@@ -448,7 +457,10 @@ def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[f
         rows = [r for r in rows if _matches(tree, r)]
     if sort:
         descending = sort.startswith("-")
-        field = table.resolve(sort.lstrip("-"))
+        try:
+            field = table.resolve(sort.lstrip("-"))
+        except QueryError as exc:
+            raise QueryError(f"query: unknown sort field '{sort.lstrip('-')}': {str(exc).removeprefix('query: ')}") from None
         present = [r for r in rows if r.get(field) is not None]
         missing = [r for r in rows if r.get(field) is None]
         present.sort(key=lambda r: (r[field] if isinstance(r[field], int | float) else str(r[field])), reverse=descending)

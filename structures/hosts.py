@@ -241,18 +241,18 @@ def _check_poscar_counts(path: Path) -> None:
         return
     lines = [line.split() for line in path.read_text(errors="replace").splitlines()]
     if len(lines) < 8:
-        raise LroxInputError(f"POSCAR '{path}' is too short to hold a cell and atoms")
+        raise LroxInputError(f"cannot read structure file '{path}': too short to hold a cell and atoms")
     counts_line = 6 if lines[5] and not lines[5][0].lstrip("-").replace(".", "").isdigit() else 5
     try:
         counts = [int(x) for x in lines[counts_line]]
     except (ValueError, IndexError):
-        raise LroxInputError(f"POSCAR '{path}': line {counts_line + 1} should hold the atom counts") from None
+        raise LroxInputError(f"cannot read structure file '{path}': line {counts_line + 1} should hold the atom counts") from None
     if any(c < 0 for c in counts) or sum(counts) > 10**6:
-        raise LroxInputError(f"POSCAR '{path}': atom counts {counts} are not possible")
+        raise LroxInputError(f"cannot read structure file '{path}': atom counts {counts} are not possible")
     start = counts_line + 1
     if start < len(lines) and lines[start] and lines[start][0].lower().startswith("s"):
         start += 1  # Selective dynamics
     start += 1  # Direct / Cartesian
     coordinates = [line for line in lines[start : start + sum(counts)] if len(line) >= 3]
     if len(coordinates) != sum(counts):
-        raise LroxInputError(f"POSCAR '{path}': the counts add up to {sum(counts)} atoms but {len(coordinates)} coordinate lines follow")
+        raise LroxInputError(f"cannot read structure file '{path}': the counts add up to {sum(counts)} atoms but {len(coordinates)} coordinate lines follow")

@@ -48,7 +48,9 @@ def read_configuration(path: Path) -> tuple[DefectFramework, Configuration]:
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILE
-    raw = load_json(read_text(path, "configuration file", MAX_STRUCTURE_BYTES), f"configuration file '{path}'")
+    if not path.exists() and not path.is_symlink():
+        raise LroxInputError(f"no such configuration file '{path}'")
+    raw = load_json(read_text(path, "configuration file", MAX_STRUCTURE_BYTES), f"'{path}' is not an lrox configuration file: it")
     if not isinstance(raw, dict) or not isinstance(raw.get("host"), dict) or not isinstance(raw.get("configuration"), dict):
         raise LroxInputError(f"'{path}' is not an lrox configuration file (it needs 'host' and 'configuration' objects)")
     supercell = raw["configuration"].get("supercell")

@@ -138,6 +138,8 @@ def finite(value, name: str, minimum: float | None = None, maximum: float | None
     if not math.isfinite(number):
         raise LroxInputError(f"{name} must be a finite number, got {value!r}")
     if minimum is not None and (number <= minimum if strictly_above else number < minimum):
+        if minimum == 0:
+            raise LroxInputError(f"{name} {'must be positive' if strictly_above else 'must not be negative'}, got {value!r}")
         raise LroxInputError(f"{name} must be {'above' if strictly_above else 'at least'} {minimum:g}, got {value!r}")
     if maximum is not None and number > maximum:
         raise LroxInputError(f"{name} must be at most {maximum:g}, got {value!r}")

@@ -66,7 +66,7 @@ def choose_supercell(
     from structures.safety import MAX_ATOMS
 
     if min_distance is not None and not (math.isfinite(min_distance) and 0 < min_distance <= 100):
-        raise LroxInputError(f"minimum image distance must be a positive number of Å (at most 100), got {min_distance}")
+        raise LroxInputError(f"minimum image distance must be positive and finite (Å, at most 100), got {min_distance}")
     if not 1 <= max_atoms <= MAX_ATOMS:
         raise LroxInputError(f"maximum atom count must be between 1 and {MAX_ATOMS}, got {max_atoms}")
     n0 = len(structure)

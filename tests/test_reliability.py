@@ -162,9 +162,9 @@ BAD_INPUTS = [
     ("enumerate", ["enumerate", "li2mno3", "--min-image-distance", "40"], None, "no supercell of at most 250 atoms"),
     ("hops", ["hops", "li2mno3", "--cutoff", "-2"], None, "--cutoff must be positive"),
     ("run", ["run", "{spec}"], GOOD_SPEC + "mlip: {neb_fmax: -0.1}\n", "fmax values must be positive"),
-    ("run", ["run", "{spec}"], GOOD_SPEC + "mock: {n_images: 0}\n", "n_images must be at least 1"),
+    ("run", ["run", "{spec}"], GOOD_SPEC + "mock: {n_images: 0}\n", "n_images' must be between 1 and 50"),
     ("run", ["run", "{spec}"], GOOD_SPEC.replace("1x1x1", "0x1x1"), "supercell"),
-    ("run", ["run", "{spec}"], GOOD_SPEC + "hops: {cutoff: -3}\n", "cutoff must be positive"),
+    ("run", ["run", "{spec}"], GOOD_SPEC + "hops: {cutoff: -3}\n", "cutoff' must be positive"),
     # query expressions
     ("query", ["query", "--where", "barrier <"], None, "expression ends too early"),
     ("query", ["query", "--where", "__import__('os').system('true')"], None, "query"),

@@ -274,14 +274,15 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
     return Flow([*jobs, collector], output=collector.output, name=name)
 
 
-def _write(structure: Structure, generator, target: Path) -> None:
+def _write(structure: Structure, generator, target: Path, tidy: bool = True) -> None:
     """atomate2's own input writer, with POTCAR.spec instead of a POTCAR (none is needed or shipped);
     the INCAR's numbers then written as VASP users write them (EDIFF = 1.2e-03, not 0.0012000000000000001)."""
     from atomate2.vasp.files import write_vasp_input_set
 
     target.mkdir(parents=True, exist_ok=True)
     write_vasp_input_set(structure, generator, directory=target, potcar_spec=True)
-    tidy_incar(target / "INCAR")
+    if tidy:
+        tidy_incar(target / "INCAR")
 
 
 def vasp_number(value: float) -> str:
