@@ -209,9 +209,7 @@ class DescriptorDatabase:
         """``read_only``: the database must exist and be lrox's; nothing is created or changed (query,
         export, plot, report). Otherwise the schema is created where the database is new, and a
         database that holds other tables without lrox's schema is refused."""
-        import os
-
-        self.url = url or os.environ.get("LROX_DB") or DEFAULT_DATABASE
+        self.url = url or self.default_url()
         self.read_only = read_only
         if self.url == DEFAULT_DATABASE and not read_only:
             Path("lrox-out").mkdir(exist_ok=True)
@@ -220,6 +218,13 @@ class DescriptorDatabase:
             self._check_lrox_database()
         elif create:
             self._create_schema()
+
+    @staticmethod
+    def default_url() -> str:
+        """``$LROX_DB``, else ``sqlite:///lrox-out/lrox.db``."""
+        import os
+
+        return os.environ.get("LROX_DB") or DEFAULT_DATABASE
 
     # ----- connection ---------------------------------------------------------------------------
     @staticmethod
@@ -239,10 +244,12 @@ class DescriptorDatabase:
                 path = Path(parsed.database).expanduser()
                 folder = path.resolve().parent
                 if not folder.is_dir():
+                    if read_only:
+                        raise LroxInputError(f"no database at {safe_url(url)} (a read command never creates one; 'lrox run' or 'lrox ingest' writes one)")
                     raise LroxInputError(f"database URL '{safe_url(url)}': folder {folder} does not exist")
                 if read_only:
                     if not path.is_file():
-                        raise LroxInputError(f"no database at {safe_url(url)} (a read command never creates one)")
+                        raise LroxInputError(f"no database at {safe_url(url)} (a read command never creates one; 'lrox run' or 'lrox ingest' writes one)")
                     # SQLite's own read-only mode: not a byte of the file can change
                     parsed = parsed.set(database=f"file:{path.resolve()}?mode=ro", query={"uri": "true"})
                 elif path.exists() and not path.is_file():

@@ -60,18 +60,14 @@ def write_features(db, out: str | Path, where: str | None = None, overwrite: boo
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from structures.errors import LroxInputError
+    from structures.safety import output_path, write_atomically
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise LroxInputError(f"export: {out} exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise LroxInputError(f"export: folder {out.parent} does not exist")
+    out = output_path(out, "export --features", overwrite)
     rows, meta = feature_table(db, where)
     frame = pd.DataFrame(rows)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"lrox": json.dumps({"columns": meta, "target": "e_kra", "leaky": sorted(LEAKY)}).encode()})
-    pq.write_table(table, out)
+    write_atomically(out, lambda path: pq.write_table(table, path), "export --features")
     return len(rows)
 
 

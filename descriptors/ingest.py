@@ -34,9 +34,56 @@ class IngestBatch:
 
 
 def _load_json(path: Path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        return json.load(handle)
+    """A results or job-store JSON (gzipped or not): a regular file within the size limit, bounded nesting."""
+    from structures.safety import MAX_RESULTS_BYTES, load_json, read_text, regular_file
+
+    if path.suffix == ".gz":
+        regular_file(path, "results file", MAX_RESULTS_BYTES)
+        with gzip.open(path, "rb") as handle:
+            data = handle.read(MAX_RESULTS_BYTES + 1)
+        if len(data) > MAX_RESULTS_BYTES:
+            raise LroxInputError(f"results file '{path}' unpacks to more than {MAX_RESULTS_BYTES / 2**30:.0f} GiB")
+        text = data.decode("utf-8")
+    else:
+        text = read_text(path, "results file", MAX_RESULTS_BYTES)
+    return load_json(text, f"results file '{path}'")
+
+
+_KINDS = {"relax", "static", "bader", "neb", "reference"}
+_STATUSES = {"success", "failed", "not_available"}
+
+
+def validate_result(result: dict) -> str | None:
+    """What is wrong with a screen result's content, or None: every configuration a mapping whose
+    id matches its content digest, every document a mapping of a known kind and status, at least
+    one document. A refused result is reported, never inserted as a junk configuration."""
+    from structures.configurations import summary_digest
+
+    configurations, documents = result.get("configurations"), result.get("documents")
+    if not isinstance(configurations, list) or not isinstance(documents, list):
+        return "'configurations' and 'documents' must be lists"
+    if not documents:
+        return "holds no calculations (an empty document list)"
+    ids = set()
+    for config in configurations:
+        if not isinstance(config, dict) or not isinstance(config.get("id"), str) or not isinstance(config.get("defects", []), list):
+            return "a configuration is not a mapping with an id and a list of defects"
+        if not all(isinstance(d, dict) for d in config.get("defects", [])):
+            return f"configuration {config['id'][:40]}: a defect is not a mapping"
+        digest = config.get("digest")
+        if digest is not None and digest != summary_digest(config):
+            return f"configuration {config['id'][:40]}: its id and content do not match its digest (edited or corrupted)"
+        ids.add(config["id"])
+    for doc in documents:
+        if not isinstance(doc, dict):
+            return "a document is not a mapping"
+        if doc.get("kind") not in _KINDS or str(getattr(doc.get("status"), "value", doc.get("status"))) not in _STATUSES:
+            return f"a document of kind {str(doc.get('kind'))[:20]!r} and status {str(doc.get('status'))[:20]!r} is not an lrox calculation"
+        if doc.get("configuration_id") is not None and doc["configuration_id"] not in ids:
+            return f"a document names configuration {str(doc['configuration_id'])[:40]}, which the result does not describe"
+        if not isinstance(doc.get("provenance") or {}, dict):
+            return "a document's provenance is not a mapping"
+    return None
 
 
 def _is_screen_result(obj) -> bool:
@@ -65,10 +112,19 @@ def collect_records(path: str | Path) -> IngestBatch:
     if not path.exists():
         raise LroxInputError(f"ingest: {path} does not exist")
     batch = IngestBatch()
-    json_files = [path] if path.is_file() else sorted(p for p in path.rglob("*.json*") if p.name.startswith(("results", "store", "jobstore")))
+    if not path.is_dir():
+        from structures.safety import MAX_RESULTS_BYTES, regular_file
+
+        regular_file(path, "ingest: results file", MAX_RESULTS_BYTES)  # a FIFO or device is refused, never read
+    json_files = [path] if not path.is_dir() else sorted(p for p in path.rglob("*.json*") if p.name.startswith(("results", "store", "jobstore")))
     for file in json_files:
         try:
             obj = _load_json(file)
+        except LroxInputError as exc:
+            if not path.is_dir():
+                raise
+            batch.problems.append(f"{file}: {exc}")
+            continue
         except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
             batch.problems.append(f"{file}: not readable JSON ({type(exc).__name__})")
             continue
@@ -76,10 +132,14 @@ def collect_records(path: str | Path) -> IngestBatch:
         if not results and path.is_file():
             batch.problems.append(f"{file}: holds no lrox screen result")
         for result in results:
+            problem = validate_result(result)
+            if problem:
+                batch.problems.append(f"{file}: {problem}; not ingested")
+                continue
             try:
                 batch.add(records_from_result(result, source=str(file)), str(file))
-            except (KeyError, TypeError, ValueError) as exc:
-                batch.problems.append(f"{file}: malformed screen result ({exc})")
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                batch.problems.append(f"{file}: malformed screen result ({type(exc).__name__}: {str(exc)[:120]})")
     if path.is_dir():
         from descriptors.vasp_dirs import records_from_vasp_tree
 
@@ -110,10 +170,14 @@ def collect_from_job_store(store, screen: str | None = None) -> IngestBatch:
         if not _is_screen_result(output):
             batch.problems.append(f"{source}: holds no lrox screen result")
             continue
+        problem = validate_result(output)
+        if problem:
+            batch.problems.append(f"{source}: {problem}; not ingested")
+            continue
         try:
             batch.add(records_from_result(output, source=source), source)
-        except (KeyError, TypeError, ValueError) as exc:
-            batch.problems.append(f"{source}: malformed screen result ({exc})")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            batch.problems.append(f"{source}: malformed screen result ({type(exc).__name__}: {str(exc)[:120]})")
     return batch
 
 

@@ -21,10 +21,17 @@ def _pyplot():
 
 
 def _refuse_overwrite(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise LroxInputError(f"{out} exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise LroxInputError(f"folder {out.parent} does not exist")
+    from structures.safety import output_path
+
+    if out.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
+        raise LroxInputError(f"plot: {out.name} should end in .png, .pdf, .svg or .jpg")
+    output_path(out, "plot", overwrite)
+
+
+def _save(fig, out: Path) -> None:
+    from structures.safety import write_atomically
+
+    write_atomically(out, lambda path: fig.savefig(path), "plot")
 
 
 def plot_neb(calculation: dict, out: str | Path, overwrite: bool = False) -> Path:
@@ -58,8 +65,10 @@ def plot_neb(calculation: dict, out: str | Path, overwrite: bool = False) -> Pat
     ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=9, bbox={"facecolor": "white", "edgecolor": "0.8"})
     ax.legend(loc="lower center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    try:
+        _save(fig, out)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -97,8 +106,10 @@ def plot_scatter(table, x: str, y: str, out: str | Path, colour: str = "dopant",
     ax.legend(title=colour, fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    try:
+        _save(fig, out)
+    finally:
+        plt.close(fig)
     return out
 
 

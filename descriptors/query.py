@@ -130,6 +130,7 @@ class _Parser:
             raise QueryError("query: expression longer than 2000 characters")
         self.tokens = _tokens(text)
         self.i = 0
+        self.depth = 0
         self.fields = FIELDS if fields is None else fields
 
     def peek(self, *words) -> bool:
@@ -173,6 +174,15 @@ class _Parser:
         return node
 
     def factor(self):
+        self.depth += 1
+        if self.depth > 50:
+            raise QueryError("query: expression nested more than 50 levels deep")
+        try:
+            return self._factor()
+        finally:
+            self.depth -= 1
+
+    def _factor(self):
         if self.peek("not"):
             self.take()
             return ("not", self.factor())
@@ -510,21 +520,23 @@ def export(db, out, fmt: str, where: str | None = None, overwrite: bool = False)
 
     import pandas as pd
 
-    out = Path(out)
+    from structures.safety import output_path, write_atomically
+
     if fmt not in ("csv", "json", "parquet"):
         raise LroxInputError(f"export: unknown format '{fmt}' (csv, json, parquet)")
-    if out.exists() and not overwrite:
-        raise LroxInputError(f"export: {out} exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise LroxInputError(f"export: folder {out.parent} does not exist")
+    out = output_path(out, "export", overwrite)
     table = query(db, where)
     frame = pd.DataFrame(table.rows, columns=table.columns)
-    if fmt == "csv":
-        frame.to_csv(out, index=False)
-    elif fmt == "json":
-        import json
 
-        out.write_text(json.dumps(table.rows, indent=1, default=str))
-    else:
-        frame.to_parquet(out, index=False)
+    def write(path):
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        elif fmt == "json":
+            import json
+
+            path.write_text(json.dumps(table.rows, indent=1, default=str))
+        else:
+            frame.to_parquet(path, index=False)
+
+    write_atomically(out, write, "export")
     return len(table.rows)

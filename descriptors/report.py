@@ -139,13 +139,8 @@ def build_report(db, where: str | None = None) -> str:
 
 
 def write_report(db, out: str | Path, where: str | None = None, overwrite: bool = False) -> Path:
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise LroxInputError(f"report: {out} exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise LroxInputError(f"report: folder {out.parent} does not exist")
+    from structures.safety import output_path, write_atomically
+
+    out = output_path(out, "report", overwrite)
     text = build_report(db, where)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(out)
-    return out
+    return write_atomically(out, lambda path: path.write_text(text), "report")

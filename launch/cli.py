@@ -114,8 +114,7 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
     host_obj, framework = _framework(host, supercell, min_distance, max_atoms, default_distance=DEFAULT_MIN_IMAGE_DISTANCE)
     configs = enumerate_configurations(framework, dopant_specs, vacancy_specs, pair_cutoff=pair_cutoff, pair_kinds=tuple(kinds))
     if write_dir is not None:
-        for config in configs:
-            write_configuration(write_dir, host_obj, config)
+        _write_configurations(write_dir, host_obj, configs)
     notes = []
     if pair_cutoff is not None and pair_cutoff > framework.min_image_distance / 2:
         notes.append(
@@ -155,6 +154,35 @@ def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacanci
         click.echo(f"note: {note}")
     if write_dir is not None:
         click.echo(f"wrote {len(configs)} configurations to {write_dir}")
+
+
+def _write_configurations(directory: Path, host, configs) -> None:
+    """``DIR/<id>/{POSCAR,configuration.json}`` for every configuration, built in a staging folder and
+    moved in at the end: a failure leaves no half-written tree."""
+    import os
+    import shutil
+
+    from structures.io import write_configuration
+
+    if directory.exists() and not directory.is_dir():
+        raise LroxInputError(f"--write-dir: {directory} exists and is not a folder")
+    parent = directory.absolute().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (directory.exists() and not os.access(directory, os.W_OK | os.X_OK)):
+        raise LroxInputError(f"--write-dir: {directory} cannot be written (its folder is missing or read-only)")
+    clashes = [c.id for c in configs if (directory / c.id).exists()]
+    if clashes:
+        raise LroxInputError(f"--write-dir: {directory / clashes[0]} exists; choose a new folder")
+    staging = parent / f".{directory.name[:100]}.lrox-tmp{os.getpid()}"
+    try:
+        for config in configs:
+            write_configuration(staging, host, config)
+        directory.mkdir(exist_ok=True)
+        for config in configs:
+            os.replace(staging / config.id, directory / config.id)
+    except OSError as exc:
+        raise LroxInputError(f"--write-dir: cannot write {directory} ({exc.strerror or exc}); nothing was written") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @cli.command("hops")
@@ -244,9 +272,13 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
         check_model(spec.mlip.model)
     from descriptors.database import DescriptorDatabase, safe_url
     from descriptors.extract import records_from_result
-    from workflows.run import RESULTS_FILE, run_screen, summarise
+    from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
 
-    db = DescriptorDatabase(db_url or spec.database)  # opened first: a bad URL fails before any job runs
+    url = db_url or spec.database
+    if url:
+        DescriptorDatabase._engine(url, read_only=False)  # a bad URL fails first
+    writable_output(spec)  # then an output folder that cannot be written, before the database is touched
+    db = DescriptorDatabase(url)  # opened before any job runs: a foreign or unreachable database fails here
     result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed)
     configurations, calculations, descriptors = records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE))
     counts = db.write(configurations, calculations, descriptors)
@@ -385,6 +417,19 @@ def rerun_command(screen, engine, failed_only, launchpad, project):
 db_option = click.option("--db", "db_url", help="Descriptor database URL (default: $LROX_DB or sqlite:///lrox-out/lrox.db).")
 
 
+class _AnyName:
+    def __contains__(self, name) -> bool:
+        return True
+
+
+def _check_syntax(where: str | None) -> None:
+    """A filter's syntax, checked before any database is opened (its fields are checked against the table)."""
+    if where:
+        from descriptors.query import parse_filter
+
+        parse_filter(where, fields=_AnyName())
+
+
 def _database(db_url, read_only: bool = False):
     """The descriptor database; read commands (query, export, plot, report) open it read-only and
     never create or change one."""
@@ -441,6 +486,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
+    _check_syntax(where)
     db = _database(db_url, read_only=True)
     if view == "levels":
         if where or sort or oxygen:
@@ -489,6 +535,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def export_command(fmt, features, out, db_url, where, overwrite):
     """Write the configuration view (csv, json or parquet), or with --features the per-hop feature table."""
+    _check_syntax(where)
     if features:
         from descriptors.features import write_features
 
@@ -512,6 +559,7 @@ def export_command(fmt, features, out, db_url, where, overwrite):
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def report_command(out, db_url, where, overwrite):
     """A self-contained HTML report: each design rule tested on the database, with data, figure, statistic and verdict."""
+    _check_syntax(where)
     from descriptors.report import write_report
 
     write_report(_database(db_url, read_only=True), out, where=where, overwrite=overwrite)
@@ -546,6 +594,7 @@ def plot_neb_command(calc_id, out, db_url, overwrite):
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def plot_scatter_command(x, y, out, db_url, where, colour, overwrite):
     """Y against X for every configuration that has both (e.g. li_slab_spacing barrier)."""
+    _check_syntax(where)
     from descriptors.plots import plot_scatter
     from descriptors.query import query
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import itertools
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,6 +36,7 @@ __all__ = [
     "configuration_from_defects",
     "configuration_id",
     "distinguish_names",
+    "summary_digest",
 ]
 
 VACANT = "Va"
@@ -145,7 +147,12 @@ class Configuration(MSONable):
         return bool(self.charge and self.charge["needs_compensation"])
 
     def summary(self) -> dict:
-        """JSON-friendly description (everything except the structure)."""
+        """JSON-friendly description (everything except the structure), with a digest of its content."""
+        out = self._summary()
+        out["digest"] = summary_digest(out)
+        return out
+
+    def _summary(self) -> dict:
         return {
             "id": self.id,
             "name": self.name,
@@ -174,6 +181,14 @@ class Configuration(MSONable):
             "parent_ids": list(self.parent_ids),
             "defect_ids": list(self.defect_ids),
         }
+
+
+def summary_digest(summary: dict) -> str:
+    """sha256 of a configuration summary's identity and content (its id, host, cell and defects):
+    an ingested record whose id or defects were edited no longer matches it."""
+    content = {k: summary.get(k) for k in ("id", "host", "supercell", "formula", "n_atoms")}
+    content["defects"] = [{k: d.get(k) for k in ("kind", "species", "site", "frac_coords")} for d in summary.get("defects", [])]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 # ----- specs → points ------------------------------------------------------------------------------

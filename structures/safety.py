@@ -27,6 +27,8 @@ __all__ = [
     "finite",
     "decode_msonable",
     "redact",
+    "output_path",
+    "write_atomically",
 ]
 
 MAX_STRUCTURE_BYTES = 50 * 2**20
@@ -187,3 +189,39 @@ def redact(text: str) -> str:
         if value and len(value) >= 4 and any(word in name.lower() for word in _SECRET_WORDS):
             text = text.replace(value, "***")
     return text
+
+
+def output_path(path: str | Path, what: str, overwrite: bool = False) -> Path:
+    """A file lrox may write: its folder exists and is writable, its name fits the filesystem, and it
+    is not a FIFO, device or folder (refused even with ``overwrite``); an existing file only with it."""
+    path = Path(path)
+    if len(path.name.encode()) > 255:
+        raise LroxInputError(f"{what}: the name '{path.name[:40]}…' is longer than a filesystem allows (255 bytes)")
+    if path.exists() or path.is_symlink():
+        info_mode = os.stat(path).st_mode if path.exists() else 0
+        if not stat.S_ISREG(info_mode):
+            raise LroxInputError(f"{what}: {path} exists and is not a regular file; lrox writes only regular files")
+        if not overwrite:
+            raise LroxInputError(f"{what}: {path} exists; pass --overwrite to replace it")
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise LroxInputError(f"{what}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LroxInputError(f"{what}: folder {folder} is not writable")
+    return path
+
+
+def write_atomically(path: Path, write, what: str) -> Path:
+    """``write(temporary_path)``, then the temporary file renamed onto ``path``: a failure (a full
+    disk, a read-only folder) leaves no half-written file, and is one error line."""
+    temporary = path.absolute().parent / f".{path.stem[:100]}.lrox-tmp{os.getpid()}{path.suffix}"
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise LroxInputError(f"{what}: cannot write {path} ({exc.strerror or exc}); nothing was written") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

@@ -62,8 +62,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict
 
     plan = plan_screen(spec)
     flow = ScreenMaker().make(spec, plan)
-    out = spec.output_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_output(spec)
     for line in plan.describe():
         echo(line)
     echo(
@@ -107,6 +106,21 @@ def _vasp_emulation(spec: ScreenSpec):
     root.mkdir(parents=True, exist_ok=True)
     with mock_vasp(spec.settings_for_backend(), crash=spec.mock.crash) as runs:
         yield {"create_folders": True, "root_dir": str(root)}, runs
+
+
+def writable_output(spec: ScreenSpec):
+    """The screen's output folder, made and checked writable before any job runs (one error line otherwise)."""
+    from structures.errors import LroxInputError
+
+    out = spec.output_dir()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".lrox-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise LroxInputError(f"output folder {out} cannot be written ({exc.strerror or exc})") from None
+    return out
 
 
 def _write_atomically(path, text: str) -> None:
