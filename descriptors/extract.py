@@ -316,6 +316,11 @@ def _checked_vasp_run(doc: dict) -> dict:
         problems.append("ionic relaxation not converged (Vasprun.converged_ionic is False)")
     if not problems:
         return doc
+    import warnings
+
+    from structures.errors import LroxWarning
+
+    warnings.warn(f"{doc.get('label', doc['dir_name'])}: {'; '.join(problems)}: stored as failed", LroxWarning, stacklevel=2)
     return {**doc, "status": "failed", "reason": "; ".join(problems)}
 
 

@@ -602,12 +602,26 @@ def plot_scatter_command(x, y, out, db_url, where, colour, overwrite):
     click.echo(f"wrote {out}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from structures.errors import LroxWarning
+
+    if issubclass(category, LroxWarning):
+        click.echo(f"lrox: warning: {redact(' '.join(str(message).split()))}", err=True)
+    else:
+        click.echo(f"{category.__name__}: {redact(str(message))}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, turning every input error into one line and exit status 2."""
     args = sys.argv[1:] if argv is None else list(argv)
+    from structures.errors import LroxWarning
+
     if not os.environ.get("LROX_SHOW_WARNINGS"):
-        # pymatgen/spglib warnings about inputs would break the one-line error contract
+        # pymatgen/spglib noise about inputs stays out; lrox's own warnings (a run that did not
+        # converge, a structure that could not be symmetrised) always reach the user
         warnings.simplefilter("ignore")
+    warnings.filterwarnings("always", category=LroxWarning)
+    warnings.showwarning = _show_warning
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:

@@ -119,11 +119,18 @@ def label_sites(structure: Structure, symprec: float = 1e-2) -> Structure:
     s = structure.copy()
     props = s.site_properties
     if "wyckoff" not in props or any(w is None for w in props["wyckoff"]):
-        sym = SpacegroupAnalyzer(s, symprec=symprec).get_symmetrized_structure()
         wyckoff = [None] * len(s)
-        for indices, symbol in zip(sym.equivalent_indices, sym.wyckoff_symbols):
-            for i in indices:
-                wyckoff[i] = symbol
+        try:
+            sym = SpacegroupAnalyzer(s, symprec=symprec).get_symmetrized_structure()
+            for indices, symbol in zip(sym.equivalent_indices, sym.wyckoff_symbols):
+                for i in indices:
+                    wyckoff[i] = symbol
+        except Exception as exc:  # noqa: BLE001 - spglib gives up on some cells: labels without Wyckoff letters
+            import warnings
+
+            from structures.errors import LroxWarning
+
+            warnings.warn(f"the structure could not be symmetrised ({type(exc).__name__}): its sites are labelled without Wyckoff positions", LroxWarning, stacklevel=2)
         s.add_site_property("wyckoff", wyckoff)
     if "oxi" not in props or any(o is None for o in props["oxi"]):
         s.add_site_property("oxi", _guess_oxidation_states(s))

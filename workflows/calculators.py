@@ -278,19 +278,24 @@ def o2_correction(backend: str, settings: dict) -> O2Correction | None:
     return O2Correction.NONE  # mock: no physics, no correction
 
 
-def code_versions(backend: str, settings: dict) -> dict[str, str]:
-    """Versions of the codes that produced a result."""
+@lru_cache(maxsize=64)
+def _version(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def code_versions(backend: str, settings: dict) -> dict[str, str]:
+    """Versions of the codes (and model weights) that produced a result: part of every cache key."""
     names = ["lrox", "pymatgen", "ase", "jobflow", "atomate2"]
     if backend == "gpaw":
         names += ["gpaw", "gpaw-data", "baderkit"]
     if backend == "mlip":
         names += ["torch", *sorted({ML_MODELS[m].package for m in committee_members(settings) if m in ML_MODELS})]
-    out = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
+    out = {name: _version(name) for name in names}
+    if backend == "mlip":
+        out["weights"] = ", ".join(f"{m}: {ML_MODELS[m].checkpoint}" for m in committee_members(settings) if m in ML_MODELS)
     return out

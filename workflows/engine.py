@@ -16,6 +16,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from workflows.failpoints import failpoint
+from workflows.progress import step as progress_step
 
 __all__ = ["UnphysicalResult", "RelaxOutcome", "NebOutcome", "relax", "run_neb", "MAX_FORCE", "MAX_ENERGY_PER_ATOM"]
 
@@ -77,6 +78,7 @@ def relax(
     def guard():
         _check_physical(atoms.get_potential_energy(), atoms.get_forces(), len(atoms), "relaxation")
         failpoint("relax-step")
+        progress_step("relax", optimizer.nsteps)
 
     optimizer.attach(guard, interval=1)
     converged = bool(optimizer.run(fmax=fmax, steps=steps))
@@ -154,6 +156,7 @@ def run_neb(
         forces = original()
         guard()
         failpoint("neb-step")
+        progress_step("neb", calls[0])
         return forces
 
     band.get_forces = counted_forces

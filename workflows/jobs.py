@@ -394,13 +394,13 @@ def relax_job(structure, backend, settings, label, configuration_id=None, relax_
     _crash_if_asked(backend, settings, label)
     if needs_lattice and lattice_from is None:
         return _failed(RelaxDoc, label, backend, settings, "host relaxation produced no output", configuration_id=configuration_id)
-    return reuse_or_run(RelaxDoc, relax_structure, structure, backend, settings, label, configuration_id, relax_cell, lattice_from)
+    return reuse_or_run(RelaxDoc, relax_structure, structure, backend, settings, label, configuration_id, relax_cell, lattice_from, versions=code_versions(backend, settings))
 
 
 @job(output_schema=NebDoc, config=_TOLERANT)
 def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label):
     _crash_if_asked(backend, settings, label)
-    return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label)
+    return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label, versions=code_versions(backend, settings))
 
 
 @job(output_schema=StaticDoc, config=_TOLERANT)
@@ -415,17 +415,17 @@ def bader_job(static, backend, settings, label, configuration_id):
 
 @job(output_schema=StaticDoc, config=_TOLERANT)
 def gpaw_static_job(relaxed, settings, label, configuration_id, folder):
-    return reuse_or_run(StaticDoc, gpaw_static_document, relaxed, settings, label, configuration_id, folder)
+    return reuse_or_run(StaticDoc, gpaw_static_document, relaxed, settings, label, configuration_id, folder, versions=code_versions("gpaw", settings))
 
 
 @job(output_schema=BaderDoc, config=_TOLERANT)
 def gpaw_bader_job(static, settings, label, configuration_id):
-    return reuse_or_run(BaderDoc, gpaw_bader_document, static, settings, label, configuration_id)
+    return reuse_or_run(BaderDoc, gpaw_bader_document, static, settings, label, configuration_id, versions=code_versions("gpaw", settings))
 
 
 @job(output_schema=ReferenceDoc)
 def reference_job(species, backend, settings):
-    return reuse_or_run(ReferenceDoc, reference_energy, species, backend, settings)
+    return reuse_or_run(ReferenceDoc, reference_energy, species, backend, settings, versions=code_versions(backend, settings))
 
 
 @job(output_schema=ScreenResult, config=JobConfig(on_missing_references=OnMissingReference.NONE))

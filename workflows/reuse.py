@@ -128,12 +128,16 @@ def active_cache() -> JobCache | None:
     return _ACTIVE[-1] if _ACTIVE else None
 
 
-def reuse_or_run(document_class, function, *args, **kwargs):
-    """``function(*args, **kwargs)``, or its stored output when the same inputs finished before."""
+def reuse_or_run(document_class, function, *args, versions: dict | None = None, **kwargs):
+    """``function(*args, **kwargs)``, or its stored output when the same inputs finished before.
+
+    ``versions`` (the codes and model packages that compute it: lrox, pymatgen, ase, torch,
+    chgnet...) are part of the key: after an upgrade nothing old is reused silently.
+    """
     cache = active_cache()
     if cache is None:
         return function(*args, **kwargs)
-    key = input_hash(f"{function.__module__}.{function.__qualname__}", *args, **kwargs)
+    key = input_hash(f"{function.__module__}.{function.__qualname__}", *args, code_versions=versions or {}, **kwargs)
     stored = cache.get(key)
     if stored is not None:
         cache.reused += 1

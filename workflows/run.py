@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections import Counter
 
 from monty.json import MontyEncoder
@@ -21,29 +22,28 @@ __all__ = ["run_screen", "summarise", "RESULTS_FILE", "JOBS_FOLDER"]
 RESULTS_FILE = "results.json"
 
 
-class _Progress(logging.Handler):
-    """Turns jobflow's 'Starting job' / 'Finished job' log lines into 'jobs done / total, current job'."""
+class _JobLog(logging.Handler):
+    """Turns jobflow's 'Starting job' / 'Finished job' log lines into progress events."""
 
-    def __init__(self, uuids, echo):
+    def __init__(self, uuids, progress, kinds: dict):
         super().__init__(level=logging.INFO)
         # jobs of the screen's Flow; jobs a dynamic job adds (atomate2's NEB hand-over) are shown
         # while they run but counted with the job that created them
-        self.uuids, self.finished, self.echo = set(uuids), set(), echo
-        self.total, self.current = len(self.uuids), None
-
-    @property
-    def done(self) -> int:
-        return len(self.finished)
+        self.uuids, self.progress, self.kinds = set(uuids), progress, kinds
+        self.current = None
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         started = re.match(r"Starting job - (.*) \(([0-9a-f-]{36})(?:, \d+)?\)", message)
         if started:
+            if self.current in self.uuids:  # the previous job ended without a 'Finished' line
+                self.progress.finish_job()
             self.current = started.group(2)
-            self.echo(f"[{self.done}/{self.total}] running {started.group(1)}")
+            self.progress.start_job(started.group(1), self.kinds.get(self.current, "job"))
         elif (message.startswith("Finished job") or " failed with exception" in message) and self.current in self.uuids:
             # the local manager runs one job at a time: the one that ends is the one that started
-            self.finished.add(self.current)
+            self.progress.finish_job()
+            self.current = None
 
 
 JOBS_FOLDER = "jobs"  # finished job outputs by input hash (workflows/reuse.py)
@@ -69,14 +69,19 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict
         f"{spec.name}: {len(plan.configurations)} configurations, {sum(len(h) for h in plan.hops.values())} hops, "
         f"{len(flow.jobs)} jobs on the {spec.backend.value} backend"
     )
+    from workflows.progress import ScreenProgress, showing
+
     logger = logging.getLogger("jobflow")
-    handler = _Progress(flow.job_uuids, echo)
+    kinds = {job.uuid: job.metadata.get("kind", "job") for job in flow.jobs}
+    progress = ScreenProgress(len(flow.jobs), echo)
+    progress.expect(list(kinds.values()))
+    handler = _JobLog(flow.job_uuids, progress, kinds)
     logger.addHandler(handler)
     previous_level = logger.level
     logger.setLevel(logging.INFO)
     cache = JobCache(out / JOBS_FOLDER, rerun_failed=rerun_failed)
     try:
-        with using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
+        with showing(progress), using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
             responses = run_locally(flow, store=JobStore(MemoryStore()), log=False, **folders)
     finally:
         logger.removeHandler(handler)
@@ -90,7 +95,8 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False) -> dict
         ran = f"{len(emulated)} VASP runs emulated in {folders['root_dir']}"
     else:
         ran = f"{cache.computed} calculations run, {cache.reused} reused from {out / JOBS_FOLDER}"
-    echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done ({ran}); results in {out / RESULTS_FILE}")
+    elapsed = time.perf_counter() - progress.started
+    echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done in {elapsed / 60:.1f} min ({ran}); results in {out / RESULTS_FILE}")
     return result
 
 
