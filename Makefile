@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 
 SECANTUS := .venv-secantus/bin/secantusd-py
 
-.PHONY: setup gpaw-libs demo test benchmark clean
+.PHONY: setup gpaw-libs system-packages demo test benchmark clean
 
 $(BIN)/lrox: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "lrox needs $(PYTHON) (Python 3.11)"; exit 1; }
@@ -35,7 +35,22 @@ setup: $(BIN)/lrox
 demo: setup
 	$(BIN)/lrox run examples/li2mno3_quick.yaml
 
-test: setup $(SECANTUS)
+# What the tests need from Debian: PostgreSQL (the database tests run on a real server), a one-node
+# SLURM with munge (the cluster tests) and Chromium (the report is checked in a real browser).
+# Installed when run as root, named otherwise; the tests then never skip: `make test` is CI.
+system-packages:
+	@missing=""; \
+	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	{ command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ]; } || missing="$$missing slurmctld slurmd slurm-client"; \
+	{ command -v munged >/dev/null 2>&1 || [ -x /usr/sbin/munged ]; } || missing="$$missing munge"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "the tests need: sudo apt-get install$$missing"; exit 1; fi; \
+	fi
+
+test: setup $(SECANTUS) system-packages
+	LROX_REQUIRE_POSTGRES=1 LROX_REQUIRE_CLUSTER=1 LROX_REQUIRE_GPAW=1 LROX_REQUIRE_CHROMIUM=1 \
 	LROX_SECANTUSD=$(abspath $(SECANTUS)) $(BIN)/python -m pytest
 
 benchmark: setup

@@ -409,8 +409,8 @@ def spec_from_dict(data: dict, base_dir: str | Path = ".") -> ScreenSpec:
 def load_spec(path: str | Path, backend: str | None = None, echo=None) -> ScreenSpec:
     """Read and validate a YAML screen spec; ``backend`` overrides the spec's backend.
 
-    When ``--backend vasp`` overrides a spec with GPAW statics, VASP's own statics replace them
-    (``echo`` says so in one line).
+    When ``--backend vasp`` overrides a spec with GPAW statics, VASP's own statics replace them;
+    ``--backend mock`` (plumbing) leaves them out (``echo`` says so in one line).
     """
     from structures.safety import MAX_SPEC_BYTES, load_yaml, read_text
 
@@ -420,8 +420,12 @@ def load_spec(path: str | Path, backend: str | None = None, echo=None) -> Screen
         if not isinstance(data, dict):
             raise LroxInputError("a screen spec must be a YAML mapping of keys to values")
         data = {**data, "backend": backend}
-        if backend == Backend.VASP.value and data.get("static_backend"):
+        if backend in (Backend.VASP.value, Backend.MOCK.value) and data.get("static_backend"):
             data = {k: v for k, v in data.items() if k not in ("static_backend", "gpaw")}
             if echo is not None:
-                echo("note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics")
+                echo(
+                    "note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics"
+                    if backend == Backend.VASP.value
+                    else "note: --backend mock: plumbing only, so the spec's GPAW statics are left out"
+                )
     return spec_from_dict(data, base_dir=path.parent)
