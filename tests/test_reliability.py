@@ -215,3 +215,201 @@ def test_bad_input_anywhere_is_one_line_exit_2_and_no_database_change(capsys, tm
     assert "Traceback" not in out + err and "hunter2" not in out + err
     assert not (tmp_path / "lrox-out").exists() and not (tmp_path / "out.csv").exists()
     assert DescriptorDatabase(populated_database).snapshot() == before
+
+
+# ----- hostile input, class by class (the hardening issue) ---------------------------------------------
+POSCAR = """Li2MnO3-like
+1.0
+4.9 0 0
+0 8.5 0
+0 0 5.0
+Li Mn O
+1 1 2
+Direct
+0 0 0
+0.5 0.5 0.5
+{o1}
+{o2}
+"""
+NAN_POSCAR = POSCAR.format(o1="nan 0.1 0.1", o2="0.2 0.2 0.2")
+INF_LATTICE = POSCAR.replace("4.9 0 0", "inf 0 0").format(o1="0.1 0.1 0.1", o2="0.2 0.2 0.2")
+OVERLAP = POSCAR.format(o1="0.1 0.1 0.1", o2="0.1 0.1 0.1001")
+FLAT = POSCAR.replace("0 0 5.0", "0 0 0.0000001").format(o1="0.1 0.1 0.1", o2="0.2 0.2 0.2")
+COUNTS = POSCAR.replace("1 1 2", "1 1 5").format(o1="0.1 0.1 0.1", o2="0.2 0.2 0.2")
+BOMB = GOOD_SPEC + "vasp:\n  user_incar_settings:\n    A: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n    B: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n    C: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+
+
+def _hostile_files(folder: Path) -> dict:
+    """Every hostile file the cases name: special files, degenerate structures, bombs, forged records."""
+    import json as json_module
+    import os
+
+    from structures.hosts import load_host
+    from structures.io import write_configuration
+
+    files = {}
+    for name, text in (("nan", NAN_POSCAR), ("inf", INF_LATTICE), ("overlap", OVERLAP), ("flat", FLAT), ("counts", COUNTS)):
+        files[name] = folder / f"{name}.vasp"
+        files[name].write_text(text)
+    files["fifo"] = folder / "fifo.vasp"
+    os.mkfifo(files["fifo"])
+    files["zero"] = folder / "zero.json"
+    files["zero"].symlink_to("/dev/zero")
+    files["device"] = Path("/dev/null")
+    files["folder"] = folder / "afolder.cif"
+    files["folder"].mkdir()
+    files["bomb"] = folder / "bomb.yaml"
+    files["bomb"].write_text(BOMB)
+    host = load_host("li2mno3")
+    from structures.configurations import configuration_from_defects
+    from structures.framework import DefectFramework
+
+    config = configuration_from_defects(DefectFramework.from_host(host, (1, 1, 1)), [])
+    good = write_configuration(folder / "configs", host, config) / "configuration.json"
+    payload = json_module.loads(good.read_text())
+    huge = dict(payload, configuration={**payload["configuration"], "supercell": [40, 40, 40]})
+    (folder / "huge.json").write_text(json_module.dumps(huge))
+    files["huge"] = folder / "huge.json"
+    evil = dict(payload, configuration={**payload["configuration"], "@module": "os", "@class": "system"})
+    (folder / "evil.json").write_text(json_module.dumps(evil))
+    files["evil"] = folder / "evil.json"
+    (folder / "deep.json").write_text("[" * 5000 + "]" * 5000)
+    files["deep"] = folder / "deep.json"
+    # forged results: an edited id, a string where a mapping belongs, no calculations at all
+    result = json_module.loads((MOCK_RESULTS).read_text())
+    forged = json_module.loads(json_module.dumps(result))
+    forged["configurations"][1]["id"] = "li2mno3-000000000000"
+    for name, content in (("forged", forged), ("stringy", dict(result, configurations=["pristine"])), ("empty", dict(result, documents=[]))):
+        (folder / name).mkdir()
+        (folder / name / "results.json").write_text(json_module.dumps(content))
+        files[name] = folder / name / "results.json"
+    return files
+
+
+MOCK_RESULTS = Path(__file__).resolve().parent / "_mock_results.json"
+HOSTILE = [
+    # non-finite and absurd numbers
+    ("numbers", ["enumerate", "{nan}"], "non-finite"),
+    ("numbers", ["enumerate", "{inf}"], "non-finite"),
+    ("numbers", ["enumerate", "li2mno3", "--min-image-distance", "nan"], "finite"),
+    ("numbers", ["enumerate", "li2mno3", "--min-image-distance", "inf"], "finite"),
+    ("numbers", ["enumerate", "li2mno3", "--dopant", "Al:tm", "--pair-cutoff", "nan"], "finite"),
+    ("numbers", ["hops", "li2mno3", "--cutoff", "nan"], "finite"),
+    ("numbers", ["hops", "li2mno3", "--near-defect", "-inf"], "finite"),
+    ("numbers", ["enumerate", "li2mno3", "--supercell", "99999999999999999999x1x1"], "bad supercell"),
+    ("numbers", ["enumerate", "li2mno3", "--supercell", "101x1x1"], "between 1 and 100"),
+    ("numbers", ["enumerate", "li2mno3", "--max-atoms", "99999999999999999999"], "--max-atoms"),
+    ("numbers", ["enumerate", "li2mno3", "--dopant", "Al99+:tm"], "no 99+ state"),
+    ("numbers", ["enumerate", "li2mno3", "--dopant", "Al7+:tm"], "no 7+ state"),
+    ("numbers", ["run", "{spec}"], "min_image_distance: .nan", "finite"),
+    ("numbers", ["run", "{spec}"], "vasp: {cores_per_job: -4}", "cores_per_job"),
+    ("numbers", ["run", "{spec}"], "vasp: {nedos: -1}", "nedos"),
+    ("numbers", ["run", "{spec}"], "vasp: {user_incar_settings: {ENCUT: -1}}", "must not be negative"),
+    ("numbers", ["run", "{spec}"], "vasp: {user_incar_settings: {MAGMOM: lol}}", "MAGMOM"),
+    ("numbers", ["run", "{spec}"], 'vasp: {user_incar_settings: {"ENCUT\\nSYSTEM": 5}}', "not an INCAR tag name"),
+    ("numbers", ["run", "{spec}"], "vasp: {user_incar_settings: {SYSTEM: \"x\\nNSW = 0\"}}", "one plain line"),
+    ("numbers", ["run", "{spec}"], "hops: {per_configuration: 100000000}", "per_configuration"),
+    ("numbers", ["run", "{spec}"], "mlip: {neb_steps: 99999999999}", "out of any sensible range"),
+    ("numbers", ["run", "{spec}"], "oxygen: {temperature: 99999}", "outside the tabulated range"),
+    ("numbers", ["query", "--oxygen", "nan,0.2"], "finite"),
+    # degenerate structures
+    ("degenerate", ["enumerate", "{overlap}"], "overlap"),
+    ("degenerate", ["enumerate", "{flat}"], "near-zero volume"),
+    ("degenerate", ["enumerate", "{counts}"], "coordinate lines"),
+    ("degenerate", ["hops", "{counts}"], "coordinate lines"),
+    # special files
+    ("special", ["enumerate", "{fifo}"], "FIFO"),
+    ("special", ["hops", "{zero}"], "device"),
+    ("special", ["enumerate", "{device}"], "device"),
+    ("special", ["enumerate", "{folder}"], "directory"),
+    ("special", ["run", "{fifo}"], "FIFO"),
+    ("special", ["run", "{zero}"], "device"),
+    ("special", ["ingest", "{fifo}"], "FIFO"),
+    ("special", ["ingest", "{zero}"], "device"),
+    ("special", ["hops", "{fifo}"], "FIFO"),
+    # resource bombs
+    ("bombs", ["run", "{bomb}"], "YAML alias"),
+    ("bombs", ["hops", "{huge}"], "more than 5000"),
+    ("bombs", ["hops", "{deep}"], "nested"),
+    ("bombs", ["ingest", "{deep}"], "nested"),
+    ("bombs", ["query", "--where", "(" * 400 + "barrier < 1" + ")" * 400], "nested"),
+    ("bombs", ["query", "--where", "not " * 400 + "barrier < 1"], "nested"),
+    # destinations
+    ("destinations", ["export", "--format", "csv", "/sys/out.csv"], "nothing was written"),
+    ("destinations", ["export", "--format", "csv", "/dev/full", "--overwrite"], "not a regular file"),
+    ("destinations", ["export", "--format", "csv", "x" * 300 + ".csv"], "longer than a filesystem allows"),
+    ("destinations", ["report", "/dev/null", "--overwrite"], "not a regular file"),
+    ("destinations", ["plot", "scatter", "li_slab_spacing", "barrier", "/proc/out.png"], "nothing was written"),
+    ("destinations", ["enumerate", "li2mno3", "--write-dir", "/sys/runs"], "nothing was written"),
+    ("destinations", ["run", "{spec}", "--dry-run", "/sys/dry"], "", "nothing was written"),
+    ("destinations", ["run", "{spec}"], "output: /sys/lrox-out", "cannot be written"),
+    # foreign databases and credentials
+    ("foreign", ["query", "--db", "sqlite:///{foreign}"], "not an lrox database"),
+    ("foreign", ["ingest", "{results}", "--db", "sqlite:///{foreign}"], "no lrox schema"),
+    ("foreign", ["query", "--db", "sqlite:///{typo}"], "never creates one"),
+    ("foreign", ["export", "--format", "csv", "{out}", "--db", "sqlite:///{typo}"], "never creates one"),
+    ("credentials", ["query", "--db", "postgresql://u@127.0.0.1:1/db?password=hunter2"], "cannot open"),
+    ("credentials", ["query", "--db", "postgresql://u:hunter2@127.0.0.1:1/db"], "cannot open"),
+    ("credentials", ["status", "--engine", "fireworks", "--launchpad", "{launchpad}"], ""),
+    # files never choose code
+    ("code", ["hops", "{evil}"], "decodes only its own"),
+    # ingest validates content
+    ("content", ["ingest", "{forged}"], "do not match its digest"),
+    ("content", ["ingest", "{stringy}"], "not a mapping"),
+    ("content", ["ingest", "{empty}"], "no calculations"),
+]
+
+
+@pytest.fixture(scope="module")
+def mock_results_file(populated_database):
+    """The populated database's results.json, kept for the forged copies."""
+    folder = Path(populated_database.split("///", 1)[1]).parent
+    MOCK_RESULTS.write_text((folder / "lrox-out" / "mock_quick" / "results.json").read_text())
+    yield MOCK_RESULTS
+    MOCK_RESULTS.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[f"{c[0]}-{i:02d}" for i, c in enumerate(HOSTILE)])
+def test_hostile_input_is_one_line_exit_2_nothing_written_nothing_changed(capsys, tmp_path, monkeypatch, populated_database, mock_results_file, case):
+    import sqlite3
+
+    kind, args, *rest = case
+    spec_extra, message = (rest[0], rest[1]) if len(rest) == 2 else (None, rest[0])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LROX_DB", populated_database)
+    monkeypatch.setenv("LROX_TEST_SECRET_TOKEN", "hunter2")  # a secret in the environment
+    files = _hostile_files(tmp_path)
+    if spec_extra is not None:
+        (tmp_path / "spec.yaml").write_text(GOOD_SPEC + spec_extra + "\n")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("create table notes(x int)")
+    (tmp_path / "launchpad.yaml").write_text("host: mongodb://admin:hunter2@127.0.0.1:1/fw\nname: fw\n")
+    names = {**{k: str(v) for k, v in files.items()}, "spec": tmp_path / "spec.yaml", "foreign": foreign, "typo": tmp_path / "typo.db",
+             "out": tmp_path / "out.csv", "results": mock_results_file, "launchpad": tmp_path / "launchpad.yaml"}
+    before_db = DescriptorDatabase(populated_database).snapshot()
+    before_foreign = foreign.read_bytes()
+    before_files = sorted(str(p) for p in tmp_path.rglob("*"))
+    code = main([a.format(**names) for a in args])
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrox: error: ") and message in lines[0], err
+    assert "Traceback" not in out + err and "hunter2" not in out + err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before_files  # nothing written
+    assert DescriptorDatabase(populated_database).snapshot() == before_db and foreign.read_bytes() == before_foreign
+
+
+def test_two_first_ingests_into_a_new_database_both_succeed(tmp_path, populated_database):
+    """Concurrent writers of a database that does not exist yet: both create its schema, neither fails."""
+    import subprocess
+    import sys
+
+    folder = Path(populated_database.split("///", 1)[1]).parent / "lrox-out" / "mock_quick"
+    for attempt in range(3):
+        db = f"sqlite:///{tmp_path / f'new{attempt}.db'}"
+        code = f"from launch.cli import main; raise SystemExit(main(['ingest', {str(folder)!r}, '--db', {db!r}]))"
+        runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(p.wait(timeout=300), p.stderr.read()) for p in runs]
+        assert all(rc == 0 for rc, _ in results), results
+        assert DescriptorDatabase(db).counts()["configurations"] == 4
