@@ -14,7 +14,7 @@ from pathlib import Path
 
 from structures.errors import LroxInputError
 
-__all__ = ["IngestBatch", "collect_records", "ingest", "collect_from_job_store", "ingest_job_store"]
+__all__ = ["IngestBatch", "collect_records", "ingest", "collect_from_job_store", "ingest_job_store", "write_batch"]
 
 
 @dataclass
@@ -183,19 +183,22 @@ def collect_from_job_store(store, screen: str | None = None) -> IngestBatch:
 
 def ingest_job_store(store, db, screen: str | None = None) -> tuple[IngestBatch, dict]:
     """Collect the screens in a JobStore and write them in one transaction."""
-    return _write(collect_from_job_store(store, screen), db)
+    batch = collect_from_job_store(store, screen)
+    return batch, write_batch(batch, db)
 
 
 def ingest(path: str | Path, db) -> tuple[IngestBatch, dict]:
     """Collect records under ``path`` and write them in one transaction; returns the batch and row counts."""
-    return _write(collect_records(path), db)
+    batch = collect_records(path)
+    return batch, write_batch(batch, db)
 
 
-def _write(batch: IngestBatch, db) -> tuple[IngestBatch, dict]:
+def write_batch(batch: IngestBatch, db) -> dict:
+    """Write a collected batch in one transaction; returns row counts."""
     if not (batch.configurations or batch.calculations or batch.descriptors):
-        return batch, {"configurations": 0, "calculations": 0, "descriptors": 0}
+        return {"configurations": 0, "calculations": 0, "descriptors": 0}
     # a configuration referenced by a row must exist: runs of unknown structures carry their own
-    return batch, db.write(_unique(batch.configurations, "id"), _unique(batch.calculations, "id"), _unique_descriptors(batch.descriptors))
+    return db.write(_unique(batch.configurations, "id"), _unique(batch.calculations, "id"), _unique_descriptors(batch.descriptors))
 
 
 def _unique(rows: list[dict], key: str) -> list[dict]:

@@ -6,6 +6,7 @@ status 2; nothing is written before the inputs are validated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -274,12 +275,23 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
     from descriptors.extract import records_from_result
     from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
 
+    from workflows.flows import plan_screen
+
+    plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
     url = db_url or spec.database
     if url:
         DescriptorDatabase._engine(url, read_only=False)  # a bad URL fails first
+    out = spec.output_dir().absolute()
+    new_folders = [p for p in (out, *out.parents) if not p.exists()]
     writable_output(spec)  # then an output folder that cannot be written, before the database is touched
-    db = DescriptorDatabase(url)  # opened before any job runs: a foreign or unreachable database fails here
-    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed)
+    try:
+        db = DescriptorDatabase(url)  # opened before any job runs: a foreign or unreachable database fails here
+    except LroxInputError:
+        for folder in new_folders:  # nothing left behind by a run that never started
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan)
     configurations, calculations, descriptors = records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE))
     counts = db.write(configurations, calculations, descriptors)
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
@@ -446,29 +458,32 @@ def _database(db_url, read_only: bool = False):
 def ingest_command(path, db_url, job_store, project):
     """Read results (a results.json, a jobflow JSON store, VASP run folders, or a workers' job store) into the database."""
     from descriptors.database import safe_url
-    from descriptors.ingest import ingest, ingest_job_store
+    from descriptors.ingest import collect_from_job_store, collect_records, write_batch
 
     if sum(x is not None for x in (path, job_store, project)) != 1:
         raise LroxInputError("ingest: give one of PATH, --job-store FILE or --project NAME")
-    if path is not None and not path.exists():
+    if path is not None and not path.exists() and not path.is_symlink():
         raise LroxInputError(f"ingest: {path} does not exist")
-    db = _database(db_url)
+    # everything is read and checked first: a bad input never creates or touches the database
     if path is None:
         from launch.store import job_store_from_file, job_store_of_project
 
         store = job_store_from_file(job_store) if job_store is not None else job_store_of_project(project)
         path = job_store or f"jobflow-remote project {project}"
-        batch, counts = ingest_job_store(store, db)
+        batch = collect_from_job_store(store)
     else:
-        batch, counts = ingest(path, db)
+        batch = collect_records(path)
+    if not batch.sources and not batch.calculations:
+        reason = f": {batch.problems[0]}" if batch.problems else ""
+        raise LroxInputError(f"ingest: nothing to ingest under {path}{reason}")
+    db = _database(db_url)
+    counts = write_batch(batch, db)
     for problem in batch.problems:
-        click.echo(f"lrox: warning: {problem}", err=True)
+        click.echo(f"lrox: warning: {redact(problem)}", err=True)
     click.echo(
         f"ingested {counts['configurations']} configurations, {counts['calculations']} calculations, "
         f"{counts['descriptors']} descriptors into {safe_url(db.url)}; {len(batch.problems)} files flagged"
     )
-    if not batch.sources and not counts["calculations"]:
-        raise LroxInputError(f"ingest: nothing to ingest under {path}")
 
 
 @cli.command("query")

@@ -175,7 +175,7 @@ BAD_INPUTS = [
     ("query", ["query", "--db", "mysql://u:hunter2@h/d"], None, "only sqlite and postgresql"),
     ("query", ["query", "--db", "postgresql://lrox:hunter2@127.0.0.1:1/none"], None, "cannot open the database"),
     ("query", ["query", "--db", "not a url"], None, "not a valid SQLAlchemy URL"),
-    ("query", ["query", "--db", "sqlite:////no/such/folder/x.db"], None, "does not exist"),
+    ("query", ["query", "--db", "sqlite:////no/such/folder/x.db"], None, "no database at"),
     ("run", ["run", "{spec}", "--db", "oracle://u:hunter2@h/d"], GOOD_SPEC, "only sqlite and postgresql"),
     # engine, backend and format names
     ("run", ["run", "{spec}", "--backend", "cp2k"], GOOD_SPEC, "Invalid value for '--backend'"),
