@@ -86,6 +86,17 @@ def validate_result(result: dict) -> str | None:
     return None
 
 
+def _has_blob_references(node, depth: int = 0) -> bool:
+    """Whether a document still holds jobflow references to an additional store (not loaded)."""
+    if depth > 50:
+        return False
+    if isinstance(node, dict):
+        return "blob_uuid" in node or any(_has_blob_references(v, depth + 1) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_blob_references(v, depth + 1) for v in node)
+    return False
+
+
 def _is_screen_result(obj) -> bool:
     return isinstance(obj, dict) and "documents" in obj and "configurations" in obj and "level_of_theory" in obj
 
@@ -129,7 +140,13 @@ def collect_records(path: str | Path) -> IngestBatch:
             batch.problems.append(f"{file}: not readable JSON ({type(exc).__name__})")
             continue
         results = _screen_results_in(obj)
-        if not results and path.is_file():
+        if results and _has_blob_references(results):
+            batch.problems.append(
+                f"{file}: its arrays (DOS, NEB images) live in the job store's additional store 'data'; "
+                "ingest the store itself with 'lrox ingest --job-store CONFIG'"
+            )
+            continue
+        if not results and not path.is_dir():
             batch.problems.append(f"{file}: holds no lrox screen result")
         for result in results:
             problem = validate_result(result)

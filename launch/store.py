@@ -29,19 +29,17 @@ def _connected(store, where: str, timeout_ms: int = 5000):
 def job_store_from_file(path: str | Path):
     """A JobStore from a jobflow config (its ``JOB_STORE`` entry) or from a bare JobStore spec (YAML/JSON)."""
     from jobflow import JobStore
-    from monty.serialization import loadfn
+
+    from structures.safety import MAX_SPEC_BYTES, load_json, load_yaml, read_text
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise LroxInputError(f"job store file {path} does not exist")
-    try:
-        spec = loadfn(path)
-    except Exception as exc:  # noqa: BLE001
-        raise LroxInputError(f"job store file {path} is not valid YAML/JSON: {str(exc).splitlines()[0][:200]}") from None
+    text = read_text(path, "job store file", MAX_SPEC_BYTES)
+    # plain data only: a file never names the classes lrox builds (JobStore.from_dict_spec does)
+    spec = load_json(text, f"job store file {path}") if path.suffix == ".json" else load_yaml(text, f"job store file {path}")
     if isinstance(spec, dict) and "JOB_STORE" in spec:
         spec = spec["JOB_STORE"]
-    if isinstance(spec, JobStore):
-        return _connected(spec, str(path))
     if not isinstance(spec, dict) or "docs_store" not in spec:
         raise LroxInputError(f"job store file {path}: expected a JOB_STORE entry or a JobStore spec with 'docs_store'")
     try:

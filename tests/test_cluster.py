@@ -32,8 +32,9 @@ def fireworks_files(folder: Path, host: str, port: int, env: dict | None = None)
     files = {name: folder / f"{name}.yaml" for name in ("my_launchpad", "my_fworker", "my_qadapter", "jobflow")}
     files["my_launchpad"].write_text(yaml.safe_dump({"host": host, "port": port, "name": f"lp_{tag}", "strm_lvl": "WARNING"}))
     files["my_fworker"].write_text(yaml.safe_dump({"name": "lrox-test-worker", "category": "", "query": "{}"}))
-    files["jobflow"].write_text(yaml.safe_dump({"JOB_STORE": {"docs_store": {
-        "type": "MongoStore", "host": host, "port": port, "database": f"out_{tag}", "collection_name": "outputs"}}}))
+    files["jobflow"].write_text(yaml.safe_dump({"JOB_STORE": {
+        "docs_store": {"type": "MongoStore", "host": host, "port": port, "database": f"out_{tag}", "collection_name": "outputs"},
+        "additional_stores": {"data": {"type": "GridFSStore", "host": host, "port": port, "database": f"out_{tag}", "collection_name": "blobs"}}}}))
     rlaunch = f"{venv_bin() / 'rlaunch'} -l {files['my_launchpad']} -w {files['my_fworker']} rapidfire --nlaunches 0 --max_loops 1"
     files["my_qadapter"].write_text(yaml.safe_dump({
         "_fw_name": "CommonAdapter", "_fw_q_type": "SLURM", "rocket_launch": rlaunch, "nodes": 1, "ntasks": 1,
@@ -202,7 +203,8 @@ def test_the_same_screen_through_jobflow_remote(tmp_path, mongo_server, slurm_cl
             "resources": {"partition": "debug", "ntasks": 1, "time": "00:20:00"},
         }},
         "queue": {"store": {**store, "collection_name": "jobs"}, "flows_collection": "flows"},
-        "jobstore": {"docs_store": {**store, "collection_name": "outputs"}},
+        "jobstore": {"docs_store": {**store, "collection_name": "outputs"},
+                     "additional_stores": {"data": {**store, "type": "GridFSStore", "collection_name": "blobs"}}},
         "runner": {"delay_checkout": 1, "delay_check_run_status": 1, "delay_advance_status": 1, "delay_refresh_limited": 5},
     }
     (projects / f"lrox{tag}.yaml").write_text(yaml.safe_dump(project))

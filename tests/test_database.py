@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobflow import JobStore, run_locally
-from maggma.stores import MemoryStore
 
 from descriptors.database import DescriptorDatabase, safe_url
 from descriptors.extract import records_from_result
@@ -18,6 +17,7 @@ from structures.errors import LroxInputError
 from tests.conftest import SHARED
 from workflows.flows import ScreenMaker
 from workflows.jobs import as_dict
+from workflows.run import local_job_store
 from workflows.spec import spec_from_dict
 
 BASE = {"name": "dbtest", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:tm"], "vacancies": ["O"], "hops": {"per_configuration": 1}, "backend": "mock"}
@@ -28,7 +28,7 @@ def _run(spec_dict) -> dict:
     from monty.json import MontyEncoder
 
     flow = ScreenMaker().make(spec_from_dict(spec_dict))
-    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    responses = run_locally(flow, store=local_job_store(), log=False)
     return json.loads(json.dumps(as_dict(next(iter(responses[flow.output.uuid].values())).output), cls=MontyEncoder))
 
 
@@ -250,22 +250,26 @@ def test_vasp_run_folders_ingest_with_damaged_files_named(tmp_path, db_url):
 
 
 def test_ingest_reads_a_jobflow_json_store(tmp_path, results_file):
-    """The job store a cluster's workers write (here maggma's JSONStore) ingests like a local run."""
+    """The job store a cluster's workers write (here maggma's JSONStores: documents, and the "data"
+    store that holds the images and DOS arrays) ingests like a local run."""
     from maggma.stores import JSONStore
 
-    from descriptors.ingest import collect_records
+    from descriptors.ingest import collect_from_job_store, collect_records, ingest_job_store
 
     store_file = tmp_path / "store.json"
-    store = JobStore(JSONStore(str(store_file), read_only=False))
+    store = JobStore(JSONStore(str(store_file), read_only=False), additional_stores={"data": JSONStore(str(tmp_path / "blobs.json"), read_only=False)})
     flow = ScreenMaker().make(spec_from_dict({**BASE, "name": "fromstore"}))
     run_locally(flow, store=store, log=False)
-    from_store = collect_records(store_file)
+    from_store = collect_from_job_store(store)
     from_results = collect_records(results_file)
     assert not from_store.problems
     assert {c["id"] for c in from_store.configurations} == {c["id"] for c in from_results.configurations}
     assert len(from_store.descriptors) == len(from_results.descriptors)
     url = f"sqlite:///{tmp_path / 's.db'}"
-    assert ingest(store_file, DescriptorDatabase(url))[1]["descriptors"] == len(from_store.descriptors)
+    assert ingest_job_store(store, DescriptorDatabase(url))[1]["descriptors"] == len(from_store.descriptors)
+    # the documents file alone holds references to the data store: refused with the way to read it, not half-ingested
+    with pytest.raises(LroxInputError, match="additional store 'data'"):
+        collect_records(store_file)
 
 
 def test_dopant_effect_on_the_oxygen_vacancy_energy():

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from workflows.mock_vasp import GENERATOR, MockVaspInputError, emulate_vasp, mock_vasp
+from workflows.run import local_job_store
 from workflows.spec import load_spec, spec_from_dict
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mock_vasp_quick.yaml"
@@ -201,8 +202,7 @@ def test_reference_outputs_are_copied_in_the_atomate2_way(tmp_path):
     are what emmet parses."""
     import shutil
 
-    from jobflow import JobStore, run_locally
-    from maggma.stores import MemoryStore
+    from jobflow import run_locally
 
     from structures.hosts import load_host
     from workflows.vasp import vasp_makers
@@ -225,7 +225,7 @@ def test_reference_outputs_are_copied_in_the_atomate2_way(tmp_path):
         job = vasp_makers(settings).static.make(structure)
         job.name = "static LiCoO2"
         with mock_vasp(references={"static LiCoO2": reference}) as runs:
-            responses = run_locally(job, store=JobStore(MemoryStore()), create_folders=True, root_dir=str(tmp_path / "runs"), log=False)
+            responses = run_locally(job, store=local_job_store(), create_folders=True, root_dir=str(tmp_path / "runs"), log=False)
         return runs, responses.get(job.uuid)
 
     runs, response = run({})

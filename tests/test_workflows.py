@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jobflow import JobStore, run_locally
-from maggma.stores import MemoryStore
+from jobflow import run_locally
 
 from descriptors.barriers import migration_barrier
 from structures.errors import LroxInputError
 from workflows.flows import ScreenMaker, plan_screen
 from workflows.jobs import as_dict, relax_structure, settings_hash
+from workflows.run import local_job_store
 from workflows.spec import Backend, load_spec, spec_from_dict
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -22,7 +22,7 @@ BASE = {"name": "t", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:tm
 
 def run(spec):
     flow = ScreenMaker().make(spec)
-    responses = run_locally(flow, store=JobStore(MemoryStore()), log=False)
+    responses = run_locally(flow, store=local_job_store(), log=False)
     return flow, as_dict(next(iter(responses[flow.output.uuid].values())).output)
 
 

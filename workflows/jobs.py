@@ -397,7 +397,13 @@ def relax_job(structure, backend, settings, label, configuration_id=None, relax_
     return reuse_or_run(RelaxDoc, relax_structure, structure, backend, settings, label, configuration_id, relax_cell, lattice_from, versions=code_versions(backend, settings))
 
 
-@job(output_schema=NebDoc, config=_TOLERANT)
+# Arrays that make a job document large (a 48-atom GPAW DOS is megabytes; NEB images are whole
+# structures) go to the job store's additional store named "data" (GridFS on a cluster), so no job
+# document, the collector's included, comes near MongoDB's 16 MB limit.
+BIG_OUTPUTS = ["dos", "eigenvalues", "occupations", "images"]
+
+
+@job(output_schema=NebDoc, config=_TOLERANT, data=BIG_OUTPUTS)
 def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label):
     _crash_if_asked(backend, settings, label)
     return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label, versions=code_versions(backend, settings))
@@ -413,7 +419,7 @@ def bader_job(static, backend, settings, label, configuration_id):
     return not_available(BaderDoc, label, configuration_id, backend, settings, "a Bader analysis")
 
 
-@job(output_schema=StaticDoc, config=_TOLERANT)
+@job(output_schema=StaticDoc, config=_TOLERANT, data=BIG_OUTPUTS)
 def gpaw_static_job(relaxed, settings, label, configuration_id, folder):
     return reuse_or_run(StaticDoc, gpaw_static_document, relaxed, settings, label, configuration_id, folder, versions=code_versions("gpaw", settings))
 
@@ -428,7 +434,7 @@ def reference_job(species, backend, settings):
     return reuse_or_run(ReferenceDoc, reference_energy, species, backend, settings, versions=code_versions(backend, settings))
 
 
-@job(output_schema=ScreenResult, config=JobConfig(on_missing_references=OnMissingReference.NONE))
+@job(output_schema=ScreenResult, config=JobConfig(on_missing_references=OnMissingReference.NONE), data=BIG_OUTPUTS)
 def collect_job(screen, configurations, documents, expected):
     return collect(screen, configurations, documents, expected)
 

@@ -17,7 +17,7 @@ from workflows.jobs import as_dict
 from workflows.reuse import JobCache, using_cache
 from workflows.spec import ScreenSpec
 
-__all__ = ["run_screen", "summarise", "RESULTS_FILE", "JOBS_FOLDER"]
+__all__ = ["run_screen", "summarise", "local_job_store", "RESULTS_FILE", "JOBS_FOLDER"]
 
 RESULTS_FILE = "results.json"
 
@@ -57,8 +57,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     or a kill reuses them and computes only what had not finished (``rerun_failed`` also
     recomputes failed ones).
     """
-    from jobflow import JobStore, run_locally
-    from maggma.stores import MemoryStore
+    from jobflow import run_locally
 
     plan = plan or plan_screen(spec)
     flow = ScreenMaker().make(spec, plan)
@@ -82,7 +81,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     cache = JobCache(out / JOBS_FOLDER, rerun_failed=rerun_failed)
     try:
         with showing(progress), using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
-            responses = run_locally(flow, store=JobStore(MemoryStore()), log=False, **folders)
+            responses = run_locally(flow, store=local_job_store(), log=False, **folders)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
@@ -112,6 +111,14 @@ def _vasp_emulation(spec: ScreenSpec):
     root.mkdir(parents=True, exist_ok=True)
     with mock_vasp(spec.settings_for_backend(), crash=spec.mock.crash) as runs:
         yield {"create_folders": True, "root_dir": str(root)}, runs
+
+
+def local_job_store():
+    """An in-memory JobStore with the additional "data" store that lrox jobs put their big arrays in."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
 
 
 def writable_output(spec: ScreenSpec):
