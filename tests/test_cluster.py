@@ -104,9 +104,14 @@ def test_fireworks_screen_runs_through_slurm_and_lands_in_the_database(capsys, t
     # the workers' job store → the descriptor database
     code, out, err = lrox(capsys, "ingest", "--job-store", files["jobflow"], "--db", db)
     assert code == 0 and "ingested 4 configurations, 19 calculations" in out, out + err
+    # the plumbing, not a mock barrier's value: every configuration landed, every hop calculation
+    # is in the hop table with a profile or a named failure, none a silent null
     code, out, _ = lrox(capsys, "query", "--db", db, "--json")
-    rows = json.loads(out)
-    assert len(rows) == 4 and all(r["barrier"] is not None and r["backend"] == "mock" for r in rows)
+    assert code == 0 and len(json.loads(out)) == 4
+    code, out, _ = lrox(capsys, "query", "hops", "--db", db, "--json")
+    hops = json.loads(out)
+    assert code == 0 and len(hops) == 6 and all(h["level_of_theory"].startswith("mock") for h in hops)
+    assert all((h["barrier"] is not None and h["e_kra"] is not None) or (h["status"] == "failed" and h["flags"]) for h in hops)
 
     # the same screen again: everything is in the database at this settings hash
     code, out, err = lrox(capsys, "submit", MOCK_SPEC, "--engine", "fireworks", "--launchpad", files["my_launchpad"], "--db", db)

@@ -26,7 +26,9 @@ from workflows.failpoints import failpoint
 
 __all__ = ["JobCache", "input_hash", "using_cache", "active_cache", "reuse_or_run"]
 
-_VOLATILE = {"wall_time"}
+# left out of a job's key: timings differ run to run, and how many threads or processes computed a
+# number does not change it (a run resumed with other settings of these reuses what finished)
+_VOLATILE = {"wall_time", "threads", "processes"}
 
 
 def _strip_volatile(value):

@@ -79,6 +79,14 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     previous_level = logger.level
     logger.setLevel(logging.INFO)
     cache = JobCache(out / JOBS_FOLDER, rerun_failed=rerun_failed)
+    prefetched = 0
+    if spec.processes() > 1:
+        from workflows.parallel import prefetch
+
+        echo(f"independent jobs on {spec.processes()} processes, one thread each")
+        prefetched = prefetch(spec, plan, flow, spec.processes(), out / JOBS_FOLDER, echo=echo, rerun_failed=rerun_failed)
+        rerun_failed = False  # what the workers recomputed is fresh
+        cache = JobCache(out / JOBS_FOLDER, rerun_failed=False)
     try:
         with showing(progress), using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
             responses = run_locally(flow, store=local_job_store(), log=False, **folders)
@@ -93,7 +101,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     if spec.emulates_vasp:
         ran = f"{len(emulated)} VASP runs emulated in {folders['root_dir']}"
     else:
-        ran = f"{cache.computed} calculations run, {cache.reused} reused from {out / JOBS_FOLDER}"
+        ran = f"{cache.computed + prefetched} calculations run, {cache.reused - prefetched} reused from {out / JOBS_FOLDER}"
     elapsed = time.perf_counter() - progress.started
     echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done in {elapsed / 60:.1f} min ({ran}); results in {out / RESULTS_FILE}")
     return result

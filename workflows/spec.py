@@ -17,6 +17,7 @@ files are :class:`LroxInputError` with one line naming the key.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -70,7 +71,10 @@ class MlipSettings:
     neb_optimizer: str = "ode"  # NebOptimizer
     n_images: int = 5
     climb: bool = True
-    threads: int | None = None  # torch threads (default: all cores)
+    threads: int | None = None  # torch threads per process (default: 1 when several processes run, else torch's)
+    # worker processes for independent jobs (relaxations, bands, statics); None: one per core, at
+    # most 2 (on 2 cores two 1-thread processes beat one 2-thread process: benchmarks/RESULTS.md)
+    processes: int | None = None
 
 
 @dataclass
@@ -100,6 +104,7 @@ class MockSettings:
     # 'vasp': run the VASP backend's atomate2 jobs with VASP emulated (workflows/mock_vasp.py):
     # same makers, input files and emmet parsing as on a cluster; energies from the mock
     emulate: str | None = None
+    processes: int = 1  # worker processes (see MlipSettings.processes)
     n_images: int = 3
     neb_fmax: float = 0.05
     neb_steps: int = 200
@@ -197,6 +202,9 @@ class ScreenSpec:
             raise LroxInputError("spec 'mlip': steps at most 100000, n_images at most 50, fmax at most 10 eV/Å")
         if m.threads is not None and not 1 <= m.threads <= 1024:
             raise LroxInputError(f"spec 'mlip.threads' must be between 1 and 1024, got {m.threads}")
+        for name, value in (("mlip.processes", m.processes), ("mock.processes", self.mock.processes)):
+            if value is not None and not 1 <= value <= 256:
+                raise LroxInputError(f"spec '{name}' must be between 1 and 256, got {value}")
         for name, value in (("vasp.n_images", self.vasp.n_images), ("mock.n_images", self.mock.n_images)):
             if not 1 <= value <= 50:
                 raise LroxInputError(f"spec '{name}' must be between 1 and 50, got {value}")
@@ -249,6 +257,14 @@ class ScreenSpec:
     def emulates_vasp(self) -> bool:
         """The mock backend running atomate2's VASP jobs against the VASP emulator."""
         return self.backend is Backend.MOCK and self.mock.emulate == "vasp"
+
+    def processes(self) -> int:
+        """Worker processes for the screen's independent jobs (1: jobflow's serial run alone)."""
+        if self.backend is Backend.MLIP:
+            return self.mlip.processes or max(1, min(2, os.cpu_count() or 1))
+        if self.backend is Backend.MOCK and not self.emulates_vasp:
+            return self.mock.processes
+        return 1
 
     def settings_for_backend(self) -> dict:
         """The backend's settings as a plain dict (what provenance records)."""
