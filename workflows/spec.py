@@ -106,6 +106,7 @@ class MockSettings:
     emulate: str | None = None
     processes: int = 1  # worker processes (see MlipSettings.processes)
     n_images: int = 3
+    relax_fmax: float = 0.05
     neb_fmax: float = 0.05
     neb_steps: int = 200
 
@@ -223,8 +224,8 @@ class ScreenSpec:
             raise LroxInputError(f"spec 'mock': unknown emulate '{self.mock.emulate}' (known: vasp)")
         if self.mock.emulate == "vasp" and self.static_backend:
             raise LroxInputError("spec: static_backend is for in-process backends; the emulated VASP runs its own statics")
-        if self.mock.neb_fmax <= 0 or self.mock.neb_steps < 1:
-            raise LroxInputError("spec 'mock': neb_fmax must be positive and neb_steps at least 1")
+        if min(self.mock.neb_fmax, self.mock.relax_fmax) <= 0 or self.mock.neb_steps < 1:
+            raise LroxInputError("spec 'mock': neb_fmax and relax_fmax must be positive and neb_steps at least 1")
         if self.oxygen.temperature is not None:
             from descriptors.vacancy import delta_mu_oxygen
 
