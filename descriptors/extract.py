@@ -131,8 +131,11 @@ def _calculation(doc: dict, screen: str, source: str) -> dict:
         data = {k: doc.get(k) for k in ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop", "route", "routes")}
         images = [_structure(s) for s in doc.get("images") or []]
         if images and doc.get("energies") and len(images) == len(doc["energies"]):
+            from descriptors.bands import compact_band
+
             data["r"] = reaction_coordinate(images).tolist()
             data["mechanism_observed"] = _observed(doc, images)
+            data["band"] = compact_band(images)  # kept to seed this hop at another level (P3)
     elif kind == "reference":
         data = {k: doc.get(k) for k in ("species", "energy_per_atom")}
     elif kind == "static":

@@ -240,16 +240,26 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
-def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
+@click.option("--seed-path-from", "seed_db", help="VASP: seed each NEB with the converged band of the same hop from an ML screen in this database.")
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
     from workflows.spec import Backend, load_spec
 
     spec = load_spec(spec_file, backend=backend, echo=lambda text: click.echo(text, err=as_json))
+    seeds = None
+    if seed_db is not None:
+        if not (spec.backend is Backend.VASP or spec.emulates_vasp):
+            raise LroxInputError("--seed-path-from seeds VASP bands: use it with --backend vasp (or the emulated VASP)")
+        from descriptors.bands import converged_bands
+        from workflows.flows import plan_screen
+
+        plan = plan_screen(spec)
+        seeds = converged_bands(_database(seed_db, read_only=True), [h.id for hops in plan.hops.values() for h in hops])
     if dry_run_dir is not None:
         from workflows.dryrun import dry_run
 
-        summary = dry_run(spec, dry_run_dir)
+        summary = dry_run(spec, dry_run_dir, seeds=seeds)
         if as_json:
             click.echo(json.dumps(summary, indent=1))
             return
@@ -265,6 +275,8 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
         click.echo(tabulate(rows, headers=["kind", "jobs in the flow", "calculations written"]))
         if summary["backend"] == "vasp" and summary["hops"]:
             click.echo("each NEB job relaxes its two end points when it starts: those relaxations are among the calculations written")
+        if seed_db is not None:
+            click.echo(f"{summary['seeded_hops']} of {summary['hops']} NEBs seeded with a converged ML band (seed.json in each says from where and how)")
         click.echo(f"estimated cost: {summary['core_hours_estimate']} core-hours (model: workflows/dryrun.py)")
         return
     if spec.backend is Backend.VASP:
@@ -291,7 +303,8 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed):
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan)
+    bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
+    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands)
     configurations, calculations, descriptors = records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE))
     counts = db.write(configurations, calculations, descriptors)
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)

@@ -548,3 +548,50 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
 
 
 __all__ += ["observed_mechanism", "tetrahedral_band", "reference_hop_id"]
+
+
+def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_images: int | None = None) -> list[Structure]:
+    """A band for another level of theory (DFT) seeded with a converged band of this hop (ML).
+
+    The mapping: image k = the DFT start point + (ML image k − ML image 0), the displacement taken in
+    fractional coordinates and applied on the DFT lattice; then, so that the band ends exactly on
+    the DFT end point, the mismatch at the last image is spread linearly along the band
+    (k/N of it at image k). Site order must be the same in all structures (lrox's end points: the
+    moving Li last), which is checked. ``n_images`` (intermediate images) resamples the ML band at
+    equal steps of its path length first, where the two levels use different counts.
+    """
+    if len(ml_images) < 3:
+        raise ValueError("a band needs at least three images")
+    n_sites = len(start)
+    if len(end) != n_sites or any(len(image) != n_sites for image in ml_images):
+        raise ValueError("the ML band and the end points hold different numbers of sites")
+    if [s.species_string for s in start] != [s.species_string for s in ml_images[0]]:
+        raise ValueError("the ML band and the end points list their sites in different orders")
+    first = ml_images[0].frac_coords
+    displacement = [image.frac_coords - first for image in ml_images]
+    displacement = [d - np.round(d) for d in displacement]  # each the shortest, across the cell boundary
+    if n_images is not None and n_images + 2 != len(displacement):
+        lattice = ml_images[0].lattice.matrix
+        steps = [np.linalg.norm((b - a) @ lattice) for a, b in zip(displacement[:-1], displacement[1:])]
+        path = np.concatenate([[0.0], np.cumsum(steps)])
+        targets = np.linspace(0.0, path[-1], n_images + 2)
+        stacked = np.array(displacement)
+        displacement = [
+            np.array([[np.interp(t, path, stacked[:, i, j]) for j in range(3)] for i in range(n_sites)]) for t in targets
+        ]
+    n = len(displacement) - 1
+    mismatch = end.frac_coords - (start.frac_coords + displacement[-1])
+    mismatch -= np.round(mismatch)
+    band = []
+    for k, d in enumerate(displacement):
+        if k == 0:
+            band.append(start.copy())
+        elif k == n:
+            band.append(end.copy())
+        else:
+            frac = start.frac_coords + d + mismatch * (k / n)
+            band.append(Structure(start.lattice, start.species, frac, site_properties=start.site_properties))
+    return band
+
+
+__all__ += ["seeded_band"]

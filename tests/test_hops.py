@@ -216,3 +216,28 @@ def test_a_divacancy_band_starts_through_the_tetrahedral_site(li2mno3_96):
     assert np.linalg.norm(np.mean(offsets, axis=0)) < 0.05  # the middle image sits on the tet centre
     assert band[0] == images[0] and band[-1] == images[-1]
     assert all(np.allclose(b.cart_coords[:-1], i.cart_coords[:-1]) for b, i in zip(band, images))  # only the Li moves
+
+
+def test_a_band_seeded_from_another_level_keeps_its_shape_and_ends_on_the_new_end_points():
+    from structures.hops import seeded_band
+
+    fw = framework("licoo2", (2, 2, 1))
+    hop = enumerate_hops(fw, cutoff=3.0)[0]
+    initial, final = hop_endpoints(fw, None, hop)
+    ml = interpolate_hop(initial, final, n_images=5)
+    # the "DFT" end points: a slightly larger cell, one O nudged
+    start, end = initial.copy(), final.copy()
+    for s in (start, end):
+        s.scale_lattice(s.volume * 1.03)
+    end.translate_sites([0], [0.01, 0, 0])
+    band = seeded_band(ml, start, end)
+    assert len(band) == len(ml) and band[0] == start and band[-1] == end
+    # the ML displacement of every image, in fractional coordinates, is kept (plus the spread mismatch)
+    k, n = 2, len(ml) - 1
+    expected = start.frac_coords + (ml[k].frac_coords - ml[0].frac_coords) + (end.frac_coords - start.frac_coords - (ml[n].frac_coords - ml[0].frac_coords)) * k / n
+    assert np.allclose(band[k].frac_coords, expected, atol=1e-9)
+    # resampled to another number of images at equal path length
+    three = seeded_band(ml, start, end, n_images=3)
+    assert len(three) == 5 and three[0] == start and three[-1] == end
+    middle = three[2].frac_coords[-1] - start.frac_coords[-1]
+    assert np.allclose(middle, (ml[3].frac_coords[-1] - ml[0].frac_coords[-1]) + (end.frac_coords[-1] - start.frac_coords[-1] - (ml[n].frac_coords[-1] - ml[0].frac_coords[-1])) / 2, atol=0.02)

@@ -262,3 +262,66 @@ def test_the_dry_run_of_the_emulated_screen_is_the_vasp_input_tree(tmp_path):
     assert summary["jobs_by_kind"]["static"] == 4 and summary["jobs_by_kind"]["reference"] == 1
     assert (tmp_path / "tree" / "reference_O2" / "POTCAR.spec").read_text().split() == ["O"]
     assert not (tmp_path / "out").exists()  # a dry run writes nothing else
+
+
+# ----- the band of a VASP hop: seeded from an ML screen, and the tetrahedral route of a divacancy -----
+TSH_SPEC = {"name": "tshv", "host": "li2mno3", "supercell": "1x1x1", "vacancies": ["Li:2c"], "hops": {"per_configuration": 4, "max_defect_distance": 3.0}, "backend": "vasp"}
+
+
+def test_a_divacancy_hop_gets_a_tetrahedral_vasp_band_beside_the_edge_band():
+    from structures.hops import HopMechanism
+    from workflows.flows import plan_screen
+    from workflows.spec import spec_from_dict
+    from workflows.vasp import vasp_hop_neb
+
+    spec = spec_from_dict(TSH_SPEC)
+    plan = plan_screen(spec)
+    vacancy = next(c for c in plan.configurations if c.defects)
+    hop = next(h for h in plan.hops[vacancy.id] if h.mechanism is HopMechanism.TSH)
+    relaxed = {"structure": vacancy.structure.as_dict()}
+    response = vasp_hop_neb.original(relaxed, plan.host, list(plan.framework.dims), vacancy, hop, spec.settings_for_backend())
+    names = [job.name for job in response.replace.jobs]
+    assert sum(n.startswith("defect relax endpoint") for n in names) == 2  # the end points relax once, for both bands
+    assert any(n.startswith("tetrahedral_images") for n in names) and any(n.startswith("get_images_from_endpoints") for n in names)
+    assert sum("(edge)" in n for n in names) == 1 and sum("(tetrahedral)" in n for n in names) == 1
+    assert names[-1] == "lower_saddle"
+
+
+def test_the_lower_saddle_is_the_hop_s_vasp_document_and_says_which_route():
+    from types import SimpleNamespace
+
+    from workflows.vasp import lower_saddle
+
+    class Doc(SimpleNamespace):
+        def model_copy(self, update):
+            return Doc(**{**self.__dict__, **update})
+
+    edge = Doc(state="successful", energies=[0.0, 0.6, 0.0], tags=[])
+    tet = Doc(state="successful", energies=[0.0, 0.3, 0.0], tags=[])
+    chosen = lower_saddle.original([edge, tet], ["edge", "tetrahedral"])
+    assert chosen.energies == tet.energies and "lrox route: tetrahedral" in chosen.tags
+    failed = Doc(state="failed", energies=[0.0, 0.1, 0.0], tags=[])
+    assert "lrox route: edge" in lower_saddle.original([edge, failed], ["edge", "tetrahedral"]).tags  # a failed band never wins
+
+
+def test_dry_run_seeds_each_neb_with_the_ml_band_and_keeps_lrox_site_order(tmp_path, monkeypatch):
+    from pymatgen.io.vasp import Poscar
+
+    from launch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tsh.yaml"
+    spec.write_text(yaml.safe_dump({**TSH_SPEC, "backend": "mock"}))
+    db = f"sqlite:///{tmp_path / 'ml.db'}"
+    assert main(["run", str(spec), "--db", db]) == 0  # the "ML" screen (mock here): converged bands in the database
+    assert main(["run", str(spec), "--backend", "vasp", "--dry-run", "tree", "--seed-path-from", db]) == 0
+    seeds = sorted((tmp_path / "tree").glob("*/neb_*/seed.json"))
+    tetrahedral = sorted((tmp_path / "tree").glob("*/neb_*_tetrahedral"))
+    assert len(seeds) >= 6 and len(tetrahedral) == 1
+    seed = json.loads(seeds[0].read_text())
+    assert seed["seeded_from"].startswith("mock") and "fractional" in seed["mapping"]
+    # the moving Li stays the last site: the POSCAR repeats Li as its own last block
+    image = Poscar.from_file(str(seeds[0].parent / "01" / "POSCAR"))
+    assert image.site_symbols[-1] == "Li" and image.natoms[-1] == 1
+    incar = (seeds[0].parent / "INCAR").read_text()
+    assert "EDIFF = " in incar and "0000000" not in incar  # numbers as VASP users write them

@@ -56,7 +56,7 @@ def configuration_folder(index: int, config) -> str:
     return f"{index:03d}_{slug}"
 
 
-def dry_run(spec: ScreenSpec, directory: Path) -> dict:
+def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None) -> dict:
     """Write the inputs of every job under ``directory`` and return counts and the estimate.
 
     The tree is built in a temporary folder beside ``directory`` and renamed into place, so a
@@ -72,7 +72,8 @@ def dry_run(spec: ScreenSpec, directory: Path) -> dict:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise LroxInputError(f"dry-run directory '{directory}' is not empty; choose a new one")
     plan = plan_screen(spec)
-    flow = ScreenMaker().make(spec, plan)  # the real Flow is built, so a dry run checks the graph too
+    bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
+    flow = ScreenMaker().make(spec, plan, seeds=bands)  # the real Flow is built, so a dry run checks the graph too
     parent = directory.absolute().parent
     if not parent.is_dir():
         raise LroxInputError(f"dry-run directory '{directory}': folder {parent} does not exist")
@@ -82,7 +83,7 @@ def dry_run(spec: ScreenSpec, directory: Path) -> dict:
         if spec.backend is Backend.VASP or spec.emulates_vasp:
             from workflows.vasp import write_vasp_inputs
 
-            counts = write_vasp_inputs(spec, plan, staging)
+            counts = write_vasp_inputs(spec, plan, staging, seeds=bands, seed_levels={hop: level for hop, (level, _) in (seeds or {}).items()})
         else:
             counts = _write_structures(spec, plan, staging)
         flow_kinds = Counter(job.metadata.get("kind", "other") for job in flow.jobs)
@@ -94,6 +95,7 @@ def dry_run(spec: ScreenSpec, directory: Path) -> dict:
             "cell": plan.describe()[0],
             "flow_jobs": len(flow.jobs),
             "flow_jobs_by_kind": dict(flow_kinds),
+            "seeded_hops": len(bands),
             "jobs_by_kind": counts,
             "core_hours_estimate": round(estimate_core_hours(spec, plan), 2),
             "settings": spec.settings_for_backend(),

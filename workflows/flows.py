@@ -118,12 +118,13 @@ class ScreenMaker(Maker):
 
     name: str = "lrox screen"
 
-    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None) -> Flow:
+    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None, seeds: dict | None = None) -> Flow:
+        """The screen's Flow; ``seeds`` (hop id → a converged ML band, VASP only) seed the DFT bands."""
         plan = plan or plan_screen(spec)
         if spec.backend is Backend.VASP or spec.emulates_vasp:
             from workflows.vasp import make_vasp_flow
 
-            flow = make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}")
+            flow = make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}", seeds=seeds)
             flow.update_metadata({"lrox_screen": spec.name, "tags": [spec.name]})
             return flow
         backend = spec.backend.value

@@ -112,7 +112,10 @@ def check_inputs(run: VaspRun, settings: dict | None = None) -> None:
 
     species = [sp.symbol for sp in run.structures[0].composition.elements]
     potcar_elements = [s.split("_")[0] for s in run.potcar_symbols]
-    poscar_order = list(dict.fromkeys(site.specie.symbol for site in run.structures[0]))
+    # the POSCAR's species blocks in order (an element appears again where lrox's site order has it
+    # again: VASP reads one POTCAR per block)
+    symbols = [site.specie.symbol for site in run.structures[0]]
+    poscar_order = [el for k, el in enumerate(symbols) if k == 0 or symbols[k - 1] != el]
     if potcar_elements != poscar_order:
         raise MockVaspInputError(f"{where}: POTCAR.spec {run.potcar_symbols} does not follow the POSCAR species {poscar_order}")
     if run.kpoints is None and "KSPACING" not in incar:
@@ -309,8 +312,15 @@ def write_vasprun(path: Path, run: VaspRun, structure: Structure, steps: list[di
     }
     # VASP lists every INCAR tag among its parameters too (with its own defaults for the rest)
     parameters = {**{k: v for k, v in incar.items() if not isinstance(v, dict)}, **parameters}
-    species = list(dict.fromkeys(site.specie.symbol for site in structure))
-    counts = [sum(site.specie.symbol == sp for site in structure) for sp in species]
+    # atom types are the POSCAR's species blocks, as in VASP (an element again where the site order has it again)
+    symbols = [site.specie.symbol for site in structure]
+    block_of, species, counts = [], [], []
+    for k, el in enumerate(symbols):
+        if k == 0 or symbols[k - 1] != el:
+            species.append(el)
+            counts.append(0)
+        counts[-1] += 1
+        block_of.append(len(species))
     lines = ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<modeling>", " <generator>",
              '  <i name="program" type="string">vasp </i>', '  <i name="version" type="string">6.4.2 </i>',
              f'  <i name="subversion" type="string">{escape(GENERATOR)} </i>', '  <i name="platform" type="string">mock </i>',
@@ -327,7 +337,7 @@ def write_vasprun(path: Path, run: VaspRun, structure: Structure, steps: list[di
     lines += ["  </separator>", " </parameters>", " <atominfo>", f"  <atoms>{len(structure)}</atoms>", f"  <types>{len(species)}</types>",
               '  <array name="atoms">', '   <dimension dim="1">ion</dimension>', '   <field type="string">element</field>',
               '   <field type="int">atomtype</field>', "   <set>"]
-    lines += [f"    <rc><c>{site.specie.symbol}</c><c>{species.index(site.specie.symbol) + 1}</c></rc>" for site in structure]
+    lines += [f"    <rc><c>{site.specie.symbol}</c><c>{block}</c></rc>" for site, block in zip(structure, block_of)]
     lines += ["   </set>", "  </array>", '  <array name="atomtypes">', '   <dimension dim="1">type</dimension>',
               '   <field type="int">atomspertype</field>', '   <field type="string">element</field>', "   <field>mass</field>",
               "   <field>valence</field>", '   <field type="string">pseudopotential</field>', "   <set>"]

@@ -50,7 +50,7 @@ JOBS_FOLDER = "jobs"  # finished job outputs by input hash (workflows/reuse.py)
 VASP_RUNS_FOLDER = "vasp-runs"  # run folders of emulated VASP jobs
 
 
-def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=None) -> dict:
+def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=None, seeds: dict | None = None) -> dict:
     """Build the Flow, run it with jobflow's local manager, write ``results.json``; return the results.
 
     Finished jobs are kept in ``<output>/jobs`` by input hash, so the same command after a crash
@@ -60,7 +60,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     from jobflow import run_locally
 
     plan = plan or plan_screen(spec)
-    flow = ScreenMaker().make(spec, plan)
+    flow = ScreenMaker().make(spec, plan, seeds=seeds)
     out = writable_output(spec)
     for line in plan.describe():
         echo(line)

@@ -34,7 +34,13 @@ class VaspMakers:
 
 
 def vasp_makers(settings: dict) -> VaspMakers:
-    """atomate2 makers configured for a screen (user INCAR settings applied to every step)."""
+    """atomate2 makers configured for a screen (user INCAR settings applied to every step).
+
+    Every input set keeps lrox's site order (``sort_structure=False``; POSCAR and POTCAR then repeat
+    an element where lrox's order does): the moving Li of a hop stays the last site of its end
+    points and images, which is how the saddle's atoms are found (LiHop.saddle_geometry). pymatgen's
+    default sorts by electronegativity, which put other atoms there.
+    """
     from atomate2.vasp.jobs.mp import MPGGARelaxMaker, MPGGAStaticMaker
     from atomate2.vasp.jobs.neb import NebFromImagesMaker
     from atomate2.vasp.sets.core import NebSetGenerator
@@ -44,18 +50,19 @@ def vasp_makers(settings: dict) -> VaspMakers:
     functional = settings.get("potcar_functional", "PBE_54")
     host_relax = MPGGARelaxMaker(
         name="host relax",
-        input_set_generator=MPRelaxSet(force_gamma=True, user_incar_settings=user, user_potcar_functional=functional),
+        input_set_generator=MPRelaxSet(force_gamma=True, sort_structure=False, user_incar_settings=user, user_potcar_functional=functional),
     )
     defect_relax = MPGGARelaxMaker(
         name="defect relax",
         input_set_generator=MPRelaxSet(
-            force_gamma=True, user_incar_settings={"ISIF": 2, **user}, user_potcar_functional=functional
+            force_gamma=True, sort_structure=False, user_incar_settings={"ISIF": 2, **user}, user_potcar_functional=functional
         ),
     )
     static = MPGGAStaticMaker(
         name="static",
         input_set_generator=MPStaticSet(
             force_gamma=True,
+            sort_structure=False,
             user_incar_settings={"LORBIT": 11, "NEDOS": settings.get("nedos", 3001), "LAECHG": True, "LCHARG": True, **user},
             user_potcar_functional=functional,
         ),
@@ -69,6 +76,7 @@ def vasp_makers(settings: dict) -> VaspMakers:
         # the NEB on the same PBE+U Hamiltonian, cutoff and POTCARs as the relaxations
         input_set_generator=NebSetGenerator(
             config_dict=MPRelaxSet.CONFIG,
+            sort_structure=False,
             num_images=settings.get("n_images", 5),
             user_incar_settings={"EDIFFG": -0.05, "ISMEAR": 0, **user},
             user_potcar_functional=functional,
@@ -83,6 +91,7 @@ def vasp_makers(settings: dict) -> VaspMakers:
             name="reference O2",
             input_set_generator=MPRelaxSet(
                 force_gamma=True,
+                sort_structure=False,
                 user_incar_settings={"ISIF": 2, "ISMEAR": 0, "SIGMA": 0.05, **user},
                 user_kpoints_settings=Kpoints.gamma_automatic((1, 1, 1)),
                 user_potcar_functional=functional,
@@ -90,7 +99,7 @@ def vasp_makers(settings: dict) -> VaspMakers:
         ),
         "Li": MPGGARelaxMaker(
             name="reference Li",
-            input_set_generator=MPRelaxSet(force_gamma=True, user_incar_settings=user, user_potcar_functional=functional),
+            input_set_generator=MPRelaxSet(force_gamma=True, sort_structure=False, user_incar_settings=user, user_potcar_functional=functional),
         ),
     }
     return VaspMakers(host_relax, defect_relax, static, neb, references)
@@ -106,30 +115,79 @@ def on_host_lattice(structure: Structure, host_output) -> Structure:
 
 
 @job
-def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings):
-    """Build the hop's end points from the relaxed configuration and hand over to atomate2's NEB flow."""
-    from atomate2.common.jobs.neb import NebInterpolation
-    from atomate2.vasp.jobs.neb import NebFromEndpointsMaker
+def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings, band=None):
+    """Build the hop's end points from the relaxed configuration and hand over to the NEB jobs.
+
+    The end points are relaxed with atomate2's defect relax maker; the band is IDPP's (through the
+    O–O edge), or ``band`` (a converged band of this hop at another level, ``descriptors.bands``)
+    mapped onto the relaxed end points (:func:`structures.hops.seeded_band`), which waits for them
+    just as the IDPP band does. A hop that a divacancy opens to the tetrahedral route also runs a
+    band led through the tetrahedral site; the hop's document is the lower saddle's.
+    """
+    from atomate2.common.jobs.neb import NebInterpolation, get_images_from_endpoints
 
     from structures.framework import DefectFramework
-    from structures.hops import hop_endpoints
+    from structures.hops import HopMechanism, hop_endpoints
 
     relaxed = relax_output.structure if hasattr(relax_output, "structure") else Structure.from_dict(relax_output["structure"])
     framework = DefectFramework.from_host(host, tuple(dims))
     endpoints = hop_endpoints(framework, configuration, hop, relaxed=relaxed)
     makers = vasp_makers(settings)
-    flow = NebFromEndpointsMaker(endpoint_relax_maker=makers.defect_relax, images_maker=makers.neb).make(
-        endpoints=list(endpoints), num_images=settings.get("n_images", 5), interpolation_method=NebInterpolation.IDPP
-    )
-    # atomate2's last job parses the hop with emmet; lrox's replacement gets the task state right
-    atomate2_collate = flow.jobs[-1]
-    collate = collect_neb_with_state(*atomate2_collate.function_args)
-    collate.name = atomate2_collate.name
-    flow.output = None
-    flow.remove_jobs(len(flow.jobs) - 1)
-    flow.add_jobs(collate)
-    flow.output = collate.output
-    return Response(replace=flow)
+    n_images = settings.get("n_images", 5)
+    ends = [makers.defect_relax.make(endpoint) for endpoint in endpoints]
+    for k, end in enumerate(ends):
+        end.append_name(f" endpoint {k + 1}")
+    relaxed_ends = [end.output.structure for end in ends]
+    end_dirs = [end.output.dir_name for end in ends]
+    jobs, collected, routes = list(ends), [], []
+    if band is not None:
+        images = seeded_images(relaxed_ends, band, n_images)
+        routes.append("seeded")
+    else:
+        images = get_images_from_endpoints(relaxed_ends, n_images, interpolation_method=NebInterpolation.IDPP)
+        routes.append("edge")
+    bands = [images]
+    if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
+        bands.append(tetrahedral_images(relaxed_ends, hop.saddle_geometry, n_images))
+        routes.append("tetrahedral")
+    for route, band_job in zip(routes, bands):
+        neb = makers.neb.make(band_job.output)
+        neb.append_name(f" ({route})")
+        collate = collect_neb_with_state(end_dirs, neb.output.dir_name)
+        jobs += [band_job, neb, collate]
+        collected.append(collate.output)
+    final = lower_saddle(collected, routes)
+    jobs.append(final)
+    return Response(replace=Flow(jobs, output=final.output))
+
+
+@job
+def seeded_images(endpoints, band: dict, n_images: int):
+    """The seeded band on the relaxed end points (see :func:`structures.hops.seeded_band`)."""
+    from descriptors.bands import band_structures
+    from structures.hops import seeded_band
+
+    return seeded_band(band_structures(band), *endpoints, n_images=n_images)
+
+
+@job
+def tetrahedral_images(endpoints, geometry: dict, n_images: int):
+    """IDPP images between the relaxed end points, the moving Li led through the tetrahedral site."""
+    from structures.hops import interpolate_hop, tetrahedral_band
+
+    return tetrahedral_band(interpolate_hop(*endpoints, n_images=n_images), geometry)
+
+
+@job
+def lower_saddle(documents: list, routes: list[str]):
+    """Of the NEBs of one hop, the finished one with the lower saddle, its route in its tags."""
+    finished = [(doc, route) for doc, route in zip(documents, routes) if doc is not None and _state_name(doc.state) == "successful" and doc.energies]
+    pool = finished or [(doc, route) for doc, route in zip(documents, routes) if doc is not None]
+    if not pool:
+        return None
+    doc, route = min(pool, key=lambda pair: max(pair[0].energies) if pair[0].energies else float("inf"))
+    tried = ", ".join(f"{r}: {'max ' + format(max(d.energies), '.4f') + ' eV' if d is not None and d.energies else 'failed'}" for d, r in zip(documents, routes))
+    return doc.model_copy(update={"tags": [*(doc.tags or []), f"lrox route: {route}", f"lrox routes: {tried}"]})
 
 
 def _state_name(state) -> str:
@@ -193,6 +251,7 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
                 "structure": structure.as_dict() if structure is not None else None,
                 "energies": list(getattr(output, "energies", None) or []) or None,
                 "images": [image.as_dict() for image in images] or None,
+                "route": next((t.split(": ", 1)[1] for t in getattr(output, "tags", None) or [] if t.startswith("lrox route: ")), None),
                 # the run folder: the descriptor module reads the DOS (vasprun.xml) and the
                 # charge density / ACF.dat from it, as 'lrox ingest' does for any VASP folder
                 "dir_name": getattr(output, "dir_name", None),
@@ -208,7 +267,7 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
     }
 
 
-def make_vasp_flow(spec, plan, name: str) -> Flow:
+def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
     """The screen on VASP: same graph as the in-process backends, atomate2 jobs inside."""
     from workflows.jobs import provenance
 
@@ -244,7 +303,8 @@ def make_vasp_flow(spec, plan, name: str) -> Flow:
             expected.append({"kind": kind, "label": j.name, "configuration_id": config.id})
     for config in plan.configurations:
         for hop in plan.hops.get(config.id, []):
-            neb = vasp_hop_neb(relax_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, settings)
+            band = (seeds or {}).get(hop.id)
+            neb = vasp_hop_neb(relax_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, settings, band=band)
             neb.name = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
             neb.update_metadata({"kind": "neb", "configuration_id": config.id})
             jobs.append(neb)
@@ -309,15 +369,27 @@ def tidy_incar(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_vasp_inputs(spec, plan, directory: Path) -> dict[str, int]:
+SEED_MAPPING = (
+    "image k = DFT start point + (ML image k - ML image 0), the displacement in fractional coordinates on the DFT "
+    "lattice; the mismatch at the last image spread linearly (k/N) so the band ends on the DFT end point"
+)
+
+
+def write_vasp_inputs(spec, plan, directory: Path, seeds: dict | None = None, seed_levels: dict | None = None) -> dict[str, int]:
     """Every VASP job's inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec; NEB: 00..NN) without running anything.
 
     NEB folders use the unrelaxed end points and IDPP images (the real run starts from
-    relaxed ones); everything else is exactly what atomate2 would write.
+    relaxed ones), or with ``seeds`` (hop id → a converged ML band) the ML band mapped onto them
+    (``seed.json`` states the source and the mapping); a hop a divacancy opens to the tetrahedral
+    route gets a second folder (``_tetrahedral``); everything else is exactly what atomate2 would write.
     Returns the number of jobs of each kind.
     """
-    from structures.hops import hop_endpoints, interpolate_hop
+    import json
 
+    from descriptors.bands import band_structures
+    from structures.hops import HopMechanism, hop_endpoints, interpolate_hop, seeded_band, tetrahedral_band
+
+    seed_levels = seed_levels or {}
     settings = spec.settings_for_backend()
     makers = vasp_makers(settings)
     counts = {"relax": 0, "static": 0, "neb": 0}
@@ -334,21 +406,32 @@ def write_vasp_inputs(spec, plan, directory: Path) -> dict[str, int]:
             _write(config.structure, maker.input_set_generator, target)
             counts[kind] += 1
         for hop in plan.hops.get(config.id, []):
-            target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}"
             ends = hop_endpoints(plan.framework, config, hop)
-            images = interpolate_hop(*ends, n_images=settings.get("n_images", 5))
-            generator = makers.neb.input_set_generator
-            generator.num_images = len(images) - 2
-            _write(images[0], generator, target)
-            (target / "POSCAR").unlink(missing_ok=True)
-            for k, image in enumerate(images):
-                (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
-                image.to(filename=str(target / f"{k:02d}" / "POSCAR"), fmt="poscar")
+            bands = {}
+            seed = (seeds or {}).get(hop.id)
+            if seed is not None:
+                bands["seeded"] = seeded_band(band_structures(seed), *ends, n_images=settings.get("n_images", 5))
+            else:
+                bands["edge"] = interpolate_hop(*ends, n_images=settings.get("n_images", 5))
+            if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
+                bands["tetrahedral"] = tetrahedral_band(interpolate_hop(*ends, n_images=settings.get("n_images", 5)), hop.saddle_geometry)
+            for route, images in bands.items():
+                suffix = "" if route in ("edge", "seeded") else f"_{route}"
+                target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}{suffix}"
+                generator = makers.neb.input_set_generator
+                generator.num_images = len(images) - 2
+                _write(images[0], generator, target)
+                (target / "POSCAR").unlink(missing_ok=True)
+                for k, image in enumerate(images):
+                    (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
+                    image.to(filename=str(target / f"{k:02d}" / "POSCAR"), fmt="poscar")
+                if route == "seeded":
+                    (target / "seed.json").write_text(json.dumps({"hop_id": hop.id, "seeded_from": seed_levels.get(hop.id), "mapping": SEED_MAPPING}, indent=1))
+                counts["neb"] += 1
             for k, end in enumerate(ends):
-                end_dir = target / f"endpoint_{k}"
+                end_dir = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}" / f"endpoint_{k}"
                 _write(end, makers.defect_relax.input_set_generator, end_dir)
                 counts["relax"] += 1
-            counts["neb"] += 1
     from workflows.jobs import reference_structure
 
     counts["reference"] = 0
