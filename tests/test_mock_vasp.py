@@ -10,6 +10,7 @@ every number carries the 'mock' backend.
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
