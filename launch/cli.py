@@ -326,6 +326,8 @@ def _number(value, status: str | None = None, flags=()) -> str:
 def format_summary(summary: dict) -> str:
     """The run's summary as two tables: configurations, then every hop with its mechanism and E_KRA."""
     lines = [f"level of theory: {summary['level_of_theory']}; jobs by status: {summary['status_counts']}"]
+    if summary.get("stage_times"):
+        lines.append("time by stage (s, summed over jobs): " + ", ".join(f"{k} {v:.0f}" for k, v in summary["stage_times"].items()))
     several = len(summary.get("levels", [])) > 1  # a committee: its members' numbers beside its own
     level = (lambda row: [row["level_of_theory"].removeprefix("MLIP ")]) if several else (lambda row: [])  # noqa: E731
     rows = []

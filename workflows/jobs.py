@@ -158,7 +158,7 @@ def hop_neb(
     hop's profile is the route with the lower saddle among those that converged.
     """
     from structures.framework import DefectFramework
-    from structures.hops import HopMechanism, end_to_end_operation, hop_endpoints, interpolate_hop, map_initial_to_final, tetrahedral_band
+    from structures.hops import HopMechanism, interpolate_hop, tetrahedral_band
 
     start = time.perf_counter()
     relaxed = as_dict(relaxed)
@@ -168,19 +168,12 @@ def hop_neb(
         return _failed(NebDoc, label, backend, settings, reason, **common)
     try:
         framework = DefectFramework.from_host(host, tuple(dims))
-        initial, final = hop_endpoints(framework, configuration, hop, relaxed=_structure(relaxed["structure"]))
         factory = _calculator_factory(backend, settings, label)
-        operation = end_to_end_operation(framework, configuration, hop)
-        ends = []
-        for k, structure in enumerate((initial, final)):
-            if k == 1 and operation is not None:
-                # the final state is a symmetry image of the initial one: start from the image of
-                # the relaxed initial end point (a check relaxation then takes a step or two)
-                structure = map_initial_to_final(framework, configuration, hop, ends[0].structure, operation)
-            outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300))
-            if not outcome.converged:
-                return _failed(NebDoc, label, backend, settings, f"end point not converged in {outcome.n_steps} steps", **common)
-            ends.append(outcome)
+        ends = relaxed_endpoints(framework, configuration, hop, _structure(relaxed["structure"]), factory, settings)
+        endpoint_time = time.perf_counter() - start
+        if any(not e.converged for e in ends):
+            bad = next(e for e in ends if not e.converged)
+            return _failed(NebDoc, label, backend, settings, f"end point not converged in {bad.n_steps} steps", **common)
         images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
         bands = {"edge": images}
         if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
@@ -217,8 +210,28 @@ def hop_neb(
         route=route,
         routes=summaries,
         wall_time=time.perf_counter() - start,
+        endpoint_time=endpoint_time,
         **common,
     )
+
+
+def relaxed_endpoints(framework, configuration, hop, relaxed: Structure, factory, settings: dict) -> list:
+    """The hop's two end points relaxed at fixed cell (RelaxOutcomes): the relaxed configuration with
+    the Li vacancy at each end. Where the final state is a symmetry image of the initial one, it
+    starts from the image of the relaxed initial end point (a check relaxation then takes a step or two)."""
+    from structures.hops import end_to_end_operation, hop_endpoints, map_initial_to_final
+
+    initial, final = hop_endpoints(framework, configuration, hop, relaxed=relaxed)
+    operation = end_to_end_operation(framework, configuration, hop)
+    ends = []
+    for k, structure in enumerate((initial, final)):
+        if k == 1 and operation is not None:
+            structure = map_initial_to_final(framework, configuration, hop, ends[0].structure, operation)
+        outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300))
+        ends.append(outcome)
+        if not outcome.converged:
+            break
+    return ends
 
 
 def _route_summary(route: str, neb, hop) -> dict:

@@ -28,7 +28,7 @@ __all__ = ["JobCache", "input_hash", "using_cache", "active_cache", "reuse_or_ru
 
 # left out of a job's key: timings differ run to run, and how many threads or processes computed a
 # number does not change it (a run resumed with other settings of these reuses what finished)
-_VOLATILE = {"wall_time", "threads", "processes"}
+_VOLATILE = {"wall_time", "endpoint_time", "threads", "processes"}
 
 
 def _strip_volatile(value):

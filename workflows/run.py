@@ -59,6 +59,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     """
     from jobflow import run_locally
 
+    started = time.perf_counter()
     plan = plan or plan_screen(spec)
     flow = ScreenMaker().make(spec, plan, seeds=seeds)
     out = writable_output(spec)
@@ -97,12 +98,13 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
     if not collector:
         raise RuntimeError("the collector job did not run; see the log above")
     result = as_dict(next(iter(collector.values())).output)
+    elapsed = time.perf_counter() - started
+    result["wall_time"] = elapsed
     _write_atomically(out / RESULTS_FILE, json.dumps(result, cls=MontyEncoder, indent=1))
     if spec.emulates_vasp:
         ran = f"{len(emulated)} VASP runs emulated in {folders['root_dir']}"
     else:
         ran = f"{cache.computed + prefetched} calculations run, {cache.reused - prefetched} reused from {out / JOBS_FOLDER}"
-    elapsed = time.perf_counter() - progress.started
     echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done in {elapsed / 60:.1f} min ({ran}); results in {out / RESULTS_FILE}")
     return result
 
@@ -207,7 +209,24 @@ def summarise(result: dict, descriptors: list[dict] | None = None) -> dict:
             barriers.append(entry)
         row["barriers"] = barriers
         rows.append(row)
-    return {"status_counts": dict(status), "level_of_theory": result["level_of_theory"], "levels": levels, "configurations": rows}
+    return {"status_counts": dict(status), "level_of_theory": result["level_of_theory"], "levels": levels, "configurations": rows, "stage_times": stage_times(docs)}
+
+
+def stage_times(docs: list[dict]) -> dict:
+    """Seconds each stage's jobs took, summed over jobs (with several processes the wall time is less):
+    relaxations, NEB end points, NEB bands, statics (DFT), Bader."""
+    totals = Counter()
+    for d in docs:
+        wall = d.get("wall_time") or 0.0
+        if d["kind"] == "neb":
+            ends = d.get("endpoint_time") or 0.0
+            totals["end points"] += ends
+            totals["NEB bands"] += max(wall - ends, 0.0)
+        elif d["kind"] in ("relax", "reference"):
+            totals["relaxations"] += wall
+        elif d["kind"] in ("static", "bader"):
+            totals[f"{d['kind']}s"] += wall
+    return {k: round(v, 1) for k, v in totals.items()}
 
 
 def _observed_text(observed) -> str | None:

@@ -80,6 +80,7 @@ class NebDoc(CalcDoc):
     force_calls: int | None = None
     endpoint_steps: list[int] | None = None
     route: str | None = None  # the band whose profile this is: "edge" (IDPP) or "tetrahedral"
+    endpoint_time: float | None = None  # s of wall_time spent relaxing the two end points
     routes: list[dict] | None = None  # every band run for the hop, with its profile and mechanism
 
 
