@@ -167,7 +167,10 @@ def report(results: list[dict], rows: list[dict]) -> None:
         calls = sum(r["force_calls"] or 0 for r in mine) / len(mine)
         mae = "-" if s["mae"] is None else f"{s['mae']:.3f}"
         mse = "-" if s["mse"] is None else f"{s['mse']:+.3f}"
-        print(f"{model:>17} {cells} {mae:>6} {mse:>7} {'yes' if s['tsh_below_odh'] else 'NO':>8} {wall:>6.0f} {calls:>9.0f}")
+        order = ("yes" if s["tsh_below_odh"] else "NO") if s["complete"] else "n/a"
+        print(f"{model:>17} {cells} {mae:>6} {mse:>7} {order:>8} {wall:>6.0f} {calls:>9.0f}")
+        if not s["complete"]:
+            print(f"{'':>17} ({len(mine)} of {len(rows)} rows run: its MAE is not comparable and it is not eligible as the default)")
     print("\ncommittees (mean of the members' barriers; each member on its own geometry):")
     complete = [m for m in models if scores[m]["complete"]]
     best_rows = []
