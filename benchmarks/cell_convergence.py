@@ -93,7 +93,7 @@ def run_cell(model: str, cell: str) -> list[dict]:
             "reason": doc.reason,
             "force_calls": doc.force_calls,
             "wall_s": round(time.perf_counter() - t0 + (host_s if not rows else 0.0), 1),
-            "mechanism_observed": doc.mechanism_observed if hasattr(doc, "mechanism_observed") else None,
+            "mechanism_observed": next((r.get("mechanism_observed") for r in doc.routes or [] if r.get("route") == doc.route), None),
         }
         if doc.energies:
             b = migration_barrier(doc.energies, converged=doc.converged)

@@ -170,7 +170,11 @@ def report(results: list[dict], rows: list[dict]) -> None:
         order = ("yes" if s["tsh_below_odh"] else "NO") if s["complete"] else "n/a"
         print(f"{model:>17} {cells} {mae:>6} {mse:>7} {order:>8} {wall:>6.0f} {calls:>9.0f}")
         if not s["complete"]:
-            print(f"{'':>17} ({len(mine)} of {len(rows)} rows run: its MAE is not comparable and it is not eligible as the default)")
+            bound = sum(abs(r["barrier"] - r["dft"]) for r in mine if r.get("barrier") is not None) / len(rows)
+            print(
+                f"{'':>17} ({len(mine)} of {len(rows)} rows run: not eligible as the default; counting the rows not run "
+                f"as exact, its MAE over all {len(rows)} rows is at least {bound:.3f} eV)"
+            )
     print("\ncommittees (mean of the members' barriers; each member on its own geometry):")
     complete = [m for m in models if scores[m]["complete"]]
     best_rows = []

@@ -120,7 +120,7 @@ def test_refused_cell_in_a_screen_is_recorded_as_failed(tmp_path):
 
 @needs_gpaw
 def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, monkeypatch):
-    """CHGNet relaxations, a real GPAW static on the selected configuration, descriptors at the GPAW level."""
+    """Default-model relaxations, a real GPAW static on the selected configuration, descriptors at the GPAW level."""
     from descriptors.database import CalculationRow, DescriptorDatabase, DescriptorRow
     from descriptors.query import query
     from launch.cli import main
@@ -137,7 +137,7 @@ def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, 
     database = DescriptorDatabase(db)
     calcs = {c["label"].split(" [")[0]: c for c in database.rows(CalculationRow)}
     assert calcs["static pristine"]["status"] == calcs["bader pristine"]["status"] == "success"
-    assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV) // MLIP chgnet geometry"
+    assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV) // MLIP 7net-0 geometry"  # the default model
     assert calcs["static pristine"]["settings"]["kspacing"] == 0.8  # provenance: the GPAW settings
     assert calcs["static V_O(6c)"]["status"] == "not_available"  # not selected: recorded, not faked
     gpaw = {d["name"]: d for d in database.rows(DescriptorRow) if d["level_of_theory"].startswith("GPAW")}

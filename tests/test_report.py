@@ -126,6 +126,10 @@ def test_hop_table_filters_in_sql(tmp_path):
     assert len(tsh) == 4 and all(h["mechanism"] == "TSH" and h["n_tm"] <= 1 for h in tsh)
     assert [h["e_kra"] for h in tsh] == sorted(h["e_kra"] for h in tsh)
     assert query_hops(db, "level = chgnet and mechanism_expected = ODH and mechanism_observed = ODH") and not query_hops(db, "level = gpaw")
+    # each barrier says how far its level can be trusted: CHGNet's validation MAE (benchmarks/RESULTS.md)
+    from workflows.calculators import VALIDATION_MAE
+
+    assert {h["expected_error"] for h in tsh} == {VALIDATION_MAE["MLIP chgnet"]}
     # the statement the database runs carries the filter: nothing is filtered after loading
     from sqlalchemy import select
 

@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 
 from structures.errors import LroxInputError
+from workflows.calculators import DEFAULT_MODEL
 from workflows.gpaw_static import GpawSettings
 
 __all__ = ["Backend", "HopSelection", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
@@ -62,7 +63,7 @@ class MlipSettings:
 
     # a model of workflows.calculators.ML_MODELS, or a list of them: a committee, its own level of
     # theory, each member run end to end (see workflows.calculators.committee_members)
-    model: str | list[str] = "chgnet"
+    model: str | list[str] = DEFAULT_MODEL
     relax_fmax: float = 0.05  # eV/Å
     relax_steps: int = 300
     relax_host_cell: bool = True  # the pristine host relaxes its cell; defect cells keep it
