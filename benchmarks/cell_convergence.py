@@ -12,7 +12,7 @@ The host is relaxed with its cell in each supercell (so the lattice is the model
 configuration at that lattice, then ``workflows.jobs.hop_neb``. Hops are matched across cells by
 what they are (start and end labels, length, mechanism, n-TM), never by index. A barrier whose
 change from the next bigger cell exceeds the tolerance (0.05 eV, about the model's resolution on
-one hop) marks the smaller cell as not converged.
+one hop) from the largest cell marks the smaller cell as not converged.
 
 Usage: python benchmarks/cell_convergence.py [--model 7net-0] [--cells 2x1x1 2x1x2 2x2x2] [--out cells.jsonl]
        python benchmarks/cell_convergence.py --report cells.jsonl
@@ -106,13 +106,14 @@ def run_cell(model: str, cell: str) -> list[dict]:
 def report(rows: list[dict]) -> None:
     model = rows[0]["model"] if rows else "-"
     cases = list(dict.fromkeys(r["case"] for r in rows))
-    print(f"\nLi2MnO3, {model}: barrier from the more stable end point (E_KRA), eV; Δ = change from the next bigger cell")
+    print(f"\nLi2MnO3, {model}: barrier from the more stable end point (E_KRA), eV; Δ = change from the largest cell")
     print(f"{'case':>26} {'cell':>6} {'atoms':>5} {'image Å':>7} {'barrier':>8} {'E_KRA':>7} {'Δ':>7} {'calls':>5} {'wall s':>6}  status")
     for case in cases:
         mine = sorted((r for r in rows if r["case"] == case), key=lambda r: r["n_atoms"])
         signatures = {tuple(r["signature"]) for r in mine}
-        for i, r in enumerate(mine):
-            bigger = mine[i + 1] if i + 1 < len(mine) else None
+        largest = mine[-1]
+        for r in mine:
+            bigger = None if r is largest else largest
             delta = "-" if bigger is None or r.get("barrier") is None or bigger.get("barrier") is None else f"{r['barrier'] - bigger['barrier']:+.3f}"
             flag = ""
             if delta != "-" and abs(float(delta)) > TOLERANCE:

@@ -557,6 +557,8 @@ def _electronic_rows(doc: dict, calc: dict, defect_cell: bool = False, edges=Non
         return [descriptor_row(cid, n, None, calc, status="failed", flags=[str(exc)]) for n in names]
     window = lambda b: {"window": b.window, "emin": b.emin, "emax": b.emax}  # noqa: E731
     common = {"efermi": e.efermi, "vbm": e.vbm, "gap": e.gap, "vbm_from": e.edge_source, "defect_levels": list(e.defect_levels)}
+    if doc.get("cell_configuration"):  # run on the same defects in a smaller cell than the screen's
+        common["cell"] = static_cell_text(doc)
     # a VBM read off a broadened DOS is not the reference meant for comparing codes: flagged
     vbm_flags = [] if e.edge_source == "eigenvalues" else ["vbm_from_dos"]
     vbm_status = "flagged" if vbm_flags else "ok"
@@ -582,7 +584,16 @@ def run_folder(dir_name: str):
     return path if path.is_dir() else None
 
 
+def static_cell_text(static: dict) -> str:
+    """'2x1x1 cell, 47 atoms': the cell a static ran in where it is not the screen's."""
+    cell = static.get("cell_configuration") or {}
+    dims = cell.get("supercell") or ""
+    return f"{dims if isinstance(dims, str) else 'x'.join(map(str, dims))} cell, {cell.get('n_atoms')} atoms"
+
+
 def _bader_rows(doc: dict, calc: dict, summaries, relax, docs) -> list[dict]:
+    """Charges read on the structure they belong to: the static's own cell (which a GPAW static in
+    a smaller cell does not share with the screen's relaxation and NEB), else the relaxation's."""
     from descriptors.bader import transition_state_cations
 
     cid = doc["configuration_id"]
@@ -590,8 +601,14 @@ def _bader_rows(doc: dict, calc: dict, summaries, relax, docs) -> list[dict]:
         return _not_usable(cid, ("bader_dopant_charge", *BADER_MEANS), calc, doc)
     charges = doc["charges"]
     rows = []
+    static = next((d for d in docs if d.get("kind") == "static" and d.get("configuration_id") == cid and _status(d) == "success"), None)
+    other_cell = bool(static and static.get("cell_configuration"))
+    cell_details = {"cell": static_cell_text(static)} if other_cell else {}
     relaxed = relax.get(cid)
-    structure = _structure(relaxed.get("structure")) if relaxed and _status(relaxed) == "success" else None
+    if static is not None and static.get("structure") is not None:
+        structure = _structure(static["structure"])
+    else:
+        structure = _structure(relaxed.get("structure")) if relaxed and _status(relaxed) == "success" else None
     if structure is not None and len(structure) == len(charges):
         groups = {"bader_charge_li": [], "bader_charge_tm": [], "bader_charge_o": []}
         for site, charge in zip(structure, charges):
@@ -601,15 +618,28 @@ def _bader_rows(doc: dict, calc: dict, summaries, relax, docs) -> list[dict]:
                 groups[key].append(charge)
         for name, values in groups.items():
             if values:
-                rows.append(descriptor_row(cid, name, float(np.mean(values)), calc, details={"n_sites": len(values), "min": float(min(values)), "max": float(max(values))}))
-    defects = [d for d in summaries[cid].get("defects", []) if d["kind"] != "vacancy"]
+                rows.append(
+                    descriptor_row(cid, name, float(np.mean(values)), calc, details={"n_sites": len(values), "min": float(min(values)), "max": float(max(values)), **cell_details})
+                )
+    source = static["cell_configuration"] if other_cell else summaries[cid]
+    defects = [d for d in source.get("defects", []) if d["kind"] != "vacancy"]
     if structure is not None and defects:
         centre = np.asarray(defects[0]["frac_coords"])
         index = min(range(len(structure)), key=lambda i: structure.lattice.get_distance_and_image(centre, structure[i].frac_coords)[0])
-        rows.append(descriptor_row(cid, "bader_dopant_charge", charges[index], calc, details={"site_index": index, "species": structure[index].specie.symbol}))
+        rows.append(
+            descriptor_row(cid, "bader_dopant_charge", charges[index], calc, details={"site_index": index, "species": structure[index].specie.symbol, **cell_details})
+        )
     for neb in (d for d in docs if d.get("kind") == "neb" and d.get("configuration_id") == cid and _status(d) == "success"):
         images = [_structure(s) for s in neb.get("images") or []]
         if structure is None or not images:
+            continue
+        if other_cell:  # the charges are of another cell than the NEB's: no site of one is a site of the other
+            rows.append(
+                descriptor_row(
+                    cid, "ts_cation_charge", None, calc, subject=neb.get("hop_id") or "", status="unavailable",
+                    flags=[f"the Bader charges are of the {static_cell_text(static)}, not the NEB's cell"], details=cell_details,
+                )
+            )
             continue
         saddle = int(np.argmax(neb["energies"]))
         li_ts = images[saddle][-1].frac_coords  # the moving Li is the last site of every image

@@ -239,20 +239,16 @@ def rule_slab_spacing(configurations: list[dict], level: str) -> RuleResult:
 
 # ----- rule 5: barrier against the O 2p band centre ---------------------------------------------------------
 def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_rows: list[dict], electronic_level: str) -> RuleResult:
-    """Pairs one configuration's ML barrier with its static's O 2p centre vs the VBM: by id (the
-    same cell), else by host and configuration name (another cell: the verdict says so)."""
+    """Pairs one configuration's ML barrier with its static's O 2p centre vs the VBM, by
+    configuration id. A GPAW static may have run on the same defects in a smaller cell
+    (``gpaw.supercell``): its level of theory names that cell, and the verdict says so."""
     electronic = {r["id"]: r for r in electronic_rows if r.get("o2p_center_vbm") is not None}
-    by_name = {(r["host"], r["name"]): r for r in electronic.values()}
-    pairs, other_cell = [], 0
+    pairs = []
     for r in barrier_rows:
-        if r.get("e_kra_nearest") is None:
-            continue
         match = electronic.get(r["id"])
-        if match is None:
-            match = by_name.get((r["host"], r["name"]))
-            other_cell += match is not None
-        if match is not None:
+        if r.get("e_kra_nearest") is not None and match is not None:
             pairs.append((match["o2p_center_vbm"], r["e_kra_nearest"], r, match))
+    other_cell = sum(1 for p in pairs if _static_cell(p[3]) is not None)
     stats = []
     if len(pairs) >= N_MIN:
         rho = spearman([p[0] for p in pairs], [p[1] for p in pairs], "Spearman ρ(O 2p centre vs VBM, E_KRA of the nearest hop)")
@@ -260,8 +256,8 @@ def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_row
         verdict = SUPPORTED if rho.p_value < 0.05 else CONTRADICTED
     else:
         verdict = NOT_ENOUGH
-    cells = sorted({f"NEB {p[2].get('n_atoms')} atoms" for p in pairs} | {f"static {p[3].get('n_atoms')} atoms" for p in pairs})
-    cell_note = f"; {other_cell} of the {len(pairs)} pairs take the static from another cell than the NEB" if other_cell else ""
+    cells = sorted({f"NEB {p[2].get('n_atoms')} atoms" for p in pairs} | {f"static {_static_cell(p[3]) or str(p[3].get('n_atoms')) + ' atoms'}" for p in pairs})
+    cell_note = f"; {other_cell} of the {len(pairs)} pairs take the static from a smaller cell than the NEB's" if other_cell else ""
     reason = {
         NOT_ENOUGH: f"{len(pairs)} configurations have both a barrier ({barrier_level}) and an O 2p centre ({electronic_level}); {N_MIN} are needed",
         SUPPORTED: "the barrier follows the O 2p band centre (p < 0.05)" + cell_note,
@@ -280,6 +276,14 @@ def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_row
         {"kind": "scatter", "x": [p[0] for p in pairs], "y": [p[1] for p in pairs], "labels": [p[2].get("dopant") or p[2].get("defect") or "" for p in pairs],
          "xlabel": f"O 2p band centre − VBM (eV), {electronic_level}", "ylabel": f"E_KRA of the nearest hop (eV), {barrier_level}"},
     )
+
+
+def _static_cell(row: dict) -> str | None:
+    """'2x1x1 cell' where a static level ran in its own cell (its level of theory ends so)."""
+    import re
+
+    found = re.search(r", (\d+x\d+x\d+) cell$", row.get("level_of_theory") or "")
+    return f"{found.group(1)} cell" if found else None
 
 
 def evaluate_rules(hops: list[dict], long_rows: list[dict]) -> list[RuleResult]:

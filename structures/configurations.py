@@ -456,3 +456,50 @@ def distinguish_names(configurations: list[Configuration]) -> list[Configuration
 
 
 __all__ += ["point_index_map", "enumerate_singles", "enumerate_pairs", "build_structure", "VACANT", "Sublattice"]
+
+
+# ----- the same defects in another cell -----------------------------------------------------------
+def same_defects_in(
+    configuration: Configuration, source: DefectFramework, target: DefectFramework, tolerance: float = 0.05
+) -> Configuration | None:
+    """This configuration's defects on the same host sites of another supercell of the same host, or None.
+
+    Used where a calculation cannot afford the screen's cell (a GPAW static of 48 atoms beside
+    96-atom NEBs): each defect keeps its Cartesian position in the host (the two supercells share
+    the host lattice), and the result is refused (None) when two defects would fall on one site or
+    their nearest-image distances change by more than ``tolerance`` Å: a pair that does not fit the
+    smaller cell is a different configuration there, not the same one.
+    """
+    if source.host_fingerprint != target.host_fingerprint:
+        raise LroxInputError("same_defects_in: the two cells are not supercells of the same host")
+    placed, points = [], []
+    target_lattice = target.structure.lattice
+    target_frac = target.frac_coords
+    for defect in configuration.defects:
+        cart = source.structure.lattice.get_cartesian_coords(source.coords_of([defect.point])[0])
+        frac = target_lattice.get_fractional_coords(cart)
+        delta = target_frac - frac
+        delta -= np.round(delta)
+        distance = np.linalg.norm(target_lattice.get_cartesian_coords(delta), axis=1)
+        point = int(np.argmin(distance))
+        if distance[point] > tolerance:
+            return None
+        spec = DefectSpec(
+            kind=DefectKind(defect.kind),
+            sublattice=defect.host_label,
+            species=defect.species,
+            oxidation_state=None if defect.oxidation_state is None else int(round(defect.oxidation_state)),
+        )
+        placed.append((point, spec))
+        points.append(point)
+    if len(set(points)) != len(points):
+        return None
+    for (a, b), (p, q) in zip(itertools.combinations([d.point for d in configuration.defects], 2), itertools.combinations(points, 2)):
+        before = source.structure.lattice.get_all_distances(source.coords_of([a]), source.coords_of([b]))[0, 0]
+        after = target_lattice.get_all_distances(target.coords_of([p]), target.coords_of([q]))[0, 0]
+        if abs(before - after) > tolerance:
+            return None
+    return configuration_from_defects(target, placed, pair_distance=configuration.pair_distance)
+
+
+__all__ += ["same_defects_in"]

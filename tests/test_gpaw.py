@@ -147,6 +147,43 @@ def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, 
     assert gpaw["bader_charge_li"]["value"] > 0.6 and gpaw["bader_charge_o"]["value"] < -0.6 and gpaw["bader_charge_tm"]["value"] > 0.6
     charges = calcs["bader pristine"]["data"]["charges"]
     assert len(charges) == 12 and abs(sum(charges)) < 0.1
-    # the query table shows the GPAW numbers beside the ML potential's, each with its level of theory
-    levels = {r["level_of_theory"].split()[0] for r in query(database, "name = pristine")}
-    assert levels == {"GPAW", "MLIP"}
+    # the configuration view puts the GPAW numbers beside the ML potential's on one row, each column naming its level
+    table = query(database, "name = pristine")
+    assert set(table.aliases) == {"gpaw", "7net-0"} and len(table) == 1
+    row = table[0]
+    assert row["o2p_center_vbm@gpaw"] == pytest.approx(gpaw["o2p_center_vbm"]["value"]) and row["li_slab_spacing@7net-0"] > 2.0
+
+
+@needs_gpaw
+def test_gpaw_statics_in_a_smaller_cell_keep_their_own_sites(tmp_path, monkeypatch):
+    """GPAW runs the same defects in a 12-atom cell beside the 24-atom screen: the level names the
+    cell, Bader charges are read on the static's own structure, and nothing is mapped onto the
+    screen's sites (the charge of a site facing the hop is not available from another cell)."""
+    from descriptors.database import CalculationRow, DescriptorDatabase, DescriptorRow
+    from launch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "cells.yaml"
+    spec.write_text(
+        "name: gpaw_cells\nhost: licoo2\nsupercell: 2x1x1\nvacancies: [O]\nhops: {per_configuration: 1}\n"
+        "backend: mock\nstatic_backend: gpaw\n"
+        "gpaw: {ecut: 300, kspacing: 0.8, magnetic_order: nonmagnetic, max_atoms: 12, supercell: 1x1x1, configurations: [V_O]}\n"
+    )
+    db = f"sqlite:///{tmp_path / 'lrox.db'}"
+    assert main(["run", str(spec), "--db", db]) == 0
+    database = DescriptorDatabase(db)
+    calcs = {c["label"].split(" [")[0]: c for c in database.rows(CalculationRow)}
+    static = next(c for label, c in calcs.items() if label.startswith("static V_O"))
+    assert static["status"] == "success", static["error"]
+    assert static["level_of_theory"].endswith("// mock (toy ionic potential, not physics) geometry, 1x1x1 cell")
+    # the small cell's own relaxations are recorded as calculations, with no configuration of the screen
+    small = [c for label, c in calcs.items() if "in the 1x1x1 GPAW cell" in label and label.startswith("relax")]
+    assert len(small) == 2 and all(c["configuration_id"] is None and c["status"] == "success" for c in small)
+    rows = [d for d in database.rows(DescriptorRow) if d["level_of_theory"] == static["level_of_theory"]]
+    by_name = {d["name"]: d for d in rows if d["subject"] == ""}
+    vacancy_id = static["configuration_id"]
+    assert all(d["configuration_id"] == vacancy_id for d in rows)  # stored on the screen's configuration
+    assert by_name["o2p_center_vbm"]["details"]["cell"] == "1x1x1 cell, 11 atoms"
+    assert by_name["bader_charge_o"]["details"]["n_sites"] == 5 and by_name["bader_charge_o"]["details"]["cell"] == "1x1x1 cell, 11 atoms"
+    facing = [d for d in rows if d["name"] == "ts_cation_charge"]
+    assert facing and all(d["status"] == "unavailable" and d["value"] is None for d in facing)

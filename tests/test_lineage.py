@@ -140,3 +140,29 @@ def test_a_result_without_lineage_fails_the_vacancy_energy_instead_of_guessing(l
         summary.pop("parent_ids")
     rows = [r for r in records_from_result(result)[2] if r["name"] == "e_vac_o"]
     assert rows and all(r["status"] == "failed" and r["value"] is None and "lineage" in r["flags"][0] for r in rows)
+
+
+def test_the_same_defects_in_a_smaller_cell_are_the_configurations_enumerated_there():
+    """GPAW statics may run in a 48-atom cell beside 96-atom NEBs: every configuration that fits is
+    the one enumerated in the small cell (same id), and a pair that would meet its own periodic
+    image there is refused, never silently replaced by another pair."""
+    from structures.configurations import same_defects_in
+
+    host = load_host("li2mno3")
+    big, small = DefectFramework.from_host(host, (2, 1, 2)), DefectFramework.from_host(host, (2, 1, 1))
+    specs = ([parse_dopant("Ti:Mn")], [parse_vacancy("O")])
+    in_big = enumerate_configurations(big, *specs, pair_cutoff=5.5)
+    in_small = {c.id: c for c in enumerate_configurations(small, *specs, pair_cutoff=5.5)}
+    mapped = {c.id: same_defects_in(c, big, small) for c in in_big}
+    fitting = [c for c in in_big if mapped[c.id] is not None]
+    assert {c.id for c in in_big if len(c.defects) <= 1} <= {c.id for c in fitting}  # every single fits
+    for config in fitting:
+        rebuilt = mapped[config.id]
+        assert rebuilt.id in in_small and rebuilt.supercell == [2, 1, 1]
+        assert [d.kind for d in rebuilt.defects] == [d.kind for d in config.defects]
+        assert [d.species for d in rebuilt.defects] == [d.species for d in config.defects]
+        if config.pair_distance is not None:
+            a, b = rebuilt.defects
+            assert small.structure.lattice.get_all_distances(a.frac_coords, b.frac_coords)[0, 0] == pytest.approx(config.pair_distance, abs=0.05)
+    refused = [c for c in in_big if mapped[c.id] is None]
+    assert refused and all(len(c.defects) == 2 for c in refused)  # pairs longer than the small cell allows

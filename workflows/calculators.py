@@ -253,6 +253,8 @@ def level_of_theory(backend: str, settings: dict) -> str:
         u = "MP U values" if hubbard == MP_U else ", ".join(f"{el} {v:g}" for el, v in sorted(hubbard.items())) or "no U"
         text = f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
         geometry = settings.get("geometry_from")
+        if geometry and settings.get("supercell"):
+            return f"{text} // {geometry} geometry, {settings['supercell']} cell"
         return f"{text} // {geometry} geometry" if geometry else text
     if settings.get("emulate") == "vasp":
         return "mock VASP emulation (atomate2 jobs; toy ionic energies, model DOS: not physics)"

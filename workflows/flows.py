@@ -29,6 +29,7 @@ from workflows.jobs import (
     reference_job,
     relax_job,
     static_job,
+    unavailable_static_job,
 )
 from workflows.spec import Backend, HopSelection, ScreenSpec
 
@@ -136,6 +137,9 @@ class ScreenMaker(Maker):
         members = [{**settings, "model": m} for m in committee_members(settings)] if backend == "mlip" else [settings]
         # a GPAW static of an ML-relaxed cell is its own level: "GPAW PBE+U (...) // MLIP chgnet geometry"
         gpaw_settings = {**dataclasses.asdict(spec.gpaw), "geometry_from": level_of_theory(backend, members[0])}
+        static_cell = _static_cell(spec, plan)
+        if static_cell is None:
+            gpaw_settings["supercell"] = None  # the screen's own cell: nothing to name
         jobs, documents, expected = [], [], []
 
         def add(job, meta):
@@ -166,7 +170,7 @@ class ScreenMaker(Maker):
                 add(job, {"kind": "relax", "label": label, "configuration_id": config.id})
                 relaxed_of[config.id] = job
                 if index == 0:
-                    self._statics(spec, config, job, backend, member, gpaw_settings, add)
+                    self._statics(spec, config, job, backend, member, gpaw_settings, add, static_cell, plan.framework)
             for config in plan.configurations:
                 for hop in plan.hops.get(config.id, []):
                     label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]{tag}"
@@ -191,14 +195,32 @@ class ScreenMaker(Maker):
         return Flow([*jobs, collector], output=collector.output, name=f"{self.name}: {spec.name}")
 
     @staticmethod
-    def _statics(spec, config, relax, backend, settings, gpaw_settings, add) -> None:
+    def _statics(spec, config, relax, backend, settings, gpaw_settings, add, static_cell=None, framework=None) -> None:
         """The static and Bader jobs of one relaxed configuration: GPAW's where selected, else the
-        level's own (an ML potential has none: recorded as not available)."""
+        level's own (an ML potential has none: recorded as not available).
+
+        With ``gpaw.supercell`` (``static_cell``), GPAW's static runs on the same defects rebuilt in
+        that cell and relaxed there on its own relaxed host lattice (see :class:`StaticCell`)."""
         static_label = f"static {config.name} [{_short(config)}]"
         bader_label = f"bader {config.name} [{_short(config)}]"
         if spec.static_backend == "gpaw" and spec.gpaw.selects(config.name, config.id):
+            relaxed, cell_configuration = relax.output, None
+            if static_cell is not None:
+                static_label += f" in the {static_cell.name} cell"
+                bader_label += f" in the {static_cell.name} cell"
+                rebuilt = static_cell.rebuild(config, framework)
+                if rebuilt is None:
+                    reason = f"its defects do not fit the {static_cell.name} GPAW cell (gpaw.supercell)"
+                    static = unavailable_static_job("gpaw", gpaw_settings, static_label, config.id, reason)
+                    bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
+                    static.name, bader.name = static_label, bader_label
+                    add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
+                    add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
+                    return
+                relaxed = static_cell.relax(rebuilt, backend, settings, add)
+                cell_configuration = rebuilt.summary()
             folder = str((spec.output_dir() / "gpaw" / _short(config)).resolve())
-            static = gpaw_static_job(relax.output, gpaw_settings, static_label, config.id, folder)
+            static = gpaw_static_job(relaxed, gpaw_settings, static_label, config.id, folder, cell_configuration)
             bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
         else:
             static = static_job(relax.output, backend, settings, static_label, config.id)
@@ -207,3 +229,53 @@ class ScreenMaker(Maker):
         add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
         add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
 
+
+
+@dataclass
+class StaticCell:
+    """The smaller cell GPAW's statics run in (``gpaw.supercell``), beside the screen's NEB cell.
+
+    Its pristine host is relaxed once (cell relaxed, the screen's model); each configuration is
+    rebuilt there by :func:`structures.configurations.same_defects_in` and relaxed at fixed cell
+    on that lattice. These relaxations are recorded as calculations of their own (no
+    configuration of the screen: their cell is not the screen's) and feed only the statics.
+    """
+
+    name: str
+    framework: DefectFramework
+    host_relax: object = None
+    relaxed: dict = field(default_factory=dict)
+
+    def rebuild(self, config: Configuration, framework: DefectFramework) -> Configuration | None:
+        from structures.configurations import same_defects_in
+
+        return same_defects_in(config, framework, self.framework)
+
+    def relax(self, rebuilt: Configuration, backend: str, settings: dict, add):
+        """The relaxed rebuilt configuration's output (jobs added once per configuration)."""
+        if self.host_relax is None:
+            from structures.configurations import configuration_from_defects
+
+            pristine = configuration_from_defects(self.framework, [])
+            label = f"relax pristine in the {self.name} GPAW cell [{_short(pristine)}]"
+            self.host_relax = relax_job(pristine.structure, backend, settings, label, None, relax_cell=settings.get("relax_host_cell", True))
+            self.host_relax.name = label
+            add(self.host_relax, {"kind": "relax", "label": label})
+            self.relaxed[pristine.id] = self.host_relax
+        if rebuilt.id not in self.relaxed:
+            label = f"relax {rebuilt.name} in the {self.name} GPAW cell [{_short(rebuilt)}]"
+            job = relax_job(rebuilt.structure, backend, settings, label, None, lattice_from=self.host_relax.output, needs_lattice=True)
+            job.name = label
+            add(job, {"kind": "relax", "label": label})
+            self.relaxed[rebuilt.id] = job
+        return self.relaxed[rebuilt.id].output
+
+
+def _static_cell(spec: ScreenSpec, plan: ScreenPlan) -> StaticCell | None:
+    """The GPAW statics' own cell, or None where they run in the screen's cell."""
+    if spec.static_backend != "gpaw" or not spec.gpaw.supercell:
+        return None
+    dims = parse_supercell(spec.gpaw.supercell)
+    if tuple(dims) == tuple(plan.framework.dims):
+        return None
+    return StaticCell(spec.gpaw.supercell, DefectFramework.from_host(plan.host, dims))

@@ -63,6 +63,12 @@ class GpawSettings:
     dos_window: list[float] = field(default_factory=lambda: [-25.0, 10.0])
     density_refinement: int = 2  # all-electron density grid: this many times finer than GPAW's
     max_atoms: int = 48  # larger cells are refused (48 atoms ≈ 10 min per static on 2 cores)
+    # the cell of the statics when the screen's is too big for GPAW (e.g. 2x1x1 beside 2x1x2 NEBs):
+    # each selected configuration is rebuilt there with the same defects on the same host sites,
+    # relaxed with the screen's model on that cell's relaxed host lattice, and its results are
+    # stored on the screen's configuration with the cell named in the level of theory. A
+    # configuration whose defects do not fit that cell gets no static (recorded as not available).
+    supercell: str | None = None
     convergence_energy: float = 5.0e-4  # eV per valence electron
     max_scf_steps: int = 300
     # which configurations get a GPAW static: name or id fragments ("pristine", "Ti on"); empty
@@ -77,6 +83,10 @@ class GpawSettings:
             raise LroxInputError("spec 'gpaw': ecut and kspacing must be positive, max_atoms at least 1, density_refinement 1, 2 or 4")
         if len(self.dos_window) != 2 or not self.dos_window[0] < 0 < self.dos_window[1] or self.dos_points < 101:
             raise LroxInputError("spec 'gpaw': dos_window must be [below 0, above 0] eV around E_F and dos_points at least 101")
+        if self.supercell is not None:
+            from structures.supercell import parse_supercell
+
+            parse_supercell(self.supercell)
         if self.magnetic_order not in ("ferromagnetic", "nonmagnetic"):
             raise LroxInputError(f"spec 'gpaw': unknown magnetic_order '{self.magnetic_order}' (ferromagnetic, nonmagnetic)")
         return self

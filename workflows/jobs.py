@@ -302,19 +302,29 @@ def not_available(cls, label: str, configuration_id: str, backend: str, settings
     )
 
 
-def gpaw_static_document(relaxed, settings: dict, label: str, configuration_id: str, folder: str) -> StaticDoc:
-    """GPAW static (DOS and all-electron density) of a relaxed configuration."""
+def gpaw_static_document(
+    relaxed, settings: dict, label: str, configuration_id: str, folder: str, cell_configuration: dict | None = None
+) -> StaticDoc:
+    """GPAW static (DOS and all-electron density) of a relaxed configuration.
+
+    ``cell_configuration``: where the static runs in another cell than the screen's (the same
+    defects rebuilt there, :func:`structures.configurations.same_defects_in`), that cell's
+    configuration summary, kept with the result so that nothing reads its sites as the screen's.
+    """
     from workflows.gpaw_static import gpaw_static
 
     relaxed = as_dict(relaxed)
     if relaxed is None or relaxed.get("status") != CalcStatus.SUCCESS.value:
         reason = "configuration relaxation failed" + (f" ({relaxed.get('reason')})" if relaxed else "")
         return _failed(StaticDoc, label, "gpaw", settings, reason, configuration_id=configuration_id)
+    structure = _structure(relaxed["structure"])
     try:
-        out = gpaw_static(_structure(relaxed["structure"]), settings, folder)
+        out = gpaw_static(structure, settings, folder)
     except Exception as exc:  # a refused cell, a missing install, an SCF that did not converge
         return _failed(StaticDoc, label, "gpaw", settings, _reason(exc), configuration_id=configuration_id)
     return StaticDoc(
+        structure=structure,
+        cell_configuration=cell_configuration,
         label=label,
         configuration_id=configuration_id,
         status=CalcStatus.SUCCESS,
@@ -336,6 +346,11 @@ def gpaw_bader_document(static, settings: dict, label: str, configuration_id: st
     from descriptors.bader import run_bader
 
     static = as_dict(static)
+    if static is not None and static.get("status") == CalcStatus.NOT_AVAILABLE.value:
+        return BaderDoc(
+            label=label, configuration_id=configuration_id, status=CalcStatus.NOT_AVAILABLE,
+            reason=f"no static: {static.get('reason')}", provenance=provenance("gpaw", settings),
+        )
     if static is None or static.get("status") != CalcStatus.SUCCESS.value or not static.get("charge_density_file"):
         return _failed(BaderDoc, label, "gpaw", settings, "no all-electron density: the static failed", configuration_id=configuration_id)
     try:
@@ -427,14 +442,24 @@ def static_job(relaxed, backend, settings, label, configuration_id):
     return not_available(StaticDoc, label, configuration_id, backend, settings, "a DOS or charge density")
 
 
+@job(output_schema=StaticDoc, config=_TOLERANT)
+def unavailable_static_job(backend, settings, label, configuration_id, reason):
+    """A static that cannot be run for a stated reason (e.g. the defects do not fit GPAW's cell)."""
+    return StaticDoc(
+        label=label, configuration_id=configuration_id, status=CalcStatus.NOT_AVAILABLE, reason=reason, provenance=provenance(backend, settings)
+    )
+
+
 @job(output_schema=BaderDoc, config=_TOLERANT)
 def bader_job(static, backend, settings, label, configuration_id):
     return not_available(BaderDoc, label, configuration_id, backend, settings, "a Bader analysis")
 
 
 @job(output_schema=StaticDoc, config=_TOLERANT, data=BIG_OUTPUTS)
-def gpaw_static_job(relaxed, settings, label, configuration_id, folder):
-    return reuse_or_run(StaticDoc, gpaw_static_document, relaxed, settings, label, configuration_id, folder, versions=code_versions("gpaw", settings))
+def gpaw_static_job(relaxed, settings, label, configuration_id, folder, cell_configuration=None):
+    return reuse_or_run(
+        StaticDoc, gpaw_static_document, relaxed, settings, label, configuration_id, folder, cell_configuration, versions=code_versions("gpaw", settings)
+    )
 
 
 @job(output_schema=BaderDoc, config=_TOLERANT)

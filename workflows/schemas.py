@@ -56,6 +56,11 @@ class StaticDoc(CalcDoc):
     # Kohn–Sham eigenvalues (eV) and occupations (0..1), [spin][k-point][band]: the band edges
     eigenvalues: list | None = None
     occupations: list | None = None
+    # the cell the static ran on; and where it is not the screen's (a GPAW static in a smaller
+    # cell, gpaw.supercell), the summary of the same defects rebuilt there: site indices and
+    # fractional coordinates of the charges and the DOS refer to this cell, not the screen's
+    structure: Structure | None = None
+    cell_configuration: dict | None = None
 
     @field_validator("dos", mode="before")
     @classmethod
