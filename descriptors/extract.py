@@ -221,11 +221,11 @@ def records_from_result(result: dict, source: str = "") -> tuple[list[dict], lis
             m_relax = {d["configuration_id"]: d for d in mine if d.get("kind") == "relax" and d.get("configuration_id") in summaries}
             m_refs = {d.get("species"): d for d in mine if d.get("kind") == "reference"}
             rows += _vacancy_rows(summaries, m_relax, {}, m_refs, calc_of, result.get("oxygen"))
-            rows += _barrier_rows(summaries, mine, calc_of)
+            rows += _barrier_rows(summaries, mine, calc_of, result.get("min_image_distance"))
         rows += _committee_rows(rows, members, result["provenance"])
     else:
         rows += _vacancy_rows(summaries, relax, statics, refs, calc_of, result.get("oxygen"))
-        rows += _barrier_rows(summaries, docs, calc_of)
+        rows += _barrier_rows(summaries, docs, calc_of, result.get("min_image_distance"))
 
     # electronic structure and charges
     for doc in (d for d in docs if d.get("kind") == "static" and d.get("configuration_id") in summaries):
@@ -456,10 +456,14 @@ def _observed(doc: dict, images) -> dict | None:
         return None
 
 
-def _barrier_rows(summaries, docs, calc_of) -> list[dict]:
+def _barrier_rows(summaries, docs, calc_of, image_distance: float | None = None) -> list[dict]:
     """``barrier`` (from the more stable end point), ``e_kra`` and, where the same hop ran in the
     pristine host at the same level and settings, ``delta_e_a`` = ΔE_KRA; each with the expected
-    and the observed mechanism (a disagreement flags the row)."""
+    and the observed mechanism (a disagreement flags the row). In a cell below the converged image
+    distance, a defect configuration's barriers are flagged ``cell not converged (Δ = …)``."""
+    from structures.supercell import cell_convergence_flag
+
+    finite_size = cell_convergence_flag(image_distance)
     rows = []
     kra: dict[tuple, tuple[float, str, list]] = {}  # (hop id, level, settings) → (E_KRA, calc id, flags)
     pending = []
@@ -479,6 +483,8 @@ def _barrier_rows(summaries, docs, calc_of) -> list[dict]:
         flags = list(b.flags)
         if expected in ("ODH", "TSH") and observed.get("mechanism") in ("ODH", "TSH") and observed["mechanism"] != expected:
             flags.append("mechanism_mismatch")
+        if finite_size and summaries[cid].get("defects"):
+            flags.append(finite_size)
         details = {
             **b.as_dict(),
             "flags": flags,

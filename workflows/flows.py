@@ -53,6 +53,13 @@ class ScreenPlan:
             f"cell: {self.host.name} {'x'.join(map(str, fw.dims))} supercell, {len(fw.structure)} atoms, "
             f"a defect {fw.min_image_distance:.2f} Å from its nearest periodic image"
         ]
+        from structures.supercell import DEFAULT_MIN_IMAGE_DISTANCE
+
+        if fw.min_image_distance < DEFAULT_MIN_IMAGE_DISTANCE - 1e-6 and any(c.defects for c in self.configurations):
+            lines.append(
+                f"warning: below the converged {DEFAULT_MIN_IMAGE_DISTANCE:.0f} Å (benchmarks/RESULTS.md): the barriers of defect "
+                "configurations will be flagged 'cell not converged'"
+            )
         if not any(self.hops.values()):
             lines.append("warning: this screen has no Li hop to run (no NEB): check 'hops' (per_configuration, max_defect_distance) and the defects")
         return lines
@@ -185,6 +192,7 @@ class ScreenMaker(Maker):
             "name": spec.name,
             "host": plan.host.name,
             "supercell": list(plan.framework.dims),
+            "min_image_distance": round(plan.framework.min_image_distance, 3),
             "backend": backend,
             "provenance": provenance(backend, settings).model_dump(mode="json"),
             "oxygen": spec.oxygen_conditions(),

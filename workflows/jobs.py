@@ -391,6 +391,7 @@ def collect(screen: dict, configurations: list[dict], documents: list, expected:
         screen=screen["name"],
         host=screen["host"],
         supercell=screen["supercell"],
+        min_image_distance=screen.get("min_image_distance"),
         backend=screen["backend"],
         level_of_theory=screen["provenance"]["level_of_theory"],
         settings_hash=screen["provenance"]["settings_hash"],

@@ -101,6 +101,7 @@ class ScreenResult(BaseModel):
     screen: str
     host: str
     supercell: list[int]
+    min_image_distance: float | None = None  # Å, the closest a defect comes to its own periodic image
     backend: str
     level_of_theory: str
     settings_hash: str

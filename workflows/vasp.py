@@ -324,6 +324,7 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
         "screen": spec.name,
         "host": plan.host.name,
         "supercell": list(plan.framework.dims),
+        "min_image_distance": round(plan.framework.min_image_distance, 3),
         "backend": backend,
         "provenance": provenance(backend, settings).model_dump(mode="json"),
         "oxygen": spec.oxygen_conditions(),
