@@ -285,12 +285,17 @@ class DescriptorDatabase:
             raise LroxInputError(f"the database at {safe_url(self.url)} is not an lrox database ({other}); lrox will not touch it")
         self._check_schema_version()
 
-    def _check_schema_version(self) -> None:
-        """Refuse a database written by another lrox schema: its rows would not mean the same."""
+    def _check_schema_version(self, creating: bool = False) -> None:
+        """Refuse a database written by another lrox schema: its rows would not mean the same.
+
+        ``creating``: a meta table without its version row is a schema another first writer is
+        creating right now (every lrox writes the row with the tables), so this writer joins in."""
         if "lrox_meta" not in self._tables():
             return
         with Session(self.engine) as session:
             row = session.get(MetaRow, "schema_version")
+        if row is None and creating:
+            return
         if row is None or row.value != str(SCHEMA_VERSION):
             raise LroxInputError(
                 f"the database at {safe_url(self.url)} has lrox schema version {row.value if row else '?'}, this lrox writes version "
@@ -306,7 +311,7 @@ class DescriptorDatabase:
                 f"the database at {safe_url(self.url)} holds other tables ({', '.join(sorted(tables)[:5])}) and no lrox schema; "
                 "lrox writes only to its own databases"
             )
-        self._check_schema_version()
+        self._check_schema_version(creating=True)
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             # write-ahead log: readers never block the writer (a setting of the file, made once it is
             # known to be lrox's or new)

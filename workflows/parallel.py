@@ -44,8 +44,12 @@ def stages(flow) -> list[list[list[str]]]:
     host = [u for u in relax if not by_uuid[u].input_uuids]  # relaxations that wait for nothing
     first = [[u] for u in host] + [[u] for u, k in kind.items() if k == "reference"]
     second = [sorted(with_inputs(u)) for u in relax if u not in host]
-    third = [sorted(with_inputs(u)) for u, k in kind.items() if k == "neb" or (k == "static" and "gpaw" in by_uuid[u].name)]
+    third = [sorted(with_inputs(u)) for u, k in kind.items() if k == "neb" or _function(by_uuid[u]) == "gpaw_bader_job"]  # a Bader task holds its static
     return [first, second, third]
+
+
+def _function(job) -> str:
+    return getattr(job.function, "__name__", "")
 
 
 def _init_worker(spec, cache_dir: str, rerun_failed: bool) -> None:
