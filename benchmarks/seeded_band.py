@@ -1,6 +1,6 @@
 """Benchmark P3: how many band steps a DFT NEB saves when it starts from the ML-converged band.
 
-A second ML model stands in for DFT (by default SevenNet-0 for a CHGNet screen). For each hop:
+A second ML model stands in for DFT (by default CHGNet for a screen on the default SevenNet-0). For each hop:
 the screen's model runs the hop as a screen does (``hop_neb``); the stand-in relaxes its own end
 points (``relaxed_endpoints``, the screen's code), then runs its CI-NEB twice from those end points:
 from the plain IDPP band, and from the screen's converged band mapped onto its end points
@@ -8,7 +8,7 @@ from the plain IDPP band, and from the screen's converged band mapped onto its e
 start point, the end mismatch spread linearly). Both bands converge to 0.05 eV/Å; their force
 calls are compared (target: seeded ≤ 0.5x IDPP), and their barriers must agree.
 
-Usage: python benchmarks/seeded_band.py [--screen-model chgnet] [--stand-in 7net-0]
+Usage: python benchmarks/seeded_band.py [--screen-model 7net-0] [--stand-in chgnet]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def hops_to_run():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--screen-model", default="chgnet")
-    parser.add_argument("--stand-in", default="7net-0", help="the model standing in for DFT")
+    parser.add_argument("--screen-model", default=None, help="default: lrox's default model")
+    parser.add_argument("--stand-in", default="chgnet", help="the model standing in for DFT")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -53,6 +53,7 @@ def main() -> None:
     from workflows.jobs import hop_neb, relax_structure, relaxed_endpoints
     from workflows.spec import MlipSettings
 
+    args.screen_model = args.screen_model or MlipSettings().model
     screen = {**asdict(MlipSettings()), "model": args.screen_model}
     stand_in = {**asdict(MlipSettings()), "model": args.stand_in}
     print(f"# screen model {args.screen_model}; DFT stand-in {args.stand_in}; CI-NEB to 0.05 eV/Å, 5 images; torch threads {args.threads}", flush=True)

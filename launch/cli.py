@@ -504,7 +504,7 @@ def ingest_command(path, db_url, job_store, project):
 @cli.command("query")
 @click.argument("view", required=False, default="configurations", type=click.Choice(["configurations", "hops", "levels"]))
 @db_option
-@click.option("--where", help="Filter, e.g. \"barrier@chgnet < 0.5\" or, for hops, \"mechanism = TSH and n_tm <= 1\" (fields: descriptors/query.py).")
+@click.option("--where", help="Filter, e.g. \"barrier@7net-0 < 0.5\" or, for hops, \"mechanism = TSH and n_tm <= 1\" (fields: descriptors/query.py).")
 @click.option("--sort", help="Field to sort by; prefix '-' for descending.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")

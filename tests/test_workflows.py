@@ -46,6 +46,39 @@ def test_plan_has_host_reference_hops(mock_screen):
     assert plan.references == ["O2"]
 
 
+def test_a_li_vacancy_screen_also_runs_the_nearest_tetrahedral_path_hop():
+    """The hops nearest a Li vacancy end in the vacancy itself (a mono-vacancy, so a dumbbell hop);
+    the divacancy hops one shell out can take the tetrahedral path: the nearest of each n-TM class runs too."""
+    from structures.hops import HopMechanism
+
+    data = {**BASE, "supercell": "2x1x2", "dopants": [], "vacancies": ["Li"]}
+    plan = plan_screen(spec_from_dict(data))
+    vacancies = [c for c in plan.configurations if c.defects]
+    assert len(vacancies) == 3
+    for config in vacancies:
+        hops = plan.hops[config.id]
+        assert hops[0].mechanism == HopMechanism.ODH and HopMechanism.TSH in [h.mechanism for h in hops]
+        tsh = [h.n_tm for h in hops if h.mechanism == HopMechanism.TSH]
+        assert len(tsh) == len(set(tsh))  # one per n-TM class
+    without = plan_screen(spec_from_dict({**data, "hops": {"per_configuration": 1, "nearest_tsh": False}}))
+    assert all([h.mechanism for h in without.hops[c.id]] == [HopMechanism.ODH] for c in without.configurations if c.defects)
+
+
+def test_hops_run_only_for_the_configurations_a_spec_selects():
+    """Pairs can be relaxed only (their E_vac(O) and geometry) while single defects get bands; a
+    prefix ending in '*' selects by the start of the name, so "V_O(*" is the isolated vacancies."""
+    data = {**BASE, "supercell": "2x1x2", "pair_cutoff": 1.93, "pair_kinds": ["dopant-vacancy"], "hops": {"per_configuration": 1, "configurations": ["V_O(*", "Ti on Mn(4g, TM layer)"]}}
+    plan = plan_screen(spec_from_dict(data))
+    with_hops = {c.name for c in plan.configurations if c.defects and plan.hops.get(c.id)}
+    pairs = [c.name for c in plan.configurations if len(c.defects) == 2]
+    assert with_hops == {"V_O(4i)", "V_O(8j)", "Ti on Mn(4g, TM layer)"} and len(pairs) == 3
+    ti = next(c for c in plan.configurations if c.name == "Ti on Mn(4g, TM layer)")
+    by_id = plan_screen(spec_from_dict({**data, "hops": {"configurations": [ti.id]}}))
+    assert [c.name for c in by_id.configurations if c.defects and by_id.hops.get(c.id)] == [ti.name]
+    with pytest.raises(LroxInputError, match="matches no defect configuration"):
+        plan_screen(spec_from_dict({**data, "hops": {"configurations": ["Tl on*"]}}))
+
+
 def test_full_flow_runs_on_mock_and_every_job_is_recorded(mock_screen):
     flow, result = mock_screen
     docs = result["documents"]

@@ -15,7 +15,7 @@ from jobflow import Flow, Maker
 
 from structures.configurations import Configuration, PairKind, enumerate_configurations
 from structures.framework import DefectFramework, framework_for_host
-from structures.hops import LiHop, enumerate_hops
+from structures.hops import HopMechanism, LiHop, enumerate_hops
 from structures.hosts import Host, load_host
 from structures.sublattices import DefectKind, parse_dopant, parse_vacancy
 from structures.supercell import parse_supercell
@@ -32,6 +32,7 @@ from workflows.jobs import (
     unavailable_static_job,
 )
 from workflows.spec import Backend, HopSelection, ScreenSpec
+from structures.errors import LroxInputError
 
 __all__ = ["ScreenPlan", "plan_screen", "select_hops", "ScreenMaker"]
 
@@ -66,7 +67,8 @@ class ScreenPlan:
 
 
 def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection) -> dict[str, list[LiHop]]:
-    """The nearest distinct hops around each defect, plus the same hops in the pristine host."""
+    """The nearest distinct hops around each defect (and, with ``nearest_tsh``, the nearest
+    tetrahedral-path hop of each n-TM class a divacancy opens), plus the same hops in the pristine host."""
     pristine = next((c for c in configurations if not c.defects), None)
     chosen: dict[str, list[LiHop]] = {}
     host_hops = enumerate_hops(framework, pristine, cutoff=selection.cutoff) if pristine else []
@@ -74,10 +76,16 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
     references: dict[str, LiHop] = {}
     perms, rank = framework.permutations, framework.rank
     for config in configurations:
-        if not config.defects or selection.per_configuration == 0:
+        if not config.defects or selection.per_configuration == 0 or not selection.selects(config.name, config.id):
             continue
         hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance)
         chosen[config.id] = hops[: selection.per_configuration]
+        if selection.nearest_tsh:  # the nearest tetrahedral-path hop of each n-TM class not yet chosen
+            classes = {h.n_tm for h in chosen[config.id] if h.mechanism == HopMechanism.TSH}
+            for hop in hops:
+                if hop.mechanism == HopMechanism.TSH and hop.n_tm not in classes:
+                    chosen[config.id].append(hop)
+                    classes.add(hop.n_tm)
         for hop in chosen[config.id]:
             pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)
             key = tuple(np.unique(pair, axis=0)[0].tolist())
@@ -106,6 +114,9 @@ def plan_screen(spec: ScreenSpec) -> ScreenPlan:
     )
     if spec.max_configurations is not None:
         configurations = configurations[: spec.max_configurations]
+    for token in spec.hops.configurations:  # a selection that selects nothing is a typo, never a silent empty screen
+        if not any(HopSelection(configurations=[token]).selects(c.name, c.id) for c in configurations if c.defects):
+            raise LroxInputError(f"spec 'hops.configurations': '{token}' matches no defect configuration of this screen (an id, an exact name, or a name prefix ending in '*')")
     hops = select_hops(framework, configurations, spec.hops)
     references = []
     vacancies = {framework.structure[d.point].specie.symbol for c in configurations for d in c.defects if d.kind == DefectKind.VACANCY.value}

@@ -47,6 +47,19 @@ class HopSelection:
     per_configuration: int = 2  # hops per defect configuration, nearest to the defect first
     max_defect_distance: float = 5.0  # Å, hop midpoint to the defect
     host_reference: bool = True  # also run the same hops in the pristine host
+    # also the nearest hop of each n-TM class that a divacancy opens to the tetrahedral path (TSH):
+    # the hops nearest a Li vacancy end in it (mono-vacancy dumbbell hops), so without these no
+    # Li-vacancy screen tests TSH or its n-TM ordering
+    nearest_tsh: bool = True
+    # which defect configurations get hops: ids, exact names, or name prefixes ending in '*'
+    # ("V_O(*": the isolated O vacancies, not the pairs that contain one); empty: all. The others
+    # are relaxed only (energies, E_vac(O), geometry): the way to keep a screen's many pairs cheap.
+    configurations: list[str] = field(default_factory=list)
+
+    def selects(self, name: str, configuration_id: str) -> bool:
+        return not self.configurations or any(
+            token in (name, configuration_id) or (token.endswith("*") and name.startswith(token[:-1])) for token in self.configurations
+        )
 
 
 class NebOptimizer(str, Enum):
@@ -185,6 +198,8 @@ class ScreenSpec:
         h = self.hops
         finite(h.cutoff, "spec 'hops.cutoff'", 0.0, 10.0, strictly_above=True)
         finite(h.max_defect_distance, "spec 'hops.max_defect_distance'", 0.0, 100.0)
+        if not all(isinstance(t, str) and t.strip("*") for t in h.configurations):
+            raise LroxInputError("spec 'hops.configurations': a list of configuration ids, names or name prefixes ending in '*'")
         if not 0 <= h.per_configuration <= 1000:
             raise LroxInputError(f"spec 'hops.per_configuration' must be between 0 and 1000, got {h.per_configuration}")
         m = self.mlip
