@@ -258,3 +258,50 @@ def test_shipped_templates_are_valid_for_their_tools():
     assert type(store.docs_store).__name__ == "MongoStore"
     project = Project.model_validate(yaml.safe_load((templates / "jobflow_remote_project.yaml").read_text()))
     assert project.workers["cluster"].scheduler_type == "slurm"
+
+
+# ----- big outputs: off the job documents, into GridFS -----------------------------------------------
+GPAW_STATIC_FIXTURE = ROOT / "tests" / "data" / "gpaw_static_li2mno3_48.json.xz"
+
+
+def test_a_collector_of_real_gpaw_statics_fits_mongodb_through_gridfs(mongo_server):
+    """A real 48-atom GPAW static (saved once from the main job, so GPAW does not rerun) is a few MB
+    of DOS; a collector holding several is beyond MongoDB's 16 MB document limit. lrox's jobs put
+    those arrays in jobflow's "data" store (GridFS): the collector's document stays small and the
+    arrays come back whole. The same document inline is refused by the server."""
+    import lzma
+
+    from jobflow import JobStore, run_locally
+    from maggma.stores import GridFSStore, MongoStore
+    from pymongo import MongoClient
+    from pymongo.errors import DocumentTooLarge
+
+    from workflows.jobs import collect_job
+
+    host, port = mongo_server
+    static = json.loads(lzma.decompress(GPAW_STATIC_FIXTURE.read_bytes()))
+    assert static["kind"] == "static" and len(static["dos"]["pdos"]) == 48  # the real thing: 48 sites' projected DOS
+    n = 2  # each 48-atom static is about 15 MB of JSON
+    documents = [{**static, "configuration_id": f"cfg-{k}", "label": f"static {k}"} for k in range(n)]
+    inline = len(json.dumps(documents).encode())
+    assert inline > 16 * 1024 * 1024, f"{n} statics are only {inline / 1e6:.1f} MB: the test would prove nothing"
+    screen = {"name": "big", "host": "li2mno3", "supercell": [2, 1, 1], "backend": "mlip",
+              "provenance": {**static["provenance"], "settings_hash": "x"}, "oxygen": None}
+    collector = collect_job(screen, [], documents, [{"kind": "static", "label": d["label"], "configuration_id": d["configuration_id"]} for d in documents])
+    database = f"big_{uuid.uuid4().hex[:8]}"
+    store = JobStore(
+        MongoStore(database, "outputs", host=host, port=port),
+        additional_stores={"data": GridFSStore(database, "blobs", host=host, port=port)},
+    )
+    responses = run_locally(collector, store=store, log=False, ensure_success=True)
+    assert responses[collector.uuid][1].output is not None
+    store.connect()
+    raw = store.docs_store.query_one({"uuid": collector.uuid})
+    stored = len(json.dumps(raw, default=str).encode())
+    assert stored < 1024 * 1024  # the document holds references, not arrays
+    back = store.get_output(collector.uuid, load=True)
+    assert len(back["documents"]) == n and back["documents"][-1]["dos"]["pdos"] == static["dos"]["pdos"]
+    # the same collector inline: the server refuses it (the limit is real, not assumed)
+    client = MongoClient(host, port)
+    with pytest.raises(DocumentTooLarge):
+        client[database]["inline"].insert_one({"documents": documents})

@@ -110,7 +110,10 @@ def prefetch(spec, plan, flow, processes: int, cache_dir, echo=print, rerun_fail
 
 
 def _cost(job, plan) -> float:
-    """A rough relative cost for ordering tasks: atoms × (1 for a relaxation, 8 per NEB band)."""
+    """A rough relative cost for ordering tasks: atoms × (1 for a relaxation, 8 per NEB band; a
+    GPAW static, minutes of one core like a band (measured in the main job), counts as one)."""
     config = next((c for c in plan.configurations if c.id == job.metadata.get("configuration_id")), None)
     atoms = config.n_atoms if config is not None else 10
+    if _function(job) == "gpaw_static_job":
+        return atoms * 8.0
     return atoms * {"neb": 8.0, "relax": 1.0, "static": 4.0}.get(job.metadata.get("kind"), 0.1)
