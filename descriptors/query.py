@@ -17,9 +17,10 @@ never mixed inside one quantity.
 ``site``             host site label(s) of the defect(s)
 per level:
 ``barrier``          lowest Li migration barrier (from the more stable end point) over the
-                     configuration's hops with a trustworthy profile (eV); ``barrier_max`` the
-                     highest; ``n_hops`` how many; ``n_flagged`` hops whose barrier is flagged
-                     (not counted in these)
+                     configuration's hops with a trustworthy profile (eV; a hop that took
+                     another path than expected counts, its path is in the hop table);
+                     ``barrier_max`` the highest; ``n_hops`` how many; ``n_flagged`` hops whose
+                     barrier is flagged for its profile (not counted in these)
 ``e_kra_min``        lowest / highest kinetically resolved barrier E_KRA of those hops (eV),
 ``e_kra_max``        and ``e_kra_nearest``: that of the hop nearest the defect
 ``o2p_center``       O 2p band centre, occupied window E_F − 10 eV..E_F, relative to E_F (eV)
@@ -359,7 +360,7 @@ def long_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
             },
         )
         if d["name"] in ("barrier", "e_kra"):
-            if d["status"] == "ok" and d["value"] is not None:
+            if d["value"] is not None and (d["status"] == "ok" or (d["status"] == "flagged" and _only_mechanism_flags(d.get("flags")))):
                 distance = ((d["details"] or {}).get("hop") or {}).get("distance_to_defect")
                 row["_barriers" if d["name"] == "barrier" else "_kra"].append((d["value"], distance))
             elif d["status"] == "flagged" and d["name"] == "barrier":
@@ -420,6 +421,13 @@ class ConfigurationTable:
         if having:
             return f"{field}@{having[0]}"
         return field if len(self.aliases) <= 1 else f"{field}@{self.aliases[0]}"
+
+
+def _only_mechanism_flags(flags) -> bool:
+    """A barrier flagged only because its hop took another path than expected is still a sound
+    number (the path it took is stored beside it); every other flag marks a doubtful profile."""
+    flags = [str(f) for f in (flags or [])]
+    return bool(flags) and all(f == "mechanism_mismatch" for f in flags)
 
 
 def configuration_table(db, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:

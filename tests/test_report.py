@@ -162,6 +162,22 @@ def test_levels_side_by_side_and_field_at_level_everywhere(tmp_path, capsys):
     assert "gpaw" in capsys.readouterr().out
 
 
+def test_a_hop_that_took_another_path_still_counts_a_doubtful_profile_does_not(tmp_path):
+    """A configuration whose only hop went through the tetrahedral site instead of the dumbbell still
+    has a barrier in the configuration view (the path is in the hop table); a barrier at an end
+    point never does, and is counted as flagged."""
+    data = Synthetic(f"sqlite:///{tmp_path / 'flags.db'}")
+    data.config("ti", "Ti on Mn(4g, TM layer)", dopant="Ti")
+    data.hop("ti", "h1", 0.50, expected="ODH", observed="TSH", distance=2.5)
+    data.config("al", "Al on Mn(4g, TM layer)", dopant="Al")
+    data.value("al", "barrier", 0.0, subject="h2", status="flagged", flags=["max_at_endpoint"], details={"hop": {"distance_to_defect": 2.5}})
+    data.write()
+    rows = {r["id"]: r for r in configuration_table(data.db).rows}
+    assert rows["ti"]["barrier"] == pytest.approx(0.50) and rows["ti"]["e_kra_nearest"] == pytest.approx(0.50)  # one level: plain names
+    assert rows["ti"]["n_flagged"] == 0
+    assert rows["al"]["barrier"] is None and rows["al"]["n_flagged"] == 1
+
+
 def test_feature_export_round_trips_and_the_baseline_never_sees_the_neb(tmp_path):
     import pandas as pd
     import pyarrow.parquet as pq
