@@ -45,15 +45,28 @@ def _nebs(result: dict) -> dict:
     return {d["label"]: d for d in result["documents"] if d["kind"] == "neb"}
 
 
-def test_every_mock_hop_has_the_same_energies_whatever_the_threads_and_blas_kernels(runs):
+# Measured (2026-12-02): the thread count changes no energy (0.0 eV, bit for bit). Forcing
+# OpenBLAS's generic kernels changes the last bits of its matrix products; the relaxed end points
+# still agree to 1e-12 eV, but the adaptive ODE band optimizer amplifies them over ~150 steps: the
+# converged images differ by 3e-13 to 3.4e-5 eV on five hops and by 5.3e-3 eV on one (converging the
+# mock's bands to 0.001 eV/Å instead of 0.05 made it no better: up to 4.9e-3 eV). Each band is
+# converged; where it stops inside the 0.05 eV/Å basin depends on the arithmetic. So a test may read
+# a mock band energy to 0.01 eV across machines, never closer, and the cluster tests read none.
+ACROSS_THREADS = 1e-9  # eV
+ACROSS_BLAS_KERNELS = 0.01  # eV
+
+
+def test_mock_hop_energies_do_not_depend_on_threads_and_move_within_the_band_tolerance_with_blas_kernels(runs):
     reference = _nebs(runs["machine defaults"])
     assert len(reference) == 6
     for name, result in runs.items():
         nebs = _nebs(result)
         assert nebs.keys() == reference.keys(), name
+        tolerance = ACROSS_BLAS_KERNELS if "BLAS" in name else ACROSS_THREADS
         for label, neb in nebs.items():
             assert neb["status"] == "success", (name, label, neb.get("reason"))
-            assert np.allclose(neb["energies"], reference[label]["energies"], rtol=0, atol=1e-6), (name, label)
+            assert np.allclose(neb["energies"][:: len(neb["energies"]) - 1], reference[label]["energies"][:: len(neb["energies"]) - 1], rtol=0, atol=1e-9), (name, label)
+            assert np.allclose(neb["energies"], reference[label]["energies"], rtol=0, atol=tolerance), (name, label)
 
 
 def test_the_mock_host_keeps_its_cell_and_every_band_has_an_interior_maximum(runs):
