@@ -22,7 +22,6 @@ VARIANTS = {
     "machine defaults": {},
     "one thread": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     "generic BLAS kernels, one thread": {"OPENBLAS_CORETYPE": "Prescott", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
-    "generic BLAS kernels, two threads": {"OPENBLAS_CORETYPE": "Prescott", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"},
 }
 
 
