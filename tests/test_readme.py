@@ -3,7 +3,7 @@
 Each ```bash block of README.md is run line by line, in-process, in a fresh folder that sees the
 project's examples. Placeholders are filled from the runs themselves (a configuration folder the
 enumerate line wrote, a relaxed cell and an NEB calculation of the main job). The main job itself
-(``make demo``: CHGNet and GPAW, about 20 minutes) runs here on the mock backend; ``make test`` is
+(``make demo``: SevenNet-0 and GPAW, about 27 minutes) runs here on the mock backend; ``make test`` is
 this suite.
 """
 
