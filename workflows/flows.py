@@ -115,7 +115,7 @@ def plan_screen(spec: ScreenSpec) -> ScreenPlan:
     if spec.max_configurations is not None:
         configurations = configurations[: spec.max_configurations]
     for token in spec.hops.configurations:  # a selection that selects nothing is a typo, never a silent empty screen
-        if not any(HopSelection(configurations=[token]).selects(c.name, c.id) for c in configurations if c.defects):
+        if not any(HopSelection.token_selects(token, c.name, c.id) for c in configurations if c.defects):
             raise LroxInputError(f"spec 'hops.configurations': '{token}' matches no defect configuration of this screen (an id, an exact name, or a name prefix ending in '*')")
     hops = select_hops(framework, configurations, spec.hops)
     references = []

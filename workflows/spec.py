@@ -57,9 +57,11 @@ class HopSelection:
     configurations: list[str] = field(default_factory=list)
 
     def selects(self, name: str, configuration_id: str) -> bool:
-        return not self.configurations or any(
-            token in (name, configuration_id) or (token.endswith("*") and name.startswith(token[:-1])) for token in self.configurations
-        )
+        return not self.configurations or any(self.token_selects(t, name, configuration_id) for t in self.configurations)
+
+    @staticmethod
+    def token_selects(token: str, name: str, configuration_id: str) -> bool:
+        return token in (name, configuration_id) or (token.endswith("*") and name.startswith(token[:-1]))
 
 
 class NebOptimizer(str, Enum):
