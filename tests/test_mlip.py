@@ -121,3 +121,36 @@ def test_a_committee_is_its_own_level_and_never_mixes_two_models(tmp_path, monke
     # the first member's relaxed cells are the committee's geometry
     geometry = {r["level_of_theory"]: r["value"] for r in DescriptorDatabase(db).rows(DescriptorRow) if r["name"] == "tm_o_mean"}
     assert geometry["MLIP committee(chgnet, 7net-0)"] == geometry["MLIP chgnet"]
+
+
+_ONE_CALL = """
+import sys, json
+import numpy as np
+from pymatgen.io.ase import AseAtomsAdaptor
+from structures import load_host
+from workflows import calculators
+if sys.argv[1] == "plain":
+    calculators.keep_freed_memory = lambda: False  # the process keeps glibc's default allocator
+atoms = AseAtomsAdaptor.get_atoms(load_host("li2mno3").structure)
+atoms.calc = calculators.ml_calculator("7net-0", threads=1)
+print(json.dumps({"energy": atoms.get_potential_energy(), "forces": atoms.get_forces().tolist(),
+                  "tuned": calculators.keep_freed_memory()}))
+"""
+
+
+def test_keeping_freed_memory_changes_no_number():
+    """The allocator setting that makes a force call faster gives the same energies and forces, bit for bit."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    runs = {
+        mode: json.loads(subprocess.run([sys.executable, "-c", _ONE_CALL, mode], cwd=root, capture_output=True,
+                                        text=True, check=True).stdout.strip().splitlines()[-1])
+        for mode in ("plain", "tuned")
+    }
+    assert runs["tuned"]["tuned"] is True and runs["plain"]["tuned"] is False  # glibc (Linux): it took effect
+    assert runs["tuned"]["energy"] == runs["plain"]["energy"]
+    assert runs["tuned"]["forces"] == runs["plain"]["forces"]
