@@ -128,8 +128,13 @@ def main() -> None:
     warnings.simplefilter("ignore")
     from workflows.spec import MlipSettings
 
+    from workflows.calculators import keep_freed_memory
+
     model = args.model or MlipSettings().model
     CallCounter.install()
+    # a process-wide allocator setting that lrox makes: set before either route runs, so that both
+    # get it and the ratio measures the routes, not the allocator
+    print(f"# glibc keeps freed memory in the process (both routes): {keep_freed_memory()}", flush=True)
     for hop_name in args.hops:
         print(f"# {hop_name}: {model}, fmax {FMAX} eV/Å on every moving image (climbing image included)", flush=True)
         print(f"{'route':>9} {'wall s':>8} {'force calls':>11} {'NEB steps':>9} {'barrier eV':>10} {'max |F| eV/Å':>12} status", flush=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MigrationBarrier", "migration_barrier", "barrier_from_neb_analysis", "reaction_coordinate", "neb_analysis"]
+__all__ = ["MECHANISM_MISMATCH", "only_mechanism_flags", "MigrationBarrier", "migration_barrier", "barrier_from_neb_analysis", "reaction_coordinate", "neb_analysis"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,22 @@ class MigrationBarrier:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "flags": self.flags}
+
+
+MECHANISM_MISMATCH = "mechanism_mismatch"
+
+
+def only_mechanism_flags(flags) -> bool:
+    """True when a barrier is flagged only because its hop took another path than expected.
+
+    Such a barrier is still a sound number (the path it took is stored beside it); every other flag
+    marks a doubtful profile. ``flags``: a list, or the hop table's comma-joined text; a committee's
+    flags carry their member ("MLIP 7net-0: mechanism_mismatch").
+    """
+    if isinstance(flags, str):
+        flags = flags.split(",")
+    flags = [str(f).strip() for f in (flags or []) if str(f).strip()]
+    return bool(flags) and all(f == MECHANISM_MISMATCH or f.endswith(f": {MECHANISM_MISMATCH}") for f in flags)
 
 
 def reaction_coordinate(images) -> np.ndarray:

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from descriptors.barriers import migration_barrier, reaction_coordinate
+from descriptors.barriers import MECHANISM_MISMATCH, migration_barrier, reaction_coordinate
 from descriptors.vacancy import ChemicalPotential, oxygen_chemical_potential, vacancy_formation_energy
 
 __all__ = ["records_from_result", "configuration_row", "calculation_id", "descriptor_row", "GEOMETRY_NAMES", "UNITS"]
@@ -482,7 +482,7 @@ def _barrier_rows(summaries, docs, calc_of, image_distance: float | None = None)
         expected = hop.get("mechanism")
         flags = list(b.flags)
         if expected in ("ODH", "TSH") and observed.get("mechanism") in ("ODH", "TSH") and observed["mechanism"] != expected:
-            flags.append("mechanism_mismatch")
+            flags.append(MECHANISM_MISMATCH)
         if finite_size and summaries[cid].get("defects"):
             flags.append(finite_size)
         details = {

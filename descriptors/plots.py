@@ -128,7 +128,7 @@ def rule_figure(rule) -> bytes:
             jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
             ax.scatter(np.full(len(values), k) + jitter, values, s=36, edgecolor="black", linewidth=0.5, zorder=3)
             ax.hlines(np.mean(values), k - 0.3, k + 0.3, color="tab:red", lw=2, zorder=4)
-        ax.set_xticks(range(len(names)), [f"{n}\n(n = {len(spec['groups'][n])})" for n in names])
+        ax.set_xticks(range(len(names)), [f"{n.replace(', ', chr(10))}\n(n = {len(spec['groups'][n])})" for n in names], fontsize=8 if len(names) > 3 else None)
         ax.set_ylabel(spec["ylabel"])
     elif kind == "scatter":
         labels = spec.get("labels") or [""] * len(spec["x"])

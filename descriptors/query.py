@@ -57,6 +57,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from descriptors.barriers import only_mechanism_flags
 from descriptors.extract import GEOMETRY_NAMES
 from structures.errors import LroxInputError
 
@@ -360,7 +361,7 @@ def long_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
             },
         )
         if d["name"] in ("barrier", "e_kra"):
-            if d["value"] is not None and (d["status"] == "ok" or (d["status"] == "flagged" and _only_mechanism_flags(d.get("flags")))):
+            if d["value"] is not None and (d["status"] == "ok" or (d["status"] == "flagged" and only_mechanism_flags(d.get("flags")))):
                 distance = ((d["details"] or {}).get("hop") or {}).get("distance_to_defect")
                 row["_barriers" if d["name"] == "barrier" else "_kra"].append((d["value"], distance))
             elif d["status"] == "flagged" and d["name"] == "barrier":
@@ -421,13 +422,6 @@ class ConfigurationTable:
         if having:
             return f"{field}@{having[0]}"
         return field if len(self.aliases) <= 1 else f"{field}@{self.aliases[0]}"
-
-
-def _only_mechanism_flags(flags) -> bool:
-    """A barrier flagged only because its hop took another path than expected is still a sound
-    number (the path it took is stored beside it); every other flag marks a doubtful profile."""
-    flags = [str(f) for f in (flags or [])]
-    return bool(flags) and all(f == "mechanism_mismatch" for f in flags)
 
 
 def configuration_table(db, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:

@@ -126,6 +126,8 @@ def build_report(db, where: str | None = None) -> str:
             _table([{"feature": n, "permutation importance (eV of MAE)": v} for n, v in baseline.importances], ["feature", "permutation importance (eV of MAE)"]),
         ]
     missing = [f"Rule {r.number} ({r.title}): {r.reason}." for r in rules if r.verdict == "not enough data"]
+    missing += [f"Rule {r.number}, part “{p['part']}”: {p['why']} (the rule's verdict rests on its other part)."
+                for r in rules if r.verdict != "not enough data" for p in r.parts if p["verdict"] == "not enough data"]
     if not any(r.get("o2p_center_vbm") is not None for r in long_rows):
         missing.append("No configuration has an O 2p band centre: run statics (static_backend: gpaw, or VASP).")
     if baseline.mae is None:

@@ -387,3 +387,14 @@ def test_static_document_with_a_real_dos_becomes_band_centre_rows():
     rows = {r["name"]: r for r in _electronic_rows(doc, calc)}
     assert all(r["status"] == "ok" for r in rows.values())
     assert rows["band_gap"]["value"] == pytest.approx(2.539, abs=1e-3)
+
+
+def test_a_barrier_flagged_only_for_the_path_it_took_is_still_a_number():
+    """The one rule the configuration view and the design rules share, for single models and committees."""
+    from descriptors.barriers import only_mechanism_flags
+
+    assert only_mechanism_flags(["mechanism_mismatch"])
+    assert only_mechanism_flags("MLIP 7net-0: mechanism_mismatch, MLIP chgnet: mechanism_mismatch")  # hop-table text
+    assert not only_mechanism_flags(["mechanism_mismatch", "max_at_endpoint"])
+    assert not only_mechanism_flags("MLIP chgnet: not converged")
+    assert not only_mechanism_flags([]) and not only_mechanism_flags(None)

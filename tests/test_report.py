@@ -15,6 +15,7 @@ from descriptors.database import DescriptorDatabase
 from descriptors.extract import configuration_row
 from descriptors.hoptable import query_hops
 from descriptors.query import configuration_table, level_aliases, long_table, query
+from descriptors.report import build_report
 from descriptors.rules import evaluate_rules
 
 ML = {"backend": "mlip", "level_of_theory": "MLIP chgnet", "settings_hash": "ml"}
@@ -226,3 +227,47 @@ def test_report_renders_in_a_real_browser_with_every_figure(tmp_path):
     assert image.shape == (2400, 1100) and image.std() > 20  # a page with figures, not a blank one
     for verdict in ("supported",):
         assert verdict in dom
+
+
+def test_rule_one_judges_each_claim_on_its_own_evidence(tmp_path):
+    """A screen like the design-rules example: every tetrahedral path 0-TM, so the n-TM ordering cannot be
+    ranked, while divacancy TSH hops lie far below single-vacancy ODH hops. Single-vacancy hops that took
+    the tetrahedral path count for the ordering, not for 'TSH < ODH where a divacancy allows it'."""
+    s = Synthetic(f"sqlite:///{tmp_path / 'rule1.db'}")
+    pristine = s.config("p", "pristine")
+    for k, e in enumerate((0.08, 0.10, 0.19)):
+        s.hop(s.config(f"dv{k}", f"V_Li #{k}", defect=True, n_atoms=95), f"t{k}", e, n_tm=0, expected="TSH", observed="TSH")
+    s.hop(s.config("dv9", "V_Li #9", defect=True, n_atoms=95), "t9", 0.19, n_tm=1, expected="TSH", observed="ODH")  # left the 1-TM site
+    for k, e in enumerate((0.54, 0.58, 0.62)):
+        s.hop(pristine, f"o{k}", e, n_tm=1, expected="ODH", observed="ODH")
+    for k, e in enumerate((0.45, 0.50)):
+        s.hop(pristine, f"m{k}", e, n_tm=0, expected="ODH", observed="TSH")  # single vacancy, tetrahedral path
+    db = s.write()
+    rule = next(r for r in evaluate_rules(query_hops(db), long_table(db)) if r.number == 1)
+    assert [p["verdict"] for p in rule.parts] == ["not enough data", "supported"]
+    assert rule.parts[0]["n"] == 5 and rule.parts[1]["n"] == 6  # 3 divacancy TSH + 3 single-vacancy ODH
+    assert rule.verdict == "supported" and "not tested" in rule.reason and "all 0-TM" in rule.reason
+    difference = rule.statistics[0]
+    assert difference.value == pytest.approx(np.mean([0.08, 0.10, 0.19]) - np.mean([0.54, 0.58, 0.62]))
+    assert difference.high < 0
+    assert "divacancy, took the O–O edge" in rule.figure["groups"]
+    html = build_report(db)
+    assert "part “E_KRA(0-TM) &lt; E_KRA(1-TM)" in html or "part “E_KRA(0-TM) < E_KRA(1-TM)" in html
+
+
+def test_batched_permutation_importance_measures_what_scikit_learn_measures():
+    """One predict call instead of one per column and repeat, with the same definition of importance."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.inspection import permutation_importance
+
+    from descriptors.features import permutation_importance_batched
+
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame({"slab": rng.uniform(2.2, 2.6, 80), "noise": rng.normal(size=80)})
+    y = 3.0 * (x["slab"].to_numpy() - 2.4) + rng.normal(0, 0.01, 80)
+    model = HistGradientBoostingRegressor(random_state=0).fit(x, y)
+    ours = permutation_importance_batched(model, x, y, n_repeats=20)
+    theirs = permutation_importance(model, x, y, scoring="neg_mean_absolute_error", n_repeats=20, random_state=0).importances_mean
+    assert ours[0] > 0.2 and abs(ours[1]) < 0.02  # the column that sets E_KRA matters, the noise does not
+    assert ours[0] == pytest.approx(theirs[0], rel=0.1) and abs(ours[1] - theirs[1]) < 0.02
