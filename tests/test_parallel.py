@@ -24,6 +24,8 @@ def test_two_worker_processes_give_the_serial_run_s_database(tmp_path, monkeypat
     parallel = _run(tmp_path / "parallel", 2, monkeypatch)
     out = capsys.readouterr().out
     assert "independent jobs on 2 processes" in out and "parallel stage 3/3 done: 6 tasks" in out
+    # each task says what it was as it finishes, not only when the stage ends
+    assert "stage 3/3, 6/6 done: " in out and any(line.strip().startswith("stage 3/3") and "neb " in line for line in out.splitlines())
 
     def numbers(snapshot):  # wall times and the run folders differ; every number must not
         return sorted((d["configuration_id"], d["name"], d["subject"], d["value"], d["status"]) for d in snapshot["descriptors"])

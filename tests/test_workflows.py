@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 from pathlib import Path
 
@@ -62,6 +64,15 @@ def test_a_li_vacancy_screen_also_runs_the_nearest_tetrahedral_path_hop():
         assert len(tsh) == len(set(tsh))  # one per n-TM class
     without = plan_screen(spec_from_dict({**data, "hops": {"per_configuration": 1, "nearest_tsh": False}}))
     assert all([h.mechanism for h in without.hops[c.id]] == [HopMechanism.ODH] for c in without.configurations if c.defects)
+    two = plan_screen(spec_from_dict({**data, "hops": {"per_configuration": 1, "nearest_tsh": 2}}))  # to rank, not only find
+    for config in vacancies:
+        tsh = [h for h in two.hops[config.id] if h.mechanism == HopMechanism.TSH]
+        assert len({h.id for h in tsh}) == len(tsh) and max(Counter(h.n_tm for h in tsh).values()) <= 2
+        assert {h.id for h in plan.hops[config.id]} <= {h.id for h in two.hops[config.id]}  # the nearest ones first
+    assert sum(len(two.hops[c.id]) for c in vacancies) > sum(len(plan.hops[c.id]) for c in vacancies)
+    for bad in (-1, 101, "two", 2.5):
+        with pytest.raises(LroxInputError, match="nearest_tsh"):
+            plan_screen(spec_from_dict({**data, "hops": {"nearest_tsh": bad}}))
 
 
 def test_hops_run_only_for_the_configurations_a_spec_selects():

@@ -8,6 +8,7 @@ atomate2's VASP makers on a cluster).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,12 +81,12 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
             continue
         hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance)
         chosen[config.id] = hops[: selection.per_configuration]
-        if selection.nearest_tsh:  # the nearest tetrahedral-path hop of each n-TM class not yet chosen
-            classes = {h.n_tm for h in chosen[config.id] if h.mechanism == HopMechanism.TSH}
+        if selection.tsh_per_class:  # the nearest tetrahedral-path hops of each n-TM class, up to the number asked
+            per_class = Counter(h.n_tm for h in chosen[config.id] if h.mechanism == HopMechanism.TSH)
             for hop in hops:
-                if hop.mechanism == HopMechanism.TSH and hop.n_tm not in classes:
+                if hop.mechanism == HopMechanism.TSH and per_class[hop.n_tm] < selection.tsh_per_class and hop.id not in {h.id for h in chosen[config.id]}:
                     chosen[config.id].append(hop)
-                    classes.add(hop.n_tm)
+                    per_class[hop.n_tm] += 1
         for hop in chosen[config.id]:
             pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)
             key = tuple(np.unique(pair, axis=0)[0].tolist())

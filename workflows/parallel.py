@@ -18,6 +18,7 @@ finds every job done and only assembles the results. Nothing here changes a numb
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
@@ -92,7 +93,8 @@ def prefetch(spec, plan, flow, processes: int, cache_dir, echo=print, rerun_fail
     """Compute the screen's expensive jobs in ``processes`` workers, into the job cache; returns how many ran."""
     names = {job.uuid: job.name for job in flow.jobs}
     cost = {job.uuid: _cost(job, plan) for job in flow.jobs}
-    computed = 0
+    inputs = {job.uuid: set(job.input_uuids) for job in flow.jobs}
+    computed, start = 0, time.monotonic()
     context = get_context("spawn")  # no fork after torch has started threads
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_init_worker, initargs=(spec, str(cache_dir), rerun_failed)) as pool:
         for number, tasks in enumerate(stages(flow), start=1):
@@ -100,13 +102,22 @@ def prefetch(spec, plan, flow, processes: int, cache_dir, echo=print, rerun_fail
                 continue
             tasks = sorted(tasks, key=lambda t: -sum(cost[u] for u in t))  # the largest first
             futures = {pool.submit(_run_task, [names[u] for u in task]): task for task in tasks}
-            for future in as_completed(futures):
+            for done, future in enumerate(as_completed(futures), start=1):
                 try:
                     computed += future.result()
                 except Exception as exc:  # noqa: BLE001 - the serial run that follows computes what is missing
                     echo(f"note: a parallel task stopped ({type(exc).__name__}: {str(exc)[:120]}); the serial run computes its jobs")
+                elapsed = int(time.monotonic() - start)
+                echo(f"  stage {number}/3, {done}/{len(tasks)} done: {_task_name(futures[future], inputs, names)} — {elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d} elapsed")
             echo(f"parallel stage {number}/3 done: {len(tasks)} tasks on {processes} processes")
     return computed
+
+
+def _task_name(task: list[str], inputs: dict[str, set], names: dict[str, str]) -> str:
+    """The job a task was made for: the one no other job of the task waits for."""
+    members = set(task)
+    sinks = [u for u in task if not any(u in inputs.get(other, ()) for other in members - {u})]
+    return names.get(sinks[0] if sinks else task[-1], "task")
 
 
 def _cost(job, plan) -> float:

@@ -49,8 +49,13 @@ class HopSelection:
     host_reference: bool = True  # also run the same hops in the pristine host
     # also the nearest hop of each n-TM class that a divacancy opens to the tetrahedral path (TSH):
     # the hops nearest a Li vacancy end in it (mono-vacancy dumbbell hops), so without these no
-    # Li-vacancy screen tests TSH or its n-TM ordering
-    nearest_tsh: bool = True
+    # Li-vacancy screen tests TSH or its n-TM ordering. A number N: the N nearest of each class
+    # (true = 1, false = 0), for a screen that must rank tetrahedral barriers, not only find one
+    nearest_tsh: bool | int = True
+
+    @property
+    def tsh_per_class(self) -> int:
+        return int(self.nearest_tsh) if isinstance(self.nearest_tsh, bool) else self.nearest_tsh
     # which defect configurations get hops: ids, exact names, or name prefixes ending in '*'
     # ("V_O(*": the isolated O vacancies, not the pairs that contain one); empty: all. The others
     # are relaxed only (energies, E_vac(O), geometry): the way to keep a screen's many pairs cheap.
@@ -202,6 +207,8 @@ class ScreenSpec:
         finite(h.max_defect_distance, "spec 'hops.max_defect_distance'", 0.0, 100.0)
         if not all(isinstance(t, str) and t.strip("*") for t in h.configurations):
             raise LroxInputError("spec 'hops.configurations': a list of configuration ids, names or name prefixes ending in '*'")
+        if not 0 <= h.tsh_per_class <= 100:
+            raise LroxInputError(f"spec 'hops.nearest_tsh' must be true, false or a number of hops from 0 to 100, got {h.nearest_tsh}")
         if not 0 <= h.per_configuration <= 1000:
             raise LroxInputError(f"spec 'hops.per_configuration' must be between 0 and 1000, got {h.per_configuration}")
         m = self.mlip
