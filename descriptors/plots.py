@@ -142,6 +142,8 @@ def rule_figure(rule) -> bytes:
             ax.axhline(value, color="tab:green", ls="--", lw=1.2, label=text)
         ax.set_xlabel(spec["xlabel"])
         ax.set_ylabel(spec["ylabel"])
+        if spec.get("xlim"):
+            ax.set_xlim(*spec["xlim"])
         if any(labels) or spec.get("band"):
             ax.legend(fontsize=7, loc="best")
     elif kind == "evac":

@@ -25,6 +25,7 @@ __all__ = ["N_MIN", "RuleResult", "evaluate_rules", "usable_hops"]
 N_MIN = 5  # points a statistic needs (per group for a difference: 3)
 N_MIN_GROUP = 3
 NEAR = 4.0  # Å: a hop "around" a vacancy has its midpoint this close to it
+MIN_DISTANCE_SPAN = 0.5  # Å: below this spread of distances no trend with distance is computed (a rank over 0.02 Å is noise)
 LITERATURE = {
     "rule2": "DFT for Li-rich oxides: 0.69 → 0.39 eV next to an O vacancy (ΔE_a ≈ −0.30 eV), 0–0.21 eV at the extreme",
     "rule3": "Na–W co-doping reported to raise E_vac(O) from 6.75 to 9.26 eV",
@@ -121,7 +122,7 @@ def rule_tsh_and_n_tm(hops: list[dict]) -> RuleResult:
                + f"; {N_MIN} over at least two n-TM values are needed")
         if left_tetrahedral:
             classes = "/".join(sorted({f"{h['n_tm']}-TM" for h in left_tetrahedral if h.get("n_tm") is not None}))
-            why += f" ({len(left_tetrahedral)} divacancy hops past a {classes} tetrahedral site left it for the O–O edge: observed ODH, no tetrahedral barrier to rank)"
+            why += f"; {len(left_tetrahedral)} divacancy hops past a {classes} tetrahedral site left it for the O–O edge (observed ODH), so no {classes} tetrahedral barrier exists to rank"
     parts.append({"part": "E_KRA(0-TM) < E_KRA(1-TM) < E_KRA(2-TM) on observed tetrahedral paths", "verdict": verdict, "n": len(tsh), "why": why})
 
     if len(divacancy_tsh) >= N_MIN_GROUP and len(single_odh) >= N_MIN_GROUP:
@@ -142,7 +143,7 @@ def rule_tsh_and_n_tm(hops: list[dict]) -> RuleResult:
     reason = "; ".join(p["why"] for p in shown)
     untested = [p for p in parts if p["verdict"] == NOT_ENOUGH and verdict != NOT_ENOUGH]
     if untested:
-        reason += "; not tested: " + "; ".join(f"{p['part']} ({p['why']})" for p in untested)
+        reason += ". Not tested: " + "; ".join(f"{p['part']}: {p['why']}" for p in untested)
     evidence = {id(h): h for h in tsh + single_odh}.values()
     return RuleResult(
         1,
@@ -169,8 +170,9 @@ def rule_o_vacancy_lowers_barriers(hops: list[dict]) -> RuleResult:
         mean = bootstrap_mean([h["delta_e_a"] for h in near], f"mean ΔE_a of hops within {NEAR:g} Å of an O vacancy")
         stats.append(mean)
         verdict = _directional(mean, -1)
-        if len(usable) >= N_MIN:
-            stats.append(spearman([h["distance_to_defect"] for h in usable], [h["delta_e_a"] for h in usable], "Spearman ρ(distance to V_O, ΔE_a)"))
+        distances = [h["distance_to_defect"] for h in usable]
+        if len(usable) >= N_MIN and max(distances) - min(distances) >= MIN_DISTANCE_SPAN:  # a trend needs distances that differ
+            stats.append(spearman(distances, [h["delta_e_a"] for h in usable], "Spearman ρ(distance to V_O, ΔE_a)"))
     else:
         verdict = NOT_ENOUGH
     reason = {
@@ -194,6 +196,7 @@ def rule_o_vacancy_lowers_barriers(hops: list[dict]) -> RuleResult:
             "y": [h["delta_e_a"] for h in usable],
             "labels": [h.get("mechanism_observed") or h.get("mechanism_expected") or "" for h in usable],
             "xlabel": "distance from the hop midpoint to the O vacancy (Å)",
+            "xlim": (0.0, max([NEAR + 0.5, *(h["distance_to_defect"] + 0.5 for h in usable)])),
             "ylabel": "ΔE_a: E_KRA − E_KRA(pristine) (eV)",
             "hline": 0.0,
             "band": (-0.30, "literature: 0.69 → 0.39 eV"),

@@ -246,7 +246,7 @@ def test_rule_one_judges_each_claim_on_its_own_evidence(tmp_path):
     rule = next(r for r in evaluate_rules(query_hops(db), long_table(db)) if r.number == 1)
     assert [p["verdict"] for p in rule.parts] == ["not enough data", "supported"]
     assert rule.parts[0]["n"] == 5 and rule.parts[1]["n"] == 6  # 3 divacancy TSH + 3 single-vacancy ODH
-    assert rule.verdict == "supported" and "not tested" in rule.reason and "all 0-TM" in rule.reason
+    assert rule.verdict == "supported" and "Not tested" in rule.reason and "all 0-TM" in rule.reason
     difference = rule.statistics[0]
     assert difference.value == pytest.approx(np.mean([0.08, 0.10, 0.19]) - np.mean([0.54, 0.58, 0.62]))
     assert difference.high < 0
@@ -271,3 +271,16 @@ def test_batched_permutation_importance_measures_what_scikit_learn_measures():
     theirs = permutation_importance(model, x, y, scoring="neg_mean_absolute_error", n_repeats=20, random_state=0).importances_mean
     assert ours[0] > 0.2 and abs(ours[1]) < 0.02  # the column that sets E_KRA matters, the noise does not
     assert ours[0] == pytest.approx(theirs[0], rel=0.1) and abs(ours[1] - theirs[1]) < 0.02
+
+
+def test_no_distance_trend_is_read_from_hops_at_one_distance(tmp_path):
+    """Five hops all 1.49-1.51 Å from their O vacancy: the mean ΔE_a judges rule 2; a rank correlation
+    over 0.02 Å of distance would be noise dressed as a statistic, so there is none."""
+    s = Synthetic(f"sqlite:///{tmp_path / 'rule2.db'}")
+    for j in range(5):
+        vacancy = s.config(f"v{j}", f"V_O(8j) #{j}", defect=True, n_atoms=95)
+        s.hop(vacancy, f"vh{j}", 0.8, expected="V_O-edge", observed="V_O-edge", delta=0.2 + 0.01 * j, distance=1.49 + 0.005 * j, nearest="V_O(8j)")
+    db = s.write()
+    rule = next(r for r in evaluate_rules(query_hops(db), long_table(db)) if r.number == 2)
+    assert rule.verdict == "contradicted" and [e.name for e in rule.statistics] == ["mean ΔE_a of hops within 4 Å of an O vacancy"]
+    assert rule.figure["xlim"][0] == 0.0 and rule.figure["xlim"][1] >= 4.0  # the reader sees how close 1.5 Å is
