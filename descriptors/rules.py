@@ -80,8 +80,8 @@ def _rule1_groups(tsh: list[dict], left_tetrahedral: list[dict], single_odh: lis
     """The strip plot's groups: observed-TSH hops by n-TM and by what opened the path, then the rest."""
     groups = {}
     for n in sorted({h["n_tm"] for h in tsh}):
-        for opened, label in (("TSH", "divacancy"), ("ODH", "single vacancy")):
-            values = [h["e_kra"] for h in tsh if h["n_tm"] == n and (h.get("mechanism_expected") == "TSH") == (opened == "TSH")]
+        for from_divacancy, label in ((True, "divacancy"), (False, "single vacancy")):
+            values = [h["e_kra"] for h in tsh if h["n_tm"] == n and (h.get("mechanism_expected") == "TSH") is from_divacancy]
             if values:
                 groups[f"TSH {n}-TM, {label}"] = values
     if left_tetrahedral:
