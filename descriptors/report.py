@@ -57,7 +57,7 @@ def build_report(db, where: str | None = None) -> str:
     from descriptors.hoptable import query_hops
     from descriptors.plots import rule_figure
     from descriptors.query import level_aliases, long_table, query
-    from descriptors.rules import N_MIN, N_MIN_GROUP, evaluate_rules
+    from descriptors.rules import N_MIN, N_MIN_GROUP, NOT_ENOUGH, evaluate_rules
 
     hops = query_hops(db)
     long_rows = long_table(db)
@@ -125,9 +125,9 @@ def build_report(db, where: str | None = None) -> str:
             "The feature table is <code>lrox export --features OUT.parquet</code>.</p>",
             _table([{"feature": n, "permutation importance (eV of MAE)": v} for n, v in baseline.importances], ["feature", "permutation importance (eV of MAE)"]),
         ]
-    missing = [f"Rule {r.number} ({r.title}): {r.reason}." for r in rules if r.verdict == "not enough data"]
+    missing = [f"Rule {r.number} ({r.title}): {r.reason}." for r in rules if r.verdict == NOT_ENOUGH]
     missing += [f"Rule {r.number}, part “{p['part']}”: {p['why']} (the rule's verdict rests on its other part)."
-                for r in rules if r.verdict != "not enough data" for p in r.parts if p["verdict"] == "not enough data"]
+                for r in rules if r.verdict != NOT_ENOUGH for p in r.parts if p["verdict"] == NOT_ENOUGH]
     if not any(r.get("o2p_center_vbm") is not None for r in long_rows):
         missing.append("No configuration has an O 2p band centre: run statics (static_backend: gpaw, or VASP).")
     if baseline.mae is None:

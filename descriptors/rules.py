@@ -144,7 +144,7 @@ def rule_tsh_and_n_tm(hops: list[dict]) -> RuleResult:
     untested = [p for p in parts if p["verdict"] == NOT_ENOUGH and verdict != NOT_ENOUGH]
     if untested:
         reason += ". Not tested: " + "; ".join(f"{p['part']}: {p['why']}" for p in untested)
-    evidence = {id(h): h for h in tsh + single_odh}.values()
+    evidence = tsh + single_odh  # disjoint: observed TSH, observed ODH
     return RuleResult(
         1,
         "Fewer TM neighbours of the tetrahedral site, lower barrier; TSH below ODH",
@@ -153,8 +153,8 @@ def rule_tsh_and_n_tm(hops: list[dict]) -> RuleResult:
         reason,
         stats,
         len(evidence),
-        _levels(list(evidence)),
-        _cells(list(evidence)),
+        _levels(evidence),
+        _cells(evidence),
         {"kind": "strip", "groups": _rule1_groups(tsh, left_tetrahedral, single_odh), "ylabel": "E_KRA (eV)"},
         table=[{"part": p["part"], "verdict": p["verdict"], "n": p["n"]} for p in parts],
         parts=parts,

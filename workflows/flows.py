@@ -83,9 +83,11 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
         chosen[config.id] = hops[: selection.per_configuration]
         if selection.tsh_per_class:  # the nearest tetrahedral-path hops of each n-TM class, up to the number asked
             per_class = Counter(h.n_tm for h in chosen[config.id] if h.mechanism == HopMechanism.TSH)
+            taken = {h.id for h in chosen[config.id]}
             for hop in hops:
-                if hop.mechanism == HopMechanism.TSH and per_class[hop.n_tm] < selection.tsh_per_class and hop.id not in {h.id for h in chosen[config.id]}:
+                if hop.mechanism == HopMechanism.TSH and per_class[hop.n_tm] < selection.tsh_per_class and hop.id not in taken:
                     chosen[config.id].append(hop)
+                    taken.add(hop.id)
                     per_class[hop.n_tm] += 1
         for hop in chosen[config.id]:
             pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)

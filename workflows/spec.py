@@ -52,14 +52,14 @@ class HopSelection:
     # Li-vacancy screen tests TSH or its n-TM ordering. A number N: the N nearest of each class
     # (true = 1, false = 0), for a screen that must rank tetrahedral barriers, not only find one
     nearest_tsh: bool | int = True
-
-    @property
-    def tsh_per_class(self) -> int:
-        return int(self.nearest_tsh) if isinstance(self.nearest_tsh, bool) else self.nearest_tsh
     # which defect configurations get hops: ids, exact names, or name prefixes ending in '*'
     # ("V_O(*": the isolated O vacancies, not the pairs that contain one); empty: all. The others
     # are relaxed only (energies, E_vac(O), geometry): the way to keep a screen's many pairs cheap.
     configurations: list[str] = field(default_factory=list)
+
+    @property
+    def tsh_per_class(self) -> int:
+        return int(self.nearest_tsh) if isinstance(self.nearest_tsh, bool) else self.nearest_tsh
 
     def selects(self, name: str, configuration_id: str) -> bool:
         return not self.configurations or any(self.token_selects(t, name, configuration_id) for t in self.configurations)
