@@ -400,15 +400,17 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
         return initial.interpolate(final, nimages=n_images + 1, autosort_tol=0)
     if method != "idpp":
         raise LroxInputError(f"unknown interpolation '{method}': use idpp or linear")
-    # ASE's IDPP (Smidstrup et al., J. Chem. Phys. 140, 214106 (2014)): a short MDMin run on the
-    # image-dependent pair potential; converges in tens of steps where a fixed-step solver
-    # needs thousands.
-    from ase.mep.neb import idpp_interpolate
+    # IDPP (Smidstrup et al., J. Chem. Phys. 140, 214106 (2014)), relaxed by ASE's MDMin as
+    # ase.mep.idpp_interpolate does, on a fixed list of periodic pairs (periodic_idpp_calculators)
+    from ase.mep import NEB
+    from ase.optimize import MDMin
     from pymatgen.io.ase import AseAtomsAdaptor
 
     linear = initial.interpolate(final, nimages=n_images + 1, autosort_tol=0)
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in linear]
-    idpp_interpolate(atoms, traj=None, log=None, fmax=0.05, mic=True, steps=200)
+    for image, calculator in zip(atoms, periodic_idpp_calculators(atoms)):
+        image.calc = calculator
+    MDMin(NEB(atoms, method="improvedtangent"), logfile=None).run(fmax=0.05, steps=200)
     images = []
     for s, a in zip(linear, atoms):
         image = AseAtomsAdaptor.get_structure(a)
@@ -417,6 +419,60 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
         images.append(image)
     images[0], images[-1] = initial.copy(), final.copy()
     return images
+
+
+IDPP_CUTOFF = 8.0  # Å: a pair weighs 1/d⁴, so at 8 Å 1/260 of its weight at 2 Å
+
+
+def periodic_idpp_calculators(images: list, cutoff: float = IDPP_CUTOFF) -> list:
+    """ASE calculators of the image-dependent pair potential, one per image of a linearly
+    interpolated band (ASE Atoms, unwrapped), on pairs fixed at the start: every (i, j, lattice
+    shift) within ``cutoff`` in either end point, its target length interpolated between the ends.
+
+    ASE's IDPP pairs each atom with the minimum image of each other atom. In a C2/m cell, atoms
+    half a lattice vector apart have two images at one distance; which one ASE took, and so the
+    direction of the pair's force, flipped with the last bit of the arithmetic: OpenBLAS's generic
+    kernels moved the initial band of Li2MnO3 hops by 5e-3 Å (24-atom cell) and 7e-3 Å (96-atom
+    cell) against its default ones, and the converged NEB with it. With both images in the sum
+    the potential is smooth, and the band is the same across kernels (tests/test_hops.py).
+    """
+    from ase.calculators.calculator import Calculator, all_changes
+    from ase.neighborlist import neighbor_list
+
+    first, last = images[0], images[-1]
+    pairs: set[tuple[int, ...]] = set()
+    for end in (first, last):
+        i, j, shift = neighbor_list("ijS", end, cutoff)
+        pairs.update(zip(i.tolist(), j.tolist(), *shift.T.tolist()))
+    key = np.array(sorted(pairs), dtype=int).reshape(-1, 5)
+    i, j, shift = key[:, 0], key[:, 1], key[:, 2:].astype(float)
+
+    def lengths(image) -> tuple[np.ndarray, np.ndarray]:
+        vec = image.positions[j] - image.positions[i] + shift @ np.asarray(image.cell)
+        return vec, np.linalg.norm(vec, axis=1)
+
+    start, end = lengths(first)[1], lengths(last)[1]
+
+    class PeriodicIDPP(Calculator):
+        implemented_properties = ["energy", "forces"]
+
+        def __init__(self, target: np.ndarray):
+            super().__init__()
+            self.target = target
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            vec, d = lengths(self.atoms)
+            dd = d - self.target
+            energy = 0.5 * float(np.sum(dd**2 / d**4))  # as ASE's IDPP: each pair twice
+            # dE/dr_j of one ordered pair (ASE's expression); (j, i, −S) is in the list as well
+            slope = (dd * (1 - 2 * dd / d) / d**5)[:, None] * vec
+            forces = np.zeros((len(self.atoms), 3))
+            np.add.at(forces, j, -2 * slope)
+            self.results = {"energy": energy, "forces": forces}
+
+    steps = len(images) - 1
+    return [PeriodicIDPP(start + (end - start) * k / steps) for k in range(len(images))]
 
 
 def _state(framework: DefectFramework, configuration: Configuration | None, hop: LiHop, li_at: int) -> list[str]:

@@ -96,6 +96,41 @@ def test_endpoints_and_idpp_images():
     assert min(np.sort(img.distance_matrix, axis=1)[:, 1].min() for img in images) > 1.4
 
 
+def test_periodic_idpp_forces_are_its_gradient_and_ties_between_images_do_not_matter():
+    """Li2MnO3's 24-atom C2/m cell has atom pairs half a lattice vector apart: two periodic images
+    at one distance. The IDPP sums both, so shifting every atom by a rounding-sized amount (what a
+    different BLAS kernel does) moves the band by as little."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from structures.hops import periodic_idpp_calculators
+
+    fw = framework("li2mno3", (1, 1, 1))
+    hop = enumerate_hops(fw)[0]
+    initial, final = hop_endpoints(fw, None, hop)
+    linear = [AseAtomsAdaptor.get_atoms(s) for s in initial.interpolate(final, nimages=4, autosort_tol=0)]
+    image = linear[2].copy()
+    image.calc = periodic_idpp_calculators(linear)[2]
+    image.rattle(0.05, seed=3)
+    forces, h = image.get_forces(), 1e-6
+    for atom, axis in ((0, 0), (len(image) - 1, 2), (7, 1)):
+        energies = []
+        for sign in (1, -1):
+            moved = image.copy()
+            moved.calc = image.calc
+            moved.positions[atom, axis] += sign * h
+            energies.append(moved.get_potential_energy())
+        assert forces[atom, axis] == pytest.approx(-(energies[0] - energies[1]) / (2 * h), abs=1e-6)
+
+    band = interpolate_hop(initial, final, n_images=3)
+    nudged = initial.copy()
+    nudged.translate_sites(range(len(nudged)), [1e-13, -1e-13, 1e-13], frac_coords=False, to_unit_cell=False)
+    again = interpolate_hop(nudged, final, n_images=3)
+    lattice = band[0].lattice.matrix
+    for a, b in zip(band[1:-1], again[1:-1]):
+        shift = (a.frac_coords - b.frac_coords + 0.5) % 1 - 0.5
+        assert np.abs(shift @ lattice).max() < 1e-9
+
+
 def test_bad_hop_inputs(li2mno3_cell):
     with pytest.raises(LroxInputError, match="must be positive"):
         enumerate_hops(li2mno3_cell, cutoff=-1)
