@@ -440,12 +440,8 @@ def periodic_idpp_calculators(images: list, cutoff: float = IDPP_CUTOFF) -> list
     from ase.neighborlist import neighbor_list
 
     first, last = images[0], images[-1]
-    pairs: set[tuple[int, ...]] = set()
-    for end in (first, last):
-        i, j, shift = neighbor_list("ijS", end, cutoff)
-        pairs.update(zip(i.tolist(), j.tolist(), *shift.T.tolist()))
-    key = np.array(sorted(pairs), dtype=int).reshape(-1, 5)
-    i, j, shift = key[:, 0], key[:, 1], key[:, 2:].astype(float)
+    pairs = np.unique(np.vstack([np.column_stack(neighbor_list("ijS", end, cutoff)) for end in (first, last)]), axis=0)
+    i, j, shift = pairs[:, 0], pairs[:, 1], pairs[:, 2:].astype(float)
 
     def lengths(image) -> tuple[np.ndarray, np.ndarray]:
         vec = image.positions[j] - image.positions[i] + shift @ np.asarray(image.cell)
