@@ -121,14 +121,24 @@ def test_periodic_idpp_forces_are_its_gradient_and_ties_between_images_do_not_ma
             energies.append(moved.get_potential_energy())
         assert forces[atom, axis] == pytest.approx(-(energies[0] - energies[1]) / (2 * h), abs=1e-6)
 
-    band = interpolate_hop(initial, final, n_images=3)
-    nudged = initial.copy()
-    nudged.translate_sites(range(len(nudged)), [1e-13, -1e-13, 1e-13], frac_coords=False, to_unit_cell=False)
-    again = interpolate_hop(nudged, final, n_images=3)
-    lattice = band[0].lattice.matrix
-    for a, b in zip(band[1:-1], again[1:-1]):
-        shift = (a.frac_coords - b.frac_coords + 0.5) % 1 - 0.5
-        assert np.abs(shift @ lattice).max() < 1e-9
+    # the 24-atom cell, and the 96-atom Li-rich host: a pristine hop (ASE's IDPP moved its band by
+    # 5.7e-3 Å under this nudge) and a hop beside an O vacancy
+    from structures.configurations import enumerate_singles
+    from structures.sublattices import parse_vacancy
+
+    big = framework("li2mno3", (2, 1, 2))
+    vacancy = enumerate_singles(big, parse_vacancy("O"))[0]
+    cases = [(initial, final), hop_endpoints(big, None, enumerate_hops(big)[0])]
+    cases.append(hop_endpoints(big, vacancy, enumerate_hops(big, vacancy, max_defect_distance=4.0)[0]))
+    for ends in cases:
+        band = interpolate_hop(*ends, n_images=3)
+        nudged = ends[0].copy()
+        nudged.translate_sites(range(len(nudged)), [1e-13, -1e-13, 1e-13], frac_coords=False, to_unit_cell=False)
+        again = interpolate_hop(nudged, ends[1], n_images=3)
+        lattice = band[0].lattice.matrix
+        for a, b in zip(band[1:-1], again[1:-1]):
+            shift = (a.frac_coords - b.frac_coords + 0.5) % 1 - 0.5
+            assert np.abs(shift @ lattice).max() < 1e-9
 
 
 def test_bad_hop_inputs(li2mno3_cell):
