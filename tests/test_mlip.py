@@ -154,3 +154,59 @@ def test_keeping_freed_memory_changes_no_number():
     assert runs["tuned"]["tuned"] is True and runs["plain"]["tuned"] is False  # glibc (Linux): it took effect
     assert runs["tuned"]["energy"] == runs["plain"]["energy"]
     assert runs["tuned"]["forces"] == runs["plain"]["forces"]
+
+
+def _rattled_licoo2(seed: int):
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(load_host("licoo2").structure * (2, 2, 1))
+    atoms.rattle(0.03, seed=seed)
+    return atoms
+
+
+def _energy_forces(atoms, calc):
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return atoms.get_potential_energy(), atoms.get_forces().copy()
+
+
+def test_compiled_sevennet_gives_the_eager_numbers(monkeypatch):
+    """torch.compile only fuses kernels: the same energies and forces (to float32 rounding) on
+    geometries it was not checked on, and the process records that it runs compiled."""
+    from workflows import calculators
+
+    monkeypatch.setattr(calculators, "COMPILE_STATUS", {})
+    compiled = calculators.ml_calculator("7net-0", threads=1, compiled=True)
+    for seed in (1, 2, 3):  # a fresh calculator per image, as in a band: one compiled model per process
+        atoms = _rattled_licoo2(seed)
+        energy, forces = _energy_forces(atoms, calculators.ml_calculator("7net-0", threads=1))
+        c_energy, c_forces = _energy_forces(atoms, calculators.ml_calculator("7net-0", threads=1, compiled=True))
+        assert c_energy == pytest.approx(energy, abs=1e-4)
+        assert np.abs(c_forces - forces).max() < 1e-5
+    assert calculators.COMPILE_STATUS == {"7net-0": "compiled"}
+    _energy_forces(_rattled_licoo2(5), compiled)
+    assert compiled.model is calculators._compiled_model("7net-0")
+
+
+@pytest.mark.parametrize("breakage", ["compiler fails", "numbers differ"])
+def test_a_compiled_model_that_fails_its_check_leaves_the_process_on_the_eager_model(monkeypatch, breakage):
+    from workflows import calculators
+
+    monkeypatch.setattr(calculators, "COMPILE_STATUS", {})
+    if breakage == "compiler fails":
+        def no_compiler(name):
+            raise RuntimeError("no C compiler")
+
+        monkeypatch.setattr(calculators, "_compiled_model", no_compiler)
+    else:
+        monkeypatch.setattr(calculators, "COMPILE_TOLERANCE", {"energy": -1.0, "forces": -1.0})  # any difference is too large
+    atoms = _rattled_licoo2(4)
+    eager = _energy_forces(atoms, calculators.ml_calculator("7net-0", threads=1))
+    with pytest.warns(UserWarning, match="7net-0: eager"):
+        first = _energy_forces(atoms, calculators.ml_calculator("7net-0", threads=1, compiled=True))
+    later = calculators.ml_calculator("7net-0", threads=1, compiled=True)
+    second = _energy_forces(atoms, later)
+    assert later.model is calculators._load_model("7net-0")
+    assert calculators.COMPILE_STATUS["7net-0"].startswith("eager")
+    for result in (first, second):
+        assert result[0] == eager[0] and np.array_equal(result[1], eager[1])  # bit for bit: the eager model

@@ -28,7 +28,7 @@ __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job"
 
 # Settings that never change a number (how many threads, which configurations get a static, the
 # core-hour model, test switches): left out of the hash that is part of every number's identity.
-NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes"})
+NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile"})
 
 
 def physics_settings(settings: dict) -> dict:
@@ -62,7 +62,7 @@ def _calculator_factory(backend: str, settings: dict, label: str, band: bool = F
     last site, free of its anchor there).
     """
     if backend == "mlip":
-        return lambda: ml_calculator(settings["model"], settings.get("threads"))
+        return lambda: ml_calculator(settings["model"], settings.get("threads"), compiled=settings.get("compile", True))
     if backend == "mock":
         fail = any(token and token in label for token in settings.get("fail", []))
         blow_up = any(token and token in label for token in settings.get("blow_up", []))

@@ -93,6 +93,9 @@ class MlipSettings:
     n_images: int = 5
     climb: bool = True
     threads: int | None = None  # torch threads per process (default: 1 when several processes run, else torch's)
+    # SevenNet through torch.compile: 1.6x per call, ~40 s of compiling per process, each process's
+    # first call checked against the eager model (workflows.calculators.COMPILE_TOLERANCE)
+    compile: bool = True
     # worker processes for independent jobs (relaxations, bands, statics); None: one per core, at
     # most 2 (on 2 cores two 1-thread processes beat one 2-thread process: benchmarks/RESULTS.md)
     processes: int | None = None
