@@ -105,8 +105,10 @@ def compile_once(hop_name: str, model: str) -> float:
     from workflows.calculators import ML_MODELS, ml_calculator
     from workflows.spec import MlipSettings
 
-    if not asdict(MlipSettings())["compile"] or ML_MODELS[model].package != "sevenn":
-        return 0.0
+    import torch
+
+    if not asdict(MlipSettings())["compile"] or ML_MODELS[model].package != "sevenn" or torch.get_num_threads() != 1:
+        return 0.0  # not compiled: CHGNet, compile off, or several torch threads (which run eager)
     _, pristine, _ = the_hop(hop_name)
     atoms = AseAtomsAdaptor.get_atoms(pristine.structure)
     atoms.calc = ml_calculator(model, compiled=True)

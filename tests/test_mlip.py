@@ -210,3 +210,25 @@ def test_a_compiled_model_that_fails_its_check_leaves_the_process_on_the_eager_m
     assert calculators.COMPILE_STATUS["7net-0"].startswith("eager")
     for result in (first, second):
         assert result[0] == eager[0] and np.array_equal(result[1], eager[1])  # bit for bit: the eager model
+
+
+def test_a_multi_threaded_process_runs_the_eager_model(monkeypatch):
+    """Compiled kernels on two torch threads crashed a process (double free): they run eager."""
+    import torch
+
+    from workflows import calculators
+
+    monkeypatch.setattr(calculators, "COMPILE_STATUS", {})
+    threads = torch.get_num_threads()
+    atoms = _rattled_licoo2(6)
+    try:
+        calc = calculators.ml_calculator("7net-0", threads=2, compiled=True)
+        energy, forces = _energy_forces(atoms, calc)
+        assert calc.model is calculators._load_model("7net-0")
+        assert calculators.COMPILE_STATUS == {}  # never compiled, never checked
+    finally:
+        torch.set_num_threads(threads)
+    eager = _energy_forces(atoms, calculators.ml_calculator("7net-0", threads=2))
+    torch.set_num_threads(threads)
+    assert energy == pytest.approx(eager[0], abs=1e-4)  # two threads sum in either order: not bit for bit
+    assert np.abs(forces - eager[1]).max() < 1e-5

@@ -169,6 +169,9 @@ def _energy_forces_chgnet():
 # pays after a few dozen calls: a screen's worker processes, not a single small calculation.
 # The first compiled call of each process is checked against the eager model; any difference
 # above COMPILE_TOLERANCE, or a compiler that fails, leaves that process on the eager model.
+# Only one-thread processes (a screen's workers) compile: with two torch threads the first
+# compiled call on the 107-atom LiCoO2 cell killed the process ("double free or corruption",
+# torch 2.13.0+cpu, with or without the allocator setting), so a multi-threaded call runs eager.
 COMPILE_TOLERANCE = {"energy": 1e-3, "forces": 1e-4}  # eV, eV/Å
 COMPILE_STATUS: dict[str, str] = {}  # model name -> "compiled" | why this process runs it eagerly
 
@@ -204,7 +207,12 @@ def _compiled_sevennet():
         def calculate(self, atoms=None, properties=None, system_changes=None):
             from ase.calculators.calculator import all_changes
 
+            import torch
+
             changes = all_changes if system_changes is None else system_changes
+            if torch.get_num_threads() != 1:  # compiled kernels on several threads died here (double free)
+                self.model = _load_model(self.model_name)
+                return super().calculate(atoms, properties, changes)
             if self.model_name in COMPILE_STATUS:
                 compiled = COMPILE_STATUS[self.model_name] == "compiled"
                 self.model = _compiled_model(self.model_name) if compiled else _load_model(self.model_name)
@@ -238,7 +246,8 @@ def ml_calculator(name: str, threads: int | None = None, compiled: bool = False)
     """A fresh ASE calculator for the model (one per NEB image: they must not share state).
 
     ``compiled``: SevenNet models run through torch.compile (1.6x per call after ~40 s of
-    compiling per process; see COMPILE_TOLERANCE); CHGNet is unaffected.
+    compiling per process; see COMPILE_TOLERANCE) where torch runs one thread, eager otherwise;
+    CHGNet is unaffected.
     """
     model = check_model(name)
     _set_threads(threads)
