@@ -319,6 +319,9 @@ class DescriptorDatabase:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         for attempt in range(5):  # two first writers: the loser of the CREATE race finds the tables made
             try:
+                # the meta table first: a concurrent first writer then never sees lrox's tables
+                # without it (which reads as someone else's database), only a schema being made
+                MetaRow.__table__.create(self.engine, checkfirst=True)
                 Base.metadata.create_all(self.engine)
                 with Session(self.engine) as session, session.begin():
                     self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
