@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from structures.errors import LroxInputError
 
-__all__ = ["DEFAULT_MODEL", "MlModel", "ML_MODELS", "O2Correction", "check_model", "ml_calculator", "mock_calculator", "level_of_theory", "o2_correction"]
+__all__ = ["DEFAULT_MODEL", "MlModel", "ML_MODELS", "O2Correction", "check_model", "compiles", "ml_calculator", "mock_calculator", "level_of_theory", "o2_correction"]
 
 
 class O2Correction(str, Enum):
@@ -193,51 +193,65 @@ def _compiled_model(name: str):
     return model
 
 
+def compiles(name: str) -> bool:
+    """Whether ``ml_calculator(name, compiled=True)`` would run the compiled model in this process
+    now: a SevenNet model on one torch thread (see the note above)."""
+    import torch
+
+    return check_model(name).package == "sevenn" and torch.get_num_threads() == 1
+
+
+def _compiled_agrees(eager: dict, compiled: dict) -> str:
+    """"compiled" where the compiled model's numbers match the eager ones, else why not."""
+    import numpy as np
+
+    d_energy = abs(compiled["energy"] - eager["energy"])
+    d_forces = float(np.abs(compiled["forces"] - eager["forces"]).max())
+    if d_energy <= COMPILE_TOLERANCE["energy"] and d_forces <= COMPILE_TOLERANCE["forces"]:
+        return "compiled"
+    return f"eager: compiled model differed ({d_energy:.1e} eV, {d_forces:.1e} eV/Å)"
+
+
 @lru_cache(maxsize=1)
 def _compiled_sevennet():
+    from ase.calculators.calculator import all_changes
     from sevenn.calculator import SevenNetCalculator
 
     class CompiledSevenNet(SevenNetCalculator):
-        """SevenNet on the compiled model, checked against the eager one on its process's first call."""
+        """SevenNet on the compiled model where :func:`compiles`, checked against the eager model
+        on its process's first call; on the eager model otherwise."""
 
         def __init__(self, model: MlModel):
             super().__init__(_load_model(model.name), device="cpu", modal=model.modal)
             self.model_name = model.name
 
-        def calculate(self, atoms=None, properties=None, system_changes=None):
-            from ase.calculators.calculator import all_changes
+        def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+            name = self.model_name
+            if compiles(name) and name not in COMPILE_STATUS:
+                return self._first_call(atoms, properties, system_changes)
+            compiled = compiles(name) and COMPILE_STATUS[name] == "compiled"
+            self.model = _compiled_model(name) if compiled else _load_model(name)
+            super().calculate(atoms, properties, system_changes)
 
-            import torch
+        def _first_call(self, atoms, properties, system_changes):
+            """Both models on the same atoms: the process keeps the compiled one only if it agrees
+            (or stays eager, with a warning); this call returns the eager numbers either way."""
+            import warnings
 
-            changes = all_changes if system_changes is None else system_changes
-            if torch.get_num_threads() != 1:  # compiled kernels on several threads died here (double free)
-                self.model = _load_model(self.model_name)
-                return super().calculate(atoms, properties, changes)
-            if self.model_name in COMPILE_STATUS:
-                compiled = COMPILE_STATUS[self.model_name] == "compiled"
-                self.model = _compiled_model(self.model_name) if compiled else _load_model(self.model_name)
-                return super().calculate(atoms, properties, changes)
-            import numpy as np
-
-            self.model = _load_model(self.model_name)
-            super().calculate(atoms, properties, changes)
+            name = self.model_name
+            self.model = _load_model(name)
+            super().calculate(atoms, properties, system_changes)
             eager = dict(self.results)
             try:
-                self.model = _compiled_model(self.model_name)
-                super().calculate(atoms, properties, changes)
+                self.model = _compiled_model(name)
+                super().calculate(atoms, properties, system_changes)
+                COMPILE_STATUS[name] = _compiled_agrees(eager, self.results)
             except Exception as exc:  # noqa: BLE001 - no C compiler, an unsupported op: eager it is
-                COMPILE_STATUS[self.model_name] = f"eager: torch.compile failed ({type(exc).__name__})"
-            else:
-                d_energy = abs(self.results["energy"] - eager["energy"])
-                d_forces = float(np.abs(self.results["forces"] - eager["forces"]).max())
-                agree = d_energy <= COMPILE_TOLERANCE["energy"] and d_forces <= COMPILE_TOLERANCE["forces"]
-                COMPILE_STATUS[self.model_name] = "compiled" if agree else f"eager: compiled model differed ({d_energy:.1e} eV, {d_forces:.1e} eV/Å)"
-            if COMPILE_STATUS[self.model_name] != "compiled":
-                import warnings
-
-                warnings.warn(f"{self.model_name}: {COMPILE_STATUS[self.model_name]}", stacklevel=2)
-                self.model = _load_model(self.model_name)
-            self.results = eager  # the first call's numbers are the eager model's either way
+                COMPILE_STATUS[name] = f"eager: torch.compile failed ({type(exc).__name__})"
+            if COMPILE_STATUS[name] != "compiled":
+                warnings.warn(f"{name}: {COMPILE_STATUS[name]}", stacklevel=3)
+                self.model = _load_model(name)
+            self.results = eager
 
     return CompiledSevenNet
 
