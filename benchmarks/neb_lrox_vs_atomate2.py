@@ -8,15 +8,19 @@ included, and the barrier of each is max(E) − E(initial end point).
 * atomate2 (0.1.5) with its own pieces: ``ForceFieldRelaxMaker`` for both end points (at fixed
   cell: with its default the two end points relax to different cells), IDPP images
   (``get_images_from_endpoints``), ``ForceFieldNebFromImagesMaker`` (FIRE, climbing image),
-  each with ``fmax = 0.05``; torch with its default threads.
+  each with ``fmax = 0.05``.
 * lrox: ``workflows.jobs.hop_neb`` with the screen defaults (``MlipSettings``): one end point
   relaxed and the other its symmetry image, IDPP images, energy-and-force-only model calls, ASE's
-  ODE band optimiser converged on the same criterion; torch with its default threads. SevenNet runs
-  through torch.compile, as in a screen: its once-per-process compile is timed and printed apart,
-  and the speed-up is given both per hop (a screen's case) and for a lone hop that pays for it.
+  ODE band optimiser converged on the same criterion. With one torch thread (a screen's worker)
+  SevenNet runs through torch.compile, as in a screen: its once-per-process compile is timed and
+  printed apart, and the speed-up is given both per hop (a screen's case) and for a lone hop that
+  pays for it. With several threads lrox runs the eager model.
+
+Both routes run in one process with the same torch thread count (``--threads``; default torch's).
 
 Prints wall time, force calls, NEB steps, barrier and the largest remaining force of both, and the
-speed-up, for each hop. Usage: python benchmarks/neb_lrox_vs_atomate2.py [--model chgnet] [--hops licoo2 li2mno3]
+speed-up, for each hop. Usage:
+python benchmarks/neb_lrox_vs_atomate2.py [--model chgnet] [--hops licoo2 li2mno3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -102,12 +106,10 @@ def compile_once(hop_name: str, model: str) -> float:
 
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from workflows.calculators import ML_MODELS, ml_calculator
+    from workflows.calculators import compiles, ml_calculator
     from workflows.spec import MlipSettings
 
-    import torch
-
-    if not asdict(MlipSettings())["compile"] or ML_MODELS[model].package != "sevenn" or torch.get_num_threads() != 1:
+    if not (asdict(MlipSettings())["compile"] and compiles(model)):
         return 0.0  # not compiled: CHGNet, compile off, or several torch threads (which run eager)
     _, pristine, _ = the_hop(hop_name)
     atoms = AseAtomsAdaptor.get_atoms(pristine.structure)
@@ -149,8 +151,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="an ML model both routes use (default: lrox's)")
     parser.add_argument("--hops", nargs="+", default=list(HOPS), choices=list(HOPS))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for both routes (default: torch's; a screen's worker runs 1)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"# torch threads (both routes): {torch.get_num_threads()}", flush=True)
     from workflows.spec import MlipSettings
 
     from workflows.calculators import keep_freed_memory
