@@ -269,26 +269,69 @@ def test_vasp_flow_uses_atomate2_makers():
     assert incar["LAECHG"] is True and incar["LCHARG"] is True and incar["LORBIT"] == 11
 
 
-def test_a_divacancy_hop_runs_the_edge_and_the_tetrahedral_band_and_keeps_both():
-    """Li(2c) vacancy: its neighbouring hops open the tetrahedral route. Both bands run from the same
-    end points; the hop's profile is the lower-saddle route, stored with its name."""
+def _divacancy_hop_neb(monkeypatch=None, edge_observed=None):
+    """One Li(2c)-vacancy hop that the vacancy opens to the tetrahedral route, through hop_neb on
+    the mock; ``edge_observed`` forces what the edge band is read to have crossed."""
     from structures.hops import HopMechanism, enumerate_hops
-    from workflows.jobs import hop_neb, relax_structure
+    from workflows import jobs
 
     spec = spec_from_dict({**BASE, "dopants": [], "vacancies": ["Li:2c"], "hops": {"per_configuration": 0}})
     plan = plan_screen(spec)
     vacancy = next(c for c in plan.configurations if c.defects)
-    hop = next(h for h in enumerate_hops(plan.framework, vacancy, max_defect_distance=3.0) if h.mechanism is HopMechanism.TSH)
+    # the second hop the vacancy opens to the tetrahedral route: its edge band converges on the
+    # mock (the first one's runs out of steps)
+    hop = [h for h in enumerate_hops(plan.framework, vacancy, max_defect_distance=3.0) if h.mechanism is HopMechanism.TSH][1]
+    if edge_observed is not None:
+        summary = jobs._route_summary
+
+        def read_as(route, neb, hop):
+            out = summary(route, neb, hop)
+            return {**out, "mechanism_observed": edge_observed} if route == "edge" else out
+
+        monkeypatch.setattr(jobs, "_route_summary", read_as)
     settings = spec.settings_for_backend()
-    relaxed = relax_structure(vacancy.structure, "mock", settings, "relax", vacancy.id)
-    doc = hop_neb(relaxed, plan.host, list(plan.framework.dims), vacancy, hop, "mock", settings, "neb").model_dump()
+    relaxed = jobs.relax_structure(vacancy.structure, "mock", settings, "relax", vacancy.id)
+    return jobs.hop_neb(relaxed, plan.host, list(plan.framework.dims), vacancy, hop, "mock", settings, "neb").model_dump()
+
+
+def test_a_divacancy_hop_whose_edge_band_stays_on_the_edge_also_runs_the_tetrahedral_band(monkeypatch):
+    """Li(2c) vacancy: its neighbouring hops open the tetrahedral route. An edge band that did not
+    cross the tetrahedral site may have missed a lower path: a band led through it runs from the
+    same end points; the hop's profile is the lower-saddle route, stored with its name."""
+    doc = _divacancy_hop_neb(monkeypatch, edge_observed="ODH")
     assert status(doc) == "success"
     routes = {r["route"]: r for r in doc["routes"]}
-    assert set(routes) == {"edge", "tetrahedral"}
+    assert set(routes) == {"edge", "tetrahedral"} and "skipped" not in routes["tetrahedral"]
     lower = min(routes.values(), key=lambda r: r["saddle_energy"])
     assert doc["route"] == lower["route"] and doc["energies"] == lower["energies"]
     assert routes["tetrahedral"]["mechanism_observed"] in ("TSH", "ODH")  # where the band ended up, measured
     assert doc["force_calls"] > sum(r["force_calls"] for r in routes.values())  # both bands and the end points counted
+
+
+def test_a_divacancy_hop_whose_edge_band_crossed_the_tetrahedral_site_skips_the_second_band(monkeypatch):
+    doc = _divacancy_hop_neb(monkeypatch, edge_observed="TSH")
+    assert status(doc) == "success"
+    edge, skipped = doc["routes"]
+    assert edge["converged"]
+    assert edge["route"] == "edge" and doc["route"] == "edge" and doc["energies"] == edge["energies"]
+    assert skipped == {"route": "tetrahedral", "skipped": "the edge band converged through the tetrahedral site (observed TSH)"}
+    assert doc["n_steps"] == edge["n_steps"]  # one band ran
+
+
+def test_only_a_hop_expected_to_take_the_tetrahedral_path_can_need_its_band():
+    from structures.hops import HopMechanism, enumerate_hops
+    from workflows.jobs import tetrahedral_band_needed
+
+    spec = spec_from_dict({**BASE, "dopants": [], "vacancies": ["Li:2c"], "hops": {"per_configuration": 0}})
+    plan = plan_screen(spec)
+    vacancy = next(c for c in plan.configurations if c.defects)
+    hops = enumerate_hops(plan.framework, vacancy, max_defect_distance=3.0)
+    tsh = next(h for h in hops if h.mechanism is HopMechanism.TSH)
+    odh = next(h for h in hops if h.mechanism is HopMechanism.ODH)
+    assert tetrahedral_band_needed(odh, {"converged": True, "mechanism_observed": "ODH"}) == (False, "")
+    assert tetrahedral_band_needed(tsh, {"converged": True, "mechanism_observed": "ODH"})[0]
+    assert tetrahedral_band_needed(tsh, {"converged": False, "mechanism_observed": "TSH"})[0]  # an unconverged band proves nothing
+    assert not tetrahedral_band_needed(tsh, {"converged": True, "mechanism_observed": "TSH"})[0]
 
 
 def test_two_settings_of_one_level_are_two_numbers_not_one(tmp_path):

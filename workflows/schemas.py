@@ -86,7 +86,7 @@ class NebDoc(CalcDoc):
     endpoint_steps: list[int] | None = None
     route: str | None = None  # the band whose profile this is: "edge" (IDPP) or "tetrahedral"
     endpoint_time: float | None = None  # s of wall_time spent relaxing the two end points
-    routes: list[dict] | None = None  # every band run for the hop, with its profile and mechanism
+    routes: list[dict] | None = None  # every band run for the hop, with its profile and mechanism (a skipped one: why)
 
 
 class ReferenceDoc(CalcDoc):
