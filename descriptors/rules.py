@@ -201,6 +201,12 @@ def rule_o_vacancy_lowers_barriers(hops: list[dict]) -> RuleResult:
             "hline": 0.0,
             "band": (-0.30, "literature: 0.69 → 0.39 eV"),
         },
+        # every point named: hops at one distance with near-equal ΔE_a overlap in the figure
+        table=[
+            {"configuration": h.get("configuration"), "hop": f"{h.get('start')} → {h.get('end')}", "distance to V_O (Å)": h["distance_to_defect"],
+             "E_KRA (eV)": h["e_kra"], "ΔE_a (eV)": h["delta_e_a"]}
+            for h in sorted(usable, key=lambda h: (h["distance_to_defect"], h["delta_e_a"]))
+        ],
     )
 
 

@@ -284,3 +284,6 @@ def test_no_distance_trend_is_read_from_hops_at_one_distance(tmp_path):
     rule = next(r for r in evaluate_rules(query_hops(db), long_table(db)) if r.number == 2)
     assert rule.verdict == "contradicted" and [e.name for e in rule.statistics] == ["mean ΔE_a of hops within 4 Å of an O vacancy"]
     assert rule.figure["xlim"][0] == 0.0 and rule.figure["xlim"][1] >= 4.0  # the reader sees how close 1.5 Å is
+    # points that overlap in the figure are each named in the table under it
+    assert [row["configuration"] for row in rule.table] == [f"V_O(8j) #{j}" for j in range(5)]
+    assert [row["ΔE_a (eV)"] for row in rule.table] == pytest.approx([0.2 + 0.01 * j for j in range(5)])
