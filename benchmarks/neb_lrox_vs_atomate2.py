@@ -102,14 +102,12 @@ def compile_once(hop_name: str, model: str) -> float:
     """lrox's per-process cost of torch.compile (and of checking it against the eager model): one
     first call, timed apart, so the hop's time is what every hop of a screen costs; 0 where the
     model is not compiled (CHGNet, or ``compile: false``)."""
-    from dataclasses import asdict
-
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from workflows.calculators import compiles, ml_calculator
     from workflows.spec import MlipSettings
 
-    if not (asdict(MlipSettings())["compile"] and compiles(model)):
+    if not (MlipSettings().compile and compiles(model)):
         return 0.0  # not compiled: CHGNet, compile off, or several torch threads (which run eager)
     _, pristine, _ = the_hop(hop_name)
     atoms = AseAtomsAdaptor.get_atoms(pristine.structure)

@@ -196,9 +196,13 @@ def _compiled_model(name: str):
 def compiles(name: str) -> bool:
     """Whether ``ml_calculator(name, compiled=True)`` would run the compiled model in this process
     now: a SevenNet model on one torch thread (see the note above)."""
+    return check_model(name).package == "sevenn" and _one_thread()
+
+
+def _one_thread() -> bool:
     import torch
 
-    return check_model(name).package == "sevenn" and torch.get_num_threads() == 1
+    return torch.get_num_threads() == 1
 
 
 def _compiled_agrees(eager: dict, compiled: dict) -> str:
@@ -227,9 +231,10 @@ def _compiled_sevennet():
 
         def calculate(self, atoms=None, properties=None, system_changes=all_changes):
             name = self.model_name
-            if compiles(name) and name not in COMPILE_STATUS:
+            one_thread = _one_thread()  # compiles(name), without re-checking the model on every call
+            if one_thread and name not in COMPILE_STATUS:
                 return self._first_call(atoms, properties, system_changes)
-            compiled = compiles(name) and COMPILE_STATUS[name] == "compiled"
+            compiled = one_thread and COMPILE_STATUS[name] == "compiled"
             self.model = _compiled_model(name) if compiled else _load_model(name)
             super().calculate(atoms, properties, system_changes)
 

@@ -190,12 +190,13 @@ def hop_neb(
                 optimizer=settings.get("neb_optimizer", "ode"),
             )
 
-        routes = [("edge", climb(images))]
-        summaries = [_route_summary("edge", routes[0][1], hop)]
+        edge = climb(images)
+        routes, summaries = [("edge", edge)], [_route_summary("edge", edge, hop)]
         needed, why = tetrahedral_band_needed(hop, summaries[0])
         if needed:
-            routes.append(("tetrahedral", climb(tetrahedral_band(images, hop.saddle_geometry))))
-            summaries.append(_route_summary("tetrahedral", routes[1][1], hop))
+            tetrahedral = climb(tetrahedral_band(images, hop.saddle_geometry))
+            routes.append(("tetrahedral", tetrahedral))
+            summaries.append(_route_summary("tetrahedral", tetrahedral, hop))
         elif why:
             summaries.append({"route": "tetrahedral", "skipped": why})
     except Exception as exc:
