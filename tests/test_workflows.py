@@ -322,7 +322,8 @@ def test_only_a_hop_expected_to_take_the_tetrahedral_path_can_need_its_band():
     from structures.hops import HopMechanism, enumerate_hops
     from workflows.jobs import tetrahedral_band_needed
 
-    spec = spec_from_dict({**BASE, "dopants": [], "vacancies": ["Li:2c"], "hops": {"per_configuration": 0}})
+    # the 96-atom Li-rich cell of the screens, where many inequivalent Li sites share a label
+    spec = spec_from_dict({**BASE, "supercell": "2x1x2", "dopants": [], "vacancies": ["Li:2c"], "hops": {"per_configuration": 0}})
     plan = plan_screen(spec)
     vacancy = next(c for c in plan.configurations if c.defects)
     hops = enumerate_hops(plan.framework, vacancy, max_defect_distance=3.0)
