@@ -70,9 +70,11 @@ class HopSelection:
 
 
 class NebOptimizer(str, Enum):
-    """ASE optimizer of the band: ``ode`` (ASE's NEBOptimizer, adaptive ODE steps; fewest force
-    calls, measured in benchmarks/RESULTS.md) or ``fire`` (atomate2's and most codes' choice)."""
+    """ASE optimizer of the band: ``bfgs`` (BFGS on the whole band; fewest force calls, measured in
+    benchmarks/RESULTS.md), ``ode`` (ASE's NEBOptimizer, adaptive ODE steps) or ``fire``
+    (atomate2's and most codes' choice)."""
 
+    BFGS = "bfgs"
     ODE = "ode"
     FIRE = "fire"
 
@@ -89,7 +91,7 @@ class MlipSettings:
     relax_host_cell: bool = True  # the pristine host relaxes its cell; defect cells keep it
     neb_fmax: float = 0.05  # eV/Å on the climbing image: tighter than atomate2's 0.1, barriers to ~0.01 eV
     neb_steps: int = 200
-    neb_optimizer: str = "ode"  # NebOptimizer
+    neb_optimizer: str = "bfgs"  # NebOptimizer
     n_images: int = 5
     climb: bool = True
     threads: int | None = None  # torch threads per process (default: 1 when several processes run, else torch's)
@@ -224,7 +226,7 @@ class ScreenSpec:
         if isinstance(m.model, list) and (len(names) < 2 or len({str(n).lower() for n in names}) != len(names)):
             raise LroxInputError("spec 'mlip.model': a committee needs at least two different models")
         if str(m.neb_optimizer).lower() not in {o.value for o in NebOptimizer}:
-            raise LroxInputError(f"spec 'mlip': unknown neb_optimizer '{m.neb_optimizer}' (known: ode, fire)")
+            raise LroxInputError(f"spec 'mlip': unknown neb_optimizer '{m.neb_optimizer}' (known: {', '.join(o.value for o in NebOptimizer)})")
         if min(m.relax_fmax, m.neb_fmax) <= 0 or min(m.relax_steps, m.neb_steps, m.n_images) < 1:
             raise LroxInputError("spec 'mlip': fmax values must be positive, steps and n_images at least 1")
         if max(m.relax_steps, m.neb_steps) > 100000 or m.n_images > 50 or max(m.relax_fmax, m.neb_fmax) > 10:
