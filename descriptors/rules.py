@@ -111,18 +111,30 @@ def rule_tsh_and_n_tm(hops: list[dict]) -> RuleResult:
     n_tm_values = sorted({h["n_tm"] for h in tsh})
     stats, parts = [], []
 
-    if len(tsh) >= N_MIN and len(n_tm_values) > 1:
-        rho = spearman([h["n_tm"] for h in tsh], [h["e_kra"] for h in tsh], "Spearman ρ(n-TM, E_KRA) over observed-TSH hops")
+    # a class of one or two hops is no evidence about its class: a rank correlation over twelve 0-TM
+    # hops and one 1-TM hop turns on that one hop (whose mechanism can be borderline)
+    counts = {n: sum(h["n_tm"] == n for h in tsh) for n in n_tm_values}
+    ranked_classes = [n for n, count in counts.items() if count >= N_MIN_GROUP]
+    ranked = [h for h in tsh if h["n_tm"] in ranked_classes]
+    if len(ranked_classes) > 1 and len(ranked) >= N_MIN:
+        rho = spearman([h["n_tm"] for h in ranked], [h["e_kra"] for h in ranked], "Spearman ρ(n-TM, E_KRA) over observed-TSH hops")
         stats.append(rho)
         verdict = _directional(rho, +1)
         why = {SUPPORTED: "E_KRA rises with n-TM along observed tetrahedral paths", CONTRADICTED: "E_KRA does not rise with n-TM along observed tetrahedral paths"}[verdict]
+        if len(ranked) < len(tsh):
+            why += f" ({', '.join(f'{counts[n]} {n}-TM' for n in n_tm_values if n not in ranked_classes)} left out: fewer than {N_MIN_GROUP} in the class)"
     else:
         verdict = NOT_ENOUGH
-        why = (f"{len(tsh)} hops took the tetrahedral path, " + (f"all {n_tm_values[0]}-TM" if len(n_tm_values) == 1 else "none")
-               + f"; {N_MIN} over at least two n-TM values are needed")
+        if not tsh:
+            found = "none"
+        elif len(n_tm_values) == 1:
+            found = f"all {n_tm_values[0]}-TM"
+        else:
+            found = ", ".join(f"{counts[n]} {n}-TM" for n in n_tm_values)
+        why = f"{len(tsh)} hops took the tetrahedral path, {found}; {N_MIN_GROUP} in each of at least two n-TM classes are needed"
         if left_tetrahedral:
             classes = "/".join(sorted({f"{h['n_tm']}-TM" for h in left_tetrahedral if h.get("n_tm") is not None}))
-            why += f"; {len(left_tetrahedral)} divacancy hops past a {classes} tetrahedral site left it for the O–O edge (observed ODH), so no {classes} tetrahedral barrier exists to rank"
+            why += f"; {len(left_tetrahedral)} divacancy hops past a {classes} tetrahedral site left it for the O–O edge (observed ODH)"
     parts.append({"part": "E_KRA(0-TM) < E_KRA(1-TM) < E_KRA(2-TM) on observed tetrahedral paths", "verdict": verdict, "n": len(tsh), "why": why})
 
     if len(divacancy_tsh) >= N_MIN_GROUP and len(single_odh) >= N_MIN_GROUP:

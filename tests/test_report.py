@@ -72,9 +72,10 @@ def rule_database(tmp_path, rule_true: bool) -> DescriptorDatabase:
     sign = 1 if rule_true else -1
     pristine = s.config("p", "pristine")
     s.value(pristine, "li_slab_spacing", 2.40)
-    for k in range(6):  # rule 1: TSH hops whose E_KRA rises with n-TM, all below ODH ones
+    for k in range(9):  # rule 1: TSH hops whose E_KRA rises with n-TM (3 per class), all below ODH ones
         n_tm = k % 3
         s.hop(pristine, f"tsh{k}", 0.25 + sign * 0.15 * n_tm + 0.01 * k, n_tm=n_tm, expected="TSH", observed="TSH")
+    for k in range(6):
         s.hop(pristine, f"odh{k}", 0.50 + (0.3 if rule_true else -0.45) + 0.01 * k, expected="ODH", observed="ODH")
     for k, (dopant, shift) in enumerate((("Al", 0.4), ("W", 0.8), ("Mg", 0.3))):  # rule 3 and 4
         single = s.config(f"d{k}", f"{dopant} on Mn(4g, TM layer)", dopant, defect=True)
@@ -251,6 +252,12 @@ def test_rule_one_judges_each_claim_on_its_own_evidence(tmp_path):
     assert difference.value == pytest.approx(np.mean([0.08, 0.10, 0.19]) - np.mean([0.54, 0.58, 0.62]))
     assert difference.high < 0
     assert "divacancy, took the O–O edge" in rule.figure["groups"]
+    # one divacancy hop through a 1-TM site beside twelve 0-TM ones: one hop is no class to rank
+    s.hop(s.config("dv8", "V_Li #8", defect=True, n_atoms=95), "t8", 0.19, n_tm=1, expected="TSH", observed="TSH")
+    db = s.write()
+    rule = next(r for r in evaluate_rules(query_hops(db), long_table(db)) if r.number == 1)
+    assert rule.parts[0]["verdict"] == "not enough data" and "5 0-TM, 1 1-TM" in rule.parts[0]["why"]
+    assert rule.verdict == "supported"
     html = build_report(db)
     assert "part “E_KRA(0-TM) &lt; E_KRA(1-TM)" in html or "part “E_KRA(0-TM) < E_KRA(1-TM)" in html
 
