@@ -56,11 +56,6 @@ def _function(job) -> str:
 def _init_worker(spec, cache_dir: str, rerun_failed: bool) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
-    # the variables above reach only a BLAS not loaded yet: numpy's may be (the band optimizer's
-    # BFGS diagonalises its Hessian every step), and two 2-thread BLAS pools on 2 cores contend
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
     try:
         import torch
 
