@@ -285,12 +285,12 @@ class DescriptorDatabase:
             raise LroxInputError(f"the database at {safe_url(self.url)} is not an lrox database ({other}); lrox will not touch it")
         self._check_schema_version()
 
-    def _check_schema_version(self, creating: bool = False) -> None:
+    def _check_schema_version(self, creating: bool = False, tables: set[str] | None = None) -> None:
         """Refuse a database written by another lrox schema: its rows would not mean the same.
 
         ``creating``: a meta table without its version row is a schema another first writer is
         creating right now (every lrox writes the row with the tables), so this writer joins in."""
-        if "lrox_meta" not in self._tables():
+        if "lrox_meta" not in (self._tables() if tables is None else tables):
             return
         with Session(self.engine) as session:
             row = session.get(MetaRow, "schema_version")
@@ -305,37 +305,41 @@ class DescriptorDatabase:
     def _create_schema(self) -> None:
         import time
 
-        tables = self._tables()
+        # two first writers: the loser of the CREATE race finds the tables made; SQLite answers a
+        # journal-mode switch, or a lock upgrade that would deadlock, with "locked" at once instead
+        # of waiting out its busy timeout: each of these is tried again, from the top
+        for attempt in range(5):
+            try:
+                self._create_schema_once()
+                return
+            except SQLAlchemyError as exc:
+                text = str(exc).lower()
+                if any(word in text for word in ("already exists", "duplicate", "locked", "busy")) and attempt < 4:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
+
+    def _create_schema_once(self) -> None:
+        from sqlalchemy import inspect
+
+        tables = set(inspect(self.engine).get_table_names())
         if tables and "lrox_meta" not in tables:
             raise LroxInputError(
                 f"the database at {safe_url(self.url)} holds other tables ({', '.join(sorted(tables)[:5])}) and no lrox schema; "
                 "lrox writes only to its own databases"
             )
-        self._check_schema_version(creating=True)
+        self._check_schema_version(creating=True, tables=tables)
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             # write-ahead log: readers never block the writer (a setting of the file, made once it is
             # known to be lrox's or new)
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-        for attempt in range(5):  # two first writers: the loser of the CREATE race finds the tables made
-            try:
-                # the meta table first: a concurrent first writer then never sees lrox's tables
-                # without it (which reads as someone else's database), only a schema being made
-                MetaRow.__table__.create(self.engine, checkfirst=True)
-                Base.metadata.create_all(self.engine)
-                with Session(self.engine) as session, session.begin():
-                    self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
-                return
-            except OperationalError as exc:
-                if "already exists" in str(exc) and attempt < 4:
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
-            except SQLAlchemyError as exc:
-                if ("already exists" in str(exc) or "duplicate" in str(exc).lower()) and attempt < 4:
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
+        # the meta table first: a concurrent first writer then never sees lrox's tables without it
+        # (which reads as someone else's database), only a schema being made
+        MetaRow.__table__.create(self.engine, checkfirst=True)
+        Base.metadata.create_all(self.engine)
+        with Session(self.engine) as session, session.begin():
+            self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
 
     @staticmethod
     def _reason(exc: Exception) -> str:

@@ -278,7 +278,7 @@ def test_database_commands_bad_input_one_line(capsys, mock_run, tmp_path, args, 
         ("name: s\nhost: li2mno3\nbogus: 1\n", None, "unknown key 'bogus'"),
         ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\n", "postgresql://lrox:hunter2@127.0.0.1:1/none", "cannot open the database"),
         ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\n", "oracle://u@h/d", "only sqlite and postgresql"),
-        ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\nmlip: {neb_optimizer: lbfgs}\n", None, "unknown neb_optimizer 'lbfgs'"),
+        ("name: s\nhost: li2mno3\nsupercell: 1x1x1\nbackend: mock\nmlip: {neb_optimizer: gpmin}\n", None, "unknown neb_optimizer 'gpmin'"),
     ],
 )
 def test_bad_run_changes_no_database_and_shows_no_password(capsys, mock_run, tmp_path, monkeypatch, content, db, message):

@@ -11,7 +11,7 @@ from workflows.calculators import mock_calculator
 from workflows.engine import run_neb
 
 
-@pytest.mark.parametrize("optimizer", ["bfgs", "ode", "fire"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs", "ode", "fire"])
 def test_a_band_reports_the_model_calls_it_made(optimizer):
     """force_calls counts calculator evaluations, not band evaluations: the ODE optimizer asks for
     the band's forces again to log each step, which the images' calculators answer from their

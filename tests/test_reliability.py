@@ -179,7 +179,7 @@ BAD_INPUTS = [
     ("run", ["run", "{spec}", "--db", "oracle://u:hunter2@h/d"], GOOD_SPEC, "only sqlite and postgresql"),
     # engine, backend and format names
     ("run", ["run", "{spec}", "--backend", "cp2k"], GOOD_SPEC, "Invalid value for '--backend'"),
-    ("run", ["run", "{spec}"], GOOD_SPEC + "mlip: {neb_optimizer: lbfgs}\n", "unknown neb_optimizer 'lbfgs'"),
+    ("run", ["run", "{spec}"], GOOD_SPEC + "mlip: {neb_optimizer: gpmin}\n", "unknown neb_optimizer 'gpmin'"),
     ("export", ["export", "--format", "xlsx", "{out}"], None, "Invalid value for '--format'"),
     ("plot", ["plot", "neb", "nosuchid", "{png}"], None, "no calculation with id"),
     ("plot", ["plot", "scatter", "barrier", "nosuchfield", "{png}"], None, "unknown field 'nosuchfield'"),

@@ -59,11 +59,12 @@ def _check_physical(energy: float, forces: np.ndarray, n_atoms: int, what: str) 
 
 
 FIXED_CELL_BFGS_ALPHA = 30.0  # eV/Å², initial Hessian of fixed-cell relaxations (see relax)
-# eV/Å², initial Hessian of BFGS on a band (see run_neb). Softer than a relaxation's: the Li on
+# eV/Å², initial Hessian of (L)BFGS on a band (see run_neb). Softer than a relaxation's: the Li on
 # the path and its neighbours move farther per eV/Å. With SevenNet-0 to 0.05 eV/Å, 20 converged the
 # LiCoO2 (107 atoms) and Li2MnO3 (95 atoms) hops in 57 and 52 calls, 30 in 72 and 57, 50 in - and
-# 77, ODE in 72 and 67 (benchmarks/RESULTS.md).
+# 77, ODE in 72 and 67 (benchmarks/RESULTS.md). LBFGS from the same 20 took the same steps as BFGS.
 BAND_BFGS_ALPHA = 20.0
+BAND_LBFGS_MEMORY = 100  # steps of curvature LBFGS keeps: more than a band ever takes to converge
 BAND_MAX_STEP = 0.1  # Å per image and step: a band moves in small steps (FIRE's and VTST's scale)
 
 
@@ -136,20 +137,21 @@ def run_neb(
     fmax: float = 0.1,
     steps: int = 200,
     climb: bool = True,
-    optimizer: str = "bfgs",
+    optimizer: str = "lbfgs",
 ) -> NebOutcome:
     """Climbing-image NEB (improved tangent) with one calculator per image.
 
-    ``optimizer``: "bfgs" (ASE's BFGS on the whole band, from a soft diagonal Hessian; it keeps
-    the curvature it learns, and takes the absolute value of the climbing image's negative mode,
-    so it climbs: the fewest force calls on our Li hops, see benchmarks/RESULTS.md), "ode" (ASE's
+    ``optimizer``: "lbfgs" (ASE's LBFGS on the whole band, from a soft diagonal Hessian: the
+    fewest force calls on our Li hops, see benchmarks/RESULTS.md, without the O(n³)
+    diagonalisation BFGS does every step), "bfgs" (ASE's BFGS: the same steps on our hops, and it
+    takes the absolute value of a negative curvature, so it is the safer climber), "ode" (ASE's
     ``NEBOptimizer``, adaptive ODE integration of the band) or "fire" (FIRE, as atomate2). Each is
     converged on the same criterion: the largest per-atom force of every moving image, the
     climbing image included. End points are evaluated once; every intermediate image gets its own
     calculator, so no calculator state is shared between images.
     """
     from ase.mep import NEB
-    from ase.optimize import BFGS, FIRE
+    from ase.optimize import BFGS, FIRE, LBFGS
 
     _StrictNEBOptimizer = _strict_neb_optimizer()
 
@@ -191,16 +193,20 @@ def run_neb(
         # ASE's NEBOptimizer cannot run a band of one climbing image (its residual array is
         # empty); FIRE can, so a one-image band uses FIRE whatever was asked
         optimizer = "fire"
-    if optimizer == "bfgs":
-        # ASE's optimizers converge a band on the largest per-atom force of every moving image,
-        # climbing image included: the criterion the ODE optimizer is given above
+    # ASE's optimizers converge a band on the largest per-atom force of every moving image,
+    # climbing image included: the criterion the ODE optimizer is given
+    if optimizer == "lbfgs":
+        runner = LBFGS(
+            band, logfile=None, maxstep=BAND_MAX_STEP, alpha=BAND_BFGS_ALPHA, memory=BAND_LBFGS_MEMORY
+        )
+    elif optimizer == "bfgs":
         runner = BFGS(band, logfile=None, maxstep=BAND_MAX_STEP, alpha=BAND_BFGS_ALPHA)
     elif optimizer == "ode":
         runner = _StrictNEBOptimizer(band, method="ode", logfile=None)
     elif optimizer == "fire":
         runner = FIRE(band, logfile=None)
     else:
-        raise ValueError(f"unknown NEB optimizer '{optimizer}' (known: bfgs, ode, fire)")
+        raise ValueError(f"unknown NEB optimizer '{optimizer}' (known: lbfgs, bfgs, ode, fire)")
     from threadpoolctl import threadpool_limits
 
     # one BLAS thread for the optimizer's linear algebra (BFGS diagonalises the band Hessian every
