@@ -138,6 +138,7 @@ def run_neb(
     steps: int = 200,
     climb: bool = True,
     optimizer: str = "lbfgs",
+    end_energies: tuple[float, float] | None = None,
 ) -> NebOutcome:
     """Climbing-image NEB (improved tangent) with one calculator per image.
 
@@ -147,8 +148,10 @@ def run_neb(
     takes the absolute value of a negative curvature, so it is the safer climber), "ode" (ASE's
     ``NEBOptimizer``, adaptive ODE integration of the band) or "fire" (FIRE, as atomate2). Each is
     converged on the same criterion: the largest per-atom force of every moving image, the
-    climbing image included. End points are evaluated once; every intermediate image gets its own
-    calculator, so no calculator state is shared between images.
+    climbing image included. Every intermediate image gets its own calculator, so no calculator
+    state is shared between images. The fixed end points are evaluated once, or not at all where
+    ``end_energies`` gives them: a relaxation just evaluated them at these very positions with
+    this model, and a band needs only their energies.
     """
     from ase.mep import NEB
     from ase.optimize import BFGS, FIRE, LBFGS
@@ -156,10 +159,21 @@ def run_neb(
     _StrictNEBOptimizer = _strict_neb_optimizer()
 
     start = time.perf_counter()
+    from ase.calculators.singlepoint import SinglePointCalculator
+
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
-    for a in atoms:
+    for a in atoms[1:-1]:
         a.calc = calculator_factory()
-    end_energies = [float(atoms[0].get_potential_energy()), float(atoms[-1].get_potential_energy())]
+    if end_energies is None:
+        for a in (atoms[0], atoms[-1]):
+            a.calc = calculator_factory()
+        end_energies = [float(atoms[0].get_potential_energy()), float(atoms[-1].get_potential_energy())]
+        end_calls = 2
+    else:
+        end_energies = [float(e) for e in end_energies]
+        for a, energy in zip((atoms[0], atoms[-1]), end_energies):
+            a.calc = SinglePointCalculator(a, energy=energy)
+        end_calls = 0
     band = NEB(atoms, climb=climb, k=0.1, method="improvedtangent")
     calls, model_calls = [0], [0]
 
@@ -228,6 +242,6 @@ def run_neb(
         images=[AseAtomsAdaptor.get_structure(a) for a in atoms],
         converged=converged,
         n_steps=n_steps,
-        force_calls=2 + model_calls[0],
+        force_calls=end_calls + model_calls[0],
         wall_time=time.perf_counter() - start,
     )

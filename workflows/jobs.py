@@ -179,6 +179,9 @@ def hop_neb(
             return _failed(NebDoc, label, backend, settings, f"end point not converged in {bad.n_steps} steps", **common)
         images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
         band_factory = _calculator_factory(backend, settings, label, band=True)
+        # an ML band's images see the model its end points were relaxed with, which evaluated them
+        # at these very positions; the mock's band calculator differs from its relaxation one
+        end_energies = (ends[0].energy, ends[1].energy) if backend == "mlip" else None
 
         def climb(band):
             return run_neb(
@@ -188,6 +191,7 @@ def hop_neb(
                 steps=settings.get("neb_steps", 200),
                 climb=settings.get("climb", True),
                 optimizer=settings.get("neb_optimizer", "ode"),  # the mock has no setting: ODE, as its tests were written
+                end_energies=end_energies,
             )
 
         edge = climb(images)
