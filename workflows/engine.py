@@ -153,14 +153,13 @@ def run_neb(
     ``end_energies`` gives them: a relaxation just evaluated them at these very positions with
     this model, and a band needs only their energies.
     """
+    from ase.calculators.singlepoint import SinglePointCalculator
     from ase.mep import NEB
     from ase.optimize import BFGS, FIRE, LBFGS
 
     _StrictNEBOptimizer = _strict_neb_optimizer()
 
     start = time.perf_counter()
-    from ase.calculators.singlepoint import SinglePointCalculator
-
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
     for a in atoms[1:-1]:
         a.calc = calculator_factory()
