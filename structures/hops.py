@@ -495,9 +495,27 @@ def end_to_end_operation(framework: DefectFramework, configuration: Configuratio
     ok = (occ_f[perms] == occ_i[None, :]).all(axis=1) & (perms[:, hop.start_point] == hop.end_point)
     if not ok.any():
         return None
-    g = int(np.flatnonzero(ok)[0])
     rotations, translations = framework.operations
+    # the hop's own mirror first (see _reverses_the_hop): the same operation then makes the band
+    # mirror-symmetric (hop_mirror), and the end points and the band share it exactly
+    mirrors = [g for g in np.flatnonzero(ok) if _reverses_the_hop(rotations[g], translations[g], perms[g], hop)]
+    g = int(mirrors[0]) if mirrors else int(np.flatnonzero(ok)[0])
     return rotations[g], translations[g], perms[g]
+
+
+def _reverses_the_hop(rotation, translation, perm, hop: LiHop) -> bool:
+    """Whether an operation is its own inverse and maps the hop's path onto itself reversed.
+
+    Swapping the two end sites is not enough: in a small cell the same two sites are joined by
+    two paths, around the cell either way, and the inversion centre of one swaps the other's
+    sites too, mapping that path onto this one.
+    """
+    if not (perm[perm] == np.arange(len(perm))).all():
+        return False
+    start, end = np.asarray(hop.start_frac, dtype=float), np.asarray(hop.end_frac, dtype=float)
+    middle = 0.5 * (start + end)
+    moved = rotation @ middle + translation - middle
+    return bool(np.allclose(rotation @ (end - start), start - end, atol=1e-6) and np.allclose(moved, np.round(moved), atol=1e-6))
 
 
 def map_initial_to_final(
@@ -520,7 +538,53 @@ def map_initial_to_final(
     return Structure(initial.lattice, initial.species, frac, site_properties=initial.site_properties)
 
 
-__all__ += ["end_to_end_operation", "map_initial_to_final"]
+@dataclass
+class HopMirror(MSONable):
+    """A symmetry operation that swaps a hop's two end states and is its own inverse.
+
+    Such a hop's band is mirror-symmetric: image ``n + 1 − k`` is the image of image ``k``
+    under the operation (``x → rotation · x + translation`` in the supercell's fractional basis,
+    atom ``k`` going to atom ``permutation[k]``), and so are its energy and forces. A band then
+    needs the model on its first half and its central image only (workflows.engine.run_neb).
+    """
+
+    rotation: list[list[int]]
+    translation: list[float]
+    permutation: list[int]  # over the band's atoms: the hop's end points' site order
+
+    def image_frac(self, frac: np.ndarray) -> np.ndarray:
+        """Fractional coordinates of the mirror image, in the band's atom order (not wrapped)."""
+        frac = np.asarray(frac, dtype=float)
+        mapped = frac @ np.asarray(self.rotation, dtype=float).T + np.asarray(self.translation, dtype=float)
+        out = np.empty_like(mapped)
+        out[np.asarray(self.permutation)] = mapped
+        return out
+
+
+def hop_mirror(framework: DefectFramework, configuration: Configuration | None, hop: LiHop) -> HopMirror | None:
+    """The involution swapping the hop's initial and final states (HopMirror), or None.
+
+    It exists for a hop between two equivalent sites whose defects sit symmetrically about it
+    (a pristine hop, a hop beside a dopant on the mirror between its two sites); a defect on one
+    side only, a vacant O on one end's face, breaks it. The operation is the one
+    :func:`end_to_end_operation` returns, so the final end point is its image of the initial one.
+    """
+    operation = end_to_end_operation(framework, configuration, hop)
+    if operation is None:
+        return None
+    rotation, translation, perm = operation
+    if not _reverses_the_hop(rotation, translation, perm, hop):
+        return None
+    initial_state = _state(framework, configuration, hop, hop.start_point)
+    points = [p for p, occ in enumerate(initial_state) if occ not in (VACANT, VOID) and p != hop.start_point]
+    index = {p: k for k, p in enumerate(points)}
+    if any(int(perm[p]) not in index for p in points):
+        return None
+    permutation = [index[int(perm[p])] for p in points] + [len(points)]  # the moving Li stays the last atom
+    return HopMirror(rotation=np.asarray(rotation).astype(int).tolist(), translation=np.asarray(translation, dtype=float).tolist(), permutation=permutation)
+
+
+__all__ += ["end_to_end_operation", "map_initial_to_final", "HopMirror", "hop_mirror"]
 
 
 # ----- the converged path: which mechanism actually happened ------------------------------------------

@@ -58,3 +58,71 @@ def test_known_end_energies_spare_two_model_calls_and_change_nothing():
     given = run_neb(images, factory, fmax=0.05, steps=300, end_energies=(evaluated.energies[0], evaluated.energies[-1]))
     assert given.converged and given.force_calls == made[0] == calls_evaluating_ends - 2
     assert given.energies == pytest.approx(evaluated.energies, abs=1e-9)
+
+
+def _symmetric_band():
+    """IDPP images of a 4h -> 4h hop of pristine Li2MnO3 (2x1x1), and the hop's mirror."""
+    from structures.hops import hop_mirror
+
+    framework = DefectFramework.from_host(load_host("li2mno3"), (2, 1, 1))
+    pristine = configuration_from_defects(framework, [])
+    hop = enumerate_hops(framework, pristine)[0]
+    mirror = hop_mirror(framework, pristine, hop)
+    assert mirror is not None
+    return interpolate_hop(*hop_endpoints(framework, pristine, hop), 5), mirror
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "ode"])
+def test_a_symmetric_hops_band_runs_the_model_on_half_of_it_and_finds_the_same_band(optimizer):
+    images, mirror = _symmetric_band()
+    factory, made = _counting_mock_factory()
+    whole = run_neb(images, factory, fmax=0.05, steps=300, optimizer=optimizer)
+    calls_whole = made[0]
+    made[0] = 0
+    half = run_neb(images, factory, fmax=0.05, steps=300, optimizer=optimizer, mirror=mirror)
+    assert whole.converged and half.converged and half.n_steps == whole.n_steps
+    assert half.energies == pytest.approx(whole.energies, abs=1e-9)
+    assert max(abs(a.cart_coords - b.cart_coords).max() for a, b in zip(half.images, whole.images)) < 1e-8
+    # images 1-3 (the centre included) call the model, 4 and 5 are mirrored: 3 calls of 5 per step
+    evaluations = whole.force_calls - 2  # the two end points, then five images per evaluation
+    assert evaluations % 5 == 0
+    assert half.force_calls == made[0] == 2 + 3 * evaluations // 5 and half.mirrored_calls == 2 * evaluations // 5
+    assert calls_whole == whole.force_calls and whole.mirrored_calls == 0
+    assert half.energies == half.energies[::-1]  # the profile is exactly symmetric
+
+
+def test_a_band_that_is_not_its_own_mirror_runs_whole():
+    """A band off the mirror (here image 2 nudged by 0.01 Å) gets no mirrored forces: the mirror
+    would give it the wrong ones."""
+    images, mirror = _symmetric_band()
+    images[2] = images[2].copy()
+    images[2].translate_sites([0], [0.01, 0, 0], frac_coords=False)
+    factory, made = _counting_mock_factory()
+    plain = run_neb(images, factory, fmax=0.05, steps=300)
+    offered = run_neb(images, factory, fmax=0.05, steps=300, mirror=mirror)
+    assert offered.mirrored_calls == 0 and offered.force_calls == plain.force_calls
+    assert offered.energies == plain.energies
+
+
+def test_an_image_that_leaves_its_partners_mirror_is_evaluated_by_the_model():
+    """The check is made at every evaluation: a climbing image off the centre breaks the band's
+    symmetry mid-run, and from then on the image it moved is computed, not mirrored."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from workflows.engine import BandMirror, _mirror_calculators
+
+    images, mirror = _symmetric_band()
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
+    band_mirror = BandMirror(mirror, atoms[0].cell)
+    factory, made = _counting_mock_factory()
+    MirrorImage, _ = _mirror_calculators(band_mirror, factory)
+    atoms[1].calc = factory()
+    atoms[5].calc = MirrorImage(atoms[1])
+    reference = factory()
+    on_mirror = atoms[5].get_forces()
+    assert atoms[5].calc.mirrored == 1 and made[0] == 1  # only the partner ran the model
+    assert on_mirror == pytest.approx(reference.get_forces(atoms[5].copy()), abs=1e-9)  # and the mirror is right
+    atoms[5].positions[-1] += [0.05, 0.0, 0.0]
+    moved = atoms[5].get_forces()
+    assert atoms[5].calc.mirrored == 1 and made[0] == 3  # the model ran for the moved image
+    assert moved == pytest.approx(reference.get_forces(atoms[5].copy()), abs=1e-9)

@@ -286,3 +286,79 @@ def test_a_band_seeded_from_another_level_keeps_its_shape_and_ends_on_the_new_en
     assert len(three) == 5 and three[0] == start and three[-1] == end
     middle = three[2].frac_coords[-1] - start.frac_coords[-1]
     assert np.allclose(middle, (ml[3].frac_coords[-1] - ml[0].frac_coords[-1]) + (end.frac_coords[-1] - start.frac_coords[-1] - (ml[n].frac_coords[-1] - ml[0].frac_coords[-1])) / 2, atol=0.02)
+
+
+# ----- the mirror of a symmetric hop: half its band is the image of the other half ---------------------
+def _is_the_mirror(mirror, source, image) -> bool:
+    """Whether ``image`` is the mirror of ``source``: positions (modulo the lattice) and species."""
+    delta = mirror.image_frac(source.frac_coords) - image.frac_coords
+    species_agree = all(source[k].species_string == image[mirror.permutation[k]].species_string for k in range(len(source)))
+    return bool(np.abs(delta - np.round(delta)).max() < 1e-9) and species_agree
+
+
+def test_a_hop_is_its_own_mirror_only_where_its_defects_sit_symmetrically_about_it(li2mno3_96):
+    from structures.configurations import configuration_from_defects
+    from structures.hops import hop_mirror
+
+    pristine = configuration_from_defects(li2mno3_96, [])
+    mirrored = {}
+    for hop in enumerate_hops(li2mno3_96, pristine):
+        mirror = hop_mirror(li2mno3_96, pristine, hop)
+        mirrored[hop.id] = mirror is not None
+        if mirror is not None:  # swaps the two end states, both ways: an involution
+            initial, final = hop_endpoints(li2mno3_96, pristine, hop)
+            assert _is_the_mirror(mirror, initial, final) and _is_the_mirror(mirror, final, initial)
+            assert mirror.permutation[-1] == len(initial) - 1  # the moving Li is its own image
+        else:  # in the Li-rich host, hops between inequivalent Li sites (2c, 4h, 2b) have none
+            assert hop.start_label != hop.end_label
+    assert sum(mirrored.values()) == 2  # the two 4h -> 4h hops
+
+
+def test_a_hop_with_the_vacant_o_on_its_edge_keeps_a_mirror_only_through_that_o(li2mno3_96):
+    from structures.hops import hop_mirror
+
+    symmetric = 0
+    for vacancy in enumerate_singles(li2mno3_96, parse_vacancy("O")):
+        vacant_frac = li2mno3_96.coords_of([vacancy.defects[0].point])[0]
+        for hop in enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.0):
+            mirror = hop_mirror(li2mno3_96, vacancy, hop)
+            if mirror is None:
+                continue
+            symmetric += 1
+            assert hop.mechanism is HopMechanism.VO_EDGE and hop.vacant_edge_points == [vacancy.defects[0].point]
+            initial, final = hop_endpoints(li2mno3_96, vacancy, hop)
+            assert _is_the_mirror(mirror, initial, final) and _is_the_mirror(mirror, final, initial)
+            image = np.asarray(mirror.rotation) @ vacant_frac + np.asarray(mirror.translation)
+            assert np.abs(image - vacant_frac - np.round(image - vacant_frac)).max() < 1e-9  # the vacancy stays put
+    assert symmetric == 1  # of the 25 hops within 3 Å of the two O vacancies, only one of V_O(4i)'s edge hops
+
+
+def test_a_users_p1_cell_has_no_mirrored_hop(tmp_path):
+    from structures import DefectFramework, load_host
+    from structures.hops import end_to_end_operation, hop_mirror
+
+    structure = load_host("li2mno3").structure.copy()
+    for key in list(structure.site_properties):
+        structure.remove_site_property(key)
+    structure.perturb(0.08, min_distance=0.04)  # no symmetry left
+    structure.to(filename=str(tmp_path / "POSCAR"), fmt="poscar")
+    fw = DefectFramework.from_host(load_host(tmp_path / "POSCAR"), (2, 1, 1))
+    hops = enumerate_hops(fw)
+    assert hops
+    # the supercell's own translations map no Li site onto its neighbour: every band is run whole
+    assert all(hop_mirror(fw, None, h) is None and end_to_end_operation(fw, None, h) is None for h in hops)
+
+
+def test_in_a_small_cell_the_mirror_is_that_of_the_hops_own_path():
+    """In a 2x2x1 LiCoO2 cell two Li sites are joined by two paths, around the cell either way, and
+    the inversion through either path's midpoint swaps the two end states. Only the one through
+    this hop's midpoint maps its band onto itself; the other maps it onto the other path."""
+    from structures.hops import hop_mirror
+
+    fw = framework("licoo2", (2, 2, 1))
+    hop = enumerate_hops(fw, cutoff=3.0)[0]
+    mirror = hop_mirror(fw, None, hop)
+    assert mirror is not None
+    middle = interpolate_hop(*hop_endpoints(fw, None, hop), n_images=1, method="linear")[1]
+    delta = mirror.image_frac(middle.frac_coords) - middle.frac_coords
+    assert np.abs(delta - np.round(delta)).max() < 1e-9  # the middle image is its own mirror

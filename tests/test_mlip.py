@@ -66,6 +66,27 @@ def test_short_neb_on_a_licoo2_hop_runs_end_to_end():
     assert len(doc.images[0]) == len(ends[0])
 
 
+def test_a_symmetric_hop_takes_half_its_band_from_the_mirror_and_finds_the_same_band():
+    """The LiCoO2 in-plane hop: its final end point is the image of the relaxed initial one, and
+    so is the second half of its band; ``neb_mirror: false`` runs it whole."""
+    from structures.configurations import configuration_from_defects
+
+    fw = DefectFramework.from_host(load_host("licoo2"), (2, 2, 1))
+    pristine = configuration_from_defects(fw, [])
+    hop = enumerate_hops(fw, pristine, cutoff=3.0)[0]
+    relaxed = {"status": "success", "structure": pristine.structure}
+    settings = {**SETTINGS, "relax_steps": 50, "n_images": 3, "neb_steps": 4}
+    half, whole = (hop_neb(relaxed, fw.host, list(fw.dims), pristine, hop, "mlip", {**settings, "neb_mirror": m}, "neb") for m in (True, False))
+    assert half.n_steps == whole.n_steps
+    # the same band: the whole one is symmetric only to the model's float32 noise
+    assert half.energies == pytest.approx(whole.energies, abs=2e-4)
+    assert half.energies == half.energies[::-1]
+    mirrored = half.routes[0]["mirrored_calls"]
+    # image 3 of 3 at every evaluation of the band (at least one per step), never by the model
+    assert mirrored >= half.n_steps + 1 and whole.routes[0]["mirrored_calls"] == 0
+    assert half.force_calls + mirrored == whole.force_calls
+
+
 def test_o2_reference_is_a_bound_molecule():
     doc = reference_energy("O2", "mlip", SETTINGS)
     assert doc.energy_per_atom is not None and doc.energy_per_atom < -2.0

@@ -355,3 +355,5 @@ def test_two_settings_of_one_level_are_two_numbers_not_one(tmp_path):
     assert {"n_hops@mock", "n_hops@mock-2", "e_vac_o@mock", "e_vac_o@mock-2"} <= set(table.columns)
     # threads do not change a number: not part of the identity
     assert settings_hash("mlip", {"model": "chgnet", "threads": 1}) == settings_hash("mlip", {"model": "chgnet", "threads": 2})
+    # nor does taking half of a symmetric band from its mirror (the same band to float noise)
+    assert settings_hash("mlip", {"model": "chgnet", "neb_mirror": True}) == settings_hash("mlip", {"model": "chgnet", "neb_mirror": False})

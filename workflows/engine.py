@@ -18,7 +18,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from workflows.failpoints import failpoint
 from workflows.progress import step as progress_step
 
-__all__ = ["UnphysicalResult", "RelaxOutcome", "NebOutcome", "relax", "run_neb", "MAX_FORCE", "MAX_ENERGY_PER_ATOM"]
+__all__ = ["UnphysicalResult", "RelaxOutcome", "NebOutcome", "BandMirror", "relax", "run_neb", "MAX_FORCE", "MAX_ENERGY_PER_ATOM"]
 
 MAX_FORCE = 100.0  # eV/Å: beyond this a structure has blown up
 MAX_ENERGY_PER_ATOM = 1.0e3  # eV/atom (absolute)
@@ -46,6 +46,7 @@ class NebOutcome:
     n_steps: int
     force_calls: int
     wall_time: float
+    mirrored_calls: int = 0  # image evaluations carried over from the mirror image (run_neb's mirror)
 
 
 def _check_physical(energy: float, forces: np.ndarray, n_atoms: int, what: str) -> None:
@@ -131,6 +132,116 @@ def _strict_neb_optimizer():
     return StrictNEBOptimizer
 
 
+MIRROR_TOLERANCE = 1.0e-4  # Å: an image this close to its partner's mirror takes the partner's forces
+
+
+class BandMirror:
+    """A hop's involution (structures.hops.HopMirror) acting on a band's ASE images.
+
+    Any model that is invariant under rotations, translations and permutations of like atoms
+    gives the mirror image of a structure the mirror energy and forces. So an image that sits
+    at the mirror of its partner (within MIRROR_TOLERANCE) needs no model call.
+    """
+
+    def __init__(self, mirror, cell):
+        self.mirror = mirror
+        self.cell = np.array(cell, dtype=float)  # rows: lattice vectors
+        self.inverse_cell = np.linalg.inv(self.cell)
+        # Cartesian rotation of the fractional one (frac columns): M^T R M^-T
+        self.rotation = self.cell.T @ np.asarray(mirror.rotation, dtype=float) @ self.inverse_cell.T
+        self.permutation = np.asarray(mirror.permutation)
+
+    def is_isometry(self) -> bool:
+        """Whether the operation is a symmetry of this cell: a relaxed or user cell may have lost it."""
+        return bool(np.allclose(self.rotation.T @ self.rotation, np.eye(3), atol=1e-6))
+
+    def positions(self, source, like) -> np.ndarray:
+        """Cartesian positions of the mirror of ``source``, each at the periodic image nearest ``like``'s atom."""
+        frac = self.mirror.image_frac(source.positions @ self.inverse_cell)
+        reference = like.positions @ self.inverse_cell
+        return (frac + np.round(reference - frac)) @ self.cell
+
+    def deviation(self, source, like) -> float:
+        """How far (Å, largest over atoms) ``like`` is from the mirror of ``source``."""
+        return float(np.linalg.norm(self.positions(source, like) - like.positions, axis=1).max())
+
+    def forces(self, forces: np.ndarray) -> np.ndarray:
+        out = np.empty_like(forces)
+        out[self.permutation] = forces @ self.rotation.T
+        return out
+
+
+def _mirror_calculators(mirror: BandMirror, model_factory):
+    """ASE calculators for the images of a mirror-symmetric band: the mirror of an evaluated image,
+    and the central image, which is its own mirror. Both fall back to the model (lazily created,
+    from ``model_factory``) wherever the band is not symmetric at that image (a climbing image off
+    the centre, or the band drifting apart)."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    class _Fallback(Calculator):
+        implemented_properties = ["energy", "free_energy", "forces"]
+
+        def __init__(self):
+            super().__init__()
+            self.model = None
+            self.mirrored = 0
+
+        def _model(self) -> tuple[float, np.ndarray]:
+            if self.model is None:
+                self.model = model_factory()
+            atoms = self.atoms.copy()
+            return float(self.model.get_potential_energy(atoms)), np.array(self.model.get_forces(atoms))
+
+        def _store(self, energy: float, forces: np.ndarray) -> None:
+            self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+
+    class MirrorImage(_Fallback):
+        """Energy and forces of the partner image, carried over by the mirror."""
+
+        def __init__(self, partner):
+            super().__init__()
+            self.partner = partner
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            if mirror.deviation(self.partner, self.atoms) <= MIRROR_TOLERANCE:
+                self.mirrored += 1
+                self._store(float(self.partner.get_potential_energy()), mirror.forces(self.partner.get_forces()))
+            else:
+                self._store(*self._model())
+
+    class CentralImage(_Fallback):
+        """The model's energy, and its forces made exactly mirror-symmetric (their float noise is
+        not, and would break the band's symmetry step by step)."""
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            energy, forces = self._model()
+            if mirror.deviation(self.atoms, self.atoms) <= MIRROR_TOLERANCE:
+                forces = 0.5 * (forces + mirror.forces(forces))
+            self._store(energy, forces)
+
+    return MirrorImage, CentralImage
+
+
+def _mirror_band(atoms: list, mirror) -> BandMirror | None:
+    """Make a band exactly mirror-symmetric and return its BandMirror, or None (band left as it
+    is) where the cell has lost the operation or the band is not symmetric within MIRROR_TOLERANCE."""
+    if mirror is None or len(atoms) < 4:
+        return None
+    band_mirror = BandMirror(mirror, atoms[0].cell)
+    n = len(atoms) - 1
+    if not band_mirror.is_isometry():
+        return None
+    if max(band_mirror.deviation(atoms[k], atoms[n - k]) for k in range(n // 2 + 1)) > MIRROR_TOLERANCE:
+        return None
+    for k in range(1, (n + 1) // 2):
+        atoms[n - k].positions = band_mirror.positions(atoms[k], atoms[n - k])
+    if n % 2 == 0:
+        atoms[n // 2].positions = 0.5 * (atoms[n // 2].positions + band_mirror.positions(atoms[n // 2], atoms[n // 2]))
+    return band_mirror
+
+
 def run_neb(
     images: list[Structure],
     calculator_factory: Callable[[], object],
@@ -139,6 +250,7 @@ def run_neb(
     climb: bool = True,
     optimizer: str = "lbfgs",
     end_energies: tuple[float, float] | None = None,
+    mirror=None,
 ) -> NebOutcome:
     """Climbing-image NEB (improved tangent) with one calculator per image.
 
@@ -152,6 +264,12 @@ def run_neb(
     state is shared between images. The fixed end points are evaluated once, or not at all where
     ``end_energies`` gives them: a relaxation just evaluated them at these very positions with
     this model, and a band needs only their energies.
+
+    ``mirror`` (structures.hops.HopMirror): the involution of a hop between equivalent sites.
+    Where the band is its own mirror, the model runs on its first half and its central image
+    only, and the second half takes their mirrored energies and forces: the same band in about
+    (n + 1) / 2n of the calls. Each image checks the symmetry again at every step, and one that
+    has left it (a climbing image off the centre) is evaluated by the model.
     """
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.mep import NEB
@@ -161,30 +279,43 @@ def run_neb(
 
     start = time.perf_counter()
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
-    for a in atoms[1:-1]:
-        a.calc = calculator_factory()
-    if end_energies is None:
-        for a in (atoms[0], atoms[-1]):
-            a.calc = calculator_factory()
-        end_energies = [float(atoms[0].get_potential_energy()), float(atoms[-1].get_potential_energy())]
-        end_calls = 2
-    else:
-        end_energies = [float(e) for e in end_energies]
-        for a, energy in zip((atoms[0], atoms[-1]), end_energies):
-            a.calc = SinglePointCalculator(a, energy=energy)
-        end_calls = 0
-    band = NEB(atoms, climb=climb, k=0.1, method="improvedtangent")
     calls, model_calls = [0], [0]
 
-    def counting(calculate):  # a model evaluation is a call of an image's calculate, nothing else
+    def model():  # a model evaluation is a call of a model calculator's calculate, nothing else
+        calculator = calculator_factory()
+        calculate = calculator.calculate
+
         def counted(*args, **kwargs):
             model_calls[0] += 1
             return calculate(*args, **kwargs)
 
-        return counted
+        calculator.calculate = counted
+        return calculator
 
-    for a in atoms[1:-1]:
-        a.calc.calculate = counting(a.calc.calculate)
+    band_mirror = _mirror_band(atoms, mirror)
+    n = len(atoms) - 1
+    if band_mirror is None:
+        for a in atoms[1:-1]:
+            a.calc = model()
+    else:
+        MirrorImage, CentralImage = _mirror_calculators(band_mirror, model)
+        for k in range(1, n):
+            a = atoms[k]
+            a.calc = model() if 2 * k < n else CentralImage() if 2 * k == n else MirrorImage(atoms[n - k])
+    if end_energies is None:
+        end_energies = []
+        for a in (atoms[0], atoms[-1]):
+            a.calc = calculator_factory()
+            end_energies.append(float(a.get_potential_energy()))
+        end_calls = 2
+    else:
+        end_energies = [float(e) for e in end_energies]
+        end_calls = 0
+    if band_mirror is not None:  # one end is the other's mirror: one energy (they differ by float noise)
+        end_energies = [0.5 * (end_energies[0] + end_energies[1])] * 2
+    for a, energy in zip((atoms[0], atoms[-1]), end_energies):
+        a.calc = SinglePointCalculator(a, energy=energy)
+    band = NEB(atoms, climb=climb, k=0.1, method="improvedtangent")
 
     def guard():
         for a in atoms[1:-1]:
@@ -243,4 +374,5 @@ def run_neb(
         n_steps=n_steps,
         force_calls=end_calls + model_calls[0],
         wall_time=time.perf_counter() - start,
+        mirrored_calls=sum(getattr(a.calc, "mirrored", 0) for a in atoms[1:-1]),
     )

@@ -28,7 +28,7 @@ __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job"
 
 # Settings that never change a number (how many threads, which configurations get a static, the
 # core-hour model, test switches): left out of the hash that is part of every number's identity.
-NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile"})
+NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile", "neb_mirror"})
 
 
 def physics_settings(settings: dict) -> dict:
@@ -161,7 +161,7 @@ def hop_neb(
     second band is redundant and is skipped (:func:`tetrahedral_band_needed`).
     """
     from structures.framework import DefectFramework
-    from structures.hops import interpolate_hop, tetrahedral_band
+    from structures.hops import hop_mirror, interpolate_hop, tetrahedral_band
 
     start = time.perf_counter()
     relaxed = as_dict(relaxed)
@@ -182,6 +182,9 @@ def hop_neb(
         # an ML band's images see the model its end points were relaxed with, which evaluated them
         # at these very positions; the mock's band calculator differs from its relaxation one
         end_energies = (ends[0].energy, ends[1].energy) if backend == "mlip" else None
+        # a hop between equivalent sites, its defects symmetric about it: half its band is the mirror
+        # of the other half (run_neb checks the band image by image)
+        mirror = hop_mirror(framework, configuration, hop) if settings.get("neb_mirror", True) else None
 
         def climb(band):
             return run_neb(
@@ -192,6 +195,7 @@ def hop_neb(
                 climb=settings.get("climb", True),
                 optimizer=settings.get("neb_optimizer", "ode"),  # the mock has no setting: ODE, as its tests were written
                 end_energies=end_energies,
+                mirror=mirror,
             )
 
         edge = climb(images)
@@ -279,6 +283,7 @@ def _route_summary(route: str, neb, hop) -> dict:
         "converged": neb.converged,
         "n_steps": neb.n_steps,
         "force_calls": neb.force_calls,
+        "mirrored_calls": neb.mirrored_calls,
         "saddle_energy": max(neb.energies),
         "mechanism_observed": (observed or {}).get("mechanism"),
         "observed": observed,

@@ -96,6 +96,9 @@ class MlipSettings:
     neb_optimizer: str = "lbfgs"  # NebOptimizer
     n_images: int = 5
     climb: bool = True
+    # the band of a hop between equivalent sites runs the model on its first half and its centre
+    # and takes the rest from the mirror: the same band (to float noise) in 3 of 5 image calls
+    neb_mirror: bool = True
     threads: int | None = None  # torch threads per process (default: 1 when several processes run, else torch's)
     # SevenNet through torch.compile: 1.6x per call, ~40 s of compiling per process, each process's
     # first call checked against the eager model (workflows.calculators.COMPILE_TOLERANCE)
