@@ -14,7 +14,7 @@ from structures.configurations import (
 )
 from structures.errors import LroxInputError
 from structures.framework import DefectFramework
-from structures.hops import HopMechanism, LiHop, enumerate_hops, hop_endpoints, interpolate_hop
+from structures.hops import HopMechanism, HopMirror, LiHop, enumerate_hops, hop_endpoints, hop_mirror, interpolate_hop
 from structures.hosts import Host, builtin_host_names, load_host
 from structures.sublattices import DefectKind, DefectSpec, Sublattice, parse_dopant, parse_vacancy
 from structures.supercell import choose_supercell, min_image_distance, parse_supercell
@@ -27,6 +27,7 @@ __all__ = [
     "DefectSpec",
     "Host",
     "HopMechanism",
+    "HopMirror",
     "LiHop",
     "LroxInputError",
     "PairKind",
@@ -38,6 +39,7 @@ __all__ = [
     "enumerate_pairs",
     "enumerate_singles",
     "hop_endpoints",
+    "hop_mirror",
     "interpolate_hop",
     "load_host",
     "min_image_distance",

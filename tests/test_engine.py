@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from structures import DefectFramework, enumerate_hops, hop_endpoints, load_host
@@ -60,7 +61,7 @@ def test_known_end_energies_spare_two_model_calls_and_change_nothing():
     assert given.energies == pytest.approx(evaluated.energies, abs=1e-9)
 
 
-def _symmetric_band():
+def _symmetric_band(n_images: int = 5):
     """IDPP images of a 4h -> 4h hop of pristine Li2MnO3 (2x1x1), and the hop's mirror."""
     from structures.hops import hop_mirror
 
@@ -69,7 +70,7 @@ def _symmetric_band():
     hop = enumerate_hops(framework, pristine)[0]
     mirror = hop_mirror(framework, pristine, hop)
     assert mirror is not None
-    return interpolate_hop(*hop_endpoints(framework, pristine, hop), 5), mirror
+    return interpolate_hop(*hop_endpoints(framework, pristine, hop), n_images), mirror
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "ode"])
@@ -83,10 +84,12 @@ def test_a_symmetric_hops_band_runs_the_model_on_half_of_it_and_finds_the_same_b
     assert whole.converged and half.converged and half.n_steps == whole.n_steps
     assert half.energies == pytest.approx(whole.energies, abs=1e-9)
     assert max(abs(a.cart_coords - b.cart_coords).max() for a, b in zip(half.images, whole.images)) < 1e-8
-    # images 1-3 (the centre included) call the model, 4 and 5 are mirrored: 3 calls of 5 per step
-    evaluations = whole.force_calls - 2  # the two end points, then five images per evaluation
-    assert evaluations % 5 == 0
-    assert half.force_calls == made[0] == 2 + 3 * evaluations // 5 and half.mirrored_calls == 2 * evaluations // 5
+    # images 1-3 (the centre included) call the model, 4 and 5 are mirrored: 3 calls of 5 per
+    # evaluation, and one more, image 4 by the model the first time, to check the mirror holds
+    evaluations = (whole.force_calls - 2) // 5  # the two end points, then five images per evaluation
+    assert whole.force_calls == 2 + 5 * evaluations
+    assert half.force_calls == made[0] == 2 + 3 * evaluations + 1 and half.mirrored_calls == 2 * evaluations - 1
+    assert half.mirror_check["held"] and half.mirror_check["force_difference"] < 1e-9 and half.mirror_check["central_force_asymmetry"] < 1e-9
     assert calls_whole == whole.force_calls and whole.mirrored_calls == 0
     assert half.energies == half.energies[::-1]  # the profile is exactly symmetric
 
@@ -115,7 +118,7 @@ def test_an_image_that_leaves_its_partners_mirror_is_evaluated_by_the_model():
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in images]
     band_mirror = BandMirror(mirror, atoms[0].cell)
     factory, made = _counting_mock_factory()
-    MirrorImage, _ = _mirror_calculators(band_mirror, factory)
+    MirrorImage, _, _ = _mirror_calculators(band_mirror, factory)
     atoms[1].calc = factory()
     atoms[5].calc = MirrorImage(atoms[1])
     reference = factory()
@@ -126,3 +129,36 @@ def test_an_image_that_leaves_its_partners_mirror_is_evaluated_by_the_model():
     moved = atoms[5].get_forces()
     assert atoms[5].calc.mirrored == 1 and made[0] == 3  # the model ran for the moved image
     assert moved == pytest.approx(reference.get_forces(atoms[5].copy()), abs=1e-9)
+
+
+@pytest.mark.parametrize("n_images", [5, 4])
+def test_a_model_the_mirror_does_not_hold_for_gets_its_band_run_whole(n_images):
+    """The mock in an electric field along x: the field is not inverted with the cell, so the
+    mirror image's forces are not the mirror of its partner's. The band finds that out before any
+    mirrored number is used, and runs whole: from the central image's forces, or, in a band with
+    no central image, from the model run once on the first mirror image."""
+    images, mirror = _symmetric_band(n_images)
+    factory, _ = _counting_mock_factory()
+
+    def in_a_field():
+        calc = factory()
+        calculate = calc.calculate
+
+        def with_field(atoms=None, properties=("energy",), system_changes=None, **kwargs):
+            calculate(atoms, properties, system_changes or ["positions"])
+            field = np.zeros_like(calc.results["forces"])
+            field[-1, 0] = 0.1  # eV/Å on the moving Li
+            calc.results["forces"] = calc.results["forces"] + field
+            calc.results["energy"] -= 0.1 * calc.atoms.positions[-1, 0]
+            calc.results["free_energy"] = calc.results["energy"]
+
+        calc.calculate = with_field
+        return calc
+
+    plain = run_neb(images, in_a_field, fmax=0.05, steps=5)
+    offered = run_neb(images, in_a_field, fmax=0.05, steps=5, mirror=mirror)
+    # off their mirror by 2 x 0.1 eV/Å
+    told = offered.mirror_check["central_force_asymmetry" if n_images % 2 else "force_difference"]
+    assert not offered.mirror_check["held"] and told == pytest.approx(0.2)
+    assert offered.mirrored_calls == 0 and offered.force_calls == plain.force_calls  # the check's call is image 4's own
+    assert offered.energies == pytest.approx(plain.energies, abs=1e-8)

@@ -47,6 +47,9 @@ class NebOutcome:
     force_calls: int
     wall_time: float
     mirrored_calls: int = 0  # image evaluations carried over from the mirror image (run_neb's mirror)
+    # the model against the mirror: on the first mirror image (eV, eV/Å), the largest asymmetry of
+    # the central image's forces (eV/Å), and whether the mirror held
+    mirror_check: dict | None = None
 
 
 def _check_physical(energy: float, forces: np.ndarray, n_atoms: int, what: str) -> None:
@@ -133,6 +136,9 @@ def _strict_neb_optimizer():
 
 
 MIRROR_TOLERANCE = 1.0e-4  # Å: an image this close to its partner's mirror takes the partner's forces
+# the check of the model's invariance: float32 models agree with their own mirror to ~1e-5
+MIRROR_CHECK_ENERGY = 1.0e-3  # eV
+MIRROR_CHECK_FORCE = 1.0e-3  # eV/Å
 
 
 class BandMirror:
@@ -175,8 +181,17 @@ def _mirror_calculators(mirror: BandMirror, model_factory):
     """ASE calculators for the images of a mirror-symmetric band: the mirror of an evaluated image,
     and the central image, which is its own mirror. Both fall back to the model (lazily created,
     from ``model_factory``) wherever the band is not symmetric at that image (a climbing image off
-    the centre, or the band drifting apart)."""
+    the centre, or the band drifting apart).
+
+    A mirror image made with ``check=True`` (the band's first, evaluated before any other) also
+    runs the model on its first call and compares: a model that does not give the mirror image
+    the mirror energy and forces (not invariant under the operation) turns the mirror off for the
+    whole band before any mirrored number is used. The central image checks at every call.
+    ``state`` records the checks.
+    """
     from ase.calculators.calculator import Calculator, all_changes
+
+    state = {"on": True, "checked": None, "central": 0.0}
 
     class _Fallback(Calculator):
         implemented_properties = ["energy", "free_energy", "forces"]
@@ -198,30 +213,48 @@ def _mirror_calculators(mirror: BandMirror, model_factory):
     class MirrorImage(_Fallback):
         """Energy and forces of the partner image, carried over by the mirror."""
 
-        def __init__(self, partner):
+        def __init__(self, partner, check: bool = False):
             super().__init__()
             self.partner = partner
+            self.check = check
 
         def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
-            if mirror.deviation(self.partner, self.atoms) <= MIRROR_TOLERANCE:
-                self.mirrored += 1
-                self._store(float(self.partner.get_potential_energy()), mirror.forces(self.partner.get_forces()))
-            else:
+            if not (state["on"] and mirror.deviation(self.partner, self.atoms) <= MIRROR_TOLERANCE):
                 self._store(*self._model())
+                return
+            energy, forces = float(self.partner.get_potential_energy()), mirror.forces(self.partner.get_forces())
+            if self.check:
+                self.check = False
+                model_energy, model_forces = self._model()
+                state["checked"] = (abs(model_energy - energy), float(np.abs(model_forces - forces).max()))
+                if state["checked"][0] > MIRROR_CHECK_ENERGY or state["checked"][1] > MIRROR_CHECK_FORCE:
+                    state["on"] = False
+                self._store(model_energy, model_forces)
+                return
+            self.mirrored += 1
+            self._store(energy, forces)
 
     class CentralImage(_Fallback):
         """The model's energy, and its forces made exactly mirror-symmetric (their float noise is
-        not, and would break the band's symmetry step by step)."""
+        not, and would break the band's symmetry step by step). Being its own mirror, it checks
+        the model for free at every call: forces that are not their own mirror beyond float noise
+        turn the mirror off (the central image comes before every mirror image)."""
 
         def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
             energy, forces = self._model()
-            if mirror.deviation(self.atoms, self.atoms) <= MIRROR_TOLERANCE:
-                forces = 0.5 * (forces + mirror.forces(forces))
+            if state["on"] and mirror.deviation(self.atoms, self.atoms) <= MIRROR_TOLERANCE:
+                mirrored = mirror.forces(forces)
+                asymmetry = float(np.abs(forces - mirrored).max())
+                state["central"] = max(state["central"], asymmetry)
+                if asymmetry > MIRROR_CHECK_FORCE:
+                    state["on"] = False
+                else:
+                    forces = 0.5 * (forces + mirrored)
             self._store(energy, forces)
 
-    return MirrorImage, CentralImage
+    return MirrorImage, CentralImage, state
 
 
 def _mirror_band(atoms: list, mirror) -> BandMirror | None:
@@ -298,10 +331,11 @@ def run_neb(
         for a in atoms[1:-1]:
             a.calc = model()
     else:
-        MirrorImage, CentralImage = _mirror_calculators(band_mirror, model)
+        MirrorImage, CentralImage, mirror_state = _mirror_calculators(band_mirror, model)
         for k in range(1, n):
+            # images are evaluated in order: the first mirror image checks the model's invariance
             a = atoms[k]
-            a.calc = model() if 2 * k < n else CentralImage() if 2 * k == n else MirrorImage(atoms[n - k])
+            a.calc = model() if 2 * k < n else CentralImage() if 2 * k == n else MirrorImage(atoms[n - k], check=k == n // 2 + 1)
     if end_energies is None:
         end_energies = []
         for a in (atoms[0], atoms[-1]):
@@ -311,7 +345,8 @@ def run_neb(
     else:
         end_energies = [float(e) for e in end_energies]
         end_calls = 0
-    if band_mirror is not None:  # one end is the other's mirror: one energy (they differ by float noise)
+    if band_mirror is not None and abs(end_energies[0] - end_energies[1]) <= MIRROR_CHECK_ENERGY:
+        # one end is the other's mirror: one energy (they differ by float noise)
         end_energies = [0.5 * (end_energies[0] + end_energies[1])] * 2
     for a, energy in zip((atoms[0], atoms[-1]), end_energies):
         a.calc = SinglePointCalculator(a, energy=energy)
@@ -375,4 +410,10 @@ def run_neb(
         force_calls=end_calls + model_calls[0],
         wall_time=time.perf_counter() - start,
         mirrored_calls=sum(getattr(a.calc, "mirrored", 0) for a in atoms[1:-1]),
+        mirror_check=None if band_mirror is None else {
+            "energy_difference": None if mirror_state["checked"] is None else mirror_state["checked"][0],
+            "force_difference": None if mirror_state["checked"] is None else mirror_state["checked"][1],
+            "central_force_asymmetry": mirror_state["central"] if n % 2 == 0 else None,
+            "held": mirror_state["on"],
+        },
     )

@@ -284,6 +284,7 @@ def _route_summary(route: str, neb, hop) -> dict:
         "n_steps": neb.n_steps,
         "force_calls": neb.force_calls,
         "mirrored_calls": neb.mirrored_calls,
+        "mirror_check": neb.mirror_check,
         "saddle_energy": max(neb.energies),
         "mechanism_observed": (observed or {}).get("mechanism"),
         "observed": observed,
