@@ -82,9 +82,28 @@ def test_a_symmetric_hop_takes_half_its_band_from_the_mirror_and_finds_the_same_
     assert half.energies == pytest.approx(whole.energies, abs=2e-4)
     assert half.energies == half.energies[::-1]
     mirrored = half.routes[0]["mirrored_calls"]
-    # image 3 of 3 at every evaluation of the band (at least one per step), never by the model
+    # image 3 of 3 at every evaluation of the band (at least one per step), and the model once on
+    # it, the first time, to check that CHGNet holds to the mirror (it does: an O(3)-invariant model)
     assert mirrored >= half.n_steps + 1 and whole.routes[0]["mirrored_calls"] == 0
-    assert half.force_calls + mirrored == whole.force_calls
+    assert half.force_calls + mirrored == whole.force_calls + 1
+    check = half.routes[0]["mirror_check"]
+    assert check["held"] and check["force_difference"] < 1e-3 and whole.routes[0]["mirror_check"] is None
+
+
+def test_a_model_that_is_not_invariant_under_inversion_runs_its_symmetric_bands_whole():
+    """7net-MF-0 is equivariant under rotations only: the inversion that reverses the LiCoO2 hop
+    changes its forces by ~0.03 eV/Å, beyond what a mirrored band accepts, so its band runs whole."""
+    from structures.configurations import configuration_from_defects
+
+    fw = DefectFramework.from_host(load_host("licoo2"), (2, 2, 1))
+    pristine = configuration_from_defects(fw, [])
+    hop = enumerate_hops(fw, pristine, cutoff=3.0)[0]
+    relaxed = {"status": "success", "structure": pristine.structure}
+    settings = {**SETTINGS, "model": "7net-mf-0", "relax_steps": 50, "n_images": 3, "neb_steps": 2}
+    doc = hop_neb(relaxed, fw.host, list(fw.dims), pristine, hop, "mlip", settings, "neb")
+    check = doc.routes[0]["mirror_check"]
+    assert check["held"] is False and doc.routes[0]["mirrored_calls"] == 0
+    assert max(check["central_force_asymmetry"], check["force_difference"] or 0.0) > 1e-2
 
 
 def test_o2_reference_is_a_bound_molecule():
