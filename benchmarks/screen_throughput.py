@@ -55,6 +55,10 @@ def main() -> None:
     if nebs:
         calls = [d.get("force_calls") or 0 for d in nebs]
         print(f"NEB force calls: total {sum(calls)}, mean {sum(calls) / len(calls):.0f} per hop")
+        routes = [r for d in nebs for r in d.get("routes") or [] if "skipped" not in r]
+        mirrored = [r for r in routes if r.get("mirrored_calls")]
+        print(f"bands run on half their images (symmetric hops, neb_mirror): {len(mirrored)} of {len(routes)}, "
+              f"{sum(r['mirrored_calls'] for r in mirrored)} image evaluations taken from the mirror")
     print("time by stage, summed over jobs (s):")
     for stage, seconds in summary["stage_times"].items():
         print(f"  {stage:>12}: {seconds:8.1f}")
