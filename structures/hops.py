@@ -540,7 +540,8 @@ def map_initial_to_final(
 
 @dataclass
 class HopMirror(MSONable):
-    """A symmetry operation that swaps a hop's two end states and is its own inverse.
+    """A symmetry operation that is its own inverse and maps a hop's path onto itself reversed,
+    swapping its two end states.
 
     Such a hop's band is mirror-symmetric: image ``n + 1 − k`` is the image of image ``k``
     under the operation (``x → rotation · x + translation`` in the supercell's fractional basis,
@@ -562,7 +563,8 @@ class HopMirror(MSONable):
 
 
 def hop_mirror(framework: DefectFramework, configuration: Configuration | None, hop: LiHop) -> HopMirror | None:
-    """The involution swapping the hop's initial and final states (HopMirror), or None.
+    """The involution reversing the hop's path, and so swapping its initial and final states
+    (HopMirror), or None.
 
     It exists for a hop between two equivalent sites whose defects sit symmetrically about it
     (a pristine hop, a hop beside a dopant on the mirror between its two sites); a defect on one
