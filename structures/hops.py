@@ -579,9 +579,8 @@ def hop_mirror(framework: DefectFramework, configuration: Configuration | None, 
         return None
     initial_state = _state(framework, configuration, hop, hop.start_point)
     points = [p for p, occ in enumerate(initial_state) if occ not in (VACANT, VOID) and p != hop.start_point]
+    # it maps the initial state onto the final one and start onto end, so the other atoms onto each other
     index = {p: k for k, p in enumerate(points)}
-    if any(int(perm[p]) not in index for p in points):
-        return None
     permutation = [index[int(perm[p])] for p in points] + [len(points)]  # the moving Li stays the last atom
     return HopMirror(rotation=np.asarray(rotation).astype(int).tolist(), translation=np.asarray(translation, dtype=float).tolist(), permutation=permutation)
 

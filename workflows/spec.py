@@ -97,7 +97,8 @@ class MlipSettings:
     n_images: int = 5
     climb: bool = True
     # the band of a hop between equivalent sites runs the model on its first half and its centre
-    # and takes the rest from the mirror: the same band (to float noise) in 3 of 5 image calls
+    # and takes the rest from the mirror, in 3 of 5 image calls, where the model holds to the
+    # operation (checked on every band: workflows.engine.MIRROR_CHECK_FORCE)
     neb_mirror: bool = True
     threads: int | None = None  # torch threads per process (default: 1 when several processes run, else torch's)
     # SevenNet through torch.compile: 1.6x per call, ~40 s of compiling per process, each process's
