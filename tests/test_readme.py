@@ -68,8 +68,8 @@ def _placeholders_from_the_main_job(folder: Path) -> None:
     """A relaxed cell to read back (my_relaxed_cell.vasp) and an NEB calculation id (for plot neb)."""
     from pymatgen.core import Structure
 
-    from descriptors.database import DescriptorDatabase
-    from descriptors.hoptable import query_hops
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.query.hops import query_hops
 
     result = json.loads((folder / "lrox-out" / "li2mno3_quick" / "results.json").read_text())
     relaxed = next(d for d in result["documents"] if d["kind"] == "relax" and d["status"] == "success")
