@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
+from structures.doors.text import one_line, printable, redact
 from structures.errors import LroxInputError
-from structures.safety import redact
 
 EXIT_USAGE = 2
 
@@ -290,20 +290,13 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
 
     plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
     url = db_url or spec.database
-    if url:
-        DescriptorDatabase._engine(url, read_only=False)  # a bad URL fails first
-    out = spec.output_dir().absolute()
-    new_folders = [p for p in (out, *out.parents) if not p.exists()]
-    writable_output(spec)  # then an output folder that cannot be written, before the database is touched
-    try:
-        db = DescriptorDatabase(url)  # opened before any job runs: a foreign or unreachable database fails here
-    except LroxInputError:
-        for folder in new_folders:  # nothing left behind by a run that never started
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
+    # a bad URL, or a foreign or unreachable database, fails before any job runs; the database is
+    # read (never written, never switched to WAL) until the run has its results
+    DescriptorDatabase.check_writable(url or DescriptorDatabase.default_url())
+    writable_output(spec)  # then an output folder that cannot be written
     bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
     result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands)
+    db = DescriptorDatabase(url)
     counts, descriptors = store_result(result, db, source=str(spec.output_dir() / RESULTS_FILE))
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
     summary = summarise(result, descriptors)
@@ -388,7 +381,9 @@ def submit_command(spec_file, engine, launchpad, project, worker, backend, db_ur
 
     engine = parse_engine(engine)
     spec = load_spec(spec_file, backend=backend)
-    if launchpad is not None and not Path(launchpad).is_file():
+    from structures.doors.files import kind_of
+
+    if launchpad is not None and kind_of(launchpad, "launchpad file") != "file":
         raise LroxInputError(f"launchpad file {launchpad} does not exist (templates: launch/templates/my_launchpad.yaml)")
     db = DescriptorDatabase(db_url or spec.database)
     submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker)
@@ -475,7 +470,9 @@ def ingest_command(path, db_url, job_store, project):
 
     if sum(x is not None for x in (path, job_store, project)) != 1:
         raise LroxInputError("ingest: give one of PATH, --job-store FILE or --project NAME")
-    if path is not None and not path.exists() and not path.is_symlink():
+    from structures.doors.files import exists
+
+    if path is not None and not exists(path, "ingest"):
         raise LroxInputError(f"ingest: {path} does not exist")
     # everything is read and checked first: a bad input never creates or touches the database
     if path is None:
@@ -492,7 +489,7 @@ def ingest_command(path, db_url, job_store, project):
     db = _database(db_url)
     counts = write_batch(batch, db)
     for problem in batch.problems:
-        click.echo(f"lrox: warning: {redact(problem)}", err=True)
+        click.echo(f"lrox: warning: {_error_text(problem)}", err=True)
     click.echo(
         f"ingested {counts['configurations']} configurations, {counts['calculations']} calculations, "
         f"{counts['descriptors']} descriptors into {safe_url(db.url)}; {len(batch.problems)} files flagged"
@@ -636,9 +633,40 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     from structures.errors import LroxWarning
 
     if issubclass(category, LroxWarning):
-        click.echo(f"lrox: warning: {redact(' '.join(str(message).split()))}", err=True)
+        click.echo(f"lrox: warning: {_error_text(message)}", err=True)
     else:
-        click.echo(f"{category.__name__}: {redact(str(message))}", err=True)
+        click.echo(f"{category.__name__}: {_error_text(message)}", err=True)
+
+
+def _error_text(message) -> str:
+    """An error or warning as it is shown: one line, credentials masked, escapes visible (the text door)."""
+    text = printable(redact(one_line(message)), keep="")
+    return text if len(text) <= 4000 else text[:3999] + "…"
+
+
+class _PrintableStream:
+    """stdout/stderr while a command runs: every control or escape character anything echoes (a
+    value a user typed, a name from a file or a database) shown as a visible escape, never sent to
+    the terminal. Tabs and newlines pass."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._stream.write(printable(text) if isinstance(text, str) else text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _printable_output():
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _PrintableStream(sys.stdout), _PrintableStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -652,17 +680,25 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
     warnings.filterwarnings("always", category=LroxWarning)
     warnings.showwarning = _show_warning
+    with _printable_output():
+        return _main(args)
+
+
+def _main(args: list[str]) -> int:
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:
-        click.echo(f"lrox: error: {redact(' '.join(str(exc).split()))}", err=True)
+        click.echo(f"lrox: error: {_error_text(exc)}", err=True)
+        return EXIT_USAGE
+    except OSError as exc:  # the system refused a file operation no door foresaw: still one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"lrox: error: {_error_text((exc.strerror or str(exc)) + where)}", err=True)
         return EXIT_USAGE
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
     except click.ClickException as exc:
-        message = " ".join(exc.format_message().split())
-        click.echo(f"lrox: error: {redact(message)}", err=True)
+        click.echo(f"lrox: error: {_error_text(exc.format_message())}", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("lrox: error: aborted", err=True)

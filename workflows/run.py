@@ -95,6 +95,13 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
     collector = responses.get(flow.output.uuid, {})
+    if cache.write_error is not None:  # a full disk: what finished is kept (and reused next time), nothing half-written
+        from structures.errors import LroxInputError
+
+        raise LroxInputError(
+            f"output folder {out} cannot be written ({cache.write_error.strerror or cache.write_error}); "
+            f"the jobs that finished are kept in {out / JOBS_FOLDER} and reused when the run is started again"
+        )
     if not collector:
         raise RuntimeError("the collector job did not run; see the log above")
     result = as_dict(next(iter(collector.values())).output)
@@ -139,9 +146,10 @@ def writable_output(spec: ScreenSpec):
 
 
 def _write_atomically(path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    """The whole file or none of it (a full disk leaves no temporary file): the output door's writer."""
+    from structures.doors.files import write_atomically
+
+    write_atomically(path, lambda temporary: temporary.write_text(text), "results")
 
 
 def summarise(result: dict, descriptors: list[dict]) -> dict:
