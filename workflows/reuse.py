@@ -24,7 +24,13 @@ from monty.json import MontyEncoder, jsanitize
 
 from structures.failpoints import failpoint
 
-__all__ = ["JobCache", "input_hash", "using_cache", "active_cache", "reuse_or_run"]
+__all__ = ["JobCache", "OutputUnwritable", "input_hash", "using_cache", "active_cache", "reuse_or_run"]
+
+
+class OutputUnwritable(BaseException):  # noqa: N818 - not an Exception on purpose
+    """A job's output could not be written (a full disk). A BaseException, so that jobflow, which
+    records an ordinary exception of a job and runs the rest of the flow, stops at once: every later
+    job would fail the same way."""
 
 # left out of a job's key: timings differ run to run, and how many threads or processes computed a
 # number does not change it (a run resumed with other settings of these reuses what finished)
@@ -101,10 +107,10 @@ class JobCache:
             with open(self.directory / "journal.log", "a") as journal:
                 status = output.get("status", "?")
                 journal.write(f"{key} {getattr(status, 'value', status)} {label}\n")
-        except OSError as exc:  # a full disk: no half-written file is left, and the run says so
+        except OSError as exc:  # a full disk: no half-written file is left, and the run stops and says so
             temporary.unlink(missing_ok=True)
             self.write_error = self.write_error or exc
-            raise
+            raise OutputUnwritable(exc.errno, exc.strerror or str(exc)) from None
 
     def journal(self) -> list[tuple[str, str, str]]:
         """Every (key, status, label) computed into this cache, in order."""

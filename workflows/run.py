@@ -14,7 +14,7 @@ from monty.json import MontyEncoder
 
 from workflows.flows import ScreenMaker, plan_screen
 from workflows.jobs import as_dict, local_job_store
-from workflows.reuse import JobCache, using_cache
+from workflows.reuse import JobCache, OutputUnwritable, using_cache
 from workflows.spec import ScreenSpec
 
 __all__ = ["run_screen", "summarise", "RESULTS_FILE", "JOBS_FOLDER"]
@@ -85,23 +85,21 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
         from workflows.parallel import prefetch
 
         echo(f"independent jobs on {spec.processes()} processes, one thread each")
-        prefetched = prefetch(spec, plan, flow, spec.processes(), out / JOBS_FOLDER, echo=echo, rerun_failed=rerun_failed)
+        try:
+            prefetched = prefetch(spec, plan, flow, spec.processes(), out / JOBS_FOLDER, echo=echo, rerun_failed=rerun_failed)
+        except OutputUnwritable as exc:
+            _unwritable(out, exc)
         rerun_failed = False  # what the workers recomputed is fresh
         cache = JobCache(out / JOBS_FOLDER, rerun_failed=False)
     try:
         with showing(progress), using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
             responses = run_locally(flow, store=local_job_store(), log=False, **folders)
+    except OutputUnwritable as exc:  # a full disk: what finished is kept (and reused next time), nothing half-written
+        _unwritable(out, exc)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
     collector = responses.get(flow.output.uuid, {})
-    if cache.write_error is not None:  # a full disk: what finished is kept (and reused next time), nothing half-written
-        from structures.errors import LroxInputError
-
-        raise LroxInputError(
-            f"output folder {out} cannot be written ({cache.write_error.strerror or cache.write_error}); "
-            f"the jobs that finished are kept in {out / JOBS_FOLDER} and reused when the run is started again"
-        )
     if not collector:
         raise RuntimeError("the collector job did not run; see the log above")
     result = as_dict(next(iter(collector.values())).output)
@@ -114,6 +112,16 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
         ran = f"{cache.computed + prefetched} calculations run, {cache.reused - prefetched} reused from {out / JOBS_FOLDER}"
     echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done in {elapsed / 60:.1f} min ({ran}); results in {out / RESULTS_FILE}")
     return result
+
+
+def _unwritable(out, exc: OutputUnwritable):
+    from structures.errors import LroxInputError
+
+    reason = exc.args[1] if len(exc.args) > 1 else exc
+    raise LroxInputError(
+        f"output folder {out} cannot be written ({reason}); the jobs that finished are kept in {out / JOBS_FOLDER} "
+        "and reused when the run is started again"
+    ) from None
 
 
 @contextlib.contextmanager

@@ -81,6 +81,8 @@ def load_yaml(text: str, what: str):
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
         return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader; aliases already refused
+    except LroxInputError:
+        raise
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

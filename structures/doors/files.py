@@ -281,9 +281,36 @@ def open_binary(path: str | Path, what: str, max_bytes: int):
     return io.BufferedReader(_ChunkStream(_chunks(path, what, max_bytes)), buffer_size=_CHUNK)
 
 
+class _Text(io.TextIOWrapper):
+    """UTF-8 text whose bad bytes are one LroxInputError naming the file (as every door's refusal)."""
+
+    what = "file"
+
+    def _decoded(self, read, *args):
+        from structures.doors.text import shown
+
+        try:
+            return read(*args)
+        except UnicodeDecodeError as exc:
+            raise LroxInputError(f"{self.what} is not UTF-8 text ({shown(exc.reason, 40)})") from None
+
+    def read(self, *args):
+        return self._decoded(super().read, *args)
+
+    def readline(self, *args):
+        return self._decoded(super().readline, *args)
+
+    def __next__(self):
+        return self._decoded(super().__next__)
+
+
 def open_text(path: str | Path, what: str, max_bytes: int):
-    """A UTF-8 text stream of a regular file (see :func:`open_binary`); bad bytes raise UnicodeDecodeError."""
-    return io.TextIOWrapper(open_binary(path, what, max_bytes), encoding="utf-8")
+    """A UTF-8 text stream of a regular file (see :func:`open_binary`); bad bytes are one LroxInputError."""
+    from structures.doors.text import shown
+
+    stream = _Text(open_binary(path, what, max_bytes), encoding="utf-8")
+    stream.what = f"{what} '{shown(path)}'"
+    return stream
 
 
 def head(path: str | Path, what: str, n_bytes: int) -> bytes:

@@ -93,7 +93,10 @@ def energy_problem(energy, n_atoms: int | None, name: str = "energy") -> str | N
         return None
     if not is_number(energy):
         return f"{name} {str(energy)[:30]!r} is not a number"
-    value = float(energy)
+    try:
+        value = float(energy)
+    except OverflowError:
+        return f"{name} is beyond any floating-point number"
     if not math.isfinite(value):
         return f"{name} is {value} (not finite)"
     per_atom = abs(value) / max(int(n_atoms or 1), 1)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from structures.doors.data import check_decodable, load_json, load_yaml
-from structures.doors.files import MAX_STRUCTURE_BYTES, read_file_text
+from structures.doors.files import MAX_RESULTS_BYTES, MAX_STRUCTURE_BYTES, read_file_text, regular_file
 from structures.doors.numbers import (
     MAX_ATOMS,
     MAX_CARTESIAN,
@@ -298,13 +298,14 @@ def load_structure(path: str | Path, what: str | None = None):
     """The structure in a file of any format lrox reads (see the module docstring), every guard applied."""
     path = Path(path)
     what = what or f"structure file '{shown(path)}'"
+    regular_file(path, what, MAX_STRUCTURE_BYTES if structure_format(path) != "vasprun" else MAX_RESULTS_BYTES)  # a FIFO or device first
     kind = structure_format(path)
     if kind is None:
         raise LroxInputError(f"{what}: lrox reads structures from {STRUCTURE_FORMATS} files (named by their extension)")
     if kind == "vasprun":
         from pymatgen.io.vasp import Vasprun
 
-        from structures.doors.files import MAX_RESULTS_BYTES, checked_file
+        from structures.doors.files import checked_file
 
         checked = checked_file(path, what, MAX_RESULTS_BYTES)
         try:

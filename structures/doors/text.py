@@ -26,7 +26,9 @@ _KEY_VALUE = re.compile(
 )
 # C0 controls but tab and newline, DEL, C1 controls, and the format characters that reorder or hide
 # text (bidi embeddings, overrides and isolates, zero-width marks, line/paragraph separators)
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+_FORMAT = "\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+_UNPRINTABLE = re.compile(f"[\x00-\x08\x0b-\x1f{_FORMAT}]")  # all but tab and newline
+_ANY_CONTROL = re.compile(f"[\x00-\x1f{_FORMAT}]")
 
 
 def redact(text) -> str:
@@ -49,7 +51,9 @@ def printable(text, keep: str = "\n\t") -> str:
     text = str(text)
     if keep == "\n\t":
         return _UNPRINTABLE.sub(_escape, text)
-    return _UNPRINTABLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+    if not keep:
+        return _ANY_CONTROL.sub(_escape, text)
+    return _ANY_CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
 
 
 def one_line(text) -> str:

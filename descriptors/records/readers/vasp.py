@@ -83,6 +83,14 @@ def _vasprun(folder):
     return _VASPRUNS[key]
 
 
+def _outcar_complete(path: Path) -> bool:
+    return outcar_contains(path, "General timing and accounting")
+
+
+def _outcar_reached_accuracy(path: Path) -> bool:
+    return outcar_contains(path, "reached required accuracy")
+
+
 def _read_poscar(folder: Path, problems: list[str]):
     """The structure of the folder's POSCAR, or None (an unreadable one is reported by name)."""
     poscar = _has(folder, "POSCAR")
@@ -106,7 +114,7 @@ def _neb_profile(path: Path) -> dict:
         if not outcars:
             converged = False
             continue
-        converged &= outcar_contains(outcars[0], "reached required accuracy")
+        converged &= _outcar_reached_accuracy(outcars[0])
     return {"energies": [float(e) for e in analysis.energies], "r": [float(x) for x in analysis.r], "converged": converged}
 
 
@@ -245,7 +253,7 @@ def _run_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]
     outcar = _has(folder, "OUTCAR")
     if outcar is not None:
         try:
-            if not outcar_contains(outcar, "General timing and accounting"):
+            if not _outcar_complete(outcar):
                 errors.append(f"{outcar.name} cut mid-run (no timing block)")
                 problems.append(f"{outcar}: OUTCAR cut mid-run (no final timing block)")
         except LroxInputError as exc:  # a FIFO, a device, a bomb: refused, never read
