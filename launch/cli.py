@@ -56,6 +56,17 @@ def _count(low: int, high: int):
     return check
 
 
+class _Path(click.Path):
+    """click's path type, with the file door's name check first: a name no filesystem holds is one
+    error line, never an OSError from the first look at it."""
+
+    def convert(self, value, param, ctx):
+        from structures.doors.files import check_name
+
+        check_name(value, f"--{param.name.replace('_', '-')}" if param is not None and param.param_type_name == "option" else str(getattr(param, "name", "path")).upper())
+        return super().convert(value, param, ctx)
+
+
 supercell_option = click.option("--supercell", help="Multiples of the conventional cell, e.g. 2x1x2.")
 distance_option = click.option(
     "--min-image-distance", "min_distance", type=float, callback=_number(0.0, 100.0, True), help="Smallest allowed distance (Å) between a defect and its image (default 8)."
@@ -93,7 +104,7 @@ def hosts_command() -> None:
     help="Pair kinds: comma-separated from dopant-vacancy, dopant-dopant, vacancy-vacancy.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--write-dir", type=click.Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
+@click.option("--write-dir", type=_Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
 def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacancies, pair_cutoff, pair_kinds, as_json, write_dir):
     """Symmetry-distinct dopant / vacancy configurations of HOST (a built-in name or a CIF/POSCAR)."""
     from structures.configurations import PairKind, enumerate_configurations
@@ -236,7 +247,7 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
-@click.option("--dry-run", "dry_run_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
+@click.option("--dry-run", "dry_run_dir", type=_Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
@@ -361,7 +372,7 @@ def format_summary(summary: dict) -> str:
 
 # ----- clusters: FireWorks and jobflow-remote -------------------------------------------------------
 engine_option = click.option("--engine", required=True, help="fireworks or jobflow-remote.")
-launchpad_option = click.option("--launchpad", type=click.Path(path_type=Path), help="FireWorks my_launchpad.yaml (default: FireWorks' own lookup).")
+launchpad_option = click.option("--launchpad", type=_Path(path_type=Path), help="FireWorks my_launchpad.yaml (default: FireWorks' own lookup).")
 project_option = click.option("--project", help="jobflow-remote project name (default: its current project).")
 
 
@@ -385,9 +396,22 @@ def submit_command(spec_file, engine, launchpad, project, worker, backend, db_ur
 
     if launchpad is not None and kind_of(launchpad, "launchpad file") != "file":
         raise LroxInputError(f"launchpad file {launchpad} does not exist (templates: launch/templates/my_launchpad.yaml)")
-    db = DescriptorDatabase(db_url or spec.database)
+    db = _done_work_database(db_url or spec.database or DescriptorDatabase.default_url())
     submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker)
     click.echo(submission.message())
+
+
+def _done_work_database(url: str):
+    """The database whose finished work a submission skips, opened read-only (a submission never
+    creates or changes it); None where no SQLite file is there yet (nothing is done)."""
+    from descriptors.store.database import DescriptorDatabase
+    from structures.doors.databases import parse_url
+    from structures.doors.files import kind_of
+
+    backend, _, path = parse_url(url)
+    if backend == "sqlite" and (path is None or kind_of(path, "database") == "missing"):
+        return None
+    return DescriptorDatabase(url, read_only=True)
 
 
 @cli.command("status")
@@ -459,9 +483,9 @@ def _database(db_url, read_only: bool = False):
 
 
 @cli.command("ingest")
-@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.argument("path", type=_Path(path_type=Path), required=False)
 @db_option
-@click.option("--job-store", "job_store", type=click.Path(path_type=Path), help="A jobflow config (JOB_STORE) or JobStore YAML: read the screens the workers wrote there.")
+@click.option("--job-store", "job_store", type=_Path(path_type=Path), help="A jobflow config (JOB_STORE) or JobStore YAML: read the screens the workers wrote there.")
 @click.option("--project", help="Read the job store of this jobflow-remote project.")
 def ingest_command(path, db_url, job_store, project):
     """Read results (a results.json, a jobflow JSON store, VASP run folders, or a workers' job store) into the database."""
@@ -556,7 +580,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), help="Format of the configuration view.")
 @click.option("--features", "features", is_flag=True, help="Write the ML feature table instead (one row per hop, parquet).")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--where", help="Filter, as for 'lrox query' (for --features: the hop fields).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
@@ -580,7 +604,7 @@ def export_command(fmt, features, out, db_url, where, overwrite):
 
 
 @cli.command("report")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--where", help="Only these configurations (configuration-view filter, as for 'lrox query').")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
@@ -600,7 +624,7 @@ def plot_group():
 
 @plot_group.command("neb")
 @click.argument("calc_id", metavar="ID")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def plot_neb_command(calc_id, out, db_url, overwrite):
@@ -614,7 +638,7 @@ def plot_neb_command(calc_id, out, db_url, overwrite):
 @plot_group.command("scatter")
 @click.argument("x")
 @click.argument("y")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--where", help="Filter, as for 'lrox query'.")
 @click.option("--colour", "--color", "colour", default="dopant", show_default=True, help="Field that colours the points.")

@@ -1067,3 +1067,25 @@ def test_hostile_values_through_every_command_are_one_error_and_change_no_databa
             assert file_set(folder) == files_before
         assert not any(c in out + err for c in "\x1b\x07\u202e")
     assert file_set(hostile_db.parent) == before
+
+
+@pytest.mark.parametrize(("project", "message"), [
+    ("name: p\nworkers: {w: {type: local, scheduler_type: shell, work_dir: /tmp}}\n" + _alias_bomb(10) + "\n", "YAML alias"),
+    ("name: p\nworkers: {w: {type: local, scheduler_type: shell, work_dir: /tmp}}\nqueue: {store: {type: MontyStore, collection_name: jobs, "
+     "database_path: X}}\njobstore: {docs_store: {type: MongoStore, database: d, collection_name: o}}\n", "MontyStore"),
+    ("name: p\nworkers: {w: {type: local, scheduler_type: shell, work_dir: /tmp}}\nqueue: {store: {type: MongoStore, database: d, collection_name: "
+     "jobs}}\njobstore: {docs_store: {type: JSONStore, paths: X/created.json, read_only: false}}\n", "read-only"),
+])
+def test_a_jobflow_remote_project_file_cannot_expand_aliases_or_choose_a_store(tmp_path, project, message):
+    from tests.conftest import MOCK_SPEC
+
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    (tmp_path / "X").mkdir()
+    (projects / "p.yaml").write_text(project)
+    before = file_set(tmp_path)
+    env = {"JFREMOTE_PROJECTS_FOLDER": str(projects), "JFREMOTE_CONFIG_FILE": str(tmp_path / "none.yaml")}
+    outcome = lrox(tmp_path, "submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", "p", "--db", f"sqlite:///{tmp_path / 'new.db'}",
+                   env=env, report_dir=tmp_path.parent)
+    refused(outcome, message)
+    assert file_set(tmp_path) == before

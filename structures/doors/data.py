@@ -25,7 +25,7 @@ from structures.errors import LroxInputError
 __all__ = ["MAX_NESTING", "MAX_YAML_BYTES", "load_json", "load_yaml", "decode_msonable", "check_decodable", "nesting", "plain", "ALLOWED_MODULES"]
 
 MAX_NESTING = 200  # JSON/YAML/query nesting
-MAX_YAML_BYTES = 8 * 2**20  # YAML is for specs and small structures; larger data comes as JSON
+MAX_YAML_BYTES = 2 * 2**20  # YAML is for specs and structures (5000 atoms: 1.3 MiB); larger data comes as JSON (parsing checks every event)
 
 
 def nesting(obj, limit: int = MAX_NESTING) -> int:

@@ -9,9 +9,9 @@ final structure); each may be gzipped. Whatever the format, the loader guarantee
 * **no file names code**: JSON and YAML are read as plain data (YAML without anchors or aliases),
   and a structure is built from a dict only after every ``@module``/``@class`` in it (site
   properties included: pymatgen decodes those with monty's MontyDecoder) is on the allow-list;
-* **the number of sites is capped before anything is built**: a POSCAR's counts, a JSON's site
-  list, and a CIF's own site count × the order of its space group (the most its symmetry can
-  expand to) are each checked against :data:`MAX_ATOMS` first;
+* **the number of sites is capped before anything is built**: a POSCAR's counts and a JSON's site
+  list against :data:`MAX_ATOMS`, a CIF's own site count × the order of its space group (the most
+  its symmetry can expand to) against :data:`MAX_CIF_ATOMS` (pymatgen's expansion is quadratic);
 * **every number is a number**: lattice lengths and angles, the scale factor and every coordinate
   are finite and within physical bounds before pymatgen sees them (a fractional coordinate of 1e308
   is refused, never wrapped into the cell), and again on the built structure;
@@ -199,6 +199,9 @@ _GROUP_NAMES = ("_symmetry_space_group_name_H-M", "_space_group_name_H-M_alt", "
                 "_space_group_name_Hall", "_space_group.name_Hall")
 _GROUP_NUMBERS = ("_symmetry_Int_Tables_number", "_space_group_IT_number", "_space_group.IT_number")
 _LARGEST_GROUP_ORDER = 192  # Fm-3m and friends: what an unreadable group name may mean
+# pymatgen's CIF reader compares every generated site with every other (quadratic: 3000 sites take
+# seconds, 5000 over ten): a CIF may expand to at most this many atoms; a larger cell comes as a POSCAR
+MAX_CIF_ATOMS = 2000
 _CELL = {"_cell_length_a": (0.5, MAX_LATTICE_LENGTH), "_cell_length_b": (0.5, MAX_LATTICE_LENGTH), "_cell_length_c": (0.5, MAX_LATTICE_LENGTH),
          "_cell_angle_alpha": (1.0, 179.0), "_cell_angle_beta": (1.0, 179.0), "_cell_angle_gamma": (1.0, 179.0)}
 
@@ -252,10 +255,10 @@ def _cif_checks(text: str, what: str) -> None:
                 if str(value).strip() not in ("?", "."):
                     _cif_number(value, key, what, MAX_FRACTIONAL)
         most += n_sites * _group_order(data)
-    if most > MAX_ATOMS:
+    if most > MAX_CIF_ATOMS:
         raise LroxInputError(
-            f"{what}: its sites times the order of its space group make up to {most} atoms, more than the {MAX_ATOMS} lrox takes; "
-            "give the cell as a POSCAR (P1) if it really is that large"
+            f"{what}: its sites times the order of its space group make up to {most} atoms, more than the {MAX_CIF_ATOMS} lrox expands "
+            "from a CIF; give the cell as a POSCAR (P1) if it really is that large"
         )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "launchpad_settings",
     "launchpad_from_file",
     "job_store_from_spec",
+    "check_job_store_spec",
     "job_store_from_file",
     "check_store_spec",
     "jobflow_remote_project",
@@ -203,24 +204,34 @@ def _store(spec: dict, where: str):
         raise LroxInputError(f"{where}: {shown(exc, 200)}") from None
 
 
-def job_store_from_spec(spec, where: str):
-    """A jobflow JobStore from a spec's plain data: every store checked against the allow-list and built by lrox."""
-    from jobflow import JobStore
-
+def check_job_store_spec(spec, where: str) -> dict:
+    """A JobStore spec, if its keys and every store in it are on the allow-list (nothing is built)."""
     if not isinstance(spec, dict) or "docs_store" not in spec:
         raise LroxInputError(f"{where}: expected a JOB_STORE entry or a JobStore spec with 'docs_store'")
     unknown = sorted(str(k) for k in set(spec) - _JOB_STORE_KEYS)
     if unknown:
         raise LroxInputError(f"{where}: unknown key '{shown(unknown[0], 40)}' (a JobStore spec takes {', '.join(sorted(_JOB_STORE_KEYS))})")
-    docs = _store(spec["docs_store"], f"{where}: docs_store")
+    check_store_spec(spec["docs_store"], f"{where}: docs_store")
     extra = spec.get("additional_stores") or {}
     if not isinstance(extra, dict):
         raise LroxInputError(f"{where}: additional_stores must be a mapping of names to stores")
-    additional = {str(name): _store(value, f"{where}: additional_stores.{shown(name, 30)}") for name, value in extra.items()}
+    for name, value in extra.items():
+        check_store_spec(value, f"{where}: additional_stores.{shown(name, 30)}")
     for key in ("save", "load"):
         value = spec.get(key)
         if value is not None and not (isinstance(value, bool) or isinstance(value, dict) and all(isinstance(k, str) for k in value)):
             raise LroxInputError(f"{where}: {key} must be true/false or a mapping of store names")
+    return spec
+
+
+def job_store_from_spec(spec, where: str):
+    """A jobflow JobStore from a spec's plain data: every store checked against the allow-list and built by lrox."""
+    from jobflow import JobStore
+
+    spec = check_job_store_spec(spec, where)
+    docs = _store(spec["docs_store"], f"{where}: docs_store")
+    extra = spec.get("additional_stores") or {}
+    additional = {str(name): _store(value, f"{where}: additional_stores.{shown(name, 30)}") for name, value in extra.items()}
     return JobStore(docs, additional_stores=additional, save=spec.get("save"), load=spec.get("load") or False)
 
 
@@ -245,32 +256,50 @@ def jobflow_remote_project(name: str | None):
     import tomllib
 
     folder = Path(SETTINGS.projects_folder)
-    projects, passed_over = {}, []
+    projects, passed_over, refused = {}, [], []
     if kind_of(folder, "jobflow-remote projects folder") == "directory":
         for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".json", ".toml")):
             try:
                 text = read_file_text(path, "jobflow-remote project file", MAX_SPEC_BYTES)
-                data = tomllib.loads(text) if path.suffix.lower() == ".toml" else load_json(text, str(path)) if path.suffix.lower() == ".json" else load_yaml(text, str(path))
+                data = tomllib.loads(text) if path.suffix.lower() == ".toml" else load_json(text, path.name) if path.suffix.lower() == ".json" else load_yaml(text, path.name)
+                _check_project_stores(data, path.name)  # before jobflow-remote's own validation, which builds its stores
+            except LroxInputError as exc:  # refused by a door: said, whichever project was asked for
+                refused.append(str(exc))
+                continue
+            except (ValueError, TypeError) as exc:
+                passed_over.append(f"{path.name} ({shown(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 80)})")
+                continue
+            try:
                 project = Project.model_validate(data)
-            except (LroxInputError, ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+            except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
                 passed_over.append(f"{path.name} ({shown(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 80)})")
                 continue
             if project.name in projects:
                 raise LroxInputError(f"two jobflow-remote projects are named '{shown(project.name, 40)}' in {shown(folder)}")
             projects[project.name] = project
     wanted = name or SETTINGS.project or (next(iter(projects)) if len(projects) == 1 else None)
+    if (wanted is None or wanted not in projects) and refused:
+        raise LroxInputError(f"jobflow-remote project '{shown(name or '(default)', 40)}': {refused[0]}")
     if wanted is None or wanted not in projects:
         skipped = f"; passed over: {', '.join(passed_over[:3])}" if passed_over else ""
         raise LroxInputError(
             f"jobflow-remote project '{shown(name or wanted or '(default)', 40)}': no such project in {shown(folder)} "
             f"(known: {', '.join(sorted(projects)) or 'none'}){skipped}"
         )
-    project = projects[wanted]
-    where = f"jobflow-remote project '{shown(wanted, 40)}'"
-    check_store_spec(project.queue.store, f"{where}: queue.store")
-    if project.jobstore:
-        job_store_from_spec(project.jobstore, f"{where}: jobstore")  # checked (and built only when asked)
-    return project
+    return projects[wanted]
+
+
+def _check_project_stores(data, where: str) -> None:
+    """A project's queue store and job stores on the allow-list (its raw data, before anything is built)."""
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping")
+    queue = data.get("queue") or {}
+    if isinstance(queue, dict) and "store" in queue:
+        check_store_spec(queue["store"], f"{where}: queue.store")
+    if data.get("jobstore"):
+        check_job_store_spec(data["jobstore"], f"{where}: jobstore")
+    for key, spec in (data.get("optional_jobstores") or {}).items():
+        check_job_store_spec(spec, f"{where}: optional_jobstores.{shown(key, 30)}")
 
 
 def job_store_of_project(project):
