@@ -215,8 +215,8 @@ def _unpack(raw, make):
             out = decompressor.decompress(data, _CHUNK)
             if out:
                 yield out
-            if decompressor.eof:
-                data, decompressor, started = decompressor.unused_data, make(), False
+            if decompressor.eof:  # the next member, if any (zero padding after the last one is allowed, as gzip allows it)
+                data, decompressor, started = decompressor.unused_data.lstrip(b"\x00"), make(), False
             elif hasattr(decompressor, "unconsumed_tail"):  # zlib keeps the input it did not use
                 data = decompressor.unconsumed_tail
             else:  # bz2 and lzma keep it themselves
