@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -76,11 +75,6 @@ class DescriptorDatabase:
 
         return os.environ.get("LROX_DB") or DEFAULT_DATABASE
 
-    @staticmethod
-    def check_url(url: str) -> None:
-        """A URL lrox can open (backend, name), checked before anything is read or written."""
-        doors.parse_url(url)
-
     @classmethod
     def check_writable(cls, url: str) -> None:
         """What a writer would refuse, found without writing: an existing SQLite file must be lrox's
@@ -112,11 +106,6 @@ class DescriptorDatabase:
             probe.engine.dispose()
 
     # ----- connection ---------------------------------------------------------------------------
-    @staticmethod
-    def _engine(url: str, read_only: bool = False) -> Engine:
-        """An engine through the database door (kept for callers that only check a URL)."""
-        return doors.open_for_reading(url) if read_only else doors.open_for_writing(url).engine
-
     def _tables(self) -> set[str]:
         from sqlalchemy import inspect
 
