@@ -61,36 +61,38 @@ def store_result(result: dict, db, source: str) -> tuple[dict, list[dict]]:
 
 def collect_records(path: str | Path) -> IngestBatch:
     """Every record under ``path`` (a results.json, a JSON job store, a folder of runs or of VASP folders)."""
-    from structures.safety import MAX_RESULTS_BYTES, regular_file
+    from structures.doors.files import MAX_RESULTS_BYTES, kind_of, regular_file
 
     path = Path(path)
-    if not path.exists():
+    kind = kind_of(path, "ingest")
+    if kind == "missing":
         raise LroxInputError(f"ingest: {path} does not exist")
     batch = IngestBatch()
-    if not path.is_dir():
+    folder = kind == "directory"
+    if not folder:
         regular_file(path, "ingest: results file", MAX_RESULTS_BYTES)  # a FIFO or device is refused, never read
-    json_files = [path] if not path.is_dir() else sorted(p for p in path.rglob("*.json*") if p.name.startswith(RESULTS_NAMES))
+    json_files = [path] if not folder else sorted(p for p in path.rglob("*.json*") if p.name.startswith(RESULTS_NAMES))
     for file in json_files:
         try:
             obj = load_results_file(file)
         except LroxInputError as exc:
-            if not path.is_dir():
+            if not folder:
                 raise
             batch.problems.append(f"{file}: {exc}")
             continue
         except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
             batch.problems.append(f"{file}: not readable JSON ({type(exc).__name__})")
             continue
-        results, problems = results_in_file(file, obj, alone=not path.is_dir())
+        results, problems = results_in_file(file, obj, alone=not folder)
         batch.problems += problems
         for result in results:
             batch.add_result(result, str(file))
-    if path.is_dir():
+    if folder:
         result, problems = result_from_vasp_tree(path)
         batch.problems += problems
         if result is not None:
             batch.add(records_from_result(result), str(path))
-    if path.is_file() and not batch.sources:  # one file, and nothing in it: an error, not a warning
+    if not folder and not batch.sources:  # one file, and nothing in it: an error, not a warning
         what = "not a results file (give a results.json, a job-store JSON or a folder)" if path.suffix not in (".json", ".gz") else None
         raise LroxInputError(f"ingest: {f'{path}: {what}' if what else batch.problems[0]}")
     return batch

@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
+from structures.doors.text import one_line, printable, redact
 from structures.errors import LroxInputError
-from structures.safety import redact
 
 EXIT_USAGE = 2
 
@@ -54,6 +54,17 @@ def _count(low: int, high: int):
         return value
 
     return check
+
+
+class _Path(click.Path):
+    """click's path type, with the file door's name check first: a name no filesystem holds is one
+    error line, never an OSError from the first look at it."""
+
+    def convert(self, value, param, ctx):
+        from structures.doors.files import check_name
+
+        check_name(value, f"--{param.name.replace('_', '-')}" if param is not None and param.param_type_name == "option" else str(getattr(param, "name", "path")).upper())
+        return super().convert(value, param, ctx)
 
 
 supercell_option = click.option("--supercell", help="Multiples of the conventional cell, e.g. 2x1x2.")
@@ -93,7 +104,7 @@ def hosts_command() -> None:
     help="Pair kinds: comma-separated from dopant-vacancy, dopant-dopant, vacancy-vacancy.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--write-dir", type=click.Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
+@click.option("--write-dir", type=_Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
 def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacancies, pair_cutoff, pair_kinds, as_json, write_dir):
     """Symmetry-distinct dopant / vacancy configurations of HOST (a built-in name or a CIF/POSCAR)."""
     from structures.configurations import PairKind, enumerate_configurations
@@ -236,7 +247,7 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
-@click.option("--dry-run", "dry_run_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
+@click.option("--dry-run", "dry_run_dir", type=_Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
@@ -290,20 +301,13 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
 
     plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
     url = db_url or spec.database
-    if url:
-        DescriptorDatabase._engine(url, read_only=False)  # a bad URL fails first
-    out = spec.output_dir().absolute()
-    new_folders = [p for p in (out, *out.parents) if not p.exists()]
-    writable_output(spec)  # then an output folder that cannot be written, before the database is touched
-    try:
-        db = DescriptorDatabase(url)  # opened before any job runs: a foreign or unreachable database fails here
-    except LroxInputError:
-        for folder in new_folders:  # nothing left behind by a run that never started
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
+    # a bad URL, or a foreign or unreachable database, fails before any job runs; the database is
+    # read (never written, never switched to WAL) until the run has its results
+    DescriptorDatabase.check_writable(url or DescriptorDatabase.default_url())
+    writable_output(spec)  # then an output folder that cannot be written
     bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
     result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands)
+    db = DescriptorDatabase(url)
     counts, descriptors = store_result(result, db, source=str(spec.output_dir() / RESULTS_FILE))
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
     summary = summarise(result, descriptors)
@@ -368,7 +372,7 @@ def format_summary(summary: dict) -> str:
 
 # ----- clusters: FireWorks and jobflow-remote -------------------------------------------------------
 engine_option = click.option("--engine", required=True, help="fireworks or jobflow-remote.")
-launchpad_option = click.option("--launchpad", type=click.Path(path_type=Path), help="FireWorks my_launchpad.yaml (default: FireWorks' own lookup).")
+launchpad_option = click.option("--launchpad", type=_Path(path_type=Path), help="FireWorks my_launchpad.yaml (default: FireWorks' own lookup).")
 project_option = click.option("--project", help="jobflow-remote project name (default: its current project).")
 
 
@@ -388,11 +392,26 @@ def submit_command(spec_file, engine, launchpad, project, worker, backend, db_ur
 
     engine = parse_engine(engine)
     spec = load_spec(spec_file, backend=backend)
-    if launchpad is not None and not Path(launchpad).is_file():
+    from structures.doors.files import kind_of
+
+    if launchpad is not None and kind_of(launchpad, "launchpad file") != "file":
         raise LroxInputError(f"launchpad file {launchpad} does not exist (templates: launch/templates/my_launchpad.yaml)")
-    db = DescriptorDatabase(db_url or spec.database)
+    db = _done_work_database(db_url or spec.database or DescriptorDatabase.default_url())
     submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker)
     click.echo(submission.message())
+
+
+def _done_work_database(url: str):
+    """The database whose finished work a submission skips, opened read-only (a submission never
+    creates or changes it); None where no SQLite file is there yet (nothing is done)."""
+    from descriptors.store.database import DescriptorDatabase
+    from structures.doors.databases import parse_url
+    from structures.doors.files import kind_of
+
+    backend, _, path = parse_url(url)
+    if backend == "sqlite" and (path is None or kind_of(path, "database") == "missing"):
+        return None
+    return DescriptorDatabase(url, read_only=True)
 
 
 @cli.command("status")
@@ -464,9 +483,9 @@ def _database(db_url, read_only: bool = False):
 
 
 @cli.command("ingest")
-@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.argument("path", type=_Path(path_type=Path), required=False)
 @db_option
-@click.option("--job-store", "job_store", type=click.Path(path_type=Path), help="A jobflow config (JOB_STORE) or JobStore YAML: read the screens the workers wrote there.")
+@click.option("--job-store", "job_store", type=_Path(path_type=Path), help="A jobflow config (JOB_STORE) or JobStore YAML: read the screens the workers wrote there.")
 @click.option("--project", help="Read the job store of this jobflow-remote project.")
 def ingest_command(path, db_url, job_store, project):
     """Read results (a results.json, a jobflow JSON store, VASP run folders, or a workers' job store) into the database."""
@@ -475,7 +494,9 @@ def ingest_command(path, db_url, job_store, project):
 
     if sum(x is not None for x in (path, job_store, project)) != 1:
         raise LroxInputError("ingest: give one of PATH, --job-store FILE or --project NAME")
-    if path is not None and not path.exists() and not path.is_symlink():
+    from structures.doors.files import exists
+
+    if path is not None and not exists(path, "ingest"):
         raise LroxInputError(f"ingest: {path} does not exist")
     # everything is read and checked first: a bad input never creates or touches the database
     if path is None:
@@ -492,7 +513,7 @@ def ingest_command(path, db_url, job_store, project):
     db = _database(db_url)
     counts = write_batch(batch, db)
     for problem in batch.problems:
-        click.echo(f"lrox: warning: {redact(problem)}", err=True)
+        click.echo(f"lrox: warning: {_error_text(problem)}", err=True)
     click.echo(
         f"ingested {counts['configurations']} configurations, {counts['calculations']} calculations, "
         f"{counts['descriptors']} descriptors into {safe_url(db.url)}; {len(batch.problems)} files flagged"
@@ -559,7 +580,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), help="Format of the configuration view.")
 @click.option("--features", "features", is_flag=True, help="Write the ML feature table instead (one row per hop, parquet).")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--where", help="Filter, as for 'lrox query' (for --features: the hop fields).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
@@ -583,7 +604,7 @@ def export_command(fmt, features, out, db_url, where, overwrite):
 
 
 @cli.command("report")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--where", help="Only these configurations (configuration-view filter, as for 'lrox query').")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
@@ -603,7 +624,7 @@ def plot_group():
 
 @plot_group.command("neb")
 @click.argument("calc_id", metavar="ID")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def plot_neb_command(calc_id, out, db_url, overwrite):
@@ -617,7 +638,7 @@ def plot_neb_command(calc_id, out, db_url, overwrite):
 @plot_group.command("scatter")
 @click.argument("x")
 @click.argument("y")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=_Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--where", help="Filter, as for 'lrox query'.")
 @click.option("--colour", "--color", "colour", default="dopant", show_default=True, help="Field that colours the points.")
@@ -636,9 +657,40 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     from structures.errors import LroxWarning
 
     if issubclass(category, LroxWarning):
-        click.echo(f"lrox: warning: {redact(' '.join(str(message).split()))}", err=True)
+        click.echo(f"lrox: warning: {_error_text(message)}", err=True)
     else:
-        click.echo(f"{category.__name__}: {redact(str(message))}", err=True)
+        click.echo(f"{category.__name__}: {_error_text(message)}", err=True)
+
+
+def _error_text(message) -> str:
+    """An error or warning as it is shown: one line, credentials masked, escapes visible (the text door)."""
+    text = printable(redact(one_line(message)), keep="")
+    return text if len(text) <= 4000 else text[:3999] + "…"
+
+
+class _PrintableStream:
+    """stdout/stderr while a command runs: every control or escape character anything echoes (a
+    value a user typed, a name from a file or a database) shown as a visible escape, never sent to
+    the terminal. Tabs and newlines pass."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._stream.write(printable(text) if isinstance(text, str) else text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _printable_output():
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _PrintableStream(sys.stdout), _PrintableStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -652,17 +704,25 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
     warnings.filterwarnings("always", category=LroxWarning)
     warnings.showwarning = _show_warning
+    with _printable_output():
+        return _main(args)
+
+
+def _main(args: list[str]) -> int:
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:
-        click.echo(f"lrox: error: {redact(' '.join(str(exc).split()))}", err=True)
+        click.echo(f"lrox: error: {_error_text(exc)}", err=True)
+        return EXIT_USAGE
+    except OSError as exc:  # the system refused a file operation no door foresaw: still one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"lrox: error: {_error_text((exc.strerror or str(exc)) + where)}", err=True)
         return EXIT_USAGE
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
     except click.ClickException as exc:
-        message = " ".join(exc.format_message().split())
-        click.echo(f"lrox: error: {redact(message)}", err=True)
+        click.echo(f"lrox: error: {_error_text(exc.format_message())}", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("lrox: error: aborted", err=True)

@@ -27,31 +27,17 @@ def _connected(store, where: str, timeout_ms: int = 5000):
 
 
 def job_store_from_file(path: str | Path):
-    """A JobStore from a jobflow config (its ``JOB_STORE`` entry) or from a bare JobStore spec (YAML/JSON)."""
-    from jobflow import JobStore
+    """A JobStore from a jobflow config (its ``JOB_STORE`` entry) or from a bare JobStore spec (YAML/JSON),
+    built by the tools door from an allow-list of store types and keys (a file never names a class,
+    a file to create or a file to write)."""
+    from structures.doors import tools
 
-    from structures.safety import MAX_SPEC_BYTES, load_json, load_yaml, read_text
-
-    path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        raise LroxInputError(f"job store file {path} does not exist")
-    text = read_text(path, "job store file", MAX_SPEC_BYTES)
-    # plain data only: a file never names the classes lrox builds (JobStore.from_dict_spec does)
-    spec = load_json(text, f"job store file {path}") if path.suffix == ".json" else load_yaml(text, f"job store file {path}")
-    if isinstance(spec, dict) and "JOB_STORE" in spec:
-        spec = spec["JOB_STORE"]
-    if not isinstance(spec, dict) or "docs_store" not in spec:
-        raise LroxInputError(f"job store file {path}: expected a JOB_STORE entry or a JobStore spec with 'docs_store'")
-    try:
-        store = JobStore.from_dict_spec(spec)
-    except Exception as exc:  # noqa: BLE001
-        raise LroxInputError(f"job store file {path}: {str(exc).splitlines()[0][:200]}") from None
-    return _connected(store, str(path))
+    return _connected(tools.job_store_from_file(Path(path)), str(path))
 
 
 def job_store_of_project(name: str | None):
-    """The JobStore of a jobflow-remote project (where its workers' outputs land)."""
-    from launch.submit import _jobflow_remote_project
+    """The JobStore of a jobflow-remote project (where its workers' outputs land), built the same way."""
+    from structures.doors import tools
 
-    project = _jobflow_remote_project(name)
-    return _connected(project.get_jobstore(), f"jobflow-remote project '{project.name}'")
+    project = tools.jobflow_remote_project(name)
+    return _connected(tools.job_store_of_project(project), f"jobflow-remote project '{project.name}'")

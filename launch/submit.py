@@ -127,22 +127,17 @@ def _flow_for(spec, db):
 # ----- engines ------------------------------------------------------------------------------------
 def load_launchpad(path: str | Path | None, timeout_ms: int = 5000):
     """A LaunchPad from a my_launchpad.yaml (or FireWorks' own default), checked to answer."""
-    from fireworks import LaunchPad
+    from structures.doors.files import kind_of
+    from structures.doors.tools import launchpad_from_file
 
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise LroxInputError(f"launchpad file {path} does not exist (templates: launch/templates/my_launchpad.yaml)")
-        try:
-            launchpad = LaunchPad.from_file(str(path))
-        except Exception as exc:  # noqa: BLE001 - a malformed YAML or unknown keys
-            raise LroxInputError(f"launchpad file {path} is not a valid LaunchPad file: {_first_line(exc)}") from None
-    else:
-        launchpad = LaunchPad.auto_load()
+    if path is not None and kind_of(path, "launchpad file") == "missing":
+        raise LroxInputError(f"launchpad file {path} does not exist (templates: launch/templates/my_launchpad.yaml)")
+    # built by the tools door from an allow-list of keys: no log folder, no class chosen by the file
+    launchpad = launchpad_from_file(path)
     from fireworks.utilities.fw_utilities import get_fw_logger
 
     # FireWorks logs every reset and insertion at INFO on stdout: lrox prints its own one-line summary
-    launchpad.m_logger = get_fw_logger("launchpad", l_dir=launchpad.logdir, stream_level="WARNING")
+    launchpad.m_logger = get_fw_logger("launchpad", l_dir=None, stream_level="WARNING")
     try:
         import pymongo
 
@@ -173,15 +168,10 @@ def _first_line(exc: Exception) -> str:
 
 
 def _jobflow_remote_project(project: str | None):
-    try:
-        from jobflow_remote import ConfigManager
-    except ImportError:
-        raise LroxInputError("jobflow-remote is not installed: pip install 'lrox[cluster]'") from None
-    try:
-        manager = ConfigManager()
-        return manager.get_project(project)
-    except Exception as exc:  # noqa: BLE001 - ConfigError and friends
-        raise LroxInputError(f"jobflow-remote project '{project or '(default)'}': {_first_line(exc)}") from None
+    """The project, read through the tools door (no YAML aliases; its stores on the allow-list)."""
+    from structures.doors.tools import jobflow_remote_project
+
+    return jobflow_remote_project(project)
 
 
 def _job_controller(project: str | None):

@@ -119,7 +119,9 @@ class Configuration(MSONable):
             for d in self.defects
         ]
         if isinstance(self.structure, dict):
-            self.structure = Structure.from_dict(self.structure)
+            from structures.doors.structures_in import structure_from_dict
+
+            self.structure = structure_from_dict(self.structure, "configuration structure")
 
     @classmethod
     def from_dict(cls, d: dict) -> Configuration:

@@ -177,34 +177,32 @@ def _builtin(name: str) -> Host:
 
 
 def load_host(name_or_path: str | Path) -> Host:
-    """Return a built-in host by name, or read a CIF/POSCAR (any format pymatgen reads).
+    """Return a built-in host by name, or read a structure file through the structure door
+    (:mod:`structures.doors.structures_in`: CIF, POSCAR, JSON, YAML, extended XYZ, vasprun.xml).
 
     Raises:
         LroxInputError: unknown name, missing or unreadable file.
     """
+    from structures.doors.files import exists
+    from structures.doors.structures_in import load_structure
+    from structures.doors.text import shown
+
     text = str(name_or_path).strip()
     key = _ALIASES.get(text.lower(), text.lower())
     if key in BUILTIN_HOSTS:
         host = _builtin(key)
         return Host(host.name, host.structure.copy(), host.description, host.source, dict(host.metadata))
     path = Path(text)
-    if not path.exists() and not path.is_symlink():
+    if not exists(path, "host"):
         raise LroxInputError(
-            f"unknown host '{text}': not a built-in host ({', '.join(builtin_host_names())}) and no such file"
+            f"unknown host '{shown(text)}': not a built-in host ({', '.join(builtin_host_names())}) and no such file"
         )
-    from structures.safety import MAX_STRUCTURE_BYTES, regular_file
-
-    regular_file(path, "structure file", MAX_STRUCTURE_BYTES)
-    _check_poscar_counts(path)
-    try:
-        structure = Structure.from_file(path)
-    except Exception as exc:  # pymatgen raises many types for bad files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LroxInputError(f"cannot read structure file '{text}': {reason[:200]}") from None
-    check_structure(structure, f"structure file '{text}'")
+    what = f"cannot read structure file '{shown(text)}'"
+    structure = load_structure(path, what)
+    check_structure(structure, f"structure file '{shown(text)}'")
     if not structure.is_ordered:
         raise LroxInputError(
-            f"structure file '{text}' has partial occupancies; order it first (e.g. pymatgen's "
+            f"structure file '{shown(text)}' has partial occupancies; order it first (e.g. pymatgen's "
             "OrderDisorderedStructureTransformation)"
         )
     structure.remove_oxidation_states()
@@ -216,7 +214,7 @@ def check_structure(structure: Structure, what: str) -> None:
 
     Runs before any symmetry analysis (spglib crashes on NaN coordinates).
     """
-    from structures.safety import MAX_ATOMS
+    from structures.doors.numbers import MAX_ATOMS, coordinates_problem, lattice_problem
 
     if len(structure) == 0:
         raise LroxInputError(f"{what} contains no atoms")
@@ -224,6 +222,9 @@ def check_structure(structure: Structure, what: str) -> None:
         raise LroxInputError(f"{what} has {len(structure)} atoms, more than the {MAX_ATOMS} lrox takes as a host")
     if not np.all(np.isfinite(structure.lattice.matrix)) or not np.all(np.isfinite(structure.frac_coords)):
         raise LroxInputError(f"{what} has non-finite (NaN or infinite) lattice vectors or coordinates")
+    problem = lattice_problem(structure.lattice.matrix, "lattice") or coordinates_problem(structure.frac_coords)
+    if problem:
+        raise LroxInputError(f"{what}: {problem}")
     volume = abs(float(np.linalg.det(structure.lattice.matrix)))
     if volume < 1.0 * len(structure):
         raise LroxInputError(f"{what} has a cell volume of {volume:.3g} Å³ for {len(structure)} atoms: zero or near-zero volume")
@@ -232,27 +233,3 @@ def check_structure(structure: Structure, what: str) -> None:
         k = int(np.argmin(distances))
         i, j = int(centres[k]), int(neighbours[k])
         raise LroxInputError(f"{what}: atoms {i + 1} and {j + 1} ({structure[i].species_string}, {structure[j].species_string}) overlap, {distances[k]:.3f} Å apart")
-
-
-def _check_poscar_counts(path: Path) -> None:
-    """A POSCAR whose species counts do not match its coordinate lines, named as such."""
-    name = path.name.upper()
-    if not (name.startswith(("POSCAR", "CONTCAR")) or path.suffix.lower() == ".vasp"):
-        return
-    lines = [line.split() for line in path.read_text(errors="replace").splitlines()]
-    if len(lines) < 8:
-        raise LroxInputError(f"cannot read structure file '{path}': too short to hold a cell and atoms")
-    counts_line = 6 if lines[5] and not lines[5][0].lstrip("-").replace(".", "").isdigit() else 5
-    try:
-        counts = [int(x) for x in lines[counts_line]]
-    except (ValueError, IndexError):
-        raise LroxInputError(f"cannot read structure file '{path}': line {counts_line + 1} should hold the atom counts") from None
-    if any(c < 0 for c in counts) or sum(counts) > 10**6:
-        raise LroxInputError(f"cannot read structure file '{path}': atom counts {counts} are not possible")
-    start = counts_line + 1
-    if start < len(lines) and lines[start] and lines[start][0].lower().startswith("s"):
-        start += 1  # Selective dynamics
-    start += 1  # Direct / Cartesian
-    coordinates = [line for line in lines[start : start + sum(counts)] if len(line) >= 3]
-    if len(coordinates) != sum(counts):
-        raise LroxInputError(f"cannot read structure file '{path}': the counts add up to {sum(counts)} atoms but {len(coordinates)} coordinate lines follow")

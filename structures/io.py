@@ -37,25 +37,34 @@ def write_configuration_file(folder: Path, host: Host, configuration: Configurat
 
 
 def is_configuration_file(path: Path) -> bool:
-    return Path(path).suffix == ".json" or Path(path).is_dir() and (Path(path) / CONFIG_FILE).exists()
+    from structures.doors.files import exists, is_folder
+
+    return Path(path).suffix == ".json" or is_folder(path, "configuration") and exists(Path(path) / CONFIG_FILE)
 
 
 def read_configuration(path: Path) -> tuple[DefectFramework, Configuration]:
     """The framework and configuration saved by :func:`write_configuration` (a file or its folder)."""
+    from structures.doors.data import decode_msonable, load_json
+    from structures.doors.files import MAX_STRUCTURE_BYTES, exists, is_folder, read_file_text
+    from structures.doors.numbers import MAX_ATOMS, structure_dict_problem
     from structures.hosts import check_structure
-    from structures.safety import MAX_ATOMS, MAX_STRUCTURE_BYTES, decode_msonable, load_json, read_text
 
     path = Path(path)
-    if path.is_dir():
+    if is_folder(path, "configuration"):
         path = path / CONFIG_FILE
-    if not path.exists() and not path.is_symlink():
+    if not exists(path, "configuration file"):
         raise LroxInputError(f"no such configuration file '{path}'")
-    raw = load_json(read_text(path, "configuration file", MAX_STRUCTURE_BYTES), f"'{path}' is not an lrox configuration file: it")
+    raw = load_json(read_file_text(path, "configuration file", MAX_STRUCTURE_BYTES), f"'{path}' is not an lrox configuration file: it")
     if not isinstance(raw, dict) or not isinstance(raw.get("host"), dict) or not isinstance(raw.get("configuration"), dict):
         raise LroxInputError(f"'{path}' is not an lrox configuration file (it needs 'host' and 'configuration' objects)")
     supercell = raw["configuration"].get("supercell")
     if not (isinstance(supercell, list) and len(supercell) == 3 and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 100 for n in supercell)):
         raise LroxInputError(f"'{path}': supercell must be three multiples between 1 and 100, got {str(supercell)[:60]}")
+    for part in ("host", "configuration"):
+        structure = raw[part].get("structure")
+        problem = structure_dict_problem(structure, f"the {part}'s structure") if structure is not None else None
+        if problem:
+            raise LroxInputError(f"'{path}': {problem}")
     try:
         payload = decode_msonable(raw, f"configuration file '{path}'")
         host, configuration = payload["host"], payload["configuration"]

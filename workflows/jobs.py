@@ -82,7 +82,9 @@ def as_dict(doc) -> dict | None:
 
 
 def _structure(value) -> Structure:
-    return value if isinstance(value, Structure) else Structure.from_dict(value)
+    from structures.doors.structures_in import structure_from_dict
+
+    return value if isinstance(value, Structure) else structure_from_dict(value, "a job's structure")
 
 
 def _reason(exc: BaseException) -> str:

@@ -72,20 +72,21 @@ class VaspRun:
 
     @classmethod
     def from_folder(cls, folder: Path, job_name: str = "") -> VaspRun:
-        from pymatgen.io.vasp import Incar, Kpoints
+        from structures.doors.files import MAX_SPEC_BYTES, exists, read_file_text
+        from structures.doors.vasp import read_incar, read_kpoints, read_poscar
 
         folder = Path(folder)
-        incar = dict(Incar.from_file(folder / "INCAR"))
-        kpoints = Kpoints.from_file(folder / "KPOINTS") if (folder / "KPOINTS").exists() else None
+        incar = read_incar(folder / "INCAR")
+        kpoints = read_kpoints(folder / "KPOINTS") if exists(folder / "KPOINTS", "KPOINTS") else None
         spec = folder / "POTCAR.spec"
-        if not spec.exists():
+        if not exists(spec, "POTCAR.spec"):
             raise MockVaspInputError(f"{folder.name}: no POTCAR.spec written")
-        symbols = spec.read_text().split()
+        symbols = read_file_text(spec, "POTCAR.spec", MAX_SPEC_BYTES).split()
         frames = sorted(folder.glob("[0-9][0-9]"))
         if incar.get("IMAGES"):
-            structures = [Structure.from_file(f / "POSCAR") for f in frames]
+            structures = [read_poscar(f / "POSCAR") for f in frames]
         else:
-            structures = [Structure.from_file(folder / "POSCAR")]
+            structures = [read_poscar(folder / "POSCAR")]
         return cls(folder, incar, kpoints, symbols, structures, job_name)
 
     @property

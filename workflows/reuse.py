@@ -20,11 +20,17 @@ import json
 import os
 from pathlib import Path
 
-from monty.json import MontyDecoder, MontyEncoder, jsanitize
+from monty.json import MontyEncoder, jsanitize
 
 from structures.failpoints import failpoint
 
-__all__ = ["JobCache", "input_hash", "using_cache", "active_cache", "reuse_or_run"]
+__all__ = ["JobCache", "OutputUnwritable", "input_hash", "using_cache", "active_cache", "reuse_or_run"]
+
+
+class OutputUnwritable(BaseException):  # noqa: N818 - not an Exception on purpose
+    """A job's output could not be written (a full disk). A BaseException, so that jobflow, which
+    records an ordinary exception of a job and runs the rest of the flow, stops at once: every later
+    job would fail the same way."""
 
 # left out of a job's key: timings differ run to run, and how many threads or processes computed a
 # number does not change it (a run resumed with other settings of these reuses what finished)
@@ -55,6 +61,7 @@ class JobCache:
         self.rerun_failed = rerun_failed
         self.reused = 0
         self.computed = 0
+        self.write_error: OSError | None = None  # a job's output that could not be written (a full disk)
         self._remove_orphans()
 
     def _remove_orphans(self) -> None:
@@ -69,11 +76,16 @@ class JobCache:
 
     def get(self, key: str) -> dict | None:
         """The stored output, or None if absent, unreadable, or failed and failures are to be rerun."""
+        from structures.doors.data import decode_msonable, load_json
+        from structures.doors.files import MAX_RESULTS_BYTES, exists, read_file_text
+
         path = self._path(key)
-        try:
-            record = json.loads(path.read_text(), cls=MontyDecoder)
+        if not exists(path, "job output"):
+            return None  # never written: compute
+        try:  # through the doors: a file here names no class outside the allow-list
+            record = decode_msonable(load_json(read_file_text(path, "job output", MAX_RESULTS_BYTES), str(path)), str(path), modules=("workflows",))
         except (OSError, ValueError):
-            return None  # never written, or (only if the disk lied about fsync) damaged: recompute
+            return None  # (only if the disk lied about fsync) damaged, or not lrox's: recompute
         output = record.get("output")
         if not isinstance(output, dict):
             return None
@@ -85,22 +97,29 @@ class JobCache:
         """Publish one output atomically, then note the computation in the journal."""
         path = self._path(key)
         temporary = path.with_suffix(f".tmp{os.getpid()}")
-        with open(temporary, "w") as handle:
-            json.dump({"label": label, "output": output}, handle, cls=MontyEncoder)
-            handle.flush()
-            os.fsync(handle.fileno())
-        failpoint("cache-write")
-        os.replace(temporary, path)
-        with open(self.directory / "journal.log", "a") as journal:
-            status = output.get("status", "?")
-            journal.write(f"{key} {getattr(status, 'value', status)} {label}\n")
+        try:
+            with open(temporary, "w") as handle:
+                json.dump({"label": label, "output": output}, handle, cls=MontyEncoder)
+                handle.flush()
+                os.fsync(handle.fileno())
+            failpoint("cache-write")
+            os.replace(temporary, path)
+            with open(self.directory / "journal.log", "a") as journal:
+                status = output.get("status", "?")
+                journal.write(f"{key} {getattr(status, 'value', status)} {label}\n")
+        except OSError as exc:  # a full disk: no half-written file is left, and the run stops and says so
+            temporary.unlink(missing_ok=True)
+            self.write_error = self.write_error or exc
+            raise OutputUnwritable(exc.errno, exc.strerror or str(exc)) from None
 
     def journal(self) -> list[tuple[str, str, str]]:
         """Every (key, status, label) computed into this cache, in order."""
+        from structures.doors.files import MAX_RESULTS_BYTES, exists, read_file_text
+
         path = self.directory / "journal.log"
-        if not path.exists():
+        if not exists(path, "journal"):
             return []
-        return [tuple(line.split(" ", 2)) for line in path.read_text().splitlines() if line.strip()]
+        return [tuple(line.split(" ", 2)) for line in read_file_text(path, "journal", MAX_RESULTS_BYTES).splitlines() if line.strip()]
 
 
 def _alive(pid: int) -> bool:

@@ -14,7 +14,7 @@ from monty.json import MontyEncoder
 
 from workflows.flows import ScreenMaker, plan_screen
 from workflows.jobs import as_dict, local_job_store
-from workflows.reuse import JobCache, using_cache
+from workflows.reuse import JobCache, OutputUnwritable, using_cache
 from workflows.spec import ScreenSpec
 
 __all__ = ["run_screen", "summarise", "RESULTS_FILE", "JOBS_FOLDER"]
@@ -85,12 +85,17 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
         from workflows.parallel import prefetch
 
         echo(f"independent jobs on {spec.processes()} processes, one thread each")
-        prefetched = prefetch(spec, plan, flow, spec.processes(), out / JOBS_FOLDER, echo=echo, rerun_failed=rerun_failed)
+        try:
+            prefetched = prefetch(spec, plan, flow, spec.processes(), out / JOBS_FOLDER, echo=echo, rerun_failed=rerun_failed)
+        except OutputUnwritable as exc:
+            _unwritable(out, exc)
         rerun_failed = False  # what the workers recomputed is fresh
         cache = JobCache(out / JOBS_FOLDER, rerun_failed=False)
     try:
         with showing(progress), using_cache(cache), _vasp_emulation(spec) as (folders, emulated):
             responses = run_locally(flow, store=local_job_store(), log=False, **folders)
+    except OutputUnwritable as exc:  # a full disk: what finished is kept (and reused next time), nothing half-written
+        _unwritable(out, exc)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
@@ -107,6 +112,16 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
         ran = f"{cache.computed + prefetched} calculations run, {cache.reused - prefetched} reused from {out / JOBS_FOLDER}"
     echo(f"[{len(flow.jobs)}/{len(flow.jobs)}] done in {elapsed / 60:.1f} min ({ran}); results in {out / RESULTS_FILE}")
     return result
+
+
+def _unwritable(out, exc: OutputUnwritable):
+    from structures.errors import LroxInputError
+
+    reason = exc.args[1] if len(exc.args) > 1 else exc
+    raise LroxInputError(
+        f"output folder {out} cannot be written ({reason}); the jobs that finished are kept in {out / JOBS_FOLDER} "
+        "and reused when the run is started again"
+    ) from None
 
 
 @contextlib.contextmanager
@@ -139,9 +154,10 @@ def writable_output(spec: ScreenSpec):
 
 
 def _write_atomically(path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    """The whole file or none of it (a full disk leaves no temporary file): the output door's writer."""
+    from structures.doors.files import write_atomically
+
+    write_atomically(path, lambda temporary: temporary.write_text(text), "results")
 
 
 def summarise(result: dict, descriptors: list[dict]) -> dict:

@@ -190,7 +190,9 @@ class ScreenSpec:
         if not self.name or not str(self.name).replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise LroxInputError(f"spec 'name' must be letters, digits, '-', '_' or '.', got '{self.name}'")
         host_key = self.host.lower()
-        if host_key not in BUILTIN_HOSTS and host_key not in _ALIASES and not self.host_path().exists():
+        from structures.doors.files import exists
+
+        if host_key not in BUILTIN_HOSTS and host_key not in _ALIASES and not exists(self.host_path(), "spec 'host'"):
             raise LroxInputError(f"spec 'host': '{self.host}' is neither a built-in host nor an existing file")
         if self.supercell is not None:
             parse_supercell(self.supercell)
@@ -364,11 +366,11 @@ def check_incar(settings: dict) -> None:
 
 def _incar_types() -> dict:
     """pymatgen's table of INCAR tags and their types (empty if it cannot be found)."""
-    import json
-    from importlib.resources import files
+    from structures.doors.data import load_json
+    from structures.doors.files import package_text
 
     try:
-        return json.loads((files("pymatgen.io.vasp") / "incar_parameters.json").read_text())
+        return load_json(package_text("pymatgen.io.vasp", "incar_parameters.json"), "pymatgen's INCAR table")
     except (OSError, ValueError, ModuleNotFoundError):
         return {}
 
@@ -465,10 +467,12 @@ def load_spec(path: str | Path, backend: str | None = None, echo=None) -> Screen
     When ``--backend vasp`` overrides a spec with GPAW statics, VASP's own statics replace them;
     ``--backend mock`` (plumbing) leaves them out (``echo`` says so in one line).
     """
-    from structures.safety import MAX_SPEC_BYTES, load_yaml, read_text
+    from structures.doors.data import load_yaml
+    from structures.doors.files import MAX_SPEC_BYTES, read_file_text
+    from structures.doors.text import shown
 
     path = Path(path)
-    data = load_yaml(read_text(path, "spec", MAX_SPEC_BYTES), f"spec '{path}'")
+    data = load_yaml(read_file_text(path, "spec", MAX_SPEC_BYTES), f"spec '{shown(path)}'")
     if backend is not None:
         if not isinstance(data, dict):
             raise LroxInputError("a screen spec must be a YAML mapping of keys to values")

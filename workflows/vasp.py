@@ -105,10 +105,17 @@ def vasp_makers(settings: dict) -> VaspMakers:
     return VaspMakers(host_relax, defect_relax, static, neb, references)
 
 
+def _structure_of(value) -> Structure:
+    """A job output's structure (a dict once jobflow stored it) through the structure door."""
+    from structures.doors.structures_in import structure_from_dict
+
+    return value if isinstance(value, Structure) else structure_from_dict(value, "a relaxation's structure")
+
+
 @job
 def on_host_lattice(structure: Structure, host_output) -> Structure:
     """The defect structure on the relaxed host cell (fractional coordinates kept)."""
-    relaxed = host_output.structure if hasattr(host_output, "structure") else Structure.from_dict(host_output["structure"])
+    relaxed = host_output.structure if hasattr(host_output, "structure") else _structure_of(host_output["structure"])
     moved = structure.copy()
     moved.lattice = Lattice(relaxed.lattice.matrix)
     return moved
@@ -129,7 +136,7 @@ def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings, band=No
     from structures.framework import DefectFramework
     from structures.hops import HopMechanism, hop_endpoints
 
-    relaxed = relax_output.structure if hasattr(relax_output, "structure") else Structure.from_dict(relax_output["structure"])
+    relaxed = relax_output.structure if hasattr(relax_output, "structure") else _structure_of(relax_output["structure"])
     framework = DefectFramework.from_host(host, tuple(dims))
     endpoints = hop_endpoints(framework, configuration, hop, relaxed=relaxed)
     makers = vasp_makers(settings)
@@ -361,8 +368,10 @@ def tidy_incar(path: Path) -> None:
     """Rewrite an INCAR's float values with :func:`vasp_number`; everything else as pymatgen wrote it."""
     import re
 
+    from structures.doors.files import MAX_SPEC_BYTES, read_file_text
+
     lines = []
-    for line in path.read_text().splitlines():
+    for line in read_file_text(path, "INCAR", MAX_SPEC_BYTES).splitlines():
         key, sep, value = line.partition("=")
         if sep and re.fullmatch(r"\s*[-+]?\d*\.\d+(e[-+]?\d+)?\s*|\s*[-+]?\d+e[-+]?\d+\s*", value, flags=re.I):
             line = f"{key.rstrip()} = {vasp_number(float(value))}"

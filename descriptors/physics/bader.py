@@ -15,7 +15,6 @@ never guessed.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 import shutil
@@ -65,12 +64,17 @@ class BaderResult:
 
 
 def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
+    """A Bader input's text through the file door (regular file, size, bounded unpacking)."""
+    from structures.doors.files import MAX_RESULTS_BYTES, open_text
+
+    return open_text(path, f"Bader file '{path}'", MAX_RESULTS_BYTES)
 
 
 def _find(directory: Path, name: str) -> Path | None:
+    from structures.doors.files import exists
+
     for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.exists():
+        if exists(candidate, name):
             return candidate
     return None
 
@@ -78,10 +82,13 @@ def _find(directory: Path, name: str) -> Path | None:
 def parse_acf(path: str | Path) -> BaderResult:
     """Read the Henkelman ``ACF.dat``: charges, volumes, positions, vacuum charge, electron count."""
     path = Path(path)
+    from structures.errors import LroxInputError
+
     try:
-        lines = _open_text(path).read().splitlines()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise BaderFileError(f"{path}: cannot read ({exc})") from exc
+        with _open_text(path) as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError, EOFError, LroxInputError) as exc:
+        raise BaderFileError(f"{path}: cannot read ({exc})") from None
     rows, totals = [], {}
     for line in lines:
         parts = line.split()
@@ -131,9 +138,13 @@ def valence_electrons(directory: str | Path) -> dict[str, float] | None:
     if vasprun is not None:
         import xml.etree.ElementTree as ET
 
+        from structures.doors.files import MAX_RESULTS_BYTES, open_binary
+        from structures.errors import LroxInputError
+
         try:
-            root = ET.parse(_open_text(vasprun)).getroot()
-        except (ET.ParseError, OSError, EOFError):
+            with open_binary(vasprun, f"vasprun.xml '{vasprun}'", MAX_RESULTS_BYTES) as handle:
+                root = ET.parse(handle).getroot()
+        except (ET.ParseError, OSError, EOFError, LroxInputError):
             root = None
         if root is not None:
             for array in root.iter("array"):
@@ -148,13 +159,18 @@ def valence_electrons(directory: str | Path) -> dict[str, float] | None:
                         return out
     outcar = _find(directory, "OUTCAR")
     if outcar is not None:
+        from structures.errors import LroxInputError
+
         titles, zvals = [], []
-        with _open_text(outcar) as handle:
-            for line in handle:
-                if line.strip().startswith("POTCAR:"):
-                    titles.append(line.split()[2].split("_")[0])
-                elif "ZVAL" in line and "=" in line and not zvals:
-                    zvals = [float(x) for x in line.split("=")[1].split()]
+        try:
+            with _open_text(outcar) as handle:
+                for line in handle:
+                    if line.strip().startswith("POTCAR:"):
+                        titles.append(line.split()[2].split("_")[0])
+                    elif "ZVAL" in line and "=" in line and not zvals:
+                        zvals = [float(x) for x in line.split("=")[1].split()]
+        except (OSError, UnicodeDecodeError, LroxInputError):
+            return None
         titles = list(dict.fromkeys(titles))
         if titles and len(zvals) == len(titles):
             return dict(zip(titles, zvals))
@@ -185,17 +201,15 @@ def _quiet_baderkit():
 
 
 def _plain_copy(source: Path, target: Path) -> Path:
-    if source.suffix == ".gz":
-        with gzip.open(source, "rb") as fin, open(target, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-    else:
-        shutil.copy(source, target)
-    return target
+    """The density (unpacked if gzipped) copied through the file door into the work folder."""
+    from structures.doors.files import MAX_RESULTS_BYTES, copy_unpacked
+
+    return copy_unpacked(source, target, f"charge density '{source}'", MAX_RESULTS_BYTES)
 
 
 def run_bader(charge: str | Path, reference: list[str | Path] | None = None, valence: dict[str, float] | None = None) -> BaderResult:
     """Partition a CHGCAR-format density (optionally with reference densities summed) into Bader basins."""
-    from pymatgen.io.vasp import Chgcar
+    from structures.doors.vasp import read_chgcar
 
     charge = Path(charge)
     with tempfile.TemporaryDirectory(prefix="lrox-bader-") as tmp:
@@ -203,13 +217,13 @@ def run_bader(charge: str | Path, reference: list[str | Path] | None = None, val
         chgcar = _plain_copy(charge, tmp / "CHGCAR")
         ref_path = None
         if reference:
-            grids = [Chgcar.from_file(str(_plain_copy(Path(r), tmp / Path(r).name.removesuffix(".gz")))) for r in reference]
+            grids = [read_chgcar(_plain_copy(Path(r), tmp / Path(r).name.removesuffix(".gz"))) for r in reference]
             total = grids[0]
             for extra in grids[1:]:
                 total = total.linear_add(extra, 1.0)
             ref_path = tmp / "CHGCAR_sum"
             total.write_file(str(ref_path))
-        structure = Chgcar.from_file(str(chgcar)).structure
+        structure = read_chgcar(chgcar).structure
         elements = [site.specie.symbol for site in structure]
         label = "AECCAR0+AECCAR2" if reference else "CHGCAR"
         program = shutil.which("bader")
@@ -251,8 +265,17 @@ def run_bader(charge: str | Path, reference: list[str | Path] | None = None, val
 
 
 def bader_from_directory(directory: str | Path, structure=None) -> BaderResult:
-    """Charges of a VASP run directory: an existing ACF.dat, else a fresh analysis of CHGCAR."""
-    directory = Path(directory)
+    """Charges of a VASP run directory: an existing ACF.dat, else a fresh analysis of CHGCAR (every
+    file through the doors: a refused file is a :class:`BaderFileError` naming it)."""
+    from structures.errors import LroxInputError
+
+    try:
+        return _bader_from_directory(Path(directory), structure)
+    except LroxInputError as exc:
+        raise BaderFileError(str(exc)) from None
+
+
+def _bader_from_directory(directory: Path, structure=None) -> BaderResult:
     valence = valence_electrons(directory)
     acf = _find(directory, "ACF.dat")
     if acf is not None:
@@ -260,9 +283,9 @@ def bader_from_directory(directory: str | Path, structure=None) -> BaderResult:
         if structure is None:
             poscar = _find(directory, "CONTCAR") or _find(directory, "POSCAR")
             if poscar is not None:
-                from pymatgen.io.vasp import Poscar
+                from structures.doors.vasp import read_poscar
 
-                structure = Poscar.from_str(_open_text(poscar).read()).structure
+                structure = read_poscar(poscar)
         if structure is not None:
             _with_net_charges(result, [s.specie.symbol for s in structure], valence)
         return result

@@ -90,25 +90,11 @@ class ElectronicDescriptors:
 
 
 def load_complete_dos(source):
-    """A CompleteDos from a vasprun.xml(.gz), a ``CompleteDos.as_dict()`` JSON (.gz), a dict, or a CompleteDos."""
-    from pymatgen.electronic_structure.dos import CompleteDos
+    """A CompleteDos from a vasprun.xml(.gz), a ``CompleteDos.as_dict()`` JSON (.gz), a dict, or a
+    CompleteDos: through the VASP door (files checked, a dict decoded only through the allow-list)."""
+    from structures.doors.vasp import complete_dos
 
-    if isinstance(source, CompleteDos):
-        return source
-    if isinstance(source, dict):
-        return CompleteDos.from_dict(source)
-    name = str(source)
-    if ".json" in name:
-        from monty.serialization import loadfn
-
-        data = loadfn(name)
-        return data if isinstance(data, CompleteDos) else CompleteDos.from_dict(data)
-    from pymatgen.io.vasp import Vasprun
-
-    run = Vasprun(name, parse_potcar_file=False, parse_eigen=False)
-    if not run.complete_dos.pdos:
-        raise ValueError(f"{name}: no projected DOS (was LORBIT set?)")
-    return run.complete_dos
+    return complete_dos(source)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class QueryError(LroxInputError):
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+        (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])|[-+]?(?i:inf(?:inity)?|nan)(?![\w.]))
       | (?P<string>'[^']*'|"[^"]*")
       | (?P<op><=|>=|==|!=|=|<|>)
       | (?P<paren>[(),])
@@ -159,8 +159,13 @@ class _Parser:
 
     def value(self):
         t = self.take()
-        if t.kind == "number":
-            return float(t.text)
+        if t.kind == "number":  # through the number door: NaN, ±inf and 1e999 compare as nothing sensible
+            import math
+
+            value = float(t.text)
+            if not math.isfinite(value):
+                raise QueryError(f"query: {t.text} at position {t.position + 1} is not a finite number")
+            return value
         if t.kind == "string":
             return t.text[1:-1]
         if t.kind == "word" and t.text.lower() not in ("and", "or", "not", "in", "is"):

@@ -25,6 +25,7 @@ from descriptors.records.barrier_rows import band_mechanism, barrier_rows
 from descriptors.records.committee import committee_levels, committee_rows
 from descriptors.records.electronic_rows import bader_rows, electronic_rows
 from descriptors.records.rows import KEPT, calculation_row, configuration_row, descriptor_row, not_usable, status_of, structure_of
+from descriptors.records.result import checked_numbers
 from descriptors.records.schema import GEOMETRY_NAMES
 from descriptors.records.vacancies import vacancy_rows
 
@@ -54,7 +55,9 @@ def calculation_data(doc: dict) -> dict:
 
 
 def records_from_result(result: dict, source: str = "") -> tuple[list[dict], list[dict], list[dict]]:
-    """(configuration rows, calculation rows, descriptor rows) of one normalized screen result."""
+    """(configuration rows, calculation rows, descriptor rows) of one normalized screen result; a
+    document whose numbers are not a calculation's (NaN, ±inf, ±1e308) is stored as failed first."""
+    result = checked_numbers(result)
     screen = result.get("screen", "")
     source = result.get("source") or source
     summaries = {c["id"]: c for c in result.get("configurations", [])}

@@ -17,7 +17,7 @@ normalized result is a file still to be read.
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "STATUSES", "is_screen_result", "screen_results_in", "has_blob_references", "validate_result"]
+__all__ = ["KINDS", "STATUSES", "is_screen_result", "screen_results_in", "has_blob_references", "validate_result", "numbers_problem", "structures_problem", "checked_numbers"]
 
 KINDS = {"relax", "static", "bader", "neb", "reference"}
 STATUSES = {"success", "failed", "not_available"}
@@ -83,3 +83,83 @@ def validate_result(result: dict) -> str | None:
         if not isinstance(doc.get("provenance") or {}, dict):
             return "a document's provenance is not a mapping"
     return None
+
+
+# ----- the numbers a document holds ----------------------------------------------------------------------
+def _n_sites(structure) -> int | None:
+    if isinstance(structure, dict) and isinstance(structure.get("sites"), list):
+        return len(structure["sites"])
+    return len(structure) if hasattr(structure, "sites") else None
+
+
+def numbers_problem(doc: dict) -> str | None:
+    """Why a document's numbers are not a calculation's (non-finite, or outside any physical range:
+    the number door's bounds), or None. Energies are judged per atom where the atom count is known."""
+    from structures.doors.numbers import MAX_ATOMS, MAX_FORCE, energy_problem, values_problem
+
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    structure = doc.get("structure", data.get("structure"))
+    images = doc.get("images") or []
+    n_atoms = doc.get("n_atoms") or data.get("n_atoms") or _n_sites(structure) or (_n_sites(images[0]) if images else None)
+    n_atoms = n_atoms if isinstance(n_atoms, int) and not isinstance(n_atoms, bool) and 0 < n_atoms <= MAX_ATOMS else MAX_ATOMS
+    for source in (doc, data):
+        for name in ("energy",):
+            problem = energy_problem(source.get(name), n_atoms, name)
+            if problem:
+                return problem
+        problem = energy_problem(source.get("energy_per_atom"), 1, "energy per atom")
+        if problem:
+            return problem
+        energies = source.get("energies")
+        if isinstance(energies, list):
+            problem = next((p for e in energies if (p := energy_problem(e, n_atoms, "image energy"))), None)
+            if problem:
+                return problem
+        for name, bound in (("max_force", MAX_FORCE), ("efermi", 1e3), ("charges", 1e2)):
+            if name in source and not isinstance(source[name], (dict, str)):
+                problem = values_problem(source[name], name.replace("_", " "), bound)
+                if problem:
+                    return problem
+    for route in doc.get("routes") or []:
+        if isinstance(route, dict) and isinstance(route.get("energies"), list):
+            problem = next((p for e in route["energies"] if (p := energy_problem(e, n_atoms, "band energy"))), None)
+            if problem:
+                return problem
+    return structures_problem(doc)
+
+
+def structures_problem(doc: dict) -> str | None:
+    """Why a document's structure or band images are not structures lrox can build, or None."""
+    from structures.doors.numbers import structure_dict_problem
+
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    structure = doc.get("structure", data.get("structure"))
+    images = doc.get("images") or []
+    if isinstance(structure, dict):
+        problem = structure_dict_problem(structure, "structure")
+        if problem:
+            return problem
+    for k, image in enumerate(images if isinstance(images, list) else []):
+        if isinstance(image, dict):
+            problem = structure_dict_problem(image, f"image {k}")
+            if problem:
+                return problem
+    return None
+
+
+def checked_numbers(result: dict) -> dict:
+    """The result with every document whose numbers are not a calculation's stored as failed with the
+    reason, its unusable structures left out (so nothing downstream builds them); a failed
+    document keeps its own reason."""
+    documents = []
+    for doc in result.get("documents", []):
+        problem = numbers_problem(doc) if isinstance(doc, dict) else None
+        if problem:
+            failed = str(getattr(doc.get("status"), "value", doc.get("status"))) != "success"
+            doc = {**doc, "status": "failed", "reason": doc.get("reason") if failed and doc.get("reason") else problem}
+            if structures_problem(doc):
+                doc["structure"], doc["images"] = None, None
+                if isinstance(doc.get("data"), dict):
+                    doc["data"] = {k: v for k, v in doc["data"].items() if k != "structure"}
+        documents.append(doc)
+    return {**result, "documents": documents}

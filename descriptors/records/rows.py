@@ -35,12 +35,15 @@ def status_of(doc: dict) -> str:
 
 
 def structure_of(value):
-    """A pymatgen Structure from a document's structure (already one, or its dict); None stays None."""
+    """A pymatgen Structure from a document's structure (already one, or its dict, through the
+    structure door: no class a file names is decoded); None stays None."""
     from pymatgen.core import Structure
+
+    from structures.doors.structures_in import structure_from_dict
 
     if value is None or isinstance(value, Structure):
         return value
-    return Structure.from_dict(value)
+    return structure_from_dict(value, "a document's structure")
 
 
 def configuration_row(summary: dict) -> dict:

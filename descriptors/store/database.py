@@ -13,62 +13,60 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from descriptors.store.tables import SCHEMA_VERSION, Base, CalculationRow, ConfigurationRow, DescriptorRow, HopRow, MetaRow
+from structures.doors import databases as doors
+from structures.doors.data import plain
 from structures.errors import LroxInputError
 from structures.failpoints import failpoint
 
 __all__ = ["DEFAULT_DATABASE", "DescriptorDatabase", "safe_url"]
 
 DEFAULT_DATABASE = "sqlite:///lrox-out/lrox.db"  # or the LROX_DB environment variable
-
-
-def safe_url(url: str) -> str:
-    """The URL with any password masked (in the user part and in query parameters): the only form
-    of a URL lrox ever prints or logs."""
-    from structures.safety import redact
-
-    try:
-        return redact(make_url(url).render_as_string(hide_password=True))
-    except (ArgumentError, ValueError, TypeError):
-        return "<unparseable database URL>"
+safe_url = doors.safe_url  # the only form of a URL lrox ever prints or logs
 
 
 def _json_safe(value):
-    """JSON columns take plain data only (numpy scalars and the like become floats/lists)."""
-    return json.loads(json.dumps(value, default=_default))
+    """JSON columns take plain data only (numpy scalars and the like become floats/lists, a non-finite number None)."""
+    return plain(value)
 
 
-def _default(obj):
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "as_dict"):
-        return obj.as_dict()
-    if hasattr(obj, "value"):
-        return obj.value
-    raise TypeError(f"cannot store {type(obj).__name__} in the database")
+def lrox_tables() -> dict[str, set[str]]:
+    """lrox's tables and their columns: what a database must hold to be lrox's."""
+    return {name: {c.name for c in table.columns} for name, table in Base.metadata.tables.items()}
 
 
 class DescriptorDatabase:
-    """A connection to the descriptor database; ``DescriptorDatabase(url)`` creates the schema if needed."""
+    """A connection to the descriptor database; ``DescriptorDatabase(url)`` creates the schema if needed.
+
+    It opens the database only through the database door (:mod:`structures.doors.databases`): read
+    commands through its read-only opener, writers through its writing one."""
 
     def __init__(self, url: str | None = None, create: bool = True, read_only: bool = False):
         """``read_only``: the database must exist and be lrox's; nothing is created or changed (query,
         export, plot, report). Otherwise the schema is created where the database is new, and a
-        database that holds other tables without lrox's schema is refused."""
+        database that holds other tables without lrox's schema is refused; a new file whose first
+        write fails is removed."""
         self.url = url or self.default_url()
         self.read_only = read_only
-        if self.url == DEFAULT_DATABASE and not read_only:
-            Path("lrox-out").mkdir(exist_ok=True)
-        self.engine = self._engine(self.url, read_only)
+        self._writable = None
         if read_only:
+            self.engine = doors.open_for_reading(self.url)
             self._check_lrox_database()
-        elif create:
-            self._create_schema()
+            return
+        if self.url == DEFAULT_DATABASE:
+            Path("lrox-out").mkdir(exist_ok=True)
+        self._writable = doors.open_for_writing(self.url)
+        self.engine = self._writable.engine
+        if create:
+            try:
+                self._create_schema()
+            except BaseException:
+                self._writable.discard_if_new()
+                raise
 
     @staticmethod
     def default_url() -> str:
@@ -77,49 +75,37 @@ class DescriptorDatabase:
 
         return os.environ.get("LROX_DB") or DEFAULT_DATABASE
 
+    @classmethod
+    def check_writable(cls, url: str) -> None:
+        """What a writer would refuse, found without writing: an existing SQLite file must be lrox's
+        at this schema version (read through the read-only door), a new one must have a folder."""
+        from structures.doors.files import kind_of
+
+        backend, _, path = doors.parse_url(url)
+        if backend == "sqlite" and path is None:
+            return  # in memory
+        if path is not None and kind_of(path, "database") == "missing":
+            folder = path.absolute().parent
+            if kind_of(folder, "database") != "directory" and url != DEFAULT_DATABASE:
+                raise LroxInputError(f"database URL '{safe_url(url)}': folder {folder} does not exist")
+            return
+        # an existing file, or PostgreSQL (reached and read in a read-only session)
+        probe = cls.__new__(cls)
+        probe.url, probe.read_only, probe._writable = url, True, None
+        probe.engine = doors.open_for_reading(url)
+        try:
+            tables = probe._tables()
+            if tables and "lrox_meta" not in tables:
+                raise LroxInputError(
+                    f"the database at {safe_url(url)} holds other tables ({', '.join(sorted(tables)[:5])}) and no lrox schema; "
+                    "lrox writes only to its own databases"
+                )
+            if tables:
+                probe._check_lrox_database()
+        finally:
+            probe.engine.dispose()
+
     # ----- connection ---------------------------------------------------------------------------
-    @staticmethod
-    def _engine(url: str, read_only: bool = False) -> Engine:
-        try:
-            parsed = make_url(url)
-        except (ArgumentError, ValueError):
-            raise LroxInputError(f"database URL '{safe_url(url)}' is not a valid SQLAlchemy URL (e.g. sqlite:///lrox.db)") from None
-        backend = parsed.get_backend_name()
-        if backend not in ("sqlite", "postgresql"):
-            raise LroxInputError(f"database URL '{safe_url(url)}': only sqlite and postgresql are supported")
-        if backend == "postgresql" and parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        if backend == "sqlite":
-            memory = not parsed.database or parsed.database == ":memory:"
-            if not memory:
-                path = Path(parsed.database).expanduser()
-                folder = path.resolve().parent
-                if not folder.is_dir():
-                    if read_only:
-                        raise LroxInputError(f"no database at {safe_url(url)} (a read command never creates one; 'lrox run' or 'lrox ingest' writes one)")
-                    raise LroxInputError(f"database URL '{safe_url(url)}': folder {folder} does not exist")
-                if read_only:
-                    if not path.is_file():
-                        raise LroxInputError(f"no database at {safe_url(url)} (a read command never creates one; 'lrox run' or 'lrox ingest' writes one)")
-                    # SQLite's own read-only mode: not a byte of the file can change
-                    parsed = parsed.set(database=f"file:{path.resolve()}?mode=ro", query={"uri": "true"})
-                elif path.exists() and not path.is_file():
-                    raise LroxInputError(f"database URL '{safe_url(url)}': {path} is not a regular file")
-            engine = create_engine(parsed, connect_args={"timeout": 60})
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_connection, _record):  # concurrent writers wait instead of failing
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA busy_timeout=60000")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.close()
-
-            return engine
-        try:
-            return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-        except ImportError:  # pragma: no cover - depends on the install
-            raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
-
     def _tables(self) -> set[str]:
         from sqlalchemy import inspect
 
@@ -129,11 +115,8 @@ class DescriptorDatabase:
             raise LroxInputError(f"cannot open the database at {safe_url(self.url)}: {self._reason(exc)}") from None
 
     def _check_lrox_database(self) -> None:
-        """A database lrox wrote: its meta table says so, at this schema version."""
-        tables = self._tables()
-        if "lrox_meta" not in tables:
-            other = ", ".join(sorted(tables)[:5]) or "no tables"
-            raise LroxInputError(f"the database at {safe_url(self.url)} is not an lrox database ({other}); lrox will not touch it")
+        """A database lrox wrote: every lrox table with its columns (not only the meta table), at this schema version."""
+        doors.require_tables(self.engine, lrox_tables(), self.url, marker=MetaRow.__tablename__)
         self._check_schema_version()
 
     def _check_schema_version(self, creating: bool = False, tables: set[str] | None = None) -> None:
@@ -143,8 +126,11 @@ class DescriptorDatabase:
         creating right now (every lrox writes the row with the tables), so this writer joins in."""
         if "lrox_meta" not in (self._tables() if tables is None else tables):
             return
-        with Session(self.engine) as session:
-            row = session.get(MetaRow, "schema_version")
+        try:
+            with Session(self.engine) as session:
+                row = session.get(MetaRow, "schema_version")
+        except SQLAlchemyError as exc:  # an lrox_meta table of another shape: not lrox's
+            raise LroxInputError(f"the database at {safe_url(self.url)} is not an lrox database ({self._reason(exc)}); lrox will not touch it") from None
         if row is None and creating:
             return
         if row is None or row.value != str(SCHEMA_VERSION):
@@ -180,11 +166,11 @@ class DescriptorDatabase:
                 "lrox writes only to its own databases"
             )
         self._check_schema_version(creating=True, tables=tables)
-        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-            # write-ahead log: readers never block the writer (a setting of the file, made once it is
-            # known to be lrox's or new)
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        if "lrox_meta" in tables and (tables - {"lrox_meta"}):
+            # lrox's marker and some tables: the rest must be lrox's, of lrox's shape (a first writer
+            # still creating its schema has the marker alone)
+            doors.require_tables(self.engine, {t: c for t, c in lrox_tables().items() if t in tables}, self.url, marker=MetaRow.__tablename__)
+        self._writable.use_write_ahead_log()  # readers never block the writer: set once the file is known to be lrox's or new
         # the meta table first: a concurrent first writer then never sees lrox's tables without it
         # (which reads as someone else's database), only a schema being made
         MetaRow.__table__.create(self.engine, checkfirst=True)
@@ -194,8 +180,7 @@ class DescriptorDatabase:
 
     @staticmethod
     def _reason(exc: Exception) -> str:
-        text = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return text[0] if text else type(exc).__name__
+        return doors.reason(exc)
 
     # ----- writes -------------------------------------------------------------------------------
     def _upsert(self, session: Session, table, rows: list[dict], keys: list[str]) -> None:
@@ -241,8 +226,12 @@ class DescriptorDatabase:
                     ["configuration_id", "name", "subject", "level_of_theory", "settings_hash"],
                 )
                 self._upsert(session, HopRow, [_json_safe(h) for h in hops], ["id"])
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
+            if self._writable is not None:
+                self._writable.discard_if_new()  # a new file whose first write failed (a full disk): gone
             raise LroxInputError(f"database write to {safe_url(self.url)} failed and was rolled back: {self._reason(exc)}") from None
+        if self._writable is not None:
+            self._writable.written()
         return {"configurations": len(configurations), "calculations": len(calculations), "descriptors": len(descriptors)}
 
     # ----- reads --------------------------------------------------------------------------------

@@ -3,11 +3,9 @@ dump of a jobflow job store (a list of job documents whose collector outputs are
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 from descriptors.records.result import has_blob_references, screen_results_in, validate_result
-from structures.errors import LroxInputError
 
 __all__ = ["load_results_file", "results_in_file", "RESULTS_NAMES"]
 
@@ -15,19 +13,12 @@ RESULTS_NAMES = ("results", "store", "jobstore")  # file-name prefixes a folder'
 
 
 def load_results_file(path: Path):
-    """A results or job-store JSON (gzipped or not): a regular file within the size limit, bounded nesting."""
-    from structures.safety import MAX_RESULTS_BYTES, load_json, read_text, regular_file
+    """A results or job-store JSON (gzipped or not) through the file door: a regular file within the
+    size limit, unpacked while streaming within the unpacking limit, bounded nesting."""
+    from structures.doors.data import load_json
+    from structures.doors.files import MAX_RESULTS_BYTES, read_file_text
 
-    if path.suffix == ".gz":
-        regular_file(path, "results file", MAX_RESULTS_BYTES)
-        with gzip.open(path, "rb") as handle:
-            data = handle.read(MAX_RESULTS_BYTES + 1)
-        if len(data) > MAX_RESULTS_BYTES:
-            raise LroxInputError(f"results file '{path}' unpacks to more than {MAX_RESULTS_BYTES / 2**30:.0f} GiB")
-        text = data.decode("utf-8")
-    else:
-        text = read_text(path, "results file", MAX_RESULTS_BYTES)
-    return load_json(text, f"results file '{path}'")
+    return load_json(read_file_text(path, "results file", MAX_RESULTS_BYTES), f"results file '{path}'")
 
 
 def results_in_file(file: Path, obj, alone: bool) -> tuple[list[dict], list[str]]:

@@ -30,7 +30,11 @@ from pathlib import Path
 from descriptors.physics.bader import BaderFileError, BaderUnavailable, bader_from_directory
 from descriptors.physics.electronic import band_edges_from_vasprun
 from descriptors.records.rows import status_of
-from structures.errors import LroxWarning
+from structures.doors.files import exists, is_folder
+from structures.doors.numbers import energy_problem
+from structures.doors.structures_in import structure_problem
+from structures.doors.vasp import neb_analysis, outcar_contains, read_incar, read_poscar, read_vasprun
+from structures.errors import LroxInputError, LroxWarning
 
 __all__ = ["resolve_run_folders", "result_from_vasp_tree", "run_folder", "is_neb_folder", "is_run_folder"]
 
@@ -40,7 +44,7 @@ _RUN_FILES = ("vasprun.xml", "vasprun.xml.gz", "OUTCAR", "OUTCAR.gz")
 # ----- files of a run folder ----------------------------------------------------------------------------
 def _has(folder: Path, name: str) -> Path | None:
     for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.exists():
+        if exists(candidate, name):
             return candidate
     return None
 
@@ -51,70 +55,62 @@ def is_neb_folder(folder: Path) -> bool:
 
 
 def is_run_folder(folder: Path) -> bool:
-    return any((folder / f).exists() for f in _RUN_FILES)
+    return any(exists(folder / f, f) for f in _RUN_FILES)
 
 
 def run_folder(dir_name: str):
     """A job's run folder (atomate2 writes 'host:/path'); None when it is not reachable from here."""
-    path = Path(dir_name.split(":", 1)[1] if ":" in dir_name and not Path(dir_name).exists() else dir_name)
-    return path if path.is_dir() else None
+    try:
+        path = Path(dir_name.split(":", 1)[1] if ":" in dir_name and not exists(dir_name, "run folder") else dir_name)
+        return path if is_folder(path, "run folder") else None
+    except LroxInputError:  # a name no filesystem holds
+        return None
 
 
 _VASPRUNS: dict = {}
 
 
 def _vasprun(folder):
-    """The folder's Vasprun (eigenvalues and projected DOS included), parsed once; None if unreadable."""
-    from pymatgen.io.vasp import Vasprun
-
+    """The folder's Vasprun (eigenvalues and projected DOS included), parsed once through the VASP
+    door; None if unreadable (a damaged vasprun gives no numbers, recorded as failed)."""
     key = str(folder)
     if key not in _VASPRUNS:
-        found = next((folder / n for n in ("vasprun.xml", "vasprun.xml.gz") if (folder / n).exists()), None)
+        found = next((folder / n for n in ("vasprun.xml", "vasprun.xml.gz") if exists(folder / n, n)), None)
         try:
-            _VASPRUNS[key] = Vasprun(str(found), parse_potcar_file=False) if found else None
-        except Exception:  # noqa: BLE001 - a damaged vasprun gives no numbers, recorded as failed
+            _VASPRUNS[key] = read_vasprun(found) if found else None
+        except LroxInputError:
             _VASPRUNS[key] = None
     return _VASPRUNS[key]
 
 
 def _outcar_complete(path: Path) -> bool:
-    from monty.io import zopen
-
-    with zopen(path, "rt") as handle:
-        return any("General timing and accounting" in line for line in handle)
+    return outcar_contains(path, "General timing and accounting")
 
 
 def _outcar_reached_accuracy(path: Path) -> bool:
-    from monty.io import zopen
-
-    with zopen(path, "rt") as handle:
-        return any("reached required accuracy" in line for line in handle)
+    return outcar_contains(path, "reached required accuracy")
 
 
 def _read_poscar(folder: Path, problems: list[str]):
     """The structure of the folder's POSCAR, or None (an unreadable one is reported by name)."""
-    from pymatgen.io.vasp import Poscar
-
     poscar = _has(folder, "POSCAR")
     if poscar is None:
         return None
     try:
-        return Poscar.from_file(str(poscar)).structure
-    except Exception:  # noqa: BLE001 - any parse failure of a damaged file is reported by name
-        problems.append(f"{poscar}: unreadable POSCAR")
+        return read_poscar(poscar)
+    except LroxInputError as exc:  # any damaged or hostile file is reported by name
+        problems.append(f"{poscar}: unreadable POSCAR ({exc})")
         return None
 
 
 def _neb_profile(path: Path) -> dict:
     """A VTST NEB folder (00..NN with OUTCARs) as a band document's numbers: pymatgen reads the image
-    energies and the reaction coordinate; converged where every moving image's OUTCAR reached the
-    required accuracy."""
-    from pymatgen.analysis.transition_state import NEBAnalysis
-
-    analysis = NEBAnalysis.from_dir(str(path))
+    energies and the reaction coordinate (every file through the VASP door); converged where every
+    moving image's OUTCAR reached the required accuracy."""
+    analysis = neb_analysis(path)
     converged = True
     for image in sorted(p for p in path.iterdir() if p.is_dir() and p.name.isdigit())[1:-1]:
-        outcars = list(image.glob("OUTCAR*"))
+        outcars = sorted(image.glob("OUTCAR*"))
         if not outcars:
             converged = False
             continue
@@ -194,7 +190,7 @@ def _configuration_for(folder: Path, structure) -> dict:
     from structures.io import CONFIG_FILE, read_configuration
 
     for parent in [folder, *folder.parents][:4]:
-        if (parent / CONFIG_FILE).exists():
+        if exists(parent / CONFIG_FILE, CONFIG_FILE):
             try:
                 _, configuration = read_configuration(parent / CONFIG_FILE)
                 return configuration.summary()
@@ -235,35 +231,46 @@ def _found(folder: Path, config_id: str, kind: str, level: str, settings: dict, 
 
 
 def _run_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]:
-    """The configuration and documents of one relaxation/static folder (and its Bader charges)."""
-    from pymatgen.io.vasp import Poscar, Vasprun
+    """The configuration and documents of one relaxation/static folder (and its Bader charges); every
+    file through the VASP door, every number through the number door."""
+    from structures.doors.files import MAX_STRUCTURE_BYTES, read_file_text
+    from structures.doors.structures_in import structure_from_poscar_text
 
     errors = []
     run = structure = None
     vasprun = _has(folder, "vasprun.xml")
     if vasprun is not None:
         try:
-            run = Vasprun(str(vasprun), parse_potcar_file=False)
+            run = read_vasprun(vasprun)
             structure = run.final_structure
-        except Exception as exc:  # noqa: BLE001 - any parse failure of a damaged file is reported by name
-            errors.append(f"{vasprun.name} truncated or unreadable ({type(exc).__name__})")
-            problems.append(f"{vasprun}: truncated or unreadable vasprun.xml ({type(exc).__name__})")
+        except LroxInputError as exc:  # a damaged or hostile file is reported by name
+            reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+            errors.append(f"{vasprun.name} truncated or unreadable ({reason.split(':')[0]})")
+            problems.append(f"{vasprun}: truncated or unreadable vasprun.xml ({reason.split(':')[0]})")
+    if structure is not None and structure_problem(structure, "final structure"):
+        errors.append(structure_problem(structure, "final structure"))
+        structure = None
     outcar = _has(folder, "OUTCAR")
-    if outcar is not None and not _outcar_complete(outcar):
-        errors.append(f"{outcar.name} cut mid-run (no timing block)")
-        problems.append(f"{outcar}: OUTCAR cut mid-run (no final timing block)")
+    if outcar is not None:
+        try:
+            if not _outcar_complete(outcar):
+                errors.append(f"{outcar.name} cut mid-run (no timing block)")
+                problems.append(f"{outcar}: OUTCAR cut mid-run (no final timing block)")
+        except LroxInputError as exc:  # a FIFO, a device, a bomb: refused, never read
+            errors.append(f"{outcar.name} not readable ({exc})")
+            problems.append(str(exc))
     contcar = folder / "CONTCAR"
-    if contcar.exists():
-        text = contcar.read_text(errors="replace")
-        if not text.strip():
-            errors.append("CONTCAR empty")
-            problems.append(f"{contcar}: empty CONTCAR")
-        elif structure is None:
-            try:
-                structure = Poscar.from_str(text).structure
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"CONTCAR unreadable ({type(exc).__name__})")
-                problems.append(f"{contcar}: unreadable CONTCAR")
+    if exists(contcar, "CONTCAR"):
+        try:
+            text = read_file_text(contcar, f"CONTCAR '{contcar}'", MAX_STRUCTURE_BYTES)
+            if not text.strip():
+                errors.append("CONTCAR empty")
+                problems.append(f"{contcar}: empty CONTCAR")
+            elif structure is None:
+                structure = structure_from_poscar_text(text, f"CONTCAR '{contcar}'")
+        except LroxInputError as exc:
+            errors.append(f"CONTCAR unreadable ({exc})")
+            problems.append(f"{contcar}: unreadable CONTCAR")
     if structure is None:
         structure = _read_poscar(folder, problems)
     config = _configuration_for(folder, structure)
@@ -272,7 +279,12 @@ def _run_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]
     level = f"VASP {run.run_type}" if run is not None else "VASP (unknown functional)"
     versions = {"vasp": run.vasp_version} if run is not None else {}
     kind = "static" if settings.get("NSW", 0) in (0, None) or settings.get("IBRION") == -1 else "relax"
-    data = {"energy": float(run.final_energy) if run is not None else None, "n_atoms": len(structure) if structure else None}
+    energy = float(run.final_energy) if run is not None else None
+    problem = energy_problem(energy, len(structure) if structure else len(run.final_structure) if run is not None else None, "final energy")
+    if problem:  # NaN, ±inf, ±1e308: the run is failed with the reason, its energy not stored
+        errors.append(problem)
+        energy = None
+    data = {"energy": energy, "n_atoms": len(structure) if structure else None}
     if structure is not None:
         data["structure"] = structure.as_dict()
     if run is not None and not run.converged_electronic:
@@ -296,16 +308,22 @@ def _run_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]
 
 
 def _neb_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]:
-    from pymatgen.io.vasp import Incar
-
     structure = _read_poscar(folder / "00", problems)
     config = _configuration_for(folder, structure)
-    incar = dict(Incar.from_file(str(folder / "INCAR"))) if (folder / "INCAR").exists() else {}
+    incar, reason = {}, None
+    if exists(folder / "INCAR", "INCAR"):
+        try:
+            incar = read_incar(folder / "INCAR")
+        except LroxInputError as exc:  # bytes that are not text, a FIFO: the NEB fails with the reason
+            reason = str(exc)
     common = (folder, config["id"], "neb", "VASP NEB", incar, {})
     try:
+        if reason:
+            raise LroxInputError(reason)
         profile = _neb_profile(folder)
     except Exception as exc:  # noqa: BLE001 - missing end-point OUTCARs, damaged images, ...
-        reason = f"NEB not readable by pymatgen NEBAnalysis ({type(exc).__name__}: {str(exc)[:120]})"
+        text = str(exc)[:160] if isinstance(exc, LroxInputError) else f"{type(exc).__name__}: {str(exc)[:120]}"
+        reason = f"NEB not readable by pymatgen NEBAnalysis ({text})"
         problems.append(f"{folder}: {reason}")
         return config, [_found(*common, "failed", reason, hop_id=f"neb-{folder.name}", data={})]
     from descriptors.physics.barriers import migration_barrier

@@ -1,0 +1,241 @@
+"""The door for databases: one function opens a database for reading, one for writing.
+
+:func:`open_for_reading` (``lrox query``, ``export``, ``plot``, ``report``, seeding):
+
+* SQLite is opened through its own read-only URI (``mode=ro``), the path percent-encoded so that
+  ``#`` and ``?`` in a file name are part of the name (never a fragment or a query that drops the
+  read-only flag and opens another file); ``PRAGMA query_only`` on top;
+* a database in write-ahead-log mode with no log beside it (nothing being written: the committed
+  example), or one in a folder lrox cannot write (read-only media), is opened ``immutable=1``:
+  SQLite then makes no ``-wal``/``-shm`` side files, and reads what the file holds. A reader that
+  overlaps a writer's checkpoint of such a file may see an error, never a changed file;
+* no journal-mode switch, no schema, nothing created: a missing file is an error;
+* PostgreSQL sessions are read-only (``default_transaction_read_only``).
+
+:func:`open_for_writing` (``lrox run``, ``ingest``, ``submit``) returns a :class:`WritableDatabase`:
+the SQLite file opened by its plain path (no URI parsing at all), the switch to write-ahead logging
+(:meth:`WritableDatabase.use_write_ahead_log`) made only there, and a file that did not exist before
+removed with its side files (:meth:`WritableDatabase.discard_if_new`) when its first write fails (a
+full disk), so a failed first ingest leaves nothing behind.
+
+:func:`require_tables` refuses a foreign database by its tables and their columns, not by a single
+marker table: a file with an ``lrox_meta`` table and nothing else is not lrox's.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from structures.doors.files import check_name, head, kind_of
+from structures.doors.text import redact
+from structures.errors import LroxInputError
+
+__all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason"]
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked: the only form of a URL lrox prints or logs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from structures.doors.text import shown
+
+    text = str(url)
+    if text.startswith("sqlite:"):
+        return shown(text, 300)
+    try:
+        return shown(make_url(text).render_as_string(hide_password=True), 300)
+    except (ArgumentError, ValueError, TypeError):
+        return "<unparseable database URL>"
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot even split
+        return redact("<unparseable database URL>")
+
+
+def reason(exc: Exception) -> str:
+    """The first line of a database error, its driver's own message where there is one."""
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return redact(text[0] if text else type(exc).__name__)[:300]
+
+
+def parse_url(url: str):
+    """(backend, SQLAlchemy URL or None, SQLite path or None). A SQLite URL's path is everything
+    after ``sqlite:///``, taken literally (``#`` and ``?`` are part of the name); no options."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = str(url)
+    if text.startswith("sqlite:"):
+        if text in ("sqlite://", "sqlite:///:memory:", "sqlite:///"):
+            return "sqlite", None, None
+        if not text.startswith("sqlite:///"):
+            raise LroxInputError(f"database URL '{safe_url(url)}' is not a valid SQLAlchemy URL (e.g. sqlite:///lrox.db)")
+        database = text[len("sqlite:///") :]
+        if database.startswith("file:"):
+            raise LroxInputError(f"database URL '{safe_url(url)}': give the file's path (sqlite:///path/lrox.db), not a SQLite URI")
+        path = check_name(Path(database).expanduser(), "database")
+        return "sqlite", None, path
+    try:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError):
+        raise LroxInputError(f"database URL '{safe_url(url)}' is not a valid SQLAlchemy URL (e.g. sqlite:///lrox.db)") from None
+    backend = parsed.get_backend_name()
+    if backend != "postgresql":
+        raise LroxInputError(f"database URL '{safe_url(url)}': only sqlite and postgresql are supported")
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return "postgresql", parsed, None
+
+
+def _pragmas(engine, read_only: bool) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):  # concurrent writers wait instead of failing
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+
+def _sqlite_engine(path: Path | None, connect):
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import URL
+    from sqlalchemy.pool import StaticPool
+
+    if path is None:  # in memory: one connection, shared
+        return create_engine("sqlite://", creator=connect, poolclass=StaticPool)
+    return create_engine(URL.create("sqlite", database=str(path)), creator=connect)
+
+
+def _postgres_engine(parsed, read_only: bool):
+    from sqlalchemy import create_engine
+
+    options = {"connect_timeout": 10}
+    if read_only:
+        options["options"] = "-c default_transaction_read_only=on"
+    try:
+        return create_engine(parsed, pool_pre_ping=True, connect_args=options)
+    except ImportError:  # pragma: no cover - depends on the install
+        raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
+
+
+def _journal_is_wal(path: Path) -> bool:
+    """Whether an SQLite file's header says write-ahead logging (read/write format version 2)."""
+    try:
+        header = head(path, "database", 100)
+    except LroxInputError:
+        return False
+    return len(header) >= 20 and header[:16] == _SQLITE_HEADER and header[18] == 2 and header[19] == 2
+
+
+def open_for_reading(url: str, what: str = "database"):
+    """An engine that reads the database and cannot change it (see the module docstring)."""
+    backend, parsed, path = parse_url(url)
+    if backend == "postgresql":
+        return _postgres_engine(parsed, read_only=True)
+    missing = f"no database at {safe_url(url)} (a read command never creates one; 'lrox run' or 'lrox ingest' writes one)"
+    if path is None:
+        return _sqlite_engine(None, lambda: sqlite3.connect(":memory:", check_same_thread=False))
+    kind = kind_of(path, what)
+    if kind == "missing":
+        raise LroxInputError(missing)
+    if kind != "file":
+        raise LroxInputError(f"database URL '{safe_url(url)}': {path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise LroxInputError(f"database at {safe_url(url)} cannot be read (permission denied)")
+    absolute = path.resolve()
+    folder_writable = os.access(absolute.parent, os.W_OK | os.X_OK)
+    log = kind_of(Path(f"{absolute}-wal"), what, follow=False) != "missing"
+    immutable = not folder_writable or (_journal_is_wal(absolute) and not log)
+    uri = f"file:{quote(str(absolute), safe='/')}?mode=ro" + ("&immutable=1" if immutable else "")
+    engine = _sqlite_engine(absolute, lambda: sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False))
+    _pragmas(engine, read_only=True)
+    return engine
+
+
+@dataclass
+class WritableDatabase:
+    """An engine that writes, and the SQLite file it made (None when it existed or is no file)."""
+
+    engine: object
+    new_file: Path | None = None
+    _written: bool = field(default=False, repr=False)
+
+    def use_write_ahead_log(self) -> None:
+        """Readers never block the writer: a setting of the file, made once it is known to be lrox's or new."""
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    def written(self) -> None:
+        """The first write succeeded: the file is the user's now, kept whatever happens next."""
+        self._written = True
+        self.new_file = None
+
+    def discard_if_new(self) -> None:
+        """Remove a file this process created, with its side files, before anything was stored in it."""
+        if self.new_file is None or self._written:
+            return
+        self.engine.dispose()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.new_file}{suffix}").unlink(missing_ok=True)
+        self.new_file = None
+
+
+def open_for_writing(url: str, what: str = "database") -> WritableDatabase:
+    """An engine that writes (see the module docstring); nothing is created until it first connects."""
+    backend, parsed, path = parse_url(url)
+    if backend == "postgresql":
+        return WritableDatabase(_postgres_engine(parsed, read_only=False))
+    if path is None:
+        engine = _sqlite_engine(None, lambda: sqlite3.connect(":memory:", check_same_thread=False))
+        _pragmas(engine, read_only=False)
+        return WritableDatabase(engine)
+    absolute = path.absolute()
+    if kind_of(absolute.parent, what) != "directory":
+        raise LroxInputError(f"database URL '{safe_url(url)}': folder {absolute.parent} does not exist")
+    kind = kind_of(absolute, what)
+    if kind not in ("missing", "file"):
+        raise LroxInputError(f"database URL '{safe_url(url)}': {path} is not a regular file")
+    if kind == "file" and absolute.stat().st_size and head(absolute, what, 100)[:16] != _SQLITE_HEADER:
+        raise LroxInputError(f"the file at {safe_url(url)} is not an SQLite database; lrox writes only to its own databases")
+    engine = _sqlite_engine(absolute, lambda: sqlite3.connect(str(absolute), timeout=60, check_same_thread=False))
+    _pragmas(engine, read_only=False)
+    return WritableDatabase(engine, new_file=absolute if kind == "missing" else None)
+
+
+def require_tables(engine, expected: dict[str, set[str]], url: str, marker: str) -> set[str]:
+    """The database's tables, if it holds every expected table with its columns; else one error line.
+
+    ``marker``: the table that says the database is lrox's; a database without it is "not lrox's",
+    one with it but without the other tables or columns "not a complete lrox database"."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        if marker not in tables:
+            other = ", ".join(sorted(tables)[:5]) or "no tables"
+            raise LroxInputError(f"the database at {safe_url(url)} is not an lrox database ({other}); lrox will not touch it")
+        missing = sorted(set(expected) - tables)
+        if missing:
+            raise LroxInputError(
+                f"the database at {safe_url(url)} is not an lrox database: it has {marker} but not the tables {', '.join(missing[:5])}; lrox will not touch it"
+            )
+        for table, columns in expected.items():
+            have = {c["name"] for c in inspector.get_columns(table)}
+            if not columns <= have:
+                lacking = ", ".join(sorted(columns - have)[:5])
+                raise LroxInputError(f"the database at {safe_url(url)} is not an lrox database: its table {table} lacks {lacking}; lrox will not touch it")
+    except SQLAlchemyError as exc:
+        raise LroxInputError(f"cannot open the database at {safe_url(url)}: {reason(exc)}") from None
+    return tables
