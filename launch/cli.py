@@ -233,6 +233,36 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
     click.echo(tabulate(rows, headers=["hop", "from", "to", "Å", "layers", "mech.", "n-TM", "to defect Å", "mult."]))
 
 
+processes_option = click.option(
+    "--processes", type=int, callback=_count(1, 256),
+    help="Worker processes (default: the spec's, else one per core for a dry run's bands and inputs).",
+)
+
+
+def limit_options(function):
+    """--limit-configurations and --limit-core-hours: the spec's ``limits``, from the command line."""
+    function = click.option(
+        "--limit-core-hours", type=float, callback=_number(0.0, 1e15, True),
+        help="Refuse a screen whose estimated cost is above this many core-hours (spec: limits.core_hours).",
+    )(function)
+    return click.option(
+        "--limit-configurations", type=int, callback=_count(1, 10**7),
+        help="Refuse a screen of more configurations than this (spec: limits.configurations).",
+    )(function)
+
+
+def _apply_options(spec, processes: int | None, limit_configurations: int | None, limit_core_hours: float | None) -> None:
+    """The command line's --processes and limits over the spec's settings."""
+    from workflows.spec import Backend
+
+    if processes is not None:
+        {Backend.MLIP: spec.mlip, Backend.VASP: spec.vasp, Backend.MOCK: spec.mock}[spec.backend].processes = processes
+    if limit_configurations is not None:
+        spec.limits.configurations = limit_configurations
+    if limit_core_hours is not None:
+        spec.limits.core_hours = limit_core_hours
+
+
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
@@ -241,29 +271,36 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
 @click.option("--seed-path-from", "seed_db", help="VASP: seed each NEB with the converged band of the same hop from an ML screen in this database.")
-def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db):
+@processes_option
+@limit_options
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db, processes, limit_configurations, limit_core_hours):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
+    from workflows.dryrun import check_limits
+    from workflows.flows import plan_screen
     from workflows.spec import Backend, load_spec
 
     spec = load_spec(spec_file, backend=backend, echo=lambda text: click.echo(text, err=as_json))
-    seeds = None
+    _apply_options(spec, processes, limit_configurations, limit_core_hours)
+    seeds, plan = None, None
     if seed_db is not None:
         if not (spec.backend is Backend.VASP or spec.emulates_vasp):
             raise LroxInputError("--seed-path-from seeds VASP bands: use it with --backend vasp (or the emulated VASP)")
         from descriptors.query.bands import converged_bands
-        from workflows.flows import plan_screen
 
         plan = plan_screen(spec)
+        check_limits(spec, plan)
         seeds = converged_bands(_database(seed_db, read_only=True), [h.id for hops in plan.hops.values() for h in hops])
     if dry_run_dir is not None:
         from workflows.dryrun import dry_run
 
-        summary = dry_run(spec, dry_run_dir, seeds=seeds)
+        summary = dry_run(spec, dry_run_dir, seeds=seeds, processes=processes, echo=lambda text: click.echo(text, err=True), plan=plan)
         if as_json:
             click.echo(json.dumps(summary, indent=1))
             return
         click.echo(summary["cell"])
+        for note in summary["notes"]:
+            click.echo(note)
         click.echo(
             f"{summary['screen']} ({summary['backend']}): {summary['configurations']} configurations, "
             f"{summary['hops']} hops, {summary['flow_jobs']} jobs in the flow; inputs written to {dry_run_dir} "
@@ -285,10 +322,10 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
         check_model(spec.mlip.model)
     from descriptors.ingest import store_result
     from descriptors.store.database import DescriptorDatabase, safe_url
-    from workflows.flows import plan_screen
     from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
 
     plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
+    check_limits(spec, plan)
     url = db_url or spec.database
     if url:
         DescriptorDatabase._engine(url, read_only=False)  # a bad URL fails first
