@@ -239,10 +239,13 @@ processes_option = click.option(
 )
 
 
+_core_hours_check = _number(0.0, 1e15, True)  # (a later _number formats numbers for the summary)
+
+
 def limit_options(function):
     """--limit-configurations and --limit-core-hours: the spec's ``limits``, from the command line."""
     function = click.option(
-        "--limit-core-hours", type=float, callback=_number(0.0, 1e15, True),
+        "--limit-core-hours", type=float, callback=_core_hours_check,
         help="Refuse a screen whose estimated cost is above this many core-hours (spec: limits.core_hours).",
     )(function)
     return click.option(
@@ -417,18 +420,20 @@ project_option = click.option("--project", help="jobflow-remote project name (de
 @click.option("--worker", help="jobflow-remote worker (default: the project's first).")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
 @click.option("--db", "db_url", help="Descriptor database whose finished work is skipped (default: the spec's, $LROX_DB, or lrox-out/lrox.db).")
-def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url):
-    """Add a screen to a FireWorks LaunchPad or a jobflow-remote queue, skipping work already done."""
+@limit_options
+def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url, limit_configurations, limit_core_hours):
+    """Add a screen to a FireWorks LaunchPad or a jobflow-remote queue, skipping work already done or already queued."""
     from descriptors.store.database import DescriptorDatabase
     from launch.submit import parse_engine, submit_screen
     from workflows.spec import load_spec
 
     engine = parse_engine(engine)
     spec = load_spec(spec_file, backend=backend)
+    _apply_options(spec, None, limit_configurations, limit_core_hours)
     if launchpad is not None and not Path(launchpad).is_file():
         raise LroxInputError(f"launchpad file {launchpad} does not exist (templates: launch/templates/my_launchpad.yaml)")
     db = DescriptorDatabase(db_url or spec.database)
-    submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker)
+    submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker, echo=lambda text: click.echo(text, err=True))
     click.echo(submission.message())
 
 

@@ -185,3 +185,96 @@ def test_progress_of_a_long_step_in_a_log():
         progress.advance(configurations=3, hops=4, folders=14)
     assert lines[0].startswith("writing inputs [######") and "1/4 configurations, 2/6 hops, 6/20 folders" in lines[0]
     assert "about" in lines[0] and "4/4 configurations, 6/6 hops, 20/20 folders" in lines[-1]
+
+
+# ----- submission at scale: batches, progress, and a second call that adds no duplicate ---------------------
+MOCK_SPEC = Path(__file__).resolve().parents[1] / "examples" / "mock_quick.yaml"
+
+
+def _launchpad_file(tmp_path, mongo_server) -> Path:
+    import uuid
+
+    import yaml
+
+    host, port = mongo_server
+    path = tmp_path / "my_launchpad.yaml"
+    path.write_text(yaml.safe_dump({"host": host, "port": port, "name": f"lp_{uuid.uuid4().hex[:8]}", "strm_lvl": "WARNING"}))
+    return path
+
+
+def test_fireworks_submission_in_batches_resumes_without_duplicates(tmp_path, mongo_server, monkeypatch, capsys):
+    from fireworks import LaunchPad
+
+    import launch.submit as submit
+    from launch.cli import main
+
+    monkeypatch.setattr(submit, "SUBMIT_BATCH", 6)  # 20 jobs: four inserts
+    lp_file = _launchpad_file(tmp_path, mongo_server)
+    args = ["submit", str(MOCK_SPEC), "--engine", "fireworks", "--launchpad", str(lp_file), "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
+    lp = LaunchPad.from_file(str(lp_file))
+
+    # interrupted before its workflow went in: waiting fireworks that no worker takes
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(submit, "_commit_workflow", interrupted)
+        assert main(args) == 1 and "aborted" in capsys.readouterr().err  # Ctrl-C
+    assert lp.workflows.count_documents({}) == 0 and lp.fireworks.count_documents({}) == 20
+    assert lp.fireworks.count_documents({"state": "READY"}) == 0
+
+    # the next call clears them and submits the screen whole
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == "mock_quick: 20 jobs submitted to fireworks; 20 jobs of an interrupted submission removed first"
+    assert lp.workflows.count_documents({}) == 1 and lp.fireworks.count_documents({}) == 20
+    ready = lp.fireworks.count_documents({"state": "READY"})
+    assert ready == len(lp.workflows.find_one({})["nodes"]) - len(lp.workflows.find_one({})["parent_links"]) > 0
+
+    # a second call: everything is queued there already
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "nothing submitted; 4 configurations skipped: already in fireworks" in out
+    assert lp.workflows.count_documents({}) == 1 and lp.fireworks.count_documents({}) == 20
+
+    # interrupted after its workflow went in, before its first fireworks were made ready: completed
+    lp.fireworks.update_many({"state": "READY"}, {"$set": {"state": "WAITING"}})
+    assert main(args) == 0 and "nothing submitted" in capsys.readouterr().out
+    assert lp.fireworks.count_documents({"state": "READY"}) == ready
+
+
+def test_jobflow_remote_submission_resumes_without_duplicates(tmp_path, mongo_server, monkeypatch, capsys):
+    import uuid
+
+    import yaml
+
+    from launch.cli import main
+    from launch.submit import _job_controller
+
+    host, port = mongo_server
+    tag = uuid.uuid4().hex[:8]
+    store = {"type": "MongoStore", "host": host, "port": port, "database": f"jfr_{tag}"}
+    project = {
+        "name": f"lrox{tag}",
+        "workers": {"local": {"type": "local", "scheduler_type": "shell", "work_dir": str(tmp_path / "work")}},
+        "queue": {"store": {**store, "collection_name": "jobs"}, "flows_collection": "flows"},
+        "jobstore": {"docs_store": {**store, "collection_name": "outputs"},
+                     "additional_stores": {"data": {**store, "type": "GridFSStore", "collection_name": "blobs"}}},
+    }
+    (tmp_path / "projects").mkdir()
+    (tmp_path / "projects" / f"lrox{tag}.yaml").write_text(yaml.safe_dump(project))
+    monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path / "projects"))
+    monkeypatch.setenv("JFREMOTE_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    args = ["submit", str(MOCK_SPEC), "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == "mock_quick: 20 jobs submitted to jobflow-remote"
+    controller = _job_controller(f"lrox{tag}")
+    assert controller.jobs.count_documents({}) == 20 and controller.flows.count_documents({}) == 1
+    assert main(args) == 0 and "nothing submitted; 4 configurations skipped: already in jobflow-remote" in capsys.readouterr().out
+    assert controller.jobs.count_documents({}) == 20
+    # a flow document whose jobs did not all go in: removed, and the screen submitted again
+    flow = controller.flows.find_one({})
+    controller.jobs.delete_many({"uuid": {"$in": flow["jobs"][:7]}})
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == "mock_quick: 20 jobs submitted to jobflow-remote; 13 jobs of an interrupted submission removed first"
+    assert controller.jobs.count_documents({}) == 20 and controller.flows.count_documents({}) == 1

@@ -174,7 +174,7 @@ class ScreenMaker(Maker):
         def add(job, meta):
             # what a cluster engine needs to report status per configuration (FireWorks copies
             # job metadata into the firework's spec; jobflow-remote keeps it on the job)
-            job.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], **{k: meta[k] for k in ("kind", "configuration_id") if meta.get(k)}})
+            job.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], **{k: meta[k] for k in ("kind", "configuration_id", "hop_id") if meta.get(k)}})
             jobs.append(job)
             documents.append(job.output)
             expected.append(meta)

@@ -315,7 +315,7 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
                 configuration=defects_only, hop=hop, settings=settings, band=band,
             )
             neb.name = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
-            neb.update_metadata({"kind": "neb", "configuration_id": config.id})
+            neb.update_metadata({"kind": "neb", "configuration_id": config.id, "hop_id": hop.id})
             jobs.append(neb)
             outputs.append(neb.output)
             expected.append({"kind": "neb", "label": neb.name, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
