@@ -108,7 +108,6 @@ def hosts_command() -> None:
 def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacancies, pair_cutoff, pair_kinds, as_json, write_dir):
     """Symmetry-distinct dopant / vacancy configurations of HOST (a built-in name or a CIF/POSCAR)."""
     from structures.configurations import PairKind, enumerate_configurations
-    from structures.io import write_configuration
     from structures.sublattices import parse_dopant, parse_vacancy
 
     dopant_specs = [parse_dopant(d) for d in dopants]
@@ -244,6 +243,39 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
     click.echo(tabulate(rows, headers=["hop", "from", "to", "Å", "layers", "mech.", "n-TM", "to defect Å", "mult."]))
 
 
+processes_option = click.option(
+    "--processes", type=int, callback=_count(1, 256),
+    help="Worker processes (default: the spec's, else one per core for a dry run's bands and inputs).",
+)
+
+
+_core_hours_check = _number(0.0, 1e15, True)  # (a later _number formats numbers for the summary)
+
+
+def limit_options(function):
+    """--limit-configurations and --limit-core-hours: the spec's ``limits``, from the command line."""
+    function = click.option(
+        "--limit-core-hours", type=float, callback=_core_hours_check,
+        help="Refuse a screen whose estimated cost is above this many core-hours (spec: limits.core_hours).",
+    )(function)
+    return click.option(
+        "--limit-configurations", type=int, callback=_count(1, 10**7),
+        help="Refuse a screen of more configurations than this (spec: limits.configurations).",
+    )(function)
+
+
+def _apply_options(spec, processes: int | None, limit_configurations: int | None, limit_core_hours: float | None) -> None:
+    """The command line's --processes and limits over the spec's settings."""
+    from workflows.spec import Backend
+
+    if processes is not None:
+        {Backend.MLIP: spec.mlip, Backend.VASP: spec.vasp, Backend.MOCK: spec.mock}[spec.backend].processes = processes
+    if limit_configurations is not None:
+        spec.limits.configurations = limit_configurations
+    if limit_core_hours is not None:
+        spec.limits.core_hours = limit_core_hours
+
+
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
@@ -252,29 +284,36 @@ def hops_command(source, cutoff, near_defect, supercell, min_distance, max_atoms
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
 @click.option("--seed-path-from", "seed_db", help="VASP: seed each NEB with the converged band of the same hop from an ML screen in this database.")
-def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db):
+@processes_option
+@limit_options
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db, processes, limit_configurations, limit_core_hours):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
+    from workflows.dryrun import check_limits
+    from workflows.flows import plan_screen
     from workflows.spec import Backend, load_spec
 
     spec = load_spec(spec_file, backend=backend, echo=lambda text: click.echo(text, err=as_json))
-    seeds = None
+    _apply_options(spec, processes, limit_configurations, limit_core_hours)
+    seeds, plan = None, None
     if seed_db is not None:
         if not (spec.backend is Backend.VASP or spec.emulates_vasp):
             raise LroxInputError("--seed-path-from seeds VASP bands: use it with --backend vasp (or the emulated VASP)")
         from descriptors.query.bands import converged_bands
-        from workflows.flows import plan_screen
 
         plan = plan_screen(spec)
+        check_limits(spec, plan)
         seeds = converged_bands(_database(seed_db, read_only=True), [h.id for hops in plan.hops.values() for h in hops])
     if dry_run_dir is not None:
         from workflows.dryrun import dry_run
 
-        summary = dry_run(spec, dry_run_dir, seeds=seeds)
+        summary = dry_run(spec, dry_run_dir, seeds=seeds, processes=processes, echo=lambda text: click.echo(text, err=True), plan=plan)
         if as_json:
             click.echo(json.dumps(summary, indent=1))
             return
         click.echo(summary["cell"])
+        for note in summary["notes"]:
+            click.echo(note)
         click.echo(
             f"{summary['screen']} ({summary['backend']}): {summary['configurations']} configurations, "
             f"{summary['hops']} hops, {summary['flow_jobs']} jobs in the flow; inputs written to {dry_run_dir} "
@@ -296,10 +335,10 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
         check_model(spec.mlip.model)
     from descriptors.ingest import store_result
     from descriptors.store.database import DescriptorDatabase, safe_url
-    from workflows.flows import plan_screen
     from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
 
     plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
+    check_limits(spec, plan)
     url = db_url or spec.database
     # a bad URL, or a foreign or unreachable database, fails before any job runs; the database is
     # read (never written, never switched to WAL) until the run has its results
@@ -384,20 +423,22 @@ project_option = click.option("--project", help="jobflow-remote project name (de
 @click.option("--worker", help="jobflow-remote worker (default: the project's first).")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
 @click.option("--db", "db_url", help="Descriptor database whose finished work is skipped (default: the spec's, $LROX_DB, or lrox-out/lrox.db).")
-def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url):
-    """Add a screen to a FireWorks LaunchPad or a jobflow-remote queue, skipping work already done."""
+@limit_options
+def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url, limit_configurations, limit_core_hours):
+    """Add a screen to a FireWorks LaunchPad or a jobflow-remote queue, skipping work already done or already queued."""
     from descriptors.store.database import DescriptorDatabase
     from launch.submit import parse_engine, submit_screen
     from workflows.spec import load_spec
 
     engine = parse_engine(engine)
     spec = load_spec(spec_file, backend=backend)
+    _apply_options(spec, None, limit_configurations, limit_core_hours)
     from structures.doors.files import kind_of
 
     if launchpad is not None and kind_of(launchpad, "launchpad file") != "file":
         raise LroxInputError(f"launchpad file {launchpad} does not exist (templates: launch/templates/my_launchpad.yaml)")
     db = _done_work_database(db_url or spec.database or DescriptorDatabase.default_url())
-    submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker)
+    submission = submit_screen(spec, engine, db=db, launchpad=launchpad, project=project, worker=worker, echo=lambda text: click.echo(text, err=True))
     click.echo(submission.message())
 
 

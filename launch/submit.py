@@ -12,6 +12,13 @@ module only decides what still needs computing and hands the Flow to the engine:
   configuration id, which is what ``lrox status`` counts by.
 * **jobflow-remote**: ``jobflow_remote.submit_flow`` into a project; the same metadata is kept
   on every job.
+* **at scale, and again**: a screen of hundreds of configurations is added in batches, with
+  progress. Every job carries the submission's key (``lrox_submission``: the screen, its settings
+  hash and its jobs' names), and the submission is committed last (FireWorks: the workflow
+  document, then its first jobs made ready; jobflow-remote: the jobs after the flow document), so
+  an interrupted submission is found by its key and cleared before anything is added again; and
+  work already in the engine at the same settings hash (queued, running, finished and not yet
+  ingested) is skipped like work in the database: a second call adds no duplicate.
 """
 
 from __future__ import annotations
@@ -57,6 +64,9 @@ class Submission:
     ids: list = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # configuration names already done
     kept_for_lattice: bool = False
+    queued: list[str] = field(default_factory=list)  # configuration names already in the engine
+    cleared: int = 0  # jobs of interrupted submissions removed first
+    key: str = ""
 
     def message(self) -> str:
         skipped = (
@@ -64,10 +74,17 @@ class Submission:
             if self.skipped
             else ""
         )
+        queued = (
+            f"; {len(self.queued)} configurations skipped: already in {self.engine.value} at settings hash {self.settings_hash} "
+            "(queued, running or finished; 'lrox ingest' reads finished ones, 'lrox rerun --failed' reruns failed ones)"
+            if self.queued
+            else ""
+        )
+        cleared = f"; {self.cleared} jobs of an interrupted submission removed first" if self.cleared else ""
         if not self.n_jobs:
-            return f"{self.screen}: nothing submitted{skipped}"
+            return f"{self.screen}: nothing submitted{skipped}{queued}{cleared}"
         lattice = " (the pristine host is kept: the others need its relaxed lattice)" if self.kept_for_lattice else ""
-        return f"{self.screen}: {self.n_jobs} jobs submitted to {self.engine.value}{lattice}{skipped}"
+        return f"{self.screen}: {self.n_jobs} jobs submitted to {self.engine.value}{lattice}{skipped}{queued}{cleared}"
 
 
 # ----- what is already done --------------------------------------------------------------------------
@@ -112,16 +129,32 @@ def prune_plan(plan, relaxed: set[str], hops_done: set[tuple[str, str]]):
     return pruned, skipped, kept_for_lattice
 
 
-def _flow_for(spec, db):
+def _flow_for(spec, db, present: tuple[set, set] = (set(), set())):
+    """The screen's Flow without the work done (in the database) or ``present`` (in the engine):
+    (flow or None, settings hash, skipped names, pristine kept, names already in the engine)."""
+    from workflows.dryrun import check_limits
     from workflows.flows import ScreenMaker, plan_screen
     from workflows.jobs import settings_hash
 
     plan = plan_screen(spec)
+    check_limits(spec, plan)  # a screen beyond the user's limits submits nothing
     digest = settings_hash(spec.backend.value, spec.settings_for_backend())
     relaxed, hops = completed_work(db, digest) if db is not None else (set(), set())
-    plan, skipped, kept = prune_plan(plan, relaxed, hops)
+    _, done, _ = prune_plan(plan, relaxed, hops)
+    plan, skipped, kept = prune_plan(plan, relaxed | present[0], hops | present[1])
+    queued = [name for name in skipped if name not in set(done)]
     flow = ScreenMaker().make(spec, plan) if plan.configurations else None
-    return flow, digest, skipped, kept
+    return flow, digest, [name for name in skipped if name in set(done)], kept, queued
+
+
+def submission_key(screen: str, digest: str, flow) -> str:
+    """What identifies a submission: the screen, its settings hash and the names of its jobs (which
+    name their configurations and hops), so that the same work submitted again has the same key."""
+    import hashlib
+    import json
+
+    names = sorted(job.name for job in flow.jobs)
+    return hashlib.sha256(json.dumps([screen, digest, names]).encode()).hexdigest()[:16]
 
 
 # ----- engines ------------------------------------------------------------------------------------
@@ -186,6 +219,9 @@ def _job_controller(project: str | None):
     return controller
 
 
+SUBMIT_BATCH = 200  # jobs per insert: progress to watch, and no single message near MongoDB's limit
+
+
 def submit_screen(
     spec,
     engine: Engine | str,
@@ -193,38 +229,159 @@ def submit_screen(
     launchpad: str | Path | None = None,
     project: str | None = None,
     worker: str | None = None,
+    echo=None,
 ) -> Submission:
-    """Build the screen's Flow without the finished work and add it to the engine's queue."""
+    """Build the screen's Flow without the finished or queued work and add it to the engine's queue,
+    in batches; ``echo`` (stderr in the CLI) shows the progress of a long submission."""
     engine = parse_engine(engine) if not isinstance(engine, Engine) else engine
+    echo = echo or (lambda text: None)
     # reach the engine first: an unreachable queue must not cost an enumeration, and submits nothing
     target = load_launchpad(launchpad) if engine is Engine.FIREWORKS else _job_controller(project)
-    flow, digest, skipped, kept = _flow_for(spec, db)
-    submission = Submission(screen=spec.name, engine=engine, settings_hash=digest, skipped=skipped, kept_for_lattice=kept)
+    if engine is Engine.FIREWORKS:
+        _initialise_if_new(target)
+    else:
+        _initialise_queue_if_new(target)
+    cleared = _clear_interrupted(engine, target, spec.name)
+    from workflows.jobs import settings_hash
+
+    present = _work_in_engine(engine, target, spec.name, settings_hash(spec.backend.value, spec.settings_for_backend()))
+    flow, digest, skipped, kept, queued = _flow_for(spec, db, present)
+    submission = Submission(screen=spec.name, engine=engine, settings_hash=digest, skipped=skipped, kept_for_lattice=kept, queued=queued, cleared=cleared)
     if flow is None:
         return submission
     submission.n_jobs = len(flow.jobs)
+    submission.key = submission_key(spec.name, digest, flow)
+    flow.update_metadata({"lrox_submission": submission.key, "settings_hash": digest})
+    flow.metadata = {**(flow.metadata or {}), "lrox_screen": spec.name, "lrox_submission": submission.key, "settings_hash": digest}
     if engine is Engine.FIREWORKS:
-        from jobflow.managers.fireworks import flow_to_workflow
-
-        _initialise_if_new(target)
-        workflow = flow_to_workflow(flow)
-        workflow.metadata.update({"lrox_screen": spec.name, "settings_hash": digest, "tags": [spec.name]})
-        mapping = target.add_wf(workflow)
-        submission.ids = sorted(mapping.values())
+        submission.ids = _add_to_launchpad(target, flow, spec.name, digest, submission.key, echo)
     else:
-        from jobflow_remote import submit_flow
-
-        if target.auxiliary.find_one({"next_id": {"$exists": True}}) is None:
-            # a queue database never used before (as 'jf admin reset' would set it up); one
-            # that holds jobs without the counter is damaged and left alone
-            if target.jobs.count_documents({}) or target.flows.count_documents({}):
-                raise LroxInputError("the jobflow-remote queue holds jobs but no id counter: repair it with 'jf admin' first")
-            target.reset()
-        try:
-            submission.ids = submit_flow(flow, worker=worker, project=target.project.name)
-        except ValueError as exc:  # an unknown worker name, and similar configuration errors
-            raise LroxInputError(f"jobflow-remote: {_first_line(exc)}") from None
+        submission.ids = _add_to_queue(target, flow, worker, echo)
     return submission
+
+
+def _add_to_launchpad(launchpad, flow, screen: str, digest: str, key: str, echo) -> list[int]:
+    """FireWorks' ``add_wf``, in batches, the workflow document last: its fireworks go in waiting
+    (no worker takes one before its workflow exists), then the workflow, then its first fireworks
+    are made ready. A submission interrupted before its workflow went in is cleared by the next
+    (:func:`_clear_interrupted`); one interrupted after it is completed there."""
+    from fireworks.core.firework import Workflow
+    from jobflow.managers.fireworks import job_to_firework
+
+    from workflows.progress import CountProgress
+
+    fireworks, parents_of = [], {}
+    with CountProgress("preparing fireworks", {"jobs": len(flow.jobs)}, echo=echo) as progress:
+        for job, parents in flow.iterflow():
+            fireworks.append(job_to_firework(job, None, parents=parents, parent_mapping=parents_of))
+            progress.advance(jobs=1)
+    workflow = Workflow(fireworks, name=flow.name, metadata={"lrox_screen": screen, "settings_hash": digest, "tags": [screen], "lrox_submission": key})
+    roots = set(workflow.root_fw_ids)
+    for fw_id in roots:  # as add_wf: the workflow records its first fireworks as ready
+        workflow.id_fw[fw_id].state = "READY"
+        workflow.fw_states[fw_id] = "READY"
+    members = sorted(workflow.id_fw.values(), key=lambda fw: fw.fw_id)
+    first = launchpad.get_new_fw_id(quantity=len(members))
+    old_new = {}
+    for new_id, fw in enumerate(members, start=first):
+        old_new[fw.fw_id] = new_id
+        fw.fw_id = new_id
+    with CountProgress("adding fireworks", {"jobs": len(members)}, echo=echo) as progress:
+        for start in range(0, len(members), SUBMIT_BATCH):
+            batch = []
+            for fw in members[start : start + SUBMIT_BATCH]:
+                document = fw.to_db_dict()
+                document["state"] = "WAITING"  # ready only once its workflow is in
+                batch.append(document)
+            launchpad.fireworks.insert_many(batch)
+            progress.advance(jobs=len(batch))
+    workflow._reassign_ids(old_new)
+    _commit_workflow(launchpad, workflow)
+    _make_roots_ready(launchpad, [old_new[r] for r in roots])
+    return sorted(old_new.values())
+
+
+def _commit_workflow(launchpad, workflow) -> None:
+    """The submission's commit point: its workflow document."""
+    launchpad.workflows.insert_one(workflow.to_db_dict())
+
+
+def _make_roots_ready(launchpad, fw_ids: list[int]) -> None:
+    launchpad.fireworks.update_many({"fw_id": {"$in": fw_ids}, "state": "WAITING"}, {"$set": {"state": "READY"}})
+
+
+def _add_to_queue(controller, flow, worker: str | None, echo) -> list[str]:
+    """jobflow-remote's ``submit_flow`` (its flow document, then its jobs, in one insert)."""
+    from jobflow_remote import submit_flow
+
+    started = __import__("time").perf_counter()
+    try:
+        ids = submit_flow(flow, worker=worker, project=controller.project.name)
+    except ValueError as exc:  # an unknown worker name, and similar configuration errors
+        raise LroxInputError(f"jobflow-remote: {_first_line(exc)}") from None
+    if __import__("time").perf_counter() - started > 3:
+        echo(f"added {len(ids)} jobs to jobflow-remote")
+    return ids
+
+
+def _initialise_queue_if_new(controller) -> None:
+    if controller.auxiliary.find_one({"next_id": {"$exists": True}}) is None:
+        # a queue database never used before (as 'jf admin reset' would set it up); one
+        # that holds jobs without the counter is damaged and left alone
+        if controller.jobs.count_documents({}) or controller.flows.count_documents({}):
+            raise LroxInputError("the jobflow-remote queue holds jobs but no id counter: repair it with 'jf admin' first")
+        controller.reset()
+
+
+def _clear_interrupted(engine: Engine, target, screen: str) -> int:
+    """Remove what an interrupted submission of this screen left (jobs whose workflow or flow never
+    went in: never runnable), and complete one interrupted after its commit point. Returns how many
+    jobs were removed."""
+    if engine is Engine.FIREWORKS:
+        keys = set(target.fireworks.distinct("spec.lrox_submission", {"spec.lrox_screen": screen, "spec.lrox_submission": {"$exists": True}}))
+        committed = set(target.workflows.distinct("metadata.lrox_submission", {"metadata.lrox_submission": {"$in": sorted(keys)}}))
+        removed = 0
+        for key in sorted(keys - committed):
+            removed += target.fireworks.delete_many({"spec.lrox_submission": key, "launches": []}).deleted_count
+        for workflow in target.workflows.find({"metadata.lrox_submission": {"$in": sorted(committed)}}, {"nodes": 1, "parent_links": 1}):
+            roots = [int(n) for n in workflow["nodes"] if not workflow.get("parent_links", {}).get(str(n))]
+            _make_roots_ready(target, roots)
+        return removed
+    keys = set(target.jobs.distinct("job.metadata.lrox_submission", {"job.metadata.lrox_screen": screen, "job.metadata.lrox_submission": {"$exists": True}}))
+    removed = 0
+    for flow in target.flows.find({"metadata.lrox_screen": screen, "metadata.lrox_submission": {"$exists": True}}, {"uuid": 1, "jobs": 1, "metadata": 1}):
+        present = target.jobs.count_documents({"uuid": {"$in": flow["jobs"]}})
+        if present < len(flow["jobs"]):  # the flow went in, its jobs did not all follow
+            removed += target.jobs.delete_many({"uuid": {"$in": flow["jobs"]}}).deleted_count
+            target.flows.delete_one({"uuid": flow["uuid"]})
+        keys.discard(flow["metadata"]["lrox_submission"])
+    for key in keys:  # jobs without their flow document
+        removed += target.jobs.delete_many({"job.metadata.lrox_submission": key}).deleted_count
+    return removed
+
+
+# states in which a job is not worth submitting again: gone from the queue by the user's hand
+WITHDRAWN_STATES = {Engine.FIREWORKS: ("DEFUSED", "ARCHIVED"), Engine.JOBFLOW_REMOTE: ("USER_STOPPED",)}
+
+
+def _work_in_engine(engine: Engine, target, screen: str, digest: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """Configurations with a relaxation, and (configuration, hop) pairs with an NEB, of this screen at
+    this settings hash in the engine in any state but withdrawn (failed ones: 'lrox rerun --failed')."""
+    if engine is Engine.FIREWORKS:
+        documents = target.fireworks.find(
+            {"spec.lrox_screen": screen, "spec.settings_hash": digest, "state": {"$nin": list(WITHDRAWN_STATES[engine])}},
+            {"spec.kind": 1, "spec.configuration_id": 1, "spec.hop_id": 1},
+        )
+        metadata = [d.get("spec", {}) for d in documents]
+    else:
+        documents = target.jobs.find(
+            {"job.metadata.lrox_screen": screen, "job.metadata.settings_hash": digest, "state": {"$nin": list(WITHDRAWN_STATES[engine])}},
+            {"job.metadata": 1},
+        )
+        metadata = [d.get("job", {}).get("metadata", {}) for d in documents]
+    relaxed = {m["configuration_id"] for m in metadata if m.get("kind") == "relax" and m.get("configuration_id")}
+    hops = {(m["configuration_id"], m["hop_id"]) for m in metadata if m.get("kind") == "neb" and m.get("configuration_id") and m.get("hop_id")}
+    return relaxed, hops
 
 
 # ----- status and reruns -------------------------------------------------------------------------------

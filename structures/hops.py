@@ -402,26 +402,151 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
         raise LroxInputError(f"unknown interpolation '{method}': use idpp or linear")
     # IDPP (Smidstrup et al., J. Chem. Phys. 140, 214106 (2014)), relaxed by ASE's MDMin as
     # ase.mep.idpp_interpolate does, on a fixed list of periodic pairs (periodic_idpp_calculators)
+    from ase import Atoms
     from ase.mep import NEB
     from ase.optimize import MDMin
-    from pymatgen.io.ase import AseAtomsAdaptor
 
-    linear = initial.interpolate(final, nimages=n_images + 1, autosort_tol=0)
-    atoms = [AseAtomsAdaptor.get_atoms(s) for s in linear]
+    if len(initial) != len(final) or initial.species != final.species:
+        raise ValueError("the end points of a hop must list the same species in the same order")
+    if initial.lattice != final.lattice:
+        raise ValueError("the end points of a hop must share one lattice")
+    # the linear band as pymatgen's Structure.interpolate makes it (each atom along its shortest
+    # periodic path), built in arrays: 240-site Structures cost more than the potential
+    start = initial.frac_coords
+    path = final.frac_coords - start
+    path -= np.round(path)
+    matrix = initial.lattice.matrix
+    numbers = [site.specie.Z for site in initial]
+    fractions = np.arange(n_images + 2) / (n_images + 1)
+    atoms = [Atoms(numbers=numbers, positions=(start + x * path) @ matrix, cell=matrix, pbc=True) for x in fractions]
     for image, calculator in zip(atoms, periodic_idpp_calculators(atoms)):
         image.calc = calculator
-    MDMin(NEB(atoms, method="improvedtangent"), logfile=None).run(fmax=0.05, steps=200)
-    images = []
-    for s, a in zip(linear, atoms):
-        image = AseAtomsAdaptor.get_structure(a)
-        for key, values in s.site_properties.items():
-            image.add_site_property(key, values)
-        images.append(image)
-    images[0], images[-1] = initial.copy(), final.copy()
-    return images
+
+    class RememberingNEB(NEB):
+        """ASE's NEB, its forces kept for the positions they were computed at: MDMin asks three
+        times a step (step, log, convergence check), and the band's tangents cost as much as IDPP."""
+
+        def get_forces(self):
+            positions = self.get_positions()
+            if getattr(self, "_remembered", None) is None or not np.array_equal(self._remembered[0], positions):
+                self._remembered = (positions, super().get_forces())
+            return self._remembered[1].copy()
+
+    MDMin(RememberingNEB(atoms, method="improvedtangent"), logfile=None).run(fmax=0.05, steps=200)
+    properties = initial.site_properties
+    middle = [Structure(initial.lattice, initial.species, a.positions, coords_are_cartesian=True, site_properties=properties) for a in atoms[1:-1]]
+    return [initial.copy(), *middle, final.copy()]
 
 
 IDPP_CUTOFF = 8.0  # Å: a pair weighs 1/d⁴, so at 8 Å 1/260 of its weight at 2 Å
+
+
+def idpp_pairs(first, last, cutoff: float = IDPP_CUTOFF) -> np.ndarray:
+    """The band's fixed pairs, each once: rows (i, j, shift) with i < j, or i == j and the shift
+    positive (its first non-zero component), of every (i, j, lattice shift) within ``cutoff`` in
+    either end point (ASE Atoms, unwrapped), in lexicographic order.
+
+    The neighbour list is matscipy's (compiled; ASE's pure-Python one took 0.3 s a call in a
+    240-atom cell) and finds the same pairs. Every ordered pair (i, j, S) has its twin
+    (j, i, −S) in the list: keeping one of the two halves the work and leaves the potential as it
+    was (ASE's IDPP sums each pair twice, ½ each). Where only a few atoms differ between the end
+    points (a dry run's unrelaxed hop: the moving Li), the last end point's pairs are the first's
+    without those atoms plus theirs, found directly.
+    """
+    from matscipy.neighbours import neighbour_list
+
+    first_pairs = _half(np.column_stack(neighbour_list("ijS", first, cutoff)).astype(np.int64))
+    moved = np.flatnonzero(np.any(first.positions != last.positions, axis=1))
+    if len(moved) <= _FEW_MOVED and np.array_equal(first.cell.array, last.cell.array):
+        untouched = ~(np.isin(first_pairs[:, 0], moved) | np.isin(first_pairs[:, 1], moved))
+        last_pairs = np.vstack([first_pairs[untouched], _pairs_of(last, moved, cutoff)])
+    else:
+        last_pairs = _half(np.column_stack(neighbour_list("ijS", last, cutoff)).astype(np.int64))
+    found = np.vstack([first_pairs, last_pairs])
+    # one integer per row, ordered as the rows are, so that the union is a 1-D unique (fast)
+    offset = int(np.abs(found[:, 2:]).max(initial=0))
+    radix, n = 2 * offset + 1, max(len(first), 1)
+    key = (found[:, 0] * n + found[:, 1]) * radix**3
+    for axis in range(3):
+        key += (found[:, 2 + axis] + offset) * radix ** (2 - axis)
+    _, index = np.unique(key, return_index=True)
+    return found[index]
+
+
+_FEW_MOVED = 16  # atoms that differ between the end points, below which their pairs are found directly
+
+
+def _half(pairs: np.ndarray) -> np.ndarray:
+    """One of each twin (i, j, S) / (j, i, −S): i < j, or i == j with its first non-zero shift > 0."""
+    i, j, shift = pairs[:, 0], pairs[:, 1], pairs[:, 2:]
+    first_nonzero = shift[np.arange(len(shift)), np.argmax(shift != 0, axis=1)]
+    return pairs[(i < j) | ((i == j) & (first_nonzero > 0))]
+
+
+def _pairs_of(atoms, indices: np.ndarray, cutoff: float) -> np.ndarray:
+    """Every pair (i, j, S) within ``cutoff`` that involves one of ``indices``, halved as :func:`_half`
+    does: what a neighbour list of ``atoms`` holds for them, by direct search over lattice shifts."""
+    if len(indices) == 0:
+        return np.empty((0, 5), dtype=np.int64)
+    cell = atoms.cell.array
+    frac = np.linalg.solve(cell.T, atoms.positions.T).T
+    heights = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)  # plane spacings
+    spread = np.ptp(frac, axis=0)
+    reach = np.ceil(cutoff / heights + spread).astype(int) + 1
+    shifts = np.array(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")).reshape(3, -1).T
+    rows = []
+    for m in indices:
+        # pair (m, k, S): vector r_k − r_m + S·cell, for every atom k and shift S
+        vectors = atoms.positions[None, :, :] - atoms.positions[m] + (shifts @ cell)[:, None, :]
+        s, k = np.nonzero(np.einsum("skc,skc->sk", vectors, vectors) < cutoff * cutoff)
+        pairs = np.column_stack([np.full(len(k), m), k, shifts[s]]).astype(np.int64)
+        pairs = pairs[~((pairs[:, 1] == m) & ~pairs[:, 2:].any(axis=1))]  # not the atom with itself
+        swapped = pairs[:, 1] < m  # written as (k, m, −S): the twin _half keeps
+        pairs[swapped] = np.column_stack([pairs[swapped, 1], pairs[swapped, 0], -pairs[swapped, 2:]])
+        rows.append(_half(pairs))
+    return np.vstack(rows)
+
+
+class _BandPairs:
+    """The pairs of one band and the work arrays its potential is evaluated in.
+
+    Arrays are component-major (3 × pairs) and reused from call to call: a fresh 700 kB array per
+    operation cost more in page faults than the arithmetic.
+    """
+
+    def __init__(self, first, last, cutoff: float):
+        pairs = idpp_pairs(first, last, cutoff)
+        self.i, self.j = np.ascontiguousarray(pairs[:, 0], dtype=np.intp), np.ascontiguousarray(pairs[:, 1], dtype=np.intp)
+        self.shift = np.ascontiguousarray(pairs[:, 2:].T, dtype=float)
+        self.n_atoms, n = len(first), len(pairs)
+        self.vec, self.other = np.empty((3, n)), np.empty((3, n))
+        self.d, self.work = np.empty(n), np.empty(n)
+
+    def lengths(self, positions: np.ndarray, cell: np.ndarray) -> np.ndarray:
+        """Pair vectors (into ``self.vec``, 3 × pairs) and lengths (``self.d``)."""
+        columns = np.ascontiguousarray(positions.T)
+        np.take(columns, self.j, axis=1, out=self.vec)
+        np.take(columns, self.i, axis=1, out=self.other)
+        self.vec -= self.other
+        self.vec += np.einsum("ck,cp->kp", np.asarray(cell), self.shift, out=self.other)  # shift · cell
+        np.einsum("kp,kp->p", self.vec, self.vec, out=self.d)
+        return np.sqrt(self.d, out=self.d)
+
+    def energy_and_forces(self, positions: np.ndarray, cell: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        d = self.lengths(positions, cell)
+        inverse = np.reciprocal(d, out=self.work)
+        dd = np.subtract(d, target, out=d)
+        scaled = dd * inverse  # (d − d₀)/d
+        inverse_squared = inverse * inverse
+        # Σ (d − d₀)²/d⁴, each pair once (einsum, not BLAS: a threaded ddot waits on a busy machine)
+        energy = float(np.einsum("p,p->", scaled * scaled, inverse_squared))
+        # dE/dr_j of the pair (ASE's expression, twice: the twin pair's share); −dE/dr_i
+        slope = np.multiply(2 * scaled * (1 - 2 * scaled), inverse_squared * inverse_squared, out=self.work)
+        forces = np.empty((self.n_atoms, 3))
+        for axis in range(3):
+            component = np.multiply(slope, self.vec[axis], out=self.d)
+            forces[:, axis] = np.bincount(self.i, component, self.n_atoms) - np.bincount(self.j, component, self.n_atoms)
+        return energy, forces
 
 
 def periodic_idpp_calculators(images: list, cutoff: float = IDPP_CUTOFF) -> list:
@@ -435,19 +560,17 @@ def periodic_idpp_calculators(images: list, cutoff: float = IDPP_CUTOFF) -> list
     kernels moved the initial band of Li2MnO3 hops by 5e-3 Å (24-atom cell) and 7e-3 Å (96-atom
     cell) against its default ones, and the converged NEB with it. With both images in the sum
     the potential is smooth, and the band is the same across kernels (tests/test_hops.py).
+
+    Each unordered pair is evaluated once (:func:`idpp_pairs`), in arrays the band's calculators
+    share (they are called one after another): a 240-atom band's ~30,000 pairs in about a
+    millisecond a call.
     """
     from ase.calculators.calculator import Calculator, all_changes
-    from ase.neighborlist import neighbor_list
 
     first, last = images[0], images[-1]
-    pairs = np.unique(np.vstack([np.column_stack(neighbor_list("ijS", end, cutoff)) for end in (first, last)]), axis=0)
-    i, j, shift = pairs[:, 0], pairs[:, 1], pairs[:, 2:].astype(float)
-
-    def lengths(image) -> tuple[np.ndarray, np.ndarray]:
-        vec = image.positions[j] - image.positions[i] + shift @ np.asarray(image.cell)
-        return vec, np.linalg.norm(vec, axis=1)
-
-    start, end = lengths(first)[1], lengths(last)[1]
+    band = _BandPairs(first, last, cutoff)
+    start = band.lengths(first.positions, first.cell).copy()
+    end = band.lengths(last.positions, last.cell).copy()
 
     class PeriodicIDPP(Calculator):
         implemented_properties = ["energy", "forces"]
@@ -456,15 +579,16 @@ def periodic_idpp_calculators(images: list, cutoff: float = IDPP_CUTOFF) -> list
             super().__init__()
             self.target = target
 
+        def check_state(self, atoms, tol=1e-15):
+            # only positions change along a band: ASE's full comparison cost more than the potential
+            if self.atoms is None or len(atoms) != len(self.atoms):
+                return list(all_changes)
+            same = np.array_equal(self.atoms.positions, atoms.positions) and np.array_equal(self.atoms.cell.array, atoms.cell.array)
+            return [] if same else ["positions"]
+
         def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
-            vec, d = lengths(self.atoms)
-            dd = d - self.target
-            energy = 0.5 * float(np.sum(dd**2 / d**4))  # as ASE's IDPP: each pair twice
-            # dE/dr_j of one ordered pair (ASE's expression); (j, i, −S) is in the list as well
-            slope = (dd * (1 - 2 * dd / d) / d**5)[:, None] * vec
-            forces = np.zeros((len(self.atoms), 3))
-            np.add.at(forces, j, -2 * slope)
+            energy, forces = band.energy_and_forces(self.atoms.positions, self.atoms.cell.array, self.target)
             self.results = {"energy": energy, "forces": forces}
 
     steps = len(images) - 1

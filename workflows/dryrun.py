@@ -49,43 +49,64 @@ def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
     return total
 
 
-def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None) -> dict:
+def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None, processes: int | None = None, echo=None, plan: ScreenPlan | None = None) -> dict:
     """Write the inputs of every job under ``directory`` and return counts and the estimate.
 
     The tree is built in a temporary folder beside ``directory`` and renamed into place, so a
-    failure (a full disk, a name too long) leaves no half-written tree; a directory that already
-    holds files is refused, so nothing is overwritten. Each configuration folder holds the
-    ``configuration.json`` that ``lrox ingest`` reads, and ``index.json`` maps folders to ids.
+    failure (a full disk, a name too long, an interrupt) leaves no half-written tree, and a folder
+    under the final name is always a finished one; a directory that already holds files is
+    refused, so nothing is overwritten. A screen beyond the spec's ``limits`` is refused before
+    anything is written. Each configuration folder holds the ``configuration.json`` that ``lrox
+    ingest`` reads, and ``index.json`` maps folders to ids. Bands and input files are made in
+    ``processes`` worker processes (default: the spec's setting, else one per core), and
+    ``echo`` (stderr in the CLI) shows the progress of each step that takes more than a few seconds.
     """
     import os
     import shutil
+    import time
     from collections import Counter
 
+    from workflows.progress import CountProgress
+
+    echo = echo or (lambda text: None)
     directory = Path(directory)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise LroxInputError(f"dry-run directory '{directory}' is not empty; choose a new one")
-    plan = plan_screen(spec)
-    bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
-    flow = ScreenMaker().make(spec, plan, seeds=bands)  # the real Flow is built, so a dry run checks the graph too
     parent = directory.absolute().parent
     if not parent.is_dir():
         raise LroxInputError(f"dry-run directory '{directory}': folder {parent} does not exist")
-    staging = parent / f".{directory.name[:200]}.lrox-dry-run-{os.getpid()}"
+    plan = plan or plan_screen(spec)
+    check_limits(spec, plan)  # before any file: a screen beyond the user's limits writes nothing
+    processes = processes or spec.writer_processes()
+    bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
+    started = time.perf_counter()
+    flow = ScreenMaker().make(spec, plan, seeds=bands)  # the real Flow is built, so a dry run checks the graph too
+    if time.perf_counter() - started > 3:
+        echo(f"built the flow: {len(flow.jobs)} jobs in {time.perf_counter() - started:.0f} s")
+    _remove_abandoned_staging(parent, directory.name)
+    staging = parent / f".{directory.name[:200]}{STAGING_MARK}{os.getpid()}"
     try:
         staging.mkdir()
+        totals = {"configurations": len(plan.configurations), "hops": sum(len(h) for h in plan.hops.values())}
         if spec.backend is Backend.VASP or spec.emulates_vasp:
-            from workflows.vasp import write_vasp_inputs
+            from workflows.vasp import dry_run_folder_count, write_vasp_inputs
 
-            counts = write_vasp_inputs(spec, plan, staging, seeds=bands, seed_levels={hop: level for hop, (level, _) in (seeds or {}).items()})
+            with CountProgress("writing inputs", {**totals, "folders": dry_run_folder_count(plan)}, echo=echo) as progress:
+                counts = write_vasp_inputs(
+                    spec, plan, staging, seeds=bands, seed_levels={hop: level for hop, (level, _) in (seeds or {}).items()},
+                    processes=processes, progress=progress,
+                )
         else:
-            counts = _write_structures(spec, plan, staging)
+            with CountProgress("writing inputs", {**totals, "folders": len(plan.configurations) + totals["hops"]}, echo=echo) as progress:
+                counts = _write_structures(spec, plan, staging, processes, progress)
         flow_kinds = Counter(job.metadata.get("kind", "other") for job in flow.jobs)
         summary = {
             "screen": spec.name,
             "backend": spec.backend.value,
             "configurations": len(plan.configurations),
-            "hops": sum(len(h) for h in plan.hops.values()),
+            "hops": totals["hops"],
             "cell": plan.describe()[0],
+            "notes": plan.describe()[1:],
             "flow_jobs": len(flow.jobs),
             "flow_jobs_by_kind": dict(flow_kinds),
             "seeded_hops": len(bands),
@@ -108,28 +129,87 @@ def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None) -> dic
     return summary
 
 
-def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path) -> dict[str, int]:
+STAGING_MARK = ".lrox-dry-run-"  # a dry run's tree while it is written: .<name>.lrox-dry-run-<pid>
+
+
+def _remove_abandoned_staging(parent: Path, name: str) -> None:
+    """Staging trees of dry runs into the same folder whose process is gone (killed, the machine
+    rebooted): never a finished tree (that has its final name), so removed, not reused."""
+    import os
+    import shutil
+
+    for path in parent.glob(f".{name[:200]}{STAGING_MARK}*"):
+        pid = path.name.rsplit(STAGING_MARK, 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_limits(spec: ScreenSpec, plan: ScreenPlan) -> None:
+    """Refuse a screen beyond the spec's ``limits`` (configurations, estimated core-hours), with
+    its count and estimate: before anything is written, submitted or run."""
+    limits = spec.limits
+    n_configurations, n_hops = len(plan.configurations), sum(len(h) for h in plan.hops.values())
+    cost = estimate_core_hours(spec, plan)
+    size = f"{n_configurations} configurations, {n_hops} hops, an estimated {cost:,.0f} core-hours (model: workflows/dryrun.py)"
+    if limits.configurations is not None and n_configurations > limits.configurations:
+        raise LroxInputError(
+            f"screen '{spec.name}': {size}: more configurations than limits.configurations = {limits.configurations}; nothing was written "
+            "(narrow the screen: pair_cutoff, pair_kinds, dopants; or raise the limit)"
+        )
+    if limits.core_hours is not None and cost > limits.core_hours:
+        raise LroxInputError(
+            f"screen '{spec.name}': {size}: above limits.core_hours = {limits.core_hours:g}; nothing was written "
+            "(narrow the screen: pair_cutoff, hops.per_configuration, hops.configurations; or raise the limit)"
+        )
+
+
+def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path, processes: int = 1, progress=None) -> dict[str, int]:
     """In-process backends: each job's input structures (POSCAR) and its settings (job.json)."""
+    from collections import Counter
+
+    from workflows.pool import each_in_processes
+
     settings = spec.settings_for_backend()
     n_images = settings.get("n_images", 5)
-    counts = {"relax": 0, "static": 0, "bader": 0, "neb": 0, "reference": len(plan.references)}
-    from structures.io import write_configuration_file
 
-    for index, config in enumerate(plan.configurations):
+    def configuration(item) -> dict:
+        from structures.io import write_configuration_file, write_poscar
+
+        index, config = item
+        counts = {"relax": 1, "static": 1, "bader": 1, "neb": 0}
         folder = directory / configuration_folder(index, config)
         (folder / "relax").mkdir(parents=True)
         write_configuration_file(folder, plan.host, config)
-        config.structure.to(filename=str(folder / "relax" / "POSCAR"), fmt="poscar")
+        write_poscar(config.structure, folder / "relax" / "POSCAR")
         (folder / "relax" / "job.json").write_text(json.dumps({"configuration": config.summary(), "settings": settings}, indent=1))
-        counts["relax"] += 1
-        counts["static"] += 1
-        counts["bader"] += 1
-        for hop in plan.hops.get(config.id, []):
+        hops = plan.hops.get(config.id, [])
+        for hop in hops:
             target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}"
             images = interpolate_hop(*hop_endpoints(plan.framework, config, hop), n_images=n_images)
             for k, image in enumerate(images):
                 (target / f"{k:02d}").mkdir(parents=True)
-                image.to(filename=str(target / f"{k:02d}" / "POSCAR"), fmt="poscar")
+                write_poscar(image, target / f"{k:02d}" / "POSCAR")
             (target / "job.json").write_text(json.dumps({"hop": hop.summary(), "settings": settings}, indent=1))
             counts["neb"] += 1
-    return counts
+        return {"counts": counts, "hops": len(hops), "folders": 1 + len(hops)}
+
+    def done(result):
+        if progress is not None:
+            progress.advance(configurations=1, hops=result["hops"], folders=result["folders"])
+
+    counts = Counter({"relax": 0, "static": 0, "bader": 0, "neb": 0})
+    for result in each_in_processes(configuration, list(enumerate(plan.configurations)), processes, done):
+        counts.update(result["counts"])
+    return {**counts, "reference": len(plan.references)}

@@ -47,6 +47,7 @@ class ScreenPlan:
     configurations: list[Configuration]
     hops: dict[str, list[LiHop]]  # configuration id → hops to run (pristine id → host references)
     references: list[str] = field(default_factory=list)  # "O2", "Li"
+    cut: list[str] = field(default_factory=list)  # names of the configurations max_configurations left out
 
     def describe(self) -> list[str]:
         """What a user must see before a screen runs: the cell, and a warning when nothing hops."""
@@ -61,6 +62,12 @@ class ScreenPlan:
             lines.append(
                 f"warning: below the converged {DEFAULT_MIN_IMAGE_DISTANCE:.0f} Å (benchmarks/RESULTS.md): the barriers of defect "
                 "configurations will be flagged 'cell not converged'"
+            )
+        if self.cut:
+            named = ", ".join(self.cut[:3]) + (f" and {len(self.cut) - 3} more" if len(self.cut) > 3 else "")
+            lines.append(
+                f"note: max_configurations keeps the first {len(self.configurations)} of {len(self.configurations) + len(self.cut)} "
+                f"configurations; {len(self.cut)} cut: {named}"
             )
         if not any(self.hops.values()):
             lines.append("warning: this screen has no Li hop to run (no NEB): check 'hops' (per_configuration, max_defect_distance) and the defects")
@@ -115,8 +122,9 @@ def plan_screen(spec: ScreenSpec) -> ScreenPlan:
         pair_cutoff=spec.pair_cutoff,
         pair_kinds=tuple(PairKind(k) for k in spec.pair_kinds),
     )
+    cut = []
     if spec.max_configurations is not None:
-        configurations = configurations[: spec.max_configurations]
+        configurations, cut = configurations[: spec.max_configurations], [c.name for c in configurations[spec.max_configurations :]]
     for token in spec.hops.configurations:  # a selection that selects nothing is a typo, never a silent empty screen
         if not any(HopSelection.token_selects(token, c.name, c.id) for c in configurations if c.defects):
             raise LroxInputError(f"spec 'hops.configurations': '{token}' matches no defect configuration of this screen (an id, an exact name, or a name prefix ending in '*')")
@@ -127,7 +135,7 @@ def plan_screen(spec: ScreenSpec) -> ScreenPlan:
         references.append("O2")
     if "Li" in vacancies:
         references.append("Li")
-    return ScreenPlan(host=host, framework=framework, configurations=configurations, hops=hops, references=references)
+    return ScreenPlan(host=host, framework=framework, configurations=configurations, hops=hops, references=references, cut=cut)
 
 
 def _short(config: Configuration) -> str:
@@ -166,7 +174,7 @@ class ScreenMaker(Maker):
         def add(job, meta):
             # what a cluster engine needs to report status per configuration (FireWorks copies
             # job metadata into the firework's spec; jobflow-remote keeps it on the job)
-            job.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], **{k: meta[k] for k in ("kind", "configuration_id") if meta.get(k)}})
+            job.update_metadata({"lrox_screen": spec.name, "tags": [spec.name], **{k: meta[k] for k in ("kind", "configuration_id", "hop_id") if meta.get(k)}})
             jobs.append(job)
             documents.append(job.output)
             expected.append(meta)
@@ -195,7 +203,7 @@ class ScreenMaker(Maker):
             for config in plan.configurations:
                 for hop in plan.hops.get(config.id, []):
                     label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]{tag}"
-                    job = neb_job(relaxed_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, backend, member, label)
+                    job = neb_job(relaxed=relaxed_of[config.id].output, host=plan.host, dims=list(plan.framework.dims), configuration=config, hop=hop, backend=backend, settings=member, label=label)
                     job.name = label
                     add(job, {"kind": "neb", "label": label, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
             for species in plan.references:
@@ -234,7 +242,7 @@ class ScreenMaker(Maker):
                 if rebuilt is None:
                     reason = f"its defects do not fit the {static_cell.name} GPAW cell (gpaw.supercell)"
                     static = unavailable_static_job("gpaw", gpaw_settings, static_label, config.id, reason)
-                    bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
+                    bader = gpaw_bader_job(static=static.output, settings=gpaw_settings, label=bader_label, configuration_id=config.id)
                     static.name, bader.name = static_label, bader_label
                     add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
                     add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})
@@ -242,11 +250,12 @@ class ScreenMaker(Maker):
                 relaxed = static_cell.relax(rebuilt, backend, settings, add)
                 cell_configuration = rebuilt.summary()
             folder = str((spec.output_dir() / "gpaw" / _short(config)).resolve())
-            static = gpaw_static_job(relaxed, gpaw_settings, static_label, config.id, folder, cell_configuration)
-            bader = gpaw_bader_job(static.output, gpaw_settings, bader_label, config.id)
+            # references as keywords: jobflow looks a first positional reference up in its schema
+            static = gpaw_static_job(relaxed=relaxed, settings=gpaw_settings, label=static_label, configuration_id=config.id, folder=folder, cell_configuration=cell_configuration)
+            bader = gpaw_bader_job(static=static.output, settings=gpaw_settings, label=bader_label, configuration_id=config.id)
         else:
-            static = static_job(relax.output, backend, settings, static_label, config.id)
-            bader = bader_job(static.output, backend, settings, bader_label, config.id)
+            static = static_job(relaxed=relax.output, backend=backend, settings=settings, label=static_label, configuration_id=config.id)
+            bader = bader_job(static=static.output, backend=backend, settings=settings, label=bader_label, configuration_id=config.id)
         static.name, bader.name = static_label, bader_label
         add(static, {"kind": "static", "label": static_label, "configuration_id": config.id})
         add(bader, {"kind": "bader", "label": bader_label, "configuration_id": config.id})

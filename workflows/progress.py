@@ -107,3 +107,70 @@ def showing(progress: ScreenProgress):
     finally:
         _ACTIVE.remove(progress)
         progress.close()
+
+
+class CountProgress:
+    """A preparation step's progress by counts: configurations, hops, folders written.
+
+    On a terminal a live bar (rich) with the counts, the time elapsed and the time left (from the
+    first count's fraction done); in a log (CI, a batch job) a line every ``every`` seconds, and a
+    last one when the step took longer than ``quiet_below`` seconds. Steps shorter than that print
+    nothing in a log: a small screen's dry run stays as quiet as it was.
+    """
+
+    def __init__(self, title: str, totals: dict[str, int], echo=print, live: bool | None = None, every: float = 10.0, quiet_below: float = 3.0):
+        self.title, self.totals, self.echo = title, dict(totals), echo
+        self.done = {name: 0 for name in totals}
+        self.started = self.last_line = time.perf_counter()
+        self.every, self.quiet_below = every, quiet_below
+        self.live = sys.stderr.isatty() if live is None else live
+        self.printed = False
+        self._rich = None
+
+    def advance(self, **counts: int) -> None:
+        for name, n in counts.items():
+            self.done[name] = self.done.get(name, 0) + n
+        self._show()
+
+    def fraction(self) -> float:
+        first = next(iter(self.totals), None)
+        return self.done[first] / self.totals[first] if first and self.totals[first] else 1.0
+
+    def status(self, width: int = 24) -> str:
+        elapsed = time.perf_counter() - self.started
+        fraction = min(self.fraction(), 1.0)
+        bar = "#" * int(round(width * fraction)) + "." * (width - int(round(width * fraction)))
+        counts = ", ".join(f"{self.done[k]}/{self.totals[k]} {k}" for k in self.totals)
+        left = f", about {_clock(elapsed * (1 - fraction) / fraction)} left" if 0 < fraction < 1 else ""
+        return f"{self.title} [{bar}] {counts} — {_clock(elapsed)} elapsed{left}"
+
+    def _show(self) -> None:
+        now = time.perf_counter()
+        if self.live:
+            if self._rich is None:
+                from rich.console import Console
+                from rich.live import Live
+
+                self._rich = Live("", console=Console(stderr=True), refresh_per_second=4, transient=True)
+                self._rich.start()
+            self._rich.update(self.status())
+        elif now - self.last_line >= self.every:
+            self.echo(self.status())
+            self.last_line, self.printed = now, True
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+            self._rich = None
+            self.echo(self.status())
+        elif self.printed or time.perf_counter() - self.started >= self.quiet_below:
+            self.echo(self.status())
+
+    def __enter__(self) -> CountProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ += ["CountProgress"]

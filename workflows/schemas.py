@@ -110,3 +110,33 @@ class ScreenResult(BaseModel):
     n_failed: int
     oxygen: dict | None = None  # the spec's (T, pO2) for E_f(V_O) beside the O-rich value
     provenance: dict | None = None  # the screen's: backend, level, settings (a committee's members)
+
+
+def output_field(job, name: str):
+    """``job.output.<name>``, the reference a job passes to another, with its output schema
+    consulted once per (schema, field) rather than at every access.
+
+    jobflow checks an attribute of a reference against the job's output schema by generating the
+    schema's JSON schema each time (``validate_schema_access``): for atomate2's ``TaskDoc`` about
+    0.1 s, at every ``relax.output.structure`` of a screen's Flow. The reference made here is the
+    one jobflow makes.
+    """
+    from jobflow.core.reference import OutputReference
+
+    return OutputReference(job.uuid, (("a", name),), output_schema=_field_schema(job.output_schema, name))
+
+
+
+def _field_schema(schema, name: str):
+    """The sub-schema of ``schema.name`` (None for a field that is no model), as jobflow finds it."""
+    if schema is None:
+        return None
+    key = (schema, name)
+    if key not in _FIELD_SCHEMAS:
+        from jobflow.core.reference import validate_schema_access
+
+        _FIELD_SCHEMAS[key] = validate_schema_access(schema, name)[1]  # raises AttributeError for a field it lacks
+    return _FIELD_SCHEMAS[key]
+
+
+_FIELD_SCHEMAS: dict = {}

@@ -28,7 +28,7 @@ from structures.errors import LroxInputError
 from descriptors.physics.levels import DEFAULT_MODEL
 from workflows.gpaw_static import GpawSettings
 
-__all__ = ["Backend", "HopSelection", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
+__all__ = ["Backend", "HopSelection", "Limits", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
 
 
 class Backend(str, Enum):
@@ -118,6 +118,8 @@ class VaspSettings:
     nedos: int = 3001  # fine DOS grid for the O 2p band centre
     cores_per_job: int = 128  # for the core-hour estimate of a dry run
     potcar_functional: str = "PBE_54"
+    # worker processes that interpolate the bands and write the inputs of a dry run (None: one per core)
+    processes: int | None = None
 
 
 @dataclass
@@ -153,6 +155,15 @@ class OxygenConditions:
 
 
 @dataclass
+class Limits:
+    """What a screen may cost at most: a screen beyond either is refused, with its count and estimate,
+    before anything is written, submitted or run (``max_configurations`` instead keeps the first N)."""
+
+    configurations: int | None = None
+    core_hours: float | None = None  # the dry run's estimate (workflows/dryrun.py)
+
+
+@dataclass
 class ScreenSpec:
     """Everything a screen needs: host, defects, hops, backend and where results go."""
 
@@ -165,7 +176,8 @@ class ScreenSpec:
     vacancies: list[str] = field(default_factory=list)
     pair_cutoff: float | None = None
     pair_kinds: list[str] = field(default_factory=lambda: ["dopant-vacancy", "dopant-dopant"])
-    max_configurations: int | None = None
+    max_configurations: int | None = None  # keep the first N configurations (the others are named as cut)
+    limits: Limits = field(default_factory=Limits)
     hops: HopSelection = field(default_factory=HopSelection)
     backend: Backend = Backend.MLIP
     mlip: MlipSettings = field(default_factory=MlipSettings)
@@ -206,6 +218,10 @@ class ScreenSpec:
             raise LroxInputError(f"spec 'max_atoms' must be between 1 and {MAX_ATOMS}, got {self.max_atoms}")
         if self.max_configurations is not None and self.max_configurations < 1:
             raise LroxInputError(f"spec 'max_configurations' must be positive, got {self.max_configurations}")
+        if self.limits.configurations is not None and self.limits.configurations < 1:
+            raise LroxInputError(f"spec 'limits.configurations' must be positive, got {self.limits.configurations}")
+        if self.limits.core_hours is not None:
+            finite(self.limits.core_hours, "spec 'limits.core_hours'", 0.0, 1e15, strictly_above=True)
         for text in self.dopants:
             parse_dopant(text)
         for text in self.vacancies:
@@ -241,7 +257,7 @@ class ScreenSpec:
             raise LroxInputError("spec 'mlip': steps at most 100000, n_images at most 50, fmax at most 10 eV/Å")
         if m.threads is not None and not 1 <= m.threads <= 1024:
             raise LroxInputError(f"spec 'mlip.threads' must be between 1 and 1024, got {m.threads}")
-        for name, value in (("mlip.processes", m.processes), ("mock.processes", self.mock.processes)):
+        for name, value in (("mlip.processes", m.processes), ("mock.processes", self.mock.processes), ("vasp.processes", self.vasp.processes)):
             if value is not None and not 1 <= value <= 256:
                 raise LroxInputError(f"spec '{name}' must be between 1 and 256, got {value}")
         for name, value in (("vasp.n_images", self.vasp.n_images), ("mock.n_images", self.mock.n_images)):
@@ -304,6 +320,14 @@ class ScreenSpec:
         if self.backend is Backend.MOCK and not self.emulates_vasp:
             return self.mock.processes
         return 1
+
+    def writer_processes(self) -> int:
+        """Worker processes for a dry run's bands and input files: the backend's ``processes``
+        setting, else one per core (the work is numpy and file writing: no threads to share)."""
+        from workflows.pool import available_cores
+
+        chosen = {Backend.MLIP: self.mlip.processes, Backend.VASP: self.vasp.processes, Backend.MOCK: None}[self.backend]
+        return chosen or available_cores()
 
     def settings_for_backend(self) -> dict:
         """The backend's settings as a plain dict (what provenance records)."""

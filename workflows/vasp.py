@@ -276,7 +276,10 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
 
 def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
     """The screen on VASP: same graph as the in-process backends, atomate2 jobs inside."""
+    import dataclasses
+
     from workflows.jobs import provenance
+    from workflows.schemas import output_field
 
     settings = spec.settings_for_backend()
     backend = spec.backend.value  # 'mock' when the VASP runs are emulated: never reported as physics
@@ -293,14 +296,14 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
         else:
             structure = config.structure
             if host_job is not None:
-                placed = on_host_lattice(config.structure, host_job.output)
+                placed = on_host_lattice(structure=config.structure, host_output=host_job.output)
                 placed.name = f"host lattice {short}"
                 placed.update_metadata({"kind": "lattice", "configuration_id": config.id})
                 jobs.append(placed)
                 structure = placed.output
             relax = makers.defect_relax.make(structure)
         relax.name = f"relax {config.name} [{short}]"
-        static = makers.static.make(relax.output.structure, prev_dir=relax.output.dir_name)
+        static = makers.static.make(output_field(relax, "structure"), prev_dir=output_field(relax, "dir_name"))
         static.name = f"static {config.name} [{short}]"
         relax_of[config.id] = relax
         for j, kind in ((relax, "relax"), (static, "static")):
@@ -309,11 +312,17 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
             outputs.append(j.output)
             expected.append({"kind": kind, "label": j.name, "configuration_id": config.id})
     for config in plan.configurations:
+        # the hop job needs the defects, not the 240-atom structure: jobflow scans every argument
+        # of every job, so the structure went through that scan once per hop
+        defects_only = dataclasses.replace(config, structure=None) if plan.hops.get(config.id) else None
         for hop in plan.hops.get(config.id, []):
             band = (seeds or {}).get(hop.id)
-            neb = vasp_hop_neb(relax_of[config.id].output, plan.host, list(plan.framework.dims), config, hop, settings, band=band)
+            neb = vasp_hop_neb(
+                relax_output=relax_of[config.id].output, host=plan.host, dims=list(plan.framework.dims),
+                configuration=defects_only, hop=hop, settings=settings, band=band,
+            )
             neb.name = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
-            neb.update_metadata({"kind": "neb", "configuration_id": config.id})
+            neb.update_metadata({"kind": "neb", "configuration_id": config.id, "hop_id": hop.id})
             jobs.append(neb)
             outputs.append(neb.output)
             expected.append({"kind": "neb", "label": neb.name, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
@@ -342,15 +351,65 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
     return Flow([*jobs, collector], output=collector.output, name=name)
 
 
-def _write(structure: Structure, generator, target: Path, tidy: bool = True) -> None:
-    """atomate2's own input writer, with POTCAR.spec instead of a POTCAR (none is needed or shipped);
-    the INCAR's numbers then written as VASP users write them (EDIFF = 1.2e-03, not 0.0012000000000000001)."""
-    from atomate2.vasp.files import write_vasp_input_set
+def _write(structure: Structure, generator, target: Path, tidy: bool = True, poscar: bool = True) -> dict[str, str]:
+    """atomate2's input set (``write_vasp_input_set``: the generator's set with atomate2's INCAR
+    updates), with POTCAR.spec instead of a POTCAR (none is needed or shipped); the INCAR's numbers
+    then written as VASP users write them (EDIFF = 1.2e-03, not 0.0012000000000000001). Returns
+    the files' texts.
 
+    The files are written here rather than by atomate2, for two reasons: pymatgen's POSCAR writer
+    is quadratic in the atoms (:func:`structures.io.poscar_text` writes the same bytes), and
+    atomate2's writer first deletes any INCAR, KPOINTS, POSCAR or POTCAR in the *current* folder.
+    ``poscar=False``: no POSCAR (an NEB folder's are in 00..NN).
+    """
+    from atomate2 import SETTINGS
+
+    from structures.io import poscar_text
+
+    inputs = generator.get_input_set(structure, potcar_spec=True)
+    inputs.incar.update(SETTINGS.VASP_INCAR_UPDATES)
+    texts = {}
+    for name, value in inputs.items():
+        if value is None or (name == "POSCAR" and not poscar):
+            continue
+        text = poscar_text(value.structure, comment=value.comment) if name == "POSCAR" else str(value)
+        texts[name] = tidy_incar_text(text) if tidy and name == "INCAR" else text
+    _write_texts(texts, target)
+    return texts
+
+
+def _write_texts(texts: dict[str, str], target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    write_vasp_input_set(structure, generator, directory=target, potcar_spec=True)
-    if tidy:
-        tidy_incar(target / "INCAR")
+    for name, text in texts.items():
+        (target / name).write_text(text, encoding="utf-8")
+
+
+def _write_moved(structure: Structure, like: Structure, texts: dict[str, str], generator, target: Path) -> None:
+    """The inputs of ``structure`` where it is ``like`` with atoms moved, from ``like``'s files.
+
+    A hop's second end point is its first with the moving Li elsewhere: same lattice, same sites
+    in the same order, same properties. The Materials Project sets make INCAR, KPOINTS and
+    POTCAR.spec from exactly those (species order, site properties, lattice, site count), never
+    from positions, so the second end point's files are the first's with its own POSCAR; the
+    input set is not generated again (40 ms in a 240-atom cell). tests/test_scale.py generates
+    both and compares them, so a pymatgen that reads positions fails there first. Anything else
+    that differs: generated as usual.
+    """
+    from structures.io import poscar_text
+
+    try:
+        same = (
+            structure.lattice == like.lattice
+            and [s.species_string for s in structure] == [s.species_string for s in like]
+            and structure.site_properties == like.site_properties
+            and structure.properties == like.properties
+        )
+    except ValueError:  # array-valued properties: no plain comparison
+        same = False
+    if not same:
+        _write(structure, generator, target)
+        return
+    _write_texts({**texts, **({"POSCAR": poscar_text(structure)} if "POSCAR" in texts else {})}, target)
 
 
 def vasp_number(value: float) -> str:
@@ -366,17 +425,22 @@ def vasp_number(value: float) -> str:
 
 def tidy_incar(path: Path) -> None:
     """Rewrite an INCAR's float values with :func:`vasp_number`; everything else as pymatgen wrote it."""
-    import re
-
     from structures.doors.files import MAX_SPEC_BYTES, read_file_text
 
+    path.write_text(tidy_incar_text(read_file_text(path, "INCAR", MAX_SPEC_BYTES)))
+
+
+def tidy_incar_text(text: str) -> str:
+    """An INCAR's text with its float values written by :func:`vasp_number`."""
+    import re
+
     lines = []
-    for line in read_file_text(path, "INCAR", MAX_SPEC_BYTES).splitlines():
+    for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep and re.fullmatch(r"\s*[-+]?\d*\.\d+(e[-+]?\d+)?\s*|\s*[-+]?\d+e[-+]?\d+\s*", value, flags=re.I):
             line = f"{key.rstrip()} = {vasp_number(float(value))}"
         lines.append(line)
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 SEED_MAPPING = (
@@ -385,68 +449,109 @@ SEED_MAPPING = (
 )
 
 
-def write_vasp_inputs(spec, plan, directory: Path, seeds: dict | None = None, seed_levels: dict | None = None) -> dict[str, int]:
+def write_vasp_inputs(
+    spec, plan, directory: Path, seeds: dict | None = None, seed_levels: dict | None = None, processes: int = 1, progress=None
+) -> dict[str, int]:
     """Every VASP job's inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec; NEB: 00..NN) without running anything.
 
     NEB folders use the unrelaxed end points and IDPP images (the real run starts from
     relaxed ones), or with ``seeds`` (hop id → a converged ML band) the ML band mapped onto them
     (``seed.json`` states the source and the mapping); a hop a divacancy opens to the tetrahedral
     route gets a second folder (``_tetrahedral``); everything else is exactly what atomate2 would write.
-    Returns the number of jobs of each kind.
+    Configurations are written in ``processes`` worker processes (:mod:`workflows.pool`), and
+    ``progress`` (a :class:`workflows.progress.CountProgress`) counts configurations, hops and
+    folders as each is done. Returns the number of jobs of each kind.
     """
-    import json
+    from collections import Counter
 
-    from descriptors.records.bands import band_structures
-    from structures.hops import HopMechanism, hop_endpoints, interpolate_hop, seeded_band, tetrahedral_band
+    from workflows.pool import each_in_processes
 
-    seed_levels = seed_levels or {}
-    settings = spec.settings_for_backend()
-    makers = vasp_makers(settings)
-    counts = {"relax": 0, "static": 0, "neb": 0}
-    pristine = next((c for c in plan.configurations if not c.defects), None)
-    from structures.io import write_configuration_file
-    from structures.io import configuration_folder
+    writer = _VaspInputWriter(spec, plan, Path(directory), seeds or {}, seed_levels or {})
 
-    for index, config in enumerate(plan.configurations):
-        folder = directory / configuration_folder(index, config)
-        write_configuration_file(folder, plan.host, config)  # what 'lrox ingest' reads back beside the runs
-        relax_maker = makers.host_relax if config is pristine else makers.defect_relax
-        for kind, maker in (("relax", relax_maker), ("static", makers.static)):
-            target = folder / kind
-            _write(config.structure, maker.input_set_generator, target)
-            counts[kind] += 1
-        for hop in plan.hops.get(config.id, []):
-            ends = hop_endpoints(plan.framework, config, hop)
-            bands = {}
-            seed = (seeds or {}).get(hop.id)
-            if seed is not None:
-                bands["seeded"] = seeded_band(band_structures(seed), *ends, n_images=settings.get("n_images", 5))
-            else:
-                bands["edge"] = interpolate_hop(*ends, n_images=settings.get("n_images", 5))
-            if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
-                bands["tetrahedral"] = tetrahedral_band(interpolate_hop(*ends, n_images=settings.get("n_images", 5)), hop.saddle_geometry)
-            for route, images in bands.items():
-                suffix = "" if route in ("edge", "seeded") else f"_{route}"
-                target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}{suffix}"
-                generator = makers.neb.input_set_generator
-                generator.num_images = len(images) - 2
-                _write(images[0], generator, target)
-                (target / "POSCAR").unlink(missing_ok=True)
-                for k, image in enumerate(images):
-                    (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
-                    image.to(filename=str(target / f"{k:02d}" / "POSCAR"), fmt="poscar")
-                if route == "seeded":
-                    (target / "seed.json").write_text(json.dumps({"hop_id": hop.id, "seeded_from": seed_levels.get(hop.id), "mapping": SEED_MAPPING}, indent=1))
-                counts["neb"] += 1
-            for k, end in enumerate(ends):
-                end_dir = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}" / f"endpoint_{k}"
-                _write(end, makers.defect_relax.input_set_generator, end_dir)
-                counts["relax"] += 1
+    def done(result):
+        if progress is not None:
+            progress.advance(configurations=1, hops=result["hops"], folders=result["folders"])
+
+    counts = Counter({"relax": 0, "static": 0, "neb": 0})
+    for result in each_in_processes(writer.configuration, list(enumerate(plan.configurations)), processes, done):
+        counts.update(result["counts"])
     from workflows.jobs import reference_structure
 
     counts["reference"] = 0
     for species in plan.references:
         structure, _ = reference_structure(species)
-        _write(structure, makers.references[species].input_set_generator, directory / f"reference_{species}")
+        _write(structure, writer.makers.references[species].input_set_generator, writer.directory / f"reference_{species}")
         counts["reference"] += 1
-    return counts
+    if progress is not None and plan.references:
+        progress.advance(folders=len(plan.references))
+    return dict(counts)
+
+
+def dry_run_folder_count(plan) -> int:
+    """How many calculation folders :func:`write_vasp_inputs` writes for a plan (its progress total)."""
+    from structures.hops import HopMechanism
+
+    folders = 2 * len(plan.configurations) + len(plan.references)
+    for hops in plan.hops.values():
+        for hop in hops:
+            tetrahedral = hop.mechanism is HopMechanism.TSH and bool(hop.saddle_geometry.get("tetrahedra"))
+            folders += 3 + tetrahedral  # the band(s) and its two end points
+    return folders
+
+
+class _VaspInputWriter:
+    """One configuration's folder: configuration.json, relax, static, and per hop its NEB band(s)
+    and its two end points' relaxations (a unit of work of :func:`write_vasp_inputs`)."""
+
+    def __init__(self, spec, plan, directory: Path, seeds: dict, seed_levels: dict):
+        self.plan, self.directory, self.seeds, self.seed_levels = plan, directory, seeds, seed_levels
+        self.settings = spec.settings_for_backend()
+        self.makers = vasp_makers(self.settings)
+        self.pristine = next((c for c in plan.configurations if not c.defects), None)
+
+    def configuration(self, item: tuple) -> dict:
+        import json
+
+        from descriptors.records.bands import band_structures
+        from structures.hops import HopMechanism, hop_endpoints, interpolate_hop, seeded_band, tetrahedral_band
+        from structures.io import configuration_folder, write_configuration_file, write_poscar
+
+        index, config = item
+        plan, makers, n_images = self.plan, self.makers, self.settings.get("n_images", 5)
+        counts = {"relax": 0, "static": 0, "neb": 0}
+        folder = self.directory / configuration_folder(index, config)
+        write_configuration_file(folder, plan.host, config)  # what 'lrox ingest' reads back beside the runs
+        relax_maker = makers.host_relax if config is self.pristine else makers.defect_relax
+        for kind, maker in (("relax", relax_maker), ("static", makers.static)):
+            _write(config.structure, maker.input_set_generator, folder / kind)
+            counts[kind] += 1
+        hops = plan.hops.get(config.id, [])
+        for hop in hops:
+            ends = hop_endpoints(plan.framework, config, hop)
+            bands = {}
+            seed = self.seeds.get(hop.id)
+            edge = None
+            if seed is not None:
+                bands["seeded"] = seeded_band(band_structures(seed), *ends, n_images=n_images)
+            else:
+                bands["edge"] = edge = interpolate_hop(*ends, n_images=n_images)
+            if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
+                # the IDPP band through the edge, led through the tetrahedral site (one IDPP per hop)
+                bands["tetrahedral"] = tetrahedral_band(edge or interpolate_hop(*ends, n_images=n_images), hop.saddle_geometry)
+            for route, images in bands.items():
+                suffix = "" if route in ("edge", "seeded") else f"_{route}"
+                target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}{suffix}"
+                generator = makers.neb.input_set_generator
+                generator.num_images = len(images) - 2
+                _write(images[0], generator, target, poscar=False)
+                for k, image in enumerate(images):
+                    (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
+                    write_poscar(image, target / f"{k:02d}" / "POSCAR")
+                if route == "seeded":
+                    (target / "seed.json").write_text(json.dumps({"hop_id": hop.id, "seeded_from": self.seed_levels.get(hop.id), "mapping": SEED_MAPPING}, indent=1))
+                counts["neb"] += 1
+            end_dirs = [folder / f"neb_{hop.id.rsplit('-', 1)[-1]}" / f"endpoint_{k}" for k in range(2)]
+            first = _write(ends[0], makers.defect_relax.input_set_generator, end_dirs[0])
+            _write_moved(ends[1], ends[0], first, makers.defect_relax.input_set_generator, end_dirs[1])
+            counts["relax"] += 2
+        return {"counts": counts, "hops": len(hops), "folders": sum(counts.values())}

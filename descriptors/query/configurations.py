@@ -47,97 +47,54 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from descriptors.physics.barriers import only_mechanism_flags
 from descriptors.query.language import QueryError, matches, parse_filter
 from descriptors.query.levels import level_aliases
-from descriptors.records.schema import GEOMETRY_NAMES
+from descriptors.records.schema import DESCRIPTOR_FIELDS, LEVEL_FIELDS, SUMMARY_FIELDS
 from structures.errors import LroxInputError
 
-__all__ = ["FIELDS", "CONFIG_FIELDS", "LEVEL_FIELDS", "long_table", "configuration_table", "query", "parse_oxygen", "to_dataframe"]
+__all__ = ["FIELDS", "CONFIG_FIELDS", "LEVEL_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "long_table", "configuration_table", "query", "parse_oxygen", "to_dataframe"]
 
 CONFIG_FIELDS = ("id", "host", "name", "defect", "dopant", "site", "n_atoms", "supercell")
-SUMMARY_FIELDS = ("barrier", "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed")
-DESCRIPTOR_FIELDS = (
-    "o2p_center",
-    "o2p_center_vbm",
-    "o2p_center_full",
-    "o2p_width",
-    "tm_d_center",
-    "covalency",
-    "dp_separation",
-    "band_gap",
-    "e_vac_o",
-    "e_vac_o_tp",
-    "delta_e_vac_o",
-    "e_vac_li",
-    "bader_dopant_charge",
-    "bader_charge_li",
-    "bader_charge_tm",
-    "bader_charge_o",
-    *GEOMETRY_NAMES,
-)
-LEVEL_FIELDS = SUMMARY_FIELDS + DESCRIPTOR_FIELDS  # one value per level of theory and settings
 FIELDS = CONFIG_FIELDS + LEVEL_FIELDS
+
+
 def long_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
     """One row per configuration × level of theory × settings (``level``: its alias), every LEVEL_FIELD.
 
     ``oxygen`` = (T in K, pO2 in atm): ``e_vac_o_tp`` is E_f(V_O) re-evaluated there from each
     stored O-rich value and its μ_O (E_f is linear in μ_O: nothing reruns).
+
+    The rows are the store's configuration view (kept in step with the descriptors on every
+    write); a database written before it existed (schema 2) has them made from its descriptor rows
+    here, by the same function (:func:`descriptors.records.view.view_rows`).
     """
     from descriptors.physics.vacancy import reevaluate
-    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow
 
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in level_aliases(db)}
+    rows = db.configuration_view() if getattr(db, "has_view", False) else _view_from_rows(db)
+    out = []
+    for row in rows:
+        if oxygen is not None:  # replaced by the conditions asked for
+            mu = row.get("e_vac_o_mu")
+            row["e_vac_o_tp"] = reevaluate(row["e_vac_o"], mu, temperature=oxygen[0], pressure=oxygen[1]) if mu and row["e_vac_o"] is not None else None
+        row["id"] = row["configuration_id"]
+        row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
+        out.append({f: row.get(f) for f in (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)})
+    return out
+
+
+def _view_from_rows(db) -> list[dict]:
+    """The configuration view of a database that does not keep it (schema 2), from its rows."""
+    from descriptors.records.view import view_rows
+    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow
+
     configs = {c["id"]: c for c in db.rows(ConfigurationRow)}
     failed = defaultdict(int)
     for calc in db.rows(CalculationRow):
         if calc["status"] == "failed" and calc["configuration_id"]:
             failed[(calc["configuration_id"], calc["level_of_theory"], calc["settings_hash"])] += 1
-    table: dict[tuple, dict] = {}
-    for d in db.rows(DescriptorRow):
-        key = (d["configuration_id"], d["level_of_theory"], d["settings_hash"])
-        config = configs.get(d["configuration_id"])
-        if config is None:
-            continue
-        row = table.setdefault(
-            key,
-            {
-                **{f: config.get(f) for f in CONFIG_FIELDS},
-                "level": alias_of.get(key[1:], "?"),
-                "backend": d["backend"],
-                "level_of_theory": d["level_of_theory"],
-                "settings_hash": d["settings_hash"],
-                "_barriers": [],
-                "_kra": [],
-                "n_flagged": 0,
-                **{f: None for f in DESCRIPTOR_FIELDS},
-            },
-        )
-        if d["name"] in ("barrier", "e_kra"):
-            if d["value"] is not None and (d["status"] == "ok" or (d["status"] == "flagged" and only_mechanism_flags(d.get("flags")))):
-                distance = ((d["details"] or {}).get("hop") or {}).get("distance_to_defect")
-                row["_barriers" if d["name"] == "barrier" else "_kra"].append((d["value"], distance))
-            elif d["status"] == "flagged" and d["name"] == "barrier":
-                row["n_flagged"] += 1
-        elif d["name"] in DESCRIPTOR_FIELDS and d["status"] == "ok":
-            if d["name"] == "e_vac_o_tp" and oxygen is not None:
-                continue  # replaced by the conditions asked for
-            row[d["name"]] = d["value"]
-            if d["name"] == "e_vac_o" and oxygen is not None and d["details"].get("chemical_potential"):
-                row["e_vac_o_tp"] = reevaluate(d["value"], d["details"]["chemical_potential"], temperature=oxygen[0], pressure=oxygen[1])
-    out = []
-    for key, row in table.items():
-        barriers, kra = [v for v, _ in row.pop("_barriers")], row.pop("_kra")
-        row["barrier"] = min(barriers) if barriers else None
-        row["barrier_max"] = max(barriers) if barriers else None
-        row["e_kra_min"] = min(v for v, _ in kra) if kra else None
-        row["e_kra_max"] = max(v for v, _ in kra) if kra else None
-        with_distance = [(dist, v) for v, dist in kra if dist is not None]
-        row["e_kra_nearest"] = min(with_distance)[1] if with_distance else None
-        row["n_hops"] = len(barriers)
-        row["n_failed"] = failed.get(key, 0)
-        out.append({f: row.get(f) for f in (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)})
-    return out
+    descriptors = sorted((d for d in db.rows(DescriptorRow) if d["configuration_id"] in configs), key=lambda d: d["id"])
+    return [{**{f: configs[r["configuration_id"]].get(f) for f in CONFIG_FIELDS if f != "id"}, **r} for r in view_rows(descriptors, failed)]
 
 
 @dataclass

@@ -6,7 +6,7 @@ names, the query language and the exports read them.
 
 from __future__ import annotations
 
-__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS"]
+__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS"]
 
 GEOMETRY_NAMES = (
     "li_slab_spacing",
@@ -86,3 +86,28 @@ HOP_UNITS = {
     "n_atoms": "",
 }
 HOP_FIELDS = tuple(HOP_UNITS)
+
+# the configuration view's quantities at one level (descriptors.query.configurations documents them):
+# summaries over the configuration's hops and calculations, then one descriptor each
+SUMMARY_FIELDS = ("barrier", "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed")
+COUNT_FIELDS = ("n_hops", "n_flagged", "n_failed")
+DESCRIPTOR_FIELDS = (
+    "o2p_center",
+    "o2p_center_vbm",
+    "o2p_center_full",
+    "o2p_width",
+    "tm_d_center",
+    "covalency",
+    "dp_separation",
+    "band_gap",
+    "e_vac_o",
+    "e_vac_o_tp",
+    "delta_e_vac_o",
+    "e_vac_li",
+    "bader_dopant_charge",
+    "bader_charge_li",
+    "bader_charge_tm",
+    "bader_charge_o",
+    *GEOMETRY_NAMES,
+)
+LEVEL_FIELDS = SUMMARY_FIELDS + DESCRIPTOR_FIELDS  # one value per level of theory and settings

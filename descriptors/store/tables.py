@@ -10,18 +10,28 @@
   hash covers every parameter that changes a number, so a k-spacing of 1.0 never overwrites one of
   0.5), with the value, its unit, a status (ok / flagged / failed / unavailable), flags and details.
 * ``hops``: one row per hop calculation, a column per field a question about Li hops filters on.
+* ``configuration_levels``: the configuration view, one row per configuration × level of theory ×
+  settings with a column per quantity ``lrox query`` shows (:mod:`descriptors.records.view` makes
+  the rows), written in the same transaction as the descriptors it comes from.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["SCHEMA_VERSION", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "MetaRow"]
+from descriptors.records.schema import COUNT_FIELDS, LEVEL_FIELDS
 
-SCHEMA_VERSION = 2  # 2: settings in the descriptor key, charge bookkeeping, O2 correction scheme
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "MetaRow"]
+
+# 2: settings in the descriptor key, charge bookkeeping, O2 correction scheme
+# 3: the configuration view (configuration_levels), kept in step on every write. A lrox that writes
+#    version 2 would add descriptors without their view rows: it refuses a version 3 database. A
+#    version 2 database is read as it is and upgraded (the view made from its rows) on its first write.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = ("2", "3")
 
 
 class Base(DeclarativeBase):
@@ -133,6 +143,22 @@ class HopRow(Base):
     settings_hash: Mapped[str] = mapped_column(String(64))
     backend: Mapped[str | None] = mapped_column(String(32))
     n_atoms: Mapped[int | None] = mapped_column(Integer)
+
+
+class ConfigurationLevelRow(Base):
+    """The configuration view at one level: see descriptors.records.view (a column per LEVEL_FIELD)."""
+
+    __table__ = Table(
+        "configuration_levels",
+        Base.metadata,
+        Column("configuration_id", String(64), ForeignKey("configurations.id"), primary_key=True),
+        Column("level_of_theory", String(128), primary_key=True),
+        Column("settings_hash", String(64), primary_key=True),
+        Column("backend", String(32)),
+        Column("first_descriptor", Integer),  # the view's row order: as its descriptors were first written
+        Column("e_vac_o_mu", JSON),  # the μ_O of e_vac_o, for --oxygen
+        *(Column(name, Integer if name in COUNT_FIELDS else Float) for name in LEVEL_FIELDS),
+    )
 
 
 class MetaRow(Base):

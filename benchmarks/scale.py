@@ -1,0 +1,245 @@
+"""How lrox grows with the size of a screen and of a database (issue 32).
+
+For screens of about 10, 100 and 1,000 configurations (VASP backend; the Li-rich ones in the
+240-atom cell): enumeration (configurations and hops), Flow build, the dry run (every input
+written) and, where a MongoDB-protocol server is given or can be started (secantusdb, as the cluster
+tests use), the FireWorks submission; for databases of 10, 100, 1,000 and 10,000 configurations
+(the committed example, examples/li2mno3_design_rules.db, copied under new ids through the
+store's own write): the write, ``lrox query``, ``lrox query hops`` and ``lrox report``. Every
+figure is a whole command in a child process (start-up included), with its peak memory.
+
+    python benchmarks/scale.py                                 # sizes 10, 100, 1000; databases to 10,000
+    python benchmarks/scale.py --sizes 10,100 --databases 10,100 --quick   # what CI runs (no timings judged)
+    python benchmarks/scale.py --postgres postgresql+psycopg://user@host/db  # the databases on PostgreSQL too
+
+Results: one JSON line per figure in --out (default benchmarks/results_scale.jsonl), a table on
+stdout. The table in benchmarks/RESULTS.md comes from these, with date, machine and load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DB = ROOT / "examples" / "li2mno3_design_rules.db"
+
+# ~10, ~100 and ~1,000 configurations: a 24-atom Li2MnO3 screen, issue 32's Li-rich Ti-V_O screen,
+# and five dopants at once in the same 240-atom Li-rich cell
+SCREENS = {
+    10: {"name": "scale_10", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:Mn"], "vacancies": ["O", "Li"],
+         "pair_cutoff": 2.0, "pair_kinds": ["dopant-vacancy"], "hops": {"per_configuration": 1}, "backend": "vasp"},
+    100: {"name": "scale_100", "host": "lirich", "min_image_distance": 9, "dopants": ["Ti:Mn"], "vacancies": ["O"],
+          "pair_cutoff": 3.0, "pair_kinds": ["dopant-vacancy"], "backend": "vasp"},
+    1000: {"name": "scale_1000", "host": "lirich", "min_image_distance": 9, "dopants": ["Ti:tm", "Al:tm", "Nb:tm", "W:tm", "Mg:tm"],
+           "vacancies": ["O"], "pair_cutoff": 3.0, "pair_kinds": ["dopant-vacancy"], "backend": "vasp"},
+}
+
+PLAN_AND_FLOW = """
+import json, sys, time
+t0 = time.perf_counter()
+from workflows.spec import load_spec
+from workflows.flows import ScreenMaker, plan_screen
+spec = load_spec(sys.argv[1])
+t1 = time.perf_counter(); plan = plan_screen(spec)
+t2 = time.perf_counter(); flow = ScreenMaker().make(spec, plan)
+t3 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "enumeration": t2 - t1, "flow_build": t3 - t2, "configurations": len(plan.configurations),
+                  "hops": sum(len(h) for h in plan.hops.values()), "jobs": len(flow.jobs)}))
+"""
+
+
+def run(command: list[str], cwd: Path | None = None, env: dict | None = None) -> dict:
+    """A child process's wall time and output."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    return {"wall_s": round(time.perf_counter() - started, 2), "peak_mb": None, "exit": done.returncode, "stdout": done.stdout, "stderr": done.stderr[-2000:]}
+
+
+def python() -> list[str]:
+    return [sys.executable]
+
+
+def lrox(*args: str) -> list[str]:
+    return [sys.executable, "-m", "launch.cli", *map(str, args)]
+
+
+def _peak_of(command: list[str], cwd: Path | None = None, env: dict | None = None) -> dict:
+    """``run``, with the child's peak memory (its largest resident set) from /usr/bin/time where present."""
+    if shutil.which("time") or Path("/usr/bin/time").exists():
+        with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+            result = run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], cwd=cwd, env=env)
+            text = Path(report.name).read_text().strip().splitlines()
+            result["peak_mb"] = round(int(text[-1]) / 1024, 1) if text and text[-1].isdigit() else None
+            return result
+    return run(command, cwd=cwd, env=env)
+
+
+# ----- screens ---------------------------------------------------------------------------------------------
+def screen_figures(size: int, work: Path, processes: int, mongo: tuple[str, int] | None) -> list[dict]:
+    import yaml
+
+    spec = work / f"scale_{size}.yaml"
+    spec.write_text(yaml.safe_dump(SCREENS[size]))
+    env = {"PYTHONPATH": str(ROOT)}
+    figures = []
+    planned = _peak_of([*python(), "-c", PLAN_AND_FLOW, str(spec)], env=env)
+    if planned["exit"] != 0:
+        raise RuntimeError(planned["stderr"])
+    phases = json.loads(planned["stdout"].strip().splitlines()[-1])
+    common = {"size": size, "configurations": phases["configurations"], "hops": phases["hops"], "jobs": phases["jobs"]}
+    figures.append({**common, "step": "enumeration", "seconds": round(phases["enumeration"], 2), "peak_mb": planned["peak_mb"]})
+    figures.append({**common, "step": "flow build", "seconds": round(phases["flow_build"], 2), "peak_mb": planned["peak_mb"]})
+    dry = _peak_of(lrox("run", spec, "--dry-run", work / f"dry_{size}", "--processes", processes), env=env)
+    if dry["exit"] != 0:
+        raise RuntimeError(dry["stderr"])
+    written = json.loads((work / f"dry_{size}" / "dry_run.json").read_text())
+    figures.append({**common, "step": f"dry run ({processes} processes)", "seconds": dry["wall_s"], "peak_mb": dry["peak_mb"],
+                    "calculations": sum(written["jobs_by_kind"].values())})
+    if mongo is not None:
+        launchpad = work / f"launchpad_{size}.yaml"
+        launchpad.write_text(yaml.safe_dump({"host": mongo[0], "port": mongo[1], "name": f"scale_{size}_{os.getpid()}", "strm_lvl": "WARNING"}))
+        submitted = _peak_of(lrox("submit", spec, "--engine", "fireworks", "--launchpad", launchpad, "--db", f"sqlite:///{work / f'submit_{size}.db'}"), env=env)
+        if submitted["exit"] != 0:
+            raise RuntimeError(submitted["stderr"])
+        figures.append({**common, "step": "submit (FireWorks)", "seconds": submitted["wall_s"], "peak_mb": submitted["peak_mb"]})
+        again = _peak_of(lrox("submit", spec, "--engine", "fireworks", "--launchpad", launchpad, "--db", f"sqlite:///{work / f'submit_{size}.db'}"), env=env)
+        figures.append({**common, "step": "submit again (nothing added)", "seconds": again["wall_s"], "peak_mb": again["peak_mb"],
+                        "message": again["stdout"].strip()[:160]})
+    return figures
+
+
+# ----- databases -------------------------------------------------------------------------------------------
+def copied_database(url: str, configurations: int, batch_copies: int = 25) -> float:
+    """``url`` filled with the example database copied under new ids until it holds
+    ``configurations`` configurations, through the store's own write; returns the seconds writing took."""
+    import hashlib
+
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow, HopRow
+
+    example = DescriptorDatabase(f"sqlite:///{EXAMPLE_DB}", read_only=True)
+    tables = {name: example.rows(table) for name, table in (("configurations", ConfigurationRow), ("calculations", CalculationRow), ("descriptors", DescriptorRow), ("hops", HopRow))}
+    for row in tables["descriptors"]:
+        row.pop("id")
+    for row in tables["calculations"]:
+        row.pop("ingested_at")
+    ids = [r["id"] for r in tables["configurations"]] + [r["id"] for r in tables["calculations"]] + [r["id"] for r in tables["hops"]]
+    pattern = re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)))
+    texts = {name: json.dumps(rows) for name, rows in tables.items()}
+    per_copy = len(tables["configurations"])
+    copies = max(1, -(-configurations // per_copy))
+    db = DescriptorDatabase(url)
+    seconds = 0.0
+    for first in range(0, copies, batch_copies):
+        batch = {name: [] for name in tables}
+        for k in range(first, min(copies, first + batch_copies)):
+            if k == 0:
+                mapping = {i: i for i in ids}
+            else:
+                def new(i, k=k):
+                    digest = hashlib.sha256(f"{i}/{k}".encode()).hexdigest()
+                    return f"{i.split('-')[0]}-{digest[:12]}" if i.startswith(("li2mno3-",)) and "-hop-" not in i else digest[: len(i)]
+                mapping = {i: new(i) for i in ids}
+            for name, text in texts.items():
+                batch[name] += json.loads(pattern.sub(lambda m: mapping[m.group(0)], text))
+        started = time.perf_counter()
+        db.write(batch["configurations"], batch["calculations"], batch["descriptors"], batch["hops"])
+        seconds += time.perf_counter() - started
+    return seconds
+
+
+def database_figures(size: int, url: str, work: Path, engine: str) -> list[dict]:
+    env = {"PYTHONPATH": str(ROOT)}
+    build = _peak_of([*python(), "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.scale import copied_database; print(copied_database({url!r}, {size}))"], env=env)
+    if build["exit"] != 0:
+        raise RuntimeError(build["stderr"])
+    common = {"size": size, "database": engine}
+    figures = [{**common, "step": "write (store, in batches of 500 configurations)", "seconds": round(float(build["stdout"].split()[-1]), 2), "peak_mb": build["peak_mb"]}]
+    for step, args in (
+        ("query", ["query", "--db", url]),
+        ("query --where", ["query", "--db", url, "--where", "barrier < 0.6 and dopant in (Al, Nb)", "--sort", "e_vac_o"]),
+        ("query --oxygen", ["query", "--db", url, "--oxygen", "1173,0.21"]),
+        ("query hops", ["query", "hops", "--db", url, "--where", "mechanism = TSH and n_tm <= 1"]),
+        ("report", ["report", work / f"report_{engine}_{size}.html", "--db", url, "--overwrite"]),
+    ):
+        result = _peak_of(lrox(*args), env=env)
+        if result["exit"] != 0:
+            raise RuntimeError(f"{step}: {result['stderr']}")
+        figures.append({**common, "step": step, "seconds": result["wall_s"], "peak_mb": result["peak_mb"]})
+    return figures
+
+
+def _start_mongo(work: Path, executable: str | None) -> tuple[tuple[str, int] | None, object]:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from tests.cluster import Unavailable, start_mongo_server
+
+        if executable:
+            os.environ["LROX_SECANTUSD"] = executable
+        host, port, process = start_mongo_server(work / "mongo")
+        return (host, port), process
+    except (ImportError, Unavailable, OSError) as exc:
+        print(f"note: no MongoDB-protocol server ({exc}): submission not measured", file=sys.stderr)
+        return None, None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,1000", help="screen sizes (of 10, 100, 1000)")
+    parser.add_argument("--databases", default="10,100,1000,10000", help="database sizes (configurations)")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--postgres", help="also measure the databases on this PostgreSQL URL (each size in a fresh database)")
+    parser.add_argument("--secantusd", help="secantusd-py to start for the submission (default: .venv-secantus or $LROX_SECANTUSD)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_scale.jsonl"))
+    parser.add_argument("--quick", action="store_true", help="CI: run the steps, record nothing")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    databases = [int(s) for s in args.databases.split(",") if s]
+    load = os.getloadavg()
+    stamp = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "load": [round(x, 2) for x in load]}
+    work = Path(tempfile.mkdtemp(prefix="lrox-scale-"))
+    mongo, server = _start_mongo(work, args.secantusd) if sizes else (None, None)
+    figures = []
+    try:
+        for size in sizes:
+            figures += screen_figures(size, work, args.processes, mongo)
+        for size in databases:
+            figures += database_figures(size, f"sqlite:///{work / f'db_{size}.db'}", work, "sqlite")
+            if args.postgres:
+                figures += database_figures(size, _fresh_postgres(args.postgres, size), work, "postgresql")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    stamp["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    for figure in figures:
+        print(json.dumps({**stamp, **figure}))
+    if not args.quick:
+        with open(args.out, "a") as out:
+            for figure in figures:
+                out.write(json.dumps({**stamp, **figure}) + "\n")
+
+
+def _fresh_postgres(url: str, size: int) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"lrox_scale_{size}_{os.getpid()}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Screens of hundreds of configurations (issue 32): the faster dry run writes what the slower one
+wrote, a screen beyond the user's limits writes nothing, and an interrupted dry run leaves nothing
+a second run could take for finished.
+
+The "before" is tests/data/scale_baseline_62b8212.json.xz, written by the code of commit 62b8212
+(tests/data/make_scale_baseline.py says how).
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from structures.errors import LroxInputError
+from tests.data.make_scale_baseline import SMALL_SCREEN
+
+BASELINE = json.loads(lzma.decompress((Path(__file__).parent / "data" / "scale_baseline_62b8212.json.xz").read_bytes()))
+
+
+def _band_ends(case: dict) -> tuple[Structure, Structure]:
+    lattice = Lattice(case["lattice"])
+    return tuple(Structure(lattice, case["species"], case[end]) for end in ("initial", "final"))
+
+
+@pytest.mark.parametrize("case", BASELINE["bands"], ids=[c["case"] for c in BASELINE["bands"]])
+def test_idpp_images_are_the_ones_lrox_made_before(case):
+    """matscipy's neighbour list, each pair once, the forces by bincount: the same band as ASE's
+    neighbour list and the full pair sum (the 240-atom Li-rich host, a P1 cell, a hop with an O
+    vacancy on its edge)."""
+    from structures.hops import interpolate_hop
+
+    images = interpolate_hop(*_band_ends(case), n_images=5)
+    lattice = np.array(case["lattice"])
+    for image, before in zip(images, case["images"]):
+        moved = (image.frac_coords - np.array(before)) @ lattice
+        assert np.abs(moved).max() < 1e-4  # Å
+
+
+def test_the_band_pairs_are_a_full_neighbour_lists(tmp_path):
+    """The pairs found directly for the atoms that moved between the end points are those ASE's
+    neighbour list finds, in a cell where the moving Li sits outside the unit cell."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    from structures.hops import _half, idpp_pairs
+
+    for case in BASELINE["bands"]:
+        initial, final = _band_ends(case)
+        path = final.frac_coords - initial.frac_coords
+        path -= np.round(path)
+        ends = [Atoms(numbers=[e.Z for e in initial.species], positions=(initial.frac_coords + x * path) @ initial.lattice.matrix, cell=initial.lattice.matrix, pbc=True) for x in (0, 1)]
+        full = np.unique(_half(np.vstack([np.column_stack(neighbor_list("ijS", end, 8.0)) for end in ends]).astype(np.int64)), axis=0)
+        assert np.array_equal(idpp_pairs(*ends), full)
+        relaxed = ends[1].copy()
+        relaxed.rattle(0.02, seed=1)  # every atom moved: the neighbour list of both ends
+        full = np.unique(_half(np.vstack([np.column_stack(neighbor_list("ijS", end, 8.0)) for end in (ends[0], relaxed)]).astype(np.int64)), axis=0)
+        assert np.array_equal(idpp_pairs(ends[0], relaxed), full)
+
+
+def test_poscar_text_is_the_file_pymatgen_writes(tmp_path):
+    from pymatgen.io.vasp import Poscar
+
+    from structures.io import poscar_text
+
+    initial, _ = _band_ends(BASELINE["bands"][0])
+    initial.add_site_property("label", [f"site {k}" for k in range(len(initial))])
+    left_handed = Structure(Lattice(-initial.lattice.matrix), initial.species, initial.frac_coords)
+    fixed = initial.copy()
+    fixed.add_site_property("selective_dynamics", [[k % 2 == 0, True, k % 3 == 0] for k in range(len(fixed))])
+    charged = _band_ends(BASELINE["bands"][1])[0]
+    charged.add_oxidation_state_by_guess()
+    for structure in (initial, left_handed, fixed, charged):
+        assert poscar_text(structure) == Poscar(structure).get_str()
+    assert poscar_text(initial, comment="band image 3") == Poscar(initial, comment="band image 3").get_str()
+
+
+def test_a_dry_run_writes_the_inputs_it_wrote_before(tmp_path):
+    """INCAR, KPOINTS and POTCAR.spec byte for byte, and every POSCAR with its positions within
+    1e-4 Å, of a small screen with dopants, O and Li vacancies, pairs and tetrahedral bands; its
+    configurations written by two processes."""
+    from workflows.dryrun import dry_run
+    from workflows.spec import spec_from_dict
+
+    tree = tmp_path / "dry"
+    dry_run(spec_from_dict(SMALL_SCREEN), tree, processes=2)
+    before = BASELINE["dry_run_files"]
+    now = {str(p.relative_to(tree)): p.read_text() for p in sorted(tree.rglob("*")) if p.name in ("INCAR", "KPOINTS", "POTCAR.spec", "POSCAR")}
+    assert sorted(now) == sorted(before)
+    assert any("_tetrahedral" in name for name in now) and any("endpoint_1" in name for name in now)
+    for name, text in now.items():
+        if not name.endswith("POSCAR"):
+            assert text == before[name], name
+            continue
+        old, new = (text.splitlines() for text in (before[name], text))
+        assert new[:8] == old[:8], name  # comment, scale, lattice, species, counts, 'direct'
+        lattice = np.array([[float(x) for x in line.split()] for line in new[2:5]])
+        positions = [np.array([[float(x) for x in line.split()[:3]] for line in lines[8:]]) for lines in (old, new)]
+        assert np.abs((positions[1] - positions[0]) @ lattice).max() < 1e-4, name
+        assert [line.split()[3:] for line in new[8:]] == [line.split()[3:] for line in old[8:]], name
+
+
+def test_a_hops_second_end_point_takes_its_first_end_points_inputs():
+    """The dry run writes the second end point's INCAR, KPOINTS and POTCAR.spec from the first's
+    (workflows.vasp._write_moved): pymatgen, asked for both, writes the same ones."""
+    from structures.hops import enumerate_hops, hop_endpoints
+    from tests.conftest import framework
+    from workflows.spec import spec_from_dict
+    from workflows.vasp import vasp_makers
+
+    fw = framework("li2mno3", (2, 1, 1))
+    ends = hop_endpoints(fw, None, enumerate_hops(fw)[0])
+    generator = vasp_makers(spec_from_dict(SMALL_SCREEN).settings_for_backend()).defect_relax.input_set_generator
+    sets = [generator.get_input_set(end, potcar_spec=True) for end in ends]
+    for name in ("INCAR", "KPOINTS", "POTCAR.spec"):
+        assert str(sets[0][name]) == str(sets[1][name])
+    assert str(sets[0]["POSCAR"]) != str(sets[1]["POSCAR"])
+
+
+# ----- limits and failures -----------------------------------------------------------------------------
+def test_a_screen_beyond_its_limits_writes_nothing(tmp_path, capsys):
+    from launch.cli import main
+
+    spec = tmp_path / "screen.yaml"
+    spec.write_text(json.dumps({**SMALL_SCREEN, "limits": {"core_hours": 100}}))
+    code = main(["run", str(spec), "--dry-run", str(tmp_path / "dry")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "10 configurations, 19 hops, an estimated 620 core-hours" in err and "limits.core_hours = 100" in err
+    assert not (tmp_path / "dry").exists() and [p.name for p in tmp_path.iterdir()] == ["screen.yaml"]
+    code = main(["run", str(spec), "--dry-run", str(tmp_path / "dry"), "--limit-core-hours", "1000", "--limit-configurations", "9"])
+    err = capsys.readouterr().err
+    assert code == 2 and "more configurations than limits.configurations = 9" in err and not (tmp_path / "dry").exists()
+
+
+def test_max_configurations_says_what_it_cut(tmp_path, capsys):
+    from launch.cli import main
+
+    spec = tmp_path / "screen.yaml"
+    spec.write_text(json.dumps({**SMALL_SCREEN, "max_configurations": 4}))
+    assert main(["run", str(spec), "--dry-run", str(tmp_path / "dry")]) == 0
+    out = capsys.readouterr().out
+    assert "note: max_configurations keeps the first 4 of 10 configurations; 6 cut: " in out
+    assert "and 3 more" in out
+
+
+def test_an_interrupted_dry_run_leaves_nothing_a_second_run_takes_for_finished(tmp_path, monkeypatch):
+    """A worker that fails half way (a full disk) or a kill: no folder under the final name; the
+    staging tree of a dead run is removed by the next one, which writes the whole tree."""
+    import workflows.vasp as vasp
+    from workflows.dryrun import STAGING_MARK, dry_run
+    from workflows.spec import spec_from_dict
+
+    spec = spec_from_dict(SMALL_SCREEN)
+    real, calls = vasp._write_texts, []
+
+    def disk_full(texts, target):
+        calls.append(target)
+        if len(calls) > 25:
+            raise OSError(28, "No space left on device")
+        real(texts, target)
+
+    monkeypatch.setattr(vasp, "_write_texts", disk_full)
+    with pytest.raises(LroxInputError, match="No space left on device.*nothing was written"):
+        dry_run(spec, tmp_path / "dry", processes=2)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(vasp, "_write_texts", real)
+    abandoned = tmp_path / f".dry{STAGING_MARK}999999999"  # a run killed with -9: its pid is gone
+    (abandoned / "000_pristine" / "relax").mkdir(parents=True)
+    summary = dry_run(spec, tmp_path / "dry", processes=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dry"]
+    assert summary["jobs_by_kind"] == {"relax": 48, "static": 10, "neb": 24, "reference": 2}
+
+
+def test_progress_of_a_long_step_in_a_log():
+    from workflows.progress import CountProgress
+
+    lines = []
+    with CountProgress("writing inputs", {"configurations": 4, "hops": 6, "folders": 20}, echo=lines.append, live=False, every=0.0, quiet_below=0.0) as progress:
+        progress.advance(configurations=1, hops=2, folders=6)
+        progress.advance(configurations=3, hops=4, folders=14)
+    assert lines[0].startswith("writing inputs [######") and "1/4 configurations, 2/6 hops, 6/20 folders" in lines[0]
+    assert "about" in lines[0] and "4/4 configurations, 6/6 hops, 20/20 folders" in lines[-1]
+
+
+# ----- submission at scale: batches, progress, and a second call that adds no duplicate ---------------------
+MOCK_SPEC = Path(__file__).resolve().parents[1] / "examples" / "mock_quick.yaml"
+
+
+def _launchpad_file(tmp_path, mongo_server) -> Path:
+    import uuid
+
+    import yaml
+
+    host, port = mongo_server
+    path = tmp_path / "my_launchpad.yaml"
+    path.write_text(yaml.safe_dump({"host": host, "port": port, "name": f"lp_{uuid.uuid4().hex[:8]}", "strm_lvl": "WARNING"}))
+    return path
+
+
+def test_fireworks_submission_in_batches_resumes_without_duplicates(tmp_path, mongo_server, monkeypatch, capsys):
+    from fireworks import LaunchPad
+
+    import launch.submit as submit
+    from launch.cli import main
+
+    monkeypatch.setattr(submit, "SUBMIT_BATCH", 6)  # 20 jobs: four inserts
+    lp_file = _launchpad_file(tmp_path, mongo_server)
+    args = ["submit", str(MOCK_SPEC), "--engine", "fireworks", "--launchpad", str(lp_file), "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
+    lp = LaunchPad.from_file(str(lp_file))
+
+    # interrupted before its workflow went in: waiting fireworks that no worker takes
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(submit, "_commit_workflow", interrupted)
+        assert main(args) == 1 and "aborted" in capsys.readouterr().err  # Ctrl-C
+    assert lp.workflows.count_documents({}) == 0 and lp.fireworks.count_documents({}) == 20
+    assert lp.fireworks.count_documents({"state": "READY"}) == 0
+
+    # the next call clears them and submits the screen whole
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == "mock_quick: 20 jobs submitted to fireworks; 20 jobs of an interrupted submission removed first"
+    assert lp.workflows.count_documents({}) == 1 and lp.fireworks.count_documents({}) == 20
+    ready = lp.fireworks.count_documents({"state": "READY"})
+    assert ready == len(lp.workflows.find_one({})["nodes"]) - len(lp.workflows.find_one({})["parent_links"]) > 0
+
+    # a second call: everything is queued there already
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "nothing submitted; 4 configurations skipped: already in fireworks" in out
+    assert lp.workflows.count_documents({}) == 1 and lp.fireworks.count_documents({}) == 20
+
+    # interrupted after its workflow went in, before its first fireworks were made ready: completed
+    lp.fireworks.update_many({"state": "READY"}, {"$set": {"state": "WAITING"}})
+    assert main(args) == 0 and "nothing submitted" in capsys.readouterr().out
+    assert lp.fireworks.count_documents({"state": "READY"}) == ready
+
+
+def test_jobflow_remote_submission_resumes_without_duplicates(tmp_path, mongo_server, monkeypatch, capsys):
+    import uuid
+
+    import yaml
+
+    from launch.cli import main
+    from launch.submit import _job_controller
+
+    host, port = mongo_server
+    tag = uuid.uuid4().hex[:8]
+    store = {"type": "MongoStore", "host": host, "port": port, "database": f"jfr_{tag}"}
+    project = {
+        "name": f"lrox{tag}",
+        "workers": {"local": {"type": "local", "scheduler_type": "shell", "work_dir": str(tmp_path / "work")}},
+        "queue": {"store": {**store, "collection_name": "jobs"}, "flows_collection": "flows"},
+        "jobstore": {"docs_store": {**store, "collection_name": "outputs"},
+                     "additional_stores": {"data": {**store, "type": "GridFSStore", "collection_name": "blobs"}}},
+    }
+    (tmp_path / "projects").mkdir()
+    (tmp_path / "projects" / f"lrox{tag}.yaml").write_text(yaml.safe_dump(project))
+    monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path / "projects"))
+    monkeypatch.setenv("JFREMOTE_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    args = ["submit", str(MOCK_SPEC), "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == "mock_quick: 20 jobs submitted to jobflow-remote"
+    controller = _job_controller(f"lrox{tag}")
+    assert controller.jobs.count_documents({}) == 20 and controller.flows.count_documents({}) == 1
+    assert main(args) == 0 and "nothing submitted; 4 configurations skipped: already in jobflow-remote" in capsys.readouterr().out
+    assert controller.jobs.count_documents({}) == 20
+    # a flow document whose jobs did not all go in: removed, and the screen submitted again
+    flow = controller.flows.find_one({})
+    controller.jobs.delete_many({"uuid": {"$in": flow["jobs"][:7]}})
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == "mock_quick: 20 jobs submitted to jobflow-remote; 13 jobs of an interrupted submission removed first"
+    assert controller.jobs.count_documents({}) == 20 and controller.flows.count_documents({}) == 1
