@@ -264,6 +264,8 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
             click.echo(json.dumps(summary, indent=1))
             return
         click.echo(summary["cell"])
+        if summary.get("twin_hops"):
+            click.echo(f"{summary['twin_hops']} hops are twins of others: computed once")
         click.echo(
             f"{summary['screen']} ({summary['backend']}): {summary['configurations']} configurations, "
             f"{summary['hops']} hops, {summary['flow_jobs']} jobs in the flow; inputs written to {dry_run_dir} "

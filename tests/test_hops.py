@@ -10,6 +10,7 @@ from structures.errors import LroxInputError
 from structures.hops import HopMechanism, enumerate_hops, hop_endpoints, interpolate_hop
 from structures.sublattices import parse_dopant, parse_vacancy
 from tests.conftest import framework
+from tests.conftest import framework as framework_of  # where a test names a framework 'fw'
 
 
 def test_licoo2_has_one_in_plane_hop_through_a_1tm_tetrahedron(licoo2_108):
@@ -180,7 +181,7 @@ def test_symmetric_hop_final_end_point_is_the_image_of_the_initial_one():
     shaken = initial.copy()
     shaken.translate_sites([0], [0.01, 0, 0], frac_coords=False)
     moved = map_initial_to_final(fw, None, hop, shaken, operation)
-    assert np.isclose(np.abs(moved.cart_coords - final.cart_coords).max(), 0.01, atol=1e-6)
+    assert np.isclose(np.linalg.norm(moved.cart_coords - final.cart_coords, axis=1).max(), 0.01, atol=1e-6)
 
 
 def test_hop_between_inequivalent_sites_has_no_end_to_end_operation(li2mno3_96):
@@ -310,9 +311,43 @@ def test_a_hop_is_its_own_mirror_only_where_its_defects_sit_symmetrically_about_
             initial, final = hop_endpoints(li2mno3_96, pristine, hop)
             assert _is_the_mirror(mirror, initial, final) and _is_the_mirror(mirror, final, initial)
             assert mirror.permutation[-1] == len(initial) - 1  # the moving Li is its own image
-        else:  # in the Li-rich host, hops between inequivalent Li sites (2c, 4h, 2b) have none
-            assert hop.start_label != hop.end_label
-    assert sum(mirrored.values()) == 2  # the two 4h -> 4h hops
+        else:  # in the Li-rich host, hops between inequivalent Li sites (2c, 4h, 2b) have none, and
+            # one 4h -> 4h hop is reversed only by inversions, which swap its tetrahedral sites
+            assert hop.start_label != hop.end_label or _only_inversions_reverse(li2mno3_96, pristine, hop)
+    assert sum(mirrored.values()) == 1  # of the two 4h -> 4h hops, the one a mirror plane reverses
+
+
+def _only_inversions_reverse(framework, configuration, hop) -> bool:
+    """Whether every operation that reverses the hop swaps its two tetrahedral sites (an inversion)."""
+    from structures.hops import _keeps_tetrahedral_sites, _reverses_the_hop
+
+    rotations, translations = framework.operations
+    reversing = [g for g in range(len(rotations)) if framework.permutations[g, hop.start_point] == hop.end_point
+                 and _reverses_the_hop(rotations[g], translations[g], framework.permutations[g], hop)]
+    return bool(reversing) and not any(_keeps_tetrahedral_sites(rotations[g], translations[g], hop) for g in reversing)
+
+
+def test_a_mirrored_band_keeps_the_tetrahedral_sites_in_its_symmetric_space(li2mno3_96, licoo2_108):
+    """A band kept symmetric under an inversion through the hop's midpoint pins its central Li on
+    that point, away from both tetrahedral sites the inversion swaps: a path bending through one of
+    them could not be found. Where a mirror plane through the edge also reverses the hop (it keeps
+    both sites), that plane is the band's mirror; where only inversions do, the band runs whole."""
+    from structures.configurations import configuration_from_defects
+    from structures.hops import _keeps_tetrahedral_sites, hop_mirror
+
+    seen = {"mirror plane": 0, "only inversions": 0}
+    for fw in (li2mno3_96, licoo2_108, framework_of("li2mno3", (2, 1, 1))):
+        pristine = configuration_from_defects(fw, [])
+        for hop in enumerate_hops(fw, pristine):
+            mirror = hop_mirror(fw, pristine, hop)
+            if mirror is not None:
+                assert hop.tetrahedral_sites and _keeps_tetrahedral_sites(mirror.rotation, mirror.translation, hop)
+                assert np.linalg.det(mirror.rotation) < 0 and np.trace(mirror.rotation) == 1  # a mirror plane (an inversion: -3)
+                seen["mirror plane"] += 1
+            elif hop.start_label == hop.end_label:
+                assert _only_inversions_reverse(fw, pristine, hop)
+                seen["only inversions"] += 1
+    assert seen == {"mirror plane": 3, "only inversions": 2}  # LiCoO2's one hop; each Li2MnO3 cell's two 4h -> 4h hops
 
 
 def test_a_hop_with_the_vacant_o_on_its_edge_keeps_a_mirror_only_through_that_o(li2mno3_96):

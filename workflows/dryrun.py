@@ -35,17 +35,22 @@ MLIP_CORES = 2
 def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
     """Core-hours of the whole screen under the model in this module's docstring."""
     total = 0.0
+    twins = plan.twins()  # computed once: a twin hop costs nothing
+
+    def bands(config) -> int:
+        return sum(1 for hop in plan.hops.get(config.id, []) if (config.id, hop.id) not in twins)
+
     if spec.backend is Backend.VASP:
         cores = spec.vasp.cores_per_job or VASP_CORES
         for config in plan.configurations:
             step = VASP_STEP_HOURS_100 * (config.n_atoms / 100) ** 3 * cores
             total += 40 * step + 2 * step
-            total += len(plan.hops.get(config.id, [])) * (60 * spec.vasp.n_images + 2 * 40) * step
+            total += bands(config) * (60 * spec.vasp.n_images + 2 * 40) * step
     elif spec.backend is Backend.MLIP:
         per_call = MLIP_CALL_SECONDS_100.get(spec.mlip.model, 6.0) * MLIP_CORES / 3600
         for config in plan.configurations:
             call = per_call * config.n_atoms / 100
-            total += 60 * call + len(plan.hops.get(config.id, [])) * (40 * spec.mlip.n_images + 60) * call
+            total += 60 * call + bands(config) * (40 * spec.mlip.n_images + 60) * call
     return total
 
 
@@ -85,6 +90,7 @@ def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None) -> dic
             "backend": spec.backend.value,
             "configurations": len(plan.configurations),
             "hops": sum(len(h) for h in plan.hops.values()),
+            "twin_hops": len(plan.twins()),  # the same physical hop as another hop of the screen: its band runs once
             "cell": plan.describe()[0],
             "flow_jobs": len(flow.jobs),
             "flow_jobs_by_kind": dict(flow_kinds),
@@ -115,6 +121,7 @@ def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path) -> di
     counts = {"relax": 0, "static": 0, "bader": 0, "neb": 0, "reference": len(plan.references)}
     from structures.io import write_configuration_file
 
+    twins = plan.twins()
     for index, config in enumerate(plan.configurations):
         folder = directory / configuration_folder(index, config)
         (folder / "relax").mkdir(parents=True)
@@ -125,6 +132,8 @@ def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path) -> di
         counts["static"] += 1
         counts["bader"] += 1
         for hop in plan.hops.get(config.id, []):
+            if (config.id, hop.id) in twins:
+                continue  # its band is its twin's, written (and run) once
             target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}"
             images = interpolate_hop(*hop_endpoints(plan.framework, config, hop), n_images=n_images)
             for k, image in enumerate(images):
