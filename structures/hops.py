@@ -677,8 +677,9 @@ class TwinMap(MSONable):
     """How a twin hop's band is the image of the band of the hop that ran (same ``twin_key``).
 
     ``x → rotation · x + translation`` (fractional, the supercell's basis) takes atom ``k`` of the
-    computed band to atom ``permutation[k]`` of the twin's, which is then moved by ``shifts[k]``
-    lattice vectors to sit beside the twin's own sites. ``reversed``: the twin runs the other
+    computed band to atom ``permutation[k]`` of the twin's, which is then moved by whole lattice
+    vectors to the periodic image nearest ``reference`` (the twin's own sites, and its start site
+    for the moving Li), the same for every image of the band. ``reversed``: the twin runs the other
     way, so its image ``k`` is the image of the computed band's image ``n − k``. ``proper``: the
     operation is a rotation (det +1), to which every rotation-equivariant model holds; an improper
     one (inversion, mirror) only a model that is parity-invariant too (workflows.engine,
@@ -688,7 +689,7 @@ class TwinMap(MSONable):
     rotation: list[list[int]]
     translation: list[float]
     permutation: list[int]
-    shifts: list[list[int]]
+    reference: list[list[float]]
     reversed: bool
     proper: bool
 
@@ -713,24 +714,21 @@ class TwinMap(MSONable):
         rotation = np.asarray(self.rotation, dtype=float)
         translation = np.asarray(self.translation, dtype=float)
         permutation = np.asarray(self.permutation)
-        shifts = np.asarray(self.shifts, dtype=float)
-        out = []
+        out, shifts = [], None
         for image in images[::-1] if self.reversed else images:
             if len(image) != len(permutation):
                 raise ValueError(f"the computed band has {len(image)} atoms, its twin {len(permutation)}")
             frac = np.empty((len(image), 3))
             frac[permutation] = image.frac_coords @ rotation.T + translation
+            if shifts is None:  # from the twin's first image, then the same for all: the band stays whole
+                shifts = np.round(np.asarray(self.reference, dtype=float) - frac)
             frac += shifts
             species = [None] * len(image)
             for k, site in enumerate(image):
                 species[permutation[k]] = site.species
-            properties = {}
-            for key, values in image.site_properties.items():
-                ordered = [None] * len(image)
-                for k, value in enumerate(values):
-                    ordered[permutation[k]] = value
-                properties[key] = ordered
-            out.append(Structure(image.lattice, species, frac, site_properties=properties or None))
+            # no site properties: a label of the computed band's (its moving Li's start site) would
+            # name the wrong site here
+            out.append(Structure(image.lattice, species, frac))
         return out
 
 
@@ -778,18 +776,12 @@ def twin_map(
     points = _band_points(framework, computed_configuration, computed_hop)
     index = {q: k for k, q in enumerate(_band_points(framework, twin_configuration, twin_hop))}
     permutation = [index[int(perm[p])] for p in points] + [len(points)]
-    coords = framework.frac_coords
-    shifts = [np.round(coords[int(perm[p])] - (rotation @ coords[p] + translation)) for p in points]
-    moving_from = computed_hop.end_frac if reverse else computed_hop.start_frac
-    moving_shift = np.round(np.asarray(twin_hop.start_frac) - (rotation @ np.asarray(moving_from) + translation))
-    ordered = [None] * (len(points) + 1)
-    for k, shift in enumerate([*shifts, moving_shift]):
-        ordered[permutation[k]] = [int(x) for x in shift]
+    reference = [[round(float(x), 6) for x in framework.frac_coords[q]] for q in index] + [[float(x) for x in twin_hop.start_frac]]
     return TwinMap(
         rotation=np.asarray(rotation).astype(int).tolist(),
         translation=[float(x) for x in translation],
         permutation=permutation,
-        shifts=ordered,
+        reference=reference,
         reversed=bool(reverse),
         proper=bool(proper),
     )
