@@ -313,8 +313,9 @@ def point_index_map(framework: DefectFramework, configuration: Configuration) ->
     return mapping
 
 
-def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tuple[tuple, int]:
-    """Canonical form (smallest image over the group, in content ranks) and orbit size of a point set."""
+def _canonical(framework: DefectFramework, items: list[tuple[int, str]], operations: bool = False) -> tuple:
+    """Canonical form (smallest image over the group, in content ranks) and orbit size of a point set;
+    with ``operations``, also the indices of the operations that take the set to its canonical form."""
     points = [p for p, _ in items]
     perms, rank = framework.symmetry_for(points)
     occupant_codes = {occ: k for k, occ in enumerate(sorted({occ for _, occ in items}))}
@@ -329,6 +330,8 @@ def _canonical(framework: DefectFramework, items: list[tuple[int, str]]) -> tupl
     decoded = tuple(
         (framework.position_key(int(inverse[c // width])), sorted(occupant_codes)[c % width]) for c in best
     )
+    if operations:
+        return decoded, len(unique), np.flatnonzero((images == unique[0][None, :]).all(axis=1))
     return decoded, len(unique)
 
 

@@ -101,6 +101,10 @@ class LiHop(MSONable):
     # where to look in the NEB images (site indices of hop_endpoints' structures), so that the
     # converged path can be judged without the framework: see descriptors.physics.mechanism
     saddle_geometry: dict = field(default_factory=dict)
+    # the same physical hop, whatever configuration it was enumerated in: equal for two hops whose
+    # two end states and path are images of each other under the pristine supercell's operations
+    # (see hop_twin_key); a Li-vacancy configuration's hop into its own vacancy has the pristine hop's
+    twin_key: str = ""
 
     def __post_init__(self) -> None:
         # restore types after a JSON round trip (jobflow passes hops between jobs as JSON)
@@ -139,6 +143,7 @@ class LiHop(MSONable):
             "multiplicity": self.multiplicity,
             "into_existing_vacancy": self.into_existing_vacancy,
             "reference_hop_id": self.reference_hop_id,
+            "twin_key": self.twin_key,
             "saddle_geometry": self.saddle_geometry,
         }
 
@@ -300,6 +305,7 @@ def enumerate_hops(
                 vacant_edge_points=[int(p) for p in vacant_edge],
                 reference_hop_id=reference_hop_id(framework, a, b),
                 saddle_geometry=_saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest),
+                twin_key=hop_twin_key(framework, configuration, a, b, start, end),
             )
         )
     hops.sort(key=lambda h: (h.distance_to_defect if h.distance_to_defect is not None else 0.0, round(h.length, 3), h.id))
@@ -317,6 +323,48 @@ def reference_hop_id(framework: DefectFramework, a: int, b: int) -> str:
     """The id of the hop between points a and b in the pristine host (its symmetry-equivalent)."""
     pair = np.sort(framework.rank[framework.permutations[:, [a, b]]], axis=1)
     return _hop_id(framework, configuration_id(framework, []), tuple(np.unique(pair, axis=0)[0].tolist()))
+
+
+HOP_END = "hop end"  # the occupant a twin key puts on a hop's two end sites (no element's name)
+
+
+def _twin_items(configuration: Configuration | None, a: int, b: int) -> list[tuple[int, str]]:
+    """A hop as a point set: its two end sites, and every defect of its configuration elsewhere.
+
+    Its two end states are this set with a Li on one end site and a vacancy on the other, so two
+    hops with images of the same set (and path) have the same end states, whichever end a
+    configuration's own Li vacancy occupied and whichever way the hop was enumerated.
+    """
+    defects = configuration.defects if configuration else []
+    return [(d.point, d.species or VACANT) for d in defects if d.point not in (a, b)] + [(a, HOP_END), (b, HOP_END)]
+
+
+def hop_twin_key(framework: DefectFramework, configuration: Configuration | None, a: int, b: int, start, end) -> str:
+    """The key two hops share when they are the same physical hop: the canonical form, under the
+    pristine supercell's operations (pure translations included), of the hop's end sites and its
+    configuration's other defects (:func:`_twin_items`), together with the path.
+
+    The path is the hop vector (``end − start``, the end at the image the hop goes to) carried by
+    each operation that takes the point set to its canonical form, oriented from the lower-ranked
+    end site, the smallest of these: in a small cell two paths join the same two sites (LiCoO2
+    2x2x1, around the cell either way: see :func:`_reverses_the_hop`), and they are twins only
+    where an operation maps one onto the other.
+    """
+    from structures.configurations import _canonical
+
+    items = _twin_items(configuration, a, b)
+    canonical, _, operations = _canonical(framework, items, operations=True)
+    perms, rank = framework.symmetry_for([p for p, _ in items])
+    rotations, _ = framework.operations
+    vector = np.asarray(end, dtype=float) - np.asarray(start, dtype=float)
+    paths = []
+    for g in operations:
+        mapped = rotations[g] @ vector
+        if rank[perms[g, a]] > rank[perms[g, b]]:
+            mapped = -mapped
+        paths.append(tuple(float(x) + 0.0 for x in np.round(mapped, 3)))
+    content = repr((framework.host_fingerprint, tuple(framework.dims), canonical, min(paths)))
+    return f"{framework.host.name}-twin-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
 
 
 def _saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest) -> dict:
@@ -621,10 +669,28 @@ def end_to_end_operation(framework: DefectFramework, configuration: Configuratio
         return None
     rotations, translations = framework.operations
     # the hop's own mirror first (see _reverses_the_hop): the same operation then makes the band
-    # mirror-symmetric (hop_mirror), and the end points and the band share it exactly
+    # mirror-symmetric (hop_mirror), and the end points and the band share it exactly; of those, one
+    # that keeps each of the hop's tetrahedral sites in place (a mirror plane through them, not an
+    # inversion swapping them: see hop_mirror)
     mirrors = [g for g in np.flatnonzero(ok) if _reverses_the_hop(rotations[g], translations[g], perms[g], hop)]
-    g = int(mirrors[0]) if mirrors else int(np.flatnonzero(ok)[0])
+    keeping = [g for g in mirrors if _keeps_tetrahedral_sites(rotations[g], translations[g], hop)]
+    g = int((keeping or mirrors or list(np.flatnonzero(ok)))[0])
     return rotations[g], translations[g], perms[g]
+
+
+def _keeps_tetrahedral_sites(rotation, translation, hop: LiHop) -> bool:
+    """Whether an operation that reverses the hop (fixing its midpoint) leaves each of the hop's
+    tetrahedral sites where it is: the centre beside the hop, not another periodic image of it."""
+    start, end = np.asarray(hop.start_frac, dtype=float), np.asarray(hop.end_frac, dtype=float)
+    middle = 0.5 * (start + end)
+    rotation, translation = np.asarray(rotation, dtype=float), np.asarray(translation, dtype=float)
+    lattice_shift = np.round(rotation @ middle + translation - middle)  # the operation that fixes the midpoint itself
+    for site in hop.tetrahedral_sites:
+        offset = np.asarray(site.frac_coords, dtype=float) - middle
+        centre = middle + offset - np.round(offset)  # the hole beside this hop (as _tetrahedral_sites finds it)
+        if not np.allclose(rotation @ centre + translation - lattice_shift, centre, atol=1e-6):
+            return False
+    return True
 
 
 def _reverses_the_hop(rotation, translation, perm, hop: LiHop) -> bool:
@@ -694,12 +760,22 @@ def hop_mirror(framework: DefectFramework, configuration: Configuration | None, 
     (a pristine hop, a hop beside a dopant on the mirror between its two sites); a defect on one
     side only, a vacant O on one end's face, breaks it. The operation is the one
     :func:`end_to_end_operation` returns, so the final end point is its image of the initial one.
+    It must also keep each of the hop's tetrahedral sites in place: where the only reversing
+    operations swap them (an inversion), there is none, and the band runs whole.
     """
     operation = end_to_end_operation(framework, configuration, hop)
     if operation is None:
         return None
     rotation, translation, perm = operation
     if not _reverses_the_hop(rotation, translation, perm, hop):
+        return None
+    if not _keeps_tetrahedral_sites(rotation, translation, hop):
+        # an inversion (or a two-fold axis) through the midpoint swaps the two tetrahedral sites
+        # beside the edge, and a band kept symmetric under it pins the central image's Li on the
+        # operation's fixed set, away from both: a path bending through one of them (the pristine
+        # 4h -> 4h hop of Li2MnO3 did, issue 29) could not be found. Such a band runs whole. A
+        # mirror plane through the edge keeps both sites, each tetrahedral path is its own mirror
+        # image, and the mirrored band can take it (end_to_end_operation prefers that plane)
         return None
     initial_state = _state(framework, configuration, hop, hop.start_point)
     points = [p for p, occ in enumerate(initial_state) if occ not in (VACANT, VOID) and p != hop.start_point]
@@ -710,6 +786,132 @@ def hop_mirror(framework: DefectFramework, configuration: Configuration | None, 
 
 
 __all__ += ["end_to_end_operation", "map_initial_to_final", "HopMirror", "hop_mirror"]
+
+
+# ----- twins: one physical hop enumerated in two configurations --------------------------------------
+def _band_points(framework: DefectFramework, configuration: Configuration | None, hop: LiHop) -> list[int]:
+    """Framework points of a hop's band atoms in hop_endpoints' order (the moving Li, last, not listed)."""
+    state, _ = occupancy_of(framework, configuration)
+    state[hop.start_point] = state[hop.end_point] = VACANT
+    return [p for p, occ in enumerate(state) if occ not in (VACANT, VOID)]
+
+
+@dataclass
+class TwinMap(MSONable):
+    """How a twin hop's band is the image of the band of the hop that ran (same ``twin_key``).
+
+    ``x → rotation · x + translation`` (fractional, the supercell's basis) takes atom ``k`` of the
+    computed band to atom ``permutation[k]`` of the twin's, which is then moved by whole lattice
+    vectors to the periodic image nearest ``reference`` (the twin's own sites, and its start site
+    for the moving Li), the same for every image of the band. ``reversed``: the twin runs the other
+    way, so its image ``k`` is the image of the computed band's image ``n − k``. ``proper``: the
+    operation is a rotation (det +1), to which every rotation-equivariant model holds; an improper
+    one (inversion, mirror) only a model that is parity-invariant too (workflows.engine,
+    MIRROR_CHECK_FORCE), so a proper one is chosen wherever there is one.
+    """
+
+    rotation: list[list[int]]
+    translation: list[float]
+    permutation: list[int]
+    reference: list[list[float]]
+    reversed: bool
+    proper: bool
+
+    @property
+    def operation(self) -> str:
+        """``identity``, ``translation``, ``rotation`` (proper) or ``improper``."""
+        if not np.array_equal(np.asarray(self.rotation), np.eye(3, dtype=int)):
+            return "rotation" if self.proper else "improper"
+        moved = np.asarray(self.translation, dtype=float)
+        return "identity" if np.allclose(moved - np.round(moved), 0.0, atol=1e-8) else "translation"
+
+    def lattice_deviation(self, lattice) -> float:
+        """How far (relative) a cell is from being mapped onto itself by the operation: 0 for the
+        pristine supercell; a relaxed cell that kept its symmetry stays at float noise."""
+        matrix = np.asarray(getattr(lattice, "matrix", lattice), dtype=float)
+        cartesian = matrix.T @ np.asarray(self.rotation, dtype=float) @ np.linalg.inv(matrix.T)
+        return float(np.abs(cartesian.T @ cartesian - np.eye(3)).max())
+
+    def band(self, images: list[Structure]) -> list[Structure]:
+        """The twin's band: each image of the computed band moved by the operation, its atoms in the
+        twin's order (and the band reversed where the twin runs the other way)."""
+        rotation = np.asarray(self.rotation, dtype=float)
+        translation = np.asarray(self.translation, dtype=float)
+        permutation = np.asarray(self.permutation)
+        out, shifts = [], None
+        for image in images[::-1] if self.reversed else images:
+            if len(image) != len(permutation):
+                raise ValueError(f"the computed band has {len(image)} atoms, its twin {len(permutation)}")
+            frac = np.empty((len(image), 3))
+            frac[permutation] = image.frac_coords @ rotation.T + translation
+            if shifts is None:  # from the twin's first image, then the same for all: the band stays whole
+                shifts = np.round(np.asarray(self.reference, dtype=float) - frac)
+            frac += shifts
+            species = [None] * len(image)
+            for k, site in enumerate(image):
+                species[permutation[k]] = site.species
+            # no site properties: a label of the computed band's (its moving Li's start site) would
+            # name the wrong site here
+            out.append(Structure(image.lattice, species, frac))
+        return out
+
+
+def twin_map(
+    framework: DefectFramework,
+    computed_configuration: Configuration | None,
+    computed_hop: LiHop,
+    twin_configuration: Configuration | None,
+    twin_hop: LiHop,
+) -> TwinMap | None:
+    """The operation of the pristine supercell that takes the computed hop onto its twin: its end
+    states onto the twin's (the other defects onto the twin's, its two end sites onto the twin's)
+    and its path onto the twin's path, either way; None where there is none (not twins).
+
+    Preferred, in order: a proper operation, one that keeps the direction, a pure translation.
+    """
+    def marked(configuration, hop):
+        state, _ = occupancy_of(framework, configuration)
+        state[hop.start_point] = state[hop.end_point] = HOP_END
+        return state
+
+    source, target = marked(computed_configuration, computed_hop), marked(twin_configuration, twin_hop)
+    if len(source) != len(target):
+        return None
+    codes = {s: k for k, s in enumerate(sorted(set(source) | set(target)))}
+    src = np.array([codes[s] for s in source])
+    tgt = np.array([codes[s] for s in target])
+    perms = framework.permutations
+    rotations, translations = framework.operations
+    vector = np.asarray(computed_hop.end_frac, dtype=float) - np.asarray(computed_hop.start_frac, dtype=float)
+    twin_vector = np.asarray(twin_hop.end_frac, dtype=float) - np.asarray(twin_hop.start_frac, dtype=float)
+    candidates = []
+    for g in np.flatnonzero((tgt[perms] == src[None, :]).all(axis=1)):
+        g = int(g)
+        reverse = int(perms[g, computed_hop.start_point]) != twin_hop.start_point
+        if not np.allclose(rotations[g] @ vector, -twin_vector if reverse else twin_vector, atol=1e-6):
+            continue  # the other path between the same two sites (a small cell)
+        proper = round(float(np.linalg.det(rotations[g]))) > 0
+        identity = np.array_equal(rotations[g], np.eye(3, dtype=int))
+        candidates.append(((not proper, reverse, not identity, g), g, reverse, proper))
+    if not candidates:
+        return None
+    _, g, reverse, proper = min(candidates)
+    rotation, translation, perm = rotations[g], translations[g], perms[g]
+    points = _band_points(framework, computed_configuration, computed_hop)
+    index = {q: k for k, q in enumerate(_band_points(framework, twin_configuration, twin_hop))}
+    permutation = [index[int(perm[p])] for p in points] + [len(points)]
+    reference = [[round(float(x), 6) for x in framework.frac_coords[q]] for q in index] + [[float(x) for x in twin_hop.start_frac]]
+    return TwinMap(
+        rotation=np.asarray(rotation).astype(int).tolist(),
+        translation=[float(x) for x in translation],
+        permutation=permutation,
+        reference=reference,
+        reversed=bool(reverse),
+        proper=bool(proper),
+    )
+
+
+__all__ += ["TwinMap", "twin_map"]
 
 
 # ----- paths through a hop -----------------------------------------------------------------------------
@@ -748,7 +950,7 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
     return out
 
 
-__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id"]
+__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key"]
 
 
 def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_images: int | None = None) -> list[Structure]:

@@ -10,6 +10,7 @@ from structures.errors import LroxInputError
 from structures.hops import HopMechanism, enumerate_hops, hop_endpoints, interpolate_hop
 from structures.sublattices import parse_dopant, parse_vacancy
 from tests.conftest import framework
+from tests.conftest import framework as framework_of  # where a test names a framework 'fw'
 
 
 def test_licoo2_has_one_in_plane_hop_through_a_1tm_tetrahedron(licoo2_108):
@@ -180,7 +181,7 @@ def test_symmetric_hop_final_end_point_is_the_image_of_the_initial_one():
     shaken = initial.copy()
     shaken.translate_sites([0], [0.01, 0, 0], frac_coords=False)
     moved = map_initial_to_final(fw, None, hop, shaken, operation)
-    assert np.isclose(np.abs(moved.cart_coords - final.cart_coords).max(), 0.01, atol=1e-6)
+    assert np.isclose(np.linalg.norm(moved.cart_coords - final.cart_coords, axis=1).max(), 0.01, atol=1e-6)
 
 
 def test_hop_between_inequivalent_sites_has_no_end_to_end_operation(li2mno3_96):
@@ -310,9 +311,43 @@ def test_a_hop_is_its_own_mirror_only_where_its_defects_sit_symmetrically_about_
             initial, final = hop_endpoints(li2mno3_96, pristine, hop)
             assert _is_the_mirror(mirror, initial, final) and _is_the_mirror(mirror, final, initial)
             assert mirror.permutation[-1] == len(initial) - 1  # the moving Li is its own image
-        else:  # in the Li-rich host, hops between inequivalent Li sites (2c, 4h, 2b) have none
-            assert hop.start_label != hop.end_label
-    assert sum(mirrored.values()) == 2  # the two 4h -> 4h hops
+        else:  # in the Li-rich host, hops between inequivalent Li sites (2c, 4h, 2b) have none, and
+            # one 4h -> 4h hop is reversed only by inversions, which swap its tetrahedral sites
+            assert hop.start_label != hop.end_label or _only_inversions_reverse(li2mno3_96, pristine, hop)
+    assert sum(mirrored.values()) == 1  # of the two 4h -> 4h hops, the one a mirror plane reverses
+
+
+def _only_inversions_reverse(framework, configuration, hop) -> bool:
+    """Whether every operation that reverses the hop swaps its two tetrahedral sites (an inversion)."""
+    from structures.hops import _keeps_tetrahedral_sites, _reverses_the_hop
+
+    rotations, translations = framework.operations
+    reversing = [g for g in range(len(rotations)) if framework.permutations[g, hop.start_point] == hop.end_point
+                 and _reverses_the_hop(rotations[g], translations[g], framework.permutations[g], hop)]
+    return bool(reversing) and not any(_keeps_tetrahedral_sites(rotations[g], translations[g], hop) for g in reversing)
+
+
+def test_a_mirrored_band_keeps_the_tetrahedral_sites_in_its_symmetric_space(li2mno3_96, licoo2_108):
+    """A band kept symmetric under an inversion through the hop's midpoint pins its central Li on
+    that point, away from both tetrahedral sites the inversion swaps: a path bending through one of
+    them could not be found. Where a mirror plane through the edge also reverses the hop (it keeps
+    both sites), that plane is the band's mirror; where only inversions do, the band runs whole."""
+    from structures.configurations import configuration_from_defects
+    from structures.hops import _keeps_tetrahedral_sites, hop_mirror
+
+    seen = {"mirror plane": 0, "only inversions": 0}
+    for fw in (li2mno3_96, licoo2_108, framework_of("li2mno3", (2, 1, 1))):
+        pristine = configuration_from_defects(fw, [])
+        for hop in enumerate_hops(fw, pristine):
+            mirror = hop_mirror(fw, pristine, hop)
+            if mirror is not None:
+                assert hop.tetrahedral_sites and _keeps_tetrahedral_sites(mirror.rotation, mirror.translation, hop)
+                assert np.linalg.det(mirror.rotation) < 0 and np.trace(mirror.rotation) == 1  # a mirror plane (an inversion: -3)
+                seen["mirror plane"] += 1
+            elif hop.start_label == hop.end_label:
+                assert _only_inversions_reverse(fw, pristine, hop)
+                seen["only inversions"] += 1
+    assert seen == {"mirror plane": 3, "only inversions": 2}  # LiCoO2's one hop; each Li2MnO3 cell's two 4h -> 4h hops
 
 
 def test_a_hop_with_the_vacant_o_on_its_edge_keeps_a_mirror_only_through_that_o(li2mno3_96):
@@ -363,3 +398,148 @@ def test_in_a_small_cell_the_mirror_is_that_of_the_hops_own_path():
     middle = interpolate_hop(*hop_endpoints(fw, None, hop), n_images=1, method="linear")[1]
     delta = mirror.image_frac(middle.frac_coords) - middle.frac_coords
     assert np.abs(delta - np.round(delta)).max() < 1e-9  # the middle image is its own mirror
+
+
+# ----- twins: one physical hop, whatever configuration enumerated it ------------------------------------
+def _twin_keys(fw, configuration, reach=3.5):
+    return {h.id: h.twin_key for h in enumerate_hops(fw, configuration, max_defect_distance=reach if configuration.defects else None)}
+
+
+def _carries_exactly(fw, computed_config, computed_hop, twin_config, twin_hop) -> bool:
+    """Whether the twin map takes the computed hop's end points (and a band between them) exactly
+    onto the twin's own: same species in the same order, same positions."""
+    from structures.hops import twin_map
+
+    mapping = twin_map(fw, computed_config, computed_hop, twin_config, twin_hop)
+    if mapping is None:
+        return False
+    band = interpolate_hop(*hop_endpoints(fw, computed_config, computed_hop), n_images=3, method="linear")
+    carried = mapping.band(band)
+    own = interpolate_hop(*hop_endpoints(fw, twin_config, twin_hop), n_images=3, method="linear")
+    return all(
+        [s.species_string for s in a] == [s.species_string for s in b] and np.abs(a.frac_coords - b.frac_coords).max() < 1e-8
+        for a, b in zip(carried, own)
+    )
+
+
+def test_a_li_vacancy_s_hop_into_itself_is_the_pristine_hop(li2mno3_96):
+    """Its end states are the host without Li_a and without Li_b: the pristine hop's. Its key is
+    the pristine hop's, and the pristine band carried onto it is its own band, atom for atom (run
+    the other way where the pristine hop starts at the other end)."""
+    from structures.configurations import configuration_from_defects
+
+    pristine = configuration_from_defects(li2mno3_96, [])
+    host = {h.id: h for h in enumerate_hops(li2mno3_96, pristine)}
+    assert len({h.twin_key for h in host.values()}) == len(host)  # six distinct pristine hops, six keys
+    directions = set()
+    for vacancy in enumerate_singles(li2mno3_96, parse_vacancy("Li")):
+        hops = enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.5)
+        into = [h for h in hops if h.into_existing_vacancy]
+        assert into
+        for hop in into:
+            reference = host[hop.reference_hop_id]
+            assert hop.twin_key == reference.twin_key and hop.summary()["twin_key"] == hop.twin_key
+            assert _carries_exactly(li2mno3_96, pristine, reference, vacancy, hop)
+            directions.add(reference.start_point == hop.start_point)
+        # the divacancy hops of this configuration are no pristine hop, and no two of them one hop
+        others = [h.twin_key for h in hops if not h.into_existing_vacancy]
+        assert not set(others) & {h.twin_key for h in host.values()} and len(set(others)) == len(others)
+    assert directions == {True, False}  # both ways occur
+
+
+def test_divacancy_hops_equivalent_under_the_host_s_operations_share_a_key(li2mno3_96):
+    """A Li-vacancy pair's hop into one of its vacancies has the end states of the single vacancy's
+    hop beside it (the other vacancy stays): one hop, computed in either configuration."""
+    from structures.configurations import enumerate_pairs
+
+    li = parse_vacancy("Li")
+    singles = {h.twin_key: (c, h) for c in enumerate_singles(li2mno3_96, li) for h in enumerate_hops(li2mno3_96, c, max_defect_distance=3.5) if not h.into_existing_vacancy}
+    shared = 0
+    for pair in enumerate_pairs(li2mno3_96, li, li, 3.0):
+        for hop in enumerate_hops(li2mno3_96, pair, max_defect_distance=3.0):
+            if hop.into_existing_vacancy and hop.twin_key in singles:
+                shared += 1
+                assert _carries_exactly(li2mno3_96, *singles[hop.twin_key], pair, hop)
+    assert shared >= 3
+
+
+def test_twin_keys_do_not_depend_on_where_a_configuration_was_placed(li2mno3_96):
+    """The same configuration placed on any symmetry image of its sites (pure translations
+    included) has the same hops under the same keys; a hop with the vacant O on its edge is none
+    of the pristine hops, nor any other hop of its configuration."""
+    from structures.configurations import configuration_from_defects
+    from structures.sublattices import DefectKind, DefectSpec
+
+    host = set(_twin_keys(li2mno3_96, configuration_from_defects(li2mno3_96, [])).values())
+    for vacancy in enumerate_singles(li2mno3_96, parse_vacancy("O")):
+        keys = _twin_keys(li2mno3_96, vacancy)
+        assert len(set(keys.values())) == len(keys) and not set(keys.values()) & host
+        point = vacancy.defects[0].point
+        images = sorted({int(q) for q in li2mno3_96.permutations[:, point]} - {point})
+        for image in images[:: max(1, len(images) // 3)]:  # a few of the vacancy's symmetry images
+            moved = configuration_from_defects(li2mno3_96, [(image, DefectSpec(kind=DefectKind.VACANCY, sublattice="O", species="O"))])
+            assert moved.id == vacancy.id
+            assert set(_twin_keys(li2mno3_96, moved).values()) == set(keys.values())
+    # a dopant: every hop around it a hop of its own
+    ti = enumerate_singles(li2mno3_96, parse_dopant("Ti:tm"))[0]
+    keys = _twin_keys(li2mno3_96, ti)
+    assert len(set(keys.values())) == len(keys) and not set(keys.values()) & host
+
+
+def test_twin_keys_in_the_li_rich_host_and_a_user_s_p1_cell(tmp_path):
+    """Hosts with few operations: the Li-rich host (its 60-atom cell has the identity only) and a
+    user's P1 cell in a 2x1x1 supercell (two pure translations). A Li vacancy's hop into itself is
+    still the pristine hop; the translated copy of a configuration has the same keys; no two
+    distinct hops share one."""
+    from structures import DefectFramework, load_host
+    from structures.configurations import configuration_from_defects
+
+    structure = load_host("li2mno3").structure.copy()
+    for key in list(structure.site_properties):
+        structure.remove_site_property(key)
+    structure.perturb(0.08, min_distance=0.04)
+    structure.to(filename=str(tmp_path / "POSCAR"), fmt="poscar")
+    for fw in (framework("lirich", (1, 1, 1)), DefectFramework.from_host(load_host(tmp_path / "POSCAR"), (2, 1, 1))):
+        pristine = configuration_from_defects(fw, [])
+        host = {h.id: h for h in enumerate_hops(fw, pristine)}
+        assert len({h.twin_key for h in host.values()}) == len(host)
+        vacancy = enumerate_singles(fw, parse_vacancy("Li"))[0]
+        hops = enumerate_hops(fw, vacancy, max_defect_distance=3.0)
+        into = [h for h in hops if h.into_existing_vacancy]
+        assert into and all(h.twin_key == host[h.reference_hop_id].twin_key for h in into)
+        assert all(_carries_exactly(fw, pristine, host[h.reference_hop_id], vacancy, h) for h in into)
+        others = [h.twin_key for h in hops if not h.into_existing_vacancy]
+        assert len(set(others)) == len(others) and not set(others) & {h.twin_key for h in host.values()}
+        if len(fw.operations[0]) > 1:  # the P1 cell's translation: the copy one cell over
+            from structures.sublattices import DefectKind, DefectSpec
+
+            point = int(fw.permutations[1, vacancy.defects[0].point])
+            copy = configuration_from_defects(fw, [(point, DefectSpec(kind=DefectKind.VACANCY, sublattice="Li", species="Li"))])
+            assert copy.id == vacancy.id and point != vacancy.defects[0].point
+            assert {h.twin_key for h in enumerate_hops(fw, copy, max_defect_distance=3.0)} == {h.twin_key for h in hops}
+
+
+def test_in_a_small_cell_a_twin_key_tells_the_two_paths_between_two_sites_apart():
+    """LiCoO2 2x2x1: two Li sites half a cell apart are joined by two paths, around the cell either
+    way. In the host they are one hop (an operation maps one onto the other); with a dopant beside
+    one path only they are two, and the key, which holds the path, says so."""
+    from structures.configurations import configuration_from_defects
+    from structures.hops import hop_twin_key
+    from structures.sublattices import DefectKind, DefectSpec
+
+    fw = framework("licoo2", (2, 2, 1))
+    hop = enumerate_hops(fw, cutoff=3.0)[0]
+    a, b = hop.start_point, hop.end_point
+    start, end = np.asarray(hop.start_frac), np.asarray(hop.end_frac)
+    other_way = start - (end - start)  # b's image on the other side of a
+    offset = other_way - fw.frac_coords[b]
+    assert np.allclose(offset - np.round(offset), 0.0, atol=1e-6) and not np.allclose(other_way, end)
+    pristine = configuration_from_defects(fw, [])
+    assert hop_twin_key(fw, pristine, a, b, start, end) == hop_twin_key(fw, pristine, a, b, start, other_way)
+    # Mg on the Co nearest the first path's midpoint: beside it, and farther from the other
+    cobalt = [p for p in range(fw.n_sites) if fw.structure[p].specie.symbol == "Co"]
+    lattice = fw.structure.lattice
+    near = min(cobalt, key=lambda p: lattice.get_distance_and_image((start + end) / 2, fw.frac_coords[p])[0])
+    doped = configuration_from_defects(fw, [(near, DefectSpec(kind=DefectKind.SUBSTITUTION, sublattice="Co", species="Mg"))])
+    one, two = hop_twin_key(fw, doped, a, b, start, end), hop_twin_key(fw, doped, a, b, start, other_way)
+    assert one != two

@@ -7,6 +7,7 @@ from collections import Counter
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from jobflow import run_locally
@@ -357,5 +358,145 @@ def test_two_settings_of_one_level_are_two_numbers_not_one(tmp_path):
     assert {"n_hops@mock", "n_hops@mock-2", "e_vac_o@mock", "e_vac_o@mock-2"} <= set(table.columns)
     # threads do not change a number: not part of the identity
     assert settings_hash("mlip", {"model": "chgnet", "threads": 1}) == settings_hash("mlip", {"model": "chgnet", "threads": 2})
-    # nor does taking half of a symmetric band from its mirror (the same band to float noise)
-    assert settings_hash("mlip", {"model": "chgnet", "neb_mirror": True}) == settings_hash("mlip", {"model": "chgnet", "neb_mirror": False})
+    # a mirrored band does: it stops where the model's own forces are within fmax, which is not
+    # where a whole band stops (1e-3 eV apart with SevenNet-0): a row says which it is
+    assert settings_hash("mlip", {"model": "chgnet", "neb_mirror": True}) != settings_hash("mlip", {"model": "chgnet", "neb_mirror": False})
+
+
+# ----- twins: the same physical hop is computed once ----------------------------------------------
+LI_VACANCIES = {**BASE, "dopants": [], "vacancies": ["Li"], "hops": {"per_configuration": 1, "nearest_tsh": False}}
+
+
+def test_a_twin_hop_is_computed_once_and_recorded_under_its_own_id():
+    """Each Li vacancy's nearest hop ends in the vacancy itself: its end states are the host
+    without one Li or the other, a pristine hop's, which the screen runs as the reference anyway.
+    The band runs once; the twin's document is that band, carried onto the twin's own atoms and
+    direction, under its own configuration and hop id, and says where it was computed."""
+    from pymatgen.core import Structure
+
+    from descriptors.records.extractor import records_from_result
+    from structures.hops import hop_endpoints
+    from workflows.parallel import stages
+
+    spec = spec_from_dict(LI_VACANCIES)
+    plan = plan_screen(spec)
+    twins = plan.twins()
+    pristine = next(c for c in plan.configurations if not c.defects)
+    n_hops = sum(len(h) for h in plan.hops.values())
+    assert len(twins) == 3 and all(t.configuration_id == pristine.id for t in twins.values())
+    assert "3 hops are twins of others: computed once" in plan.describe()
+    flow = ScreenMaker().make(spec, plan)
+    bands = [j for j in flow.jobs if j.function.__name__ == "neb_job"]
+    shared = [j for j in flow.jobs if j.function.__name__ == "shared_neb_job"]
+    assert len(bands) == n_hops - 3 and len(shared) == 3
+    # worker processes run bands only: a twin's job, which runs none, is left to the serial run
+    tasks = {u for task in stages(flow)[2] for u in task}
+    assert {j.uuid for j in bands} <= tasks and not {j.uuid for j in shared} & tasks
+    result = as_dict(next(iter(run_locally(flow, store=local_job_store(), log=False)[flow.output.uuid].values())).output)
+    nebs = {(d["configuration_id"], d["hop_id"]): d for d in result["documents"] if d["kind"] == "neb"}
+    assert len(nebs) == n_hops and result["n_failed"] == 0  # nothing lost
+    configs = {c.id: c for c in plan.configurations}
+    for (config_id, hop_id), twin in twins.items():
+        doc, computed = nebs[(config_id, hop_id)], nebs[(twin.configuration_id, twin.hop_id)]
+        assert doc["computed_as"]["configuration_id"] == twin.configuration_id and doc["computed_as"]["hop_id"] == twin.hop_id
+        assert doc["computed_as"]["label"] == computed["label"] and doc["label"] != computed["label"]
+        assert status(doc) == status(computed) and doc["provenance"] == computed["provenance"] and doc["converged"] == computed["converged"]
+        assert doc["energies"] == (computed["energies"][::-1] if twin.map.reversed else computed["energies"])
+        assert doc["force_calls"] == 0 and computed["force_calls"] > 0  # the cost is counted once
+        # its images are its own hop's: its atoms in its order, its moving Li from its start to its end
+        hop = next(h for h in plan.hops[config_id] if h.id == hop_id)
+        initial, final = hop_endpoints(plan.framework, configs[config_id], hop)
+        images = [img if hasattr(img, "lattice") else Structure.from_dict(img) for img in doc["images"]]
+        assert [s.species_string for s in images[0]] == [s.species_string for s in initial]
+        for image, end in ((images[0], initial), (images[-1], final)):
+            assert image.lattice.get_distance_and_image(image[-1].frac_coords, end[-1].frac_coords)[0] < 0.3
+    # the rows: every hop keeps its own, the twin's numbers are the band's
+    _, _, rows = records_from_result(result)
+    kra = {(r["configuration_id"], r["subject"]): r["value"] for r in rows if r["name"] == "e_kra"}
+    assert len(kra) == n_hops
+    for (config_id, hop_id), twin in twins.items():
+        assert kra[(config_id, hop_id)] == pytest.approx(kra[(twin.configuration_id, twin.hop_id)], abs=1e-12)
+
+
+def test_a_twin_of_a_band_that_failed_is_failed_too():
+    spec = spec_from_dict({**LI_VACANCIES, "mock": {"fail": ["neb pristine"]}})
+    _, result = run(spec)
+    twins = [d for d in result["documents"] if d["kind"] == "neb" and d.get("computed_as")]
+    assert len(twins) == 3 and all(status(d) == "failed" and "forced to fail" in d["reason"] for d in twins)
+
+
+def test_the_vasp_flow_runs_a_twin_hop_once_and_its_collector_carries_the_band(tmp_path):
+    from types import SimpleNamespace
+
+    from structures.hops import hop_endpoints
+    from workflows.dryrun import dry_run
+    from workflows.vasp import collect_vasp
+
+    spec = spec_from_dict({**LI_VACANCIES, "backend": "vasp"})
+    plan = plan_screen(spec)
+    twins = plan.twins()
+    n_hops = sum(len(h) for h in plan.hops.values())
+    flow = ScreenMaker().make(spec, plan)
+    assert sum(j.name.startswith("neb") for j in flow.jobs) == n_hops - len(twins) == n_hops - 3
+    collector = flow.jobs[-1]
+    screen, configurations, outputs, expected = collector.function_args
+    assert [m["hop_id"] for m in expected if m["kind"] == "neb"] == [h.id for c in plan.configurations for h in plan.hops.get(c.id, [])]
+    # the collector, on outputs as emmet hands them over: the twin's document is the computed band's
+    configs = {c.id: c for c in plan.configurations}
+    (config_id, hop_id), twin = next(iter(twins.items()))
+    computed_hop = next(h for h in plan.hops[twin.configuration_id] if h.id == twin.hop_id)
+    band = list(hop_endpoints(plan.framework, configs[twin.configuration_id], computed_hop))
+    output = SimpleNamespace(output=SimpleNamespace(structure=band[0], energy=-1.0), state="successful", images=band, energies=[-1.0, -0.5], tags=["lrox route: edge"], dir_name="/runs/neb")
+    meta = next(m for m in expected if m.get("hop_id") == hop_id and m["configuration_id"] == config_id)
+    computed_meta = next(m for m in expected if m.get("hop_id") == twin.hop_id and m["configuration_id"] == twin.configuration_id)
+    out = collect_vasp.original(screen, configurations, [output, output], [computed_meta, meta])
+    computed, doc = out["documents"]
+    assert doc["computed_as"]["hop_id"] == twin.hop_id and doc["hop_id"] == hop_id and doc["dir_name"] == computed["dir_name"]
+    assert doc["energies"] == (computed["energies"][::-1] if twin.map.reversed else computed["energies"])
+    own = hop_endpoints(plan.framework, configs[config_id], next(h for h in plan.hops[config_id] if h.id == hop_id))
+    from pymatgen.core import Structure
+
+    carried = Structure.from_dict(doc["images"][0])
+    assert [s.species_string for s in carried] == [s.species_string for s in own[0]] and np.allclose(carried.frac_coords, own[0].frac_coords, atol=1e-8)
+    assert "twin" not in doc
+    # the dry run writes the band once; the twin's configuration folder says where it runs
+    summary = dry_run(spec, tmp_path / "tree")
+    assert summary["twin_hops"] == 3 and summary["jobs_by_kind"]["neb"] == n_hops - 3
+    listed = [json.loads(p.read_text()) for p in (tmp_path / "tree").glob("*/twins.json")]
+    assert sorted(k for entry in listed for k in entry) == sorted(h for _, h in twins)
+
+
+# ----- hops beside an O vacancy ----------------------------------------------------------------------
+def test_hops_beside_an_o_vacancy_spread_over_two_to_four_angstroms():
+    """The hops nearest an O vacancy cross its edge (V_O-edge). ``beside_vacancy: N`` adds N with
+    the edge intact, the nearest in each of N shells of 2-4 Å, in configurations of O vacancies only
+    (a dopant beside the vacancy would be counted as the vacancy's effect), with their pristine
+    references. The design-rules example has three beside each of its two O vacancies."""
+    from structures.hops import HopMechanism
+    from workflows.flows import BESIDE_VACANCY
+
+    data = {**BASE, "supercell": "2x1x2", "dopants": ["Al:Mn"], "pair_cutoff": 1.93, "pair_kinds": ["dopant-vacancy"],
+            "hops": {"per_configuration": 1, "max_defect_distance": 3.0, "beside_vacancy": 3, "configurations": ["V_O(*", "Al on*"]}}
+    plan = plan_screen(spec_from_dict(data))
+    pristine = next(c for c in plan.configurations if not c.defects)
+    references = {h.id for h in plan.hops[pristine.id]}
+    for config in plan.configurations:
+        hops = plan.hops.get(config.id, [])
+        if not config.defects or not hops:
+            continue
+        if config.name.startswith("V_O("):
+            assert hops[0].mechanism is HopMechanism.VO_EDGE and len(hops) == 4
+            beside = hops[1:]
+            distances = [h.distance_to_defect for h in beside]
+            assert all(not h.vacant_edge_points for h in beside) and all(BESIDE_VACANCY[0] <= d <= BESIDE_VACANCY[1] for d in distances)
+            assert distances == sorted(distances) and min(b - a for a, b in zip(distances, distances[1:])) > 0.2  # spread, not bunched
+            assert {h.reference_hop_id for h in beside} <= references
+        else:  # the Al pairs and Al alone: the nearest hop only
+            assert len(hops) == 1
+    example = plan_screen(load_spec(EXAMPLES / "li2mno3_design_rules.yaml"))
+    for config in (c for c in example.configurations if c.name in ("V_O(4i)", "V_O(8j)")):
+        beside = {round(h.distance_to_defect, 2) for h in example.hops[config.id] if not h.vacant_edge_points and 2.0 <= h.distance_to_defect <= 4.0}
+        assert len(beside) >= 3
+    for bad in (-1, 21, True, "three"):
+        with pytest.raises(LroxInputError, match="beside_vacancy"):
+            spec_from_dict({**data, "hops": {"beside_vacancy": bad}})

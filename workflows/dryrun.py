@@ -35,17 +35,22 @@ MLIP_CORES = 2
 def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
     """Core-hours of the whole screen under the model in this module's docstring."""
     total = 0.0
+    twins = plan.twins()  # computed once: a twin hop costs nothing
+
+    def bands(config) -> int:
+        return sum(1 for hop in plan.hops.get(config.id, []) if (config.id, hop.id) not in twins)
+
     if spec.backend is Backend.VASP:
         cores = spec.vasp.cores_per_job or VASP_CORES
         for config in plan.configurations:
             step = VASP_STEP_HOURS_100 * (config.n_atoms / 100) ** 3 * cores
             total += 40 * step + 2 * step
-            total += len(plan.hops.get(config.id, [])) * (60 * spec.vasp.n_images + 2 * 40) * step
+            total += bands(config) * (60 * spec.vasp.n_images + 2 * 40) * step
     elif spec.backend is Backend.MLIP:
         per_call = MLIP_CALL_SECONDS_100.get(spec.mlip.model, 6.0) * MLIP_CORES / 3600
         for config in plan.configurations:
             call = per_call * config.n_atoms / 100
-            total += 60 * call + len(plan.hops.get(config.id, [])) * (40 * spec.mlip.n_images + 60) * call
+            total += 60 * call + bands(config) * (40 * spec.mlip.n_images + 60) * call
     return total
 
 
@@ -97,7 +102,7 @@ def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None, proces
                     processes=processes, progress=progress,
                 )
         else:
-            with CountProgress("writing inputs", {**totals, "folders": len(plan.configurations) + totals["hops"]}, echo=echo) as progress:
+            with CountProgress("writing inputs", {**totals, "folders": len(plan.configurations) + totals["hops"] - len(plan.twins())}, echo=echo) as progress:
                 counts = _write_structures(spec, plan, staging, processes, progress)
         flow_kinds = Counter(job.metadata.get("kind", "other") for job in flow.jobs)
         summary = {
@@ -105,6 +110,7 @@ def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None, proces
             "backend": spec.backend.value,
             "configurations": len(plan.configurations),
             "hops": totals["hops"],
+            "twin_hops": len(plan.twins()),  # the same physical hop as another hop of the screen: its band runs once
             "cell": plan.describe()[0],
             "notes": plan.describe()[1:],
             "flow_jobs": len(flow.jobs),
@@ -184,6 +190,8 @@ def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path, proce
     settings = spec.settings_for_backend()
     n_images = settings.get("n_images", 5)
 
+    twins = plan.twins()  # once, before the workers fork
+
     def configuration(item) -> dict:
         from structures.io import write_configuration_file, write_poscar
 
@@ -194,7 +202,7 @@ def _write_structures(spec: ScreenSpec, plan: ScreenPlan, directory: Path, proce
         write_configuration_file(folder, plan.host, config)
         write_poscar(config.structure, folder / "relax" / "POSCAR")
         (folder / "relax" / "job.json").write_text(json.dumps({"configuration": config.summary(), "settings": settings}, indent=1))
-        hops = plan.hops.get(config.id, [])
+        hops = [hop for hop in plan.hops.get(config.id, []) if (config.id, hop.id) not in twins]  # a twin's band is its twin's, written (and run) once
         for hop in hops:
             target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}"
             images = interpolate_hop(*hop_endpoints(plan.framework, config, hop), n_images=n_images)

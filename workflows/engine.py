@@ -51,6 +51,10 @@ class NebOutcome:
     # energy and forces (eV, eV/Å), the largest asymmetry of the central image's forces (eV/Å), and
     # whether the mirror held (with a mirror offered; None without)
     mirror_check: dict | None = None
+    # the band's final NEB forces by the model's own evaluation: the largest per-atom |F| of each
+    # moving image (eV/Å), whether they are the model's own (a mirrored band that did not converge
+    # is not checked), and whether a mirrored band failed the check and was continued whole
+    model_check: dict | None = None
 
 
 def _check_physical(energy: float, forces: np.ndarray, n_atoms: int, what: str) -> None:
@@ -313,6 +317,10 @@ def run_neb(
     (n + 1) / 2n of the calls, for a model invariant under the operation (within
     MIRROR_CHECK_FORCE, checked on every band). Each image checks the symmetry again at every
     step, and one that has left it (a climbing image off the centre) is evaluated by the model.
+    A mirrored band converges on the model made mirror-symmetric, not on the model: once it has
+    converged, every moving image is evaluated by the model once (its own end energies too), and
+    where any image's NEB force exceeds ``fmax`` the band continues whole, on the model alone,
+    until it converges on it (``model_check``). Its energies are then the model's own.
     """
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.mep import NEB
@@ -344,6 +352,7 @@ def run_neb(
     else:
         end_energies = [float(e) for e in end_energies]
         end_calls = 0
+    own_end_energies = list(end_energies)  # the model's, before a mirrored band averages them
     # one end is the other's mirror: equal energies, or the model does not hold to the mirror
     end_difference = abs(end_energies[0] - end_energies[1])
     band_mirror = _mirror_band(atoms, mirror) if end_difference <= MIRROR_CHECK_ENERGY else None
@@ -357,11 +366,14 @@ def run_neb(
             # images are evaluated in order: the first mirror image checks the model's invariance
             a = atoms[k]
             a.calc = model() if 2 * k < n else CentralImage() if 2 * k == n else MirrorImage(atoms[n - k], check=k == n // 2 + 1)
+    averaged_ends = []
     if band_mirror is not None:  # one energy for both ends (they differ by float noise)
         end_energies = [0.5 * (end_energies[0] + end_energies[1])] * 2
+        averaged_ends.append(True)
     for a, energy in zip((atoms[0], atoms[-1]), end_energies):
         a.calc = SinglePointCalculator(a, energy=energy)
     band = NEB(atoms, climb=climb, k=0.1, method="improvedtangent")
+    starting = [a.copy() for a in atoms]  # where the band started (no calculators)
 
     def guard():
         for a in atoms[1:-1]:
@@ -372,6 +384,11 @@ def run_neb(
     def counted_forces():  # band evaluations, for progress (a repeated one at the same positions is cached)
         calls[0] += 1
         forces = original()
+        if averaged_ends and not mirror_state["on"]:
+            # the mirror is off, the band runs whole: on the model's own end energies from now on
+            for a, energy in zip((atoms[0], atoms[-1]), own_end_energies):
+                a.calc = SinglePointCalculator(a, energy=energy)
+            averaged_ends.clear()
         guard()
         failpoint("neb-step")
         progress_step("neb", calls[0])
@@ -383,36 +400,74 @@ def run_neb(
         # ASE's NEBOptimizer cannot run a band of one climbing image (its residual array is
         # empty); FIRE can, so a one-image band uses FIRE whatever was asked
         optimizer = "fire"
-    # ASE's optimizers converge a band on the largest per-atom force of every moving image,
-    # climbing image included: the criterion the ODE optimizer is given
-    if optimizer == "lbfgs":
-        runner = LBFGS(
-            band, logfile=None, maxstep=BAND_MAX_STEP, alpha=BAND_BFGS_ALPHA, memory=BAND_LBFGS_MEMORY
-        )
-    elif optimizer == "bfgs":
-        runner = BFGS(band, logfile=None, maxstep=BAND_MAX_STEP, alpha=BAND_BFGS_ALPHA)
-    elif optimizer == "ode":
-        runner = _StrictNEBOptimizer(band, method="ode", logfile=None)
-    elif optimizer == "fire":
-        runner = FIRE(band, logfile=None)
-    else:
+    if optimizer not in ("lbfgs", "bfgs", "ode", "fire"):
         raise ValueError(f"unknown NEB optimizer '{optimizer}' (known: lbfgs, bfgs, ode, fire)")
+
+    def optimize() -> tuple[bool, int]:
+        """Run a fresh optimizer of the chosen kind on the band: (converged, steps taken)."""
+        # ASE's optimizers converge a band on the largest per-atom force of every moving image,
+        # climbing image included: the criterion the ODE optimizer is given
+        if optimizer == "lbfgs":
+            runner = LBFGS(band, logfile=None, maxstep=BAND_MAX_STEP, alpha=BAND_BFGS_ALPHA, memory=BAND_LBFGS_MEMORY)
+        elif optimizer == "bfgs":
+            runner = BFGS(band, logfile=None, maxstep=BAND_MAX_STEP, alpha=BAND_BFGS_ALPHA)
+        elif optimizer == "ode":
+            runner = _StrictNEBOptimizer(band, method="ode", logfile=None)
+        else:
+            runner = FIRE(band, logfile=None)
+        # one BLAS thread for the optimizer's linear algebra (BFGS diagonalises the band Hessian every
+        # step): the same steps, to the last digit, in a worker process and in the main one, and no
+        # BLAS pool contending with the model's threads (on a loaded 2-core machine a two-thread eigh
+        # of a 95-atom band took 2.5 s instead of 0.5)
+        with threadpool_limits(1, user_api="blas"):
+            done = bool(runner.run(fmax=fmax, steps=steps))
+        return done, int(runner.nsteps)
+
+    def per_image_forces() -> np.ndarray:
+        """The largest per-atom NEB force of each moving image, at the band's last evaluation
+        (ASE caches it: no new force evaluation where the positions are unchanged)."""
+        band_forces = original().reshape(len(atoms) - 2, -1, 3)
+        return np.linalg.norm(band_forces, axis=2).max(axis=1) if band_forces.size else np.zeros(0)
+
     from threadpoolctl import threadpool_limits
 
-    # one BLAS thread for the optimizer's linear algebra (BFGS diagonalises the band Hessian every
-    # step): the same steps, to the last digit, in a worker process and in the main one, and no
-    # BLAS pool contending with the model's threads (on a loaded 2-core machine a two-thread eigh
-    # of a 95-atom band took 2.5 s instead of 0.5)
-    with threadpool_limits(1, user_api="blas"):
-        converged = bool(runner.run(fmax=fmax, steps=steps))
+    converged, n_steps = optimize()
     # ASE's ode12r (3.29) falls out of its loop without raising when it runs out of steps, so
     # NEBOptimizer.run then reports an unconverged band as converged: judge by the band's
     # own residual (the largest image force, climbing image included) instead
-    band_forces = original().reshape(len(atoms) - 2, -1, 3)  # cached: no new force evaluation
-    residual = float(np.linalg.norm(band_forces, axis=2).max()) if band_forces.size else 0.0
-    converged = converged and residual <= fmax * (1 + 1e-9)
-    energies = [end_energies[0]] + [float(a.get_potential_energy()) for a in atoms[1:-1]] + [end_energies[1]]
-    n_steps = int(runner.nsteps)
+    forces_per_image = per_image_forces()
+    converged = converged and float(forces_per_image.max(initial=0.0)) <= fmax * (1 + 1e-9)
+    mirrored_numbers = band_mirror is not None and mirror_state["on"]  # the last evaluation used the mirror
+    mirrored_calls = sum(getattr(a.calc, "mirrored", 0) for a in atoms[1:-1])
+    model_check = {"max_force": forces_per_image.tolist(), "fmax": fmax, "by_model": not mirrored_numbers, "continued_whole": False, "steps_whole": 0}
+    if mirrored_numbers and converged:
+        # the model once on every moving image, its own end energies at the ends, the band's NEB
+        # forces from those: a band converged on the symmetrised model must converge on the model
+        for a, energy in zip((atoms[0], atoms[-1]), own_end_energies):
+            a.calc = SinglePointCalculator(a, energy=energy)
+        for k, a in enumerate(atoms[1:-1], start=1):
+            if isinstance(a.calc, (MirrorImage, CentralImage)):
+                # the image's own model instance: the central image's has just evaluated these very
+                # positions (cached); a mirror image's may never have run, and a calculator that keeps
+                # state from its first call (the mock's anchors) is first shown the image the band
+                # started from, as a whole band's calculator was
+                own = a.calc.model
+                if own is None:
+                    own = model()
+                    own.get_potential_energy(starting[k])
+                a.calc = own
+        forces_per_image = per_image_forces()
+        model_check.update(max_force=forces_per_image.tolist(), by_model=True, mirrored_max_force=model_check["max_force"])
+        if float(forces_per_image.max(initial=0.0)) > fmax * (1 + 1e-9):
+            # the band continues whole, every image on the model (their calculators hold this
+            # evaluation, so the first step costs nothing), until the model's own forces converge
+            converged, steps_whole = optimize()
+            forces_per_image = per_image_forces()
+            converged = converged and float(forces_per_image.max(initial=0.0)) <= fmax * (1 + 1e-9)
+            n_steps += steps_whole
+            model_check.update(max_force=forces_per_image.tolist(), continued_whole=True, steps_whole=steps_whole, checked_max_force=model_check["max_force"])
+    # the model's own end energies (a mirrored band ran on their mean)
+    energies = [own_end_energies[0]] + [float(a.get_potential_energy()) for a in atoms[1:-1]] + [own_end_energies[1]]
     return NebOutcome(
         energies=energies,
         images=[AseAtomsAdaptor.get_structure(a) for a in atoms],
@@ -420,7 +475,7 @@ def run_neb(
         n_steps=n_steps,
         force_calls=end_calls + model_calls[0],
         wall_time=time.perf_counter() - start,
-        mirrored_calls=sum(getattr(a.calc, "mirrored", 0) for a in atoms[1:-1]),
+        mirrored_calls=mirrored_calls,
         mirror_check=None if mirror is None else {"held": False, "end_energy_difference": end_difference} if band_mirror is None else {
             "end_energy_difference": end_difference,
             "energy_difference": None if mirror_state["checked"] is None else mirror_state["checked"][0],
@@ -428,4 +483,5 @@ def run_neb(
             "central_force_asymmetry": mirror_state["central"] if n % 2 == 0 else None,
             "held": mirror_state["on"],
         },
+        model_check=model_check,
     )

@@ -16,7 +16,7 @@ from jobflow import Flow, Maker
 
 from structures.configurations import Configuration, PairKind, enumerate_configurations
 from structures.framework import DefectFramework, framework_for_host
-from structures.hops import HopMechanism, LiHop, enumerate_hops
+from structures.hops import HopMechanism, LiHop, TwinMap, enumerate_hops, twin_map
 from structures.hosts import Host, load_host
 from structures.sublattices import DefectKind, parse_dopant, parse_vacancy
 from structures.supercell import parse_supercell
@@ -29,13 +29,24 @@ from workflows.jobs import (
     provenance,
     reference_job,
     relax_job,
+    shared_neb_job,
     static_job,
     unavailable_static_job,
 )
 from workflows.spec import Backend, HopSelection, ScreenSpec
 from structures.errors import LroxInputError
 
-__all__ = ["ScreenPlan", "plan_screen", "select_hops", "ScreenMaker"]
+__all__ = ["ScreenPlan", "Twin", "plan_screen", "select_hops", "hops_beside_vacancy", "ScreenMaker"]
+
+
+@dataclass
+class Twin:
+    """A hop of the plan that is the same physical hop as another (equal ``LiHop.twin_key``): its
+    band is not run; the band of ``configuration_id``/``hop_id`` is, and ``map`` carries it here."""
+
+    configuration_id: str
+    hop_id: str
+    map: TwinMap
 
 
 @dataclass
@@ -71,12 +82,81 @@ class ScreenPlan:
             )
         if not any(self.hops.values()):
             lines.append("warning: this screen has no Li hop to run (no NEB): check 'hops' (per_configuration, max_defect_distance) and the defects")
+        twins = self.twins()
+        if twins:
+            lines.append(f"{len(twins)} hops are twins of others: computed once")
         return lines
+
+    def twins(self) -> dict[tuple[str, str], Twin]:
+        """(configuration id, hop id) of every hop that is a twin of another hop of the plan, with
+        the hop whose band runs for both: the pristine host's where it is one of them, else the
+        first in plan order.
+
+        Twins are the same physical hop (``LiHop.twin_key``: their two end states and path are
+        images under an operation of the pristine supercell), and in a screen they are computed in
+        the same cell, at the same level and settings: the same calculation, which runs once
+        (see :func:`workflows.jobs.twin_document`). A Li-vacancy configuration's hop into its own
+        vacancy is the pristine host's hop; divacancy hops equivalent under the host's operations
+        are one hop across configurations.
+        """
+        shape = (len(self.configurations), tuple((k, len(v)) for k, v in self.hops.items()))
+        cached = self.__dict__.get("_twins")
+        if cached is not None and cached[0] == shape:
+            return cached[1]  # a plan's twins are asked for by the flow, the dry run and its writers
+        pristine = next((c for c in self.configurations if not c.defects), None)
+        ordered = sorted(self.configurations, key=lambda c: c is not pristine)  # stable: plan order otherwise
+        first: dict[str, tuple[Configuration, LiHop]] = {}
+        twins: dict[tuple[str, str], Twin] = {}
+        for config in ordered:
+            for hop in self.hops.get(config.id, []):
+                if not hop.twin_key:
+                    continue
+                if hop.twin_key not in first:
+                    first[hop.twin_key] = (config, hop)
+                    continue
+                computed_config, computed_hop = first[hop.twin_key]
+                mapping = twin_map(self.framework, computed_config, computed_hop, config, hop)
+                if mapping is not None:  # equal keys always have one; without it, the hop runs its own band
+                    twins[(config.id, hop.id)] = Twin(computed_config.id, computed_hop.id, mapping)
+        self.__dict__["_twins"] = (shape, twins)
+        return twins
+
+
+# Å, hop midpoint to the vacant O: a hop "beside" an O vacancy (issue 29), as against one through its
+# edge (midpoint ~1.5 Å away, the edge O missing: V_O-edge)
+BESIDE_VACANCY = (2.0, 4.0)
+
+
+def hops_beside_vacancy(hops: list[LiHop], count: int, window: tuple[float, float] = BESIDE_VACANCY) -> list[LiHop]:
+    """Of a configuration's hops, ``count`` beside its vacancy: O–O edge intact, midpoint within
+    ``window`` of the nearest defect; the nearest in each of ``count`` equal shells of the window
+    (a shell without a hop gives none), so that a screen sees how an effect fades with distance."""
+    low, high = window
+    width = (high - low) / count if count else 0.0
+    picked = []
+    for k in range(count):
+        inner, outer = low + k * width, low + (k + 1) * width
+        last = k == count - 1
+        shell = [
+            h for h in hops
+            if not h.vacant_edge_points and h.distance_to_defect is not None
+            and inner - 1e-6 <= h.distance_to_defect and (h.distance_to_defect < outer or (last and h.distance_to_defect <= outer + 1e-6))
+        ]
+        if shell:
+            picked.append(min(shell, key=lambda h: (h.distance_to_defect, h.id)))
+    return picked
+
+
+def _only_o_vacancies(config: Configuration) -> bool:
+    from structures.labels import ANIONS
+
+    return bool(config.defects) and all(d.kind == DefectKind.VACANCY.value and d.element_removed in ANIONS for d in config.defects)
 
 
 def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection) -> dict[str, list[LiHop]]:
     """The nearest distinct hops around each defect (and, with ``nearest_tsh``, the nearest
-    tetrahedral-path hop of each n-TM class a divacancy opens), plus the same hops in the pristine host."""
+    tetrahedral-path hop of each n-TM class a divacancy opens; with ``beside_vacancy``, hops beside
+    an O vacancy), plus the same hops in the pristine host."""
     pristine = next((c for c in configurations if not c.defects), None)
     chosen: dict[str, list[LiHop]] = {}
     host_hops = enumerate_hops(framework, pristine, cutoff=selection.cutoff) if pristine else []
@@ -96,6 +176,11 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
                     chosen[config.id].append(hop)
                     taken.add(hop.id)
                     per_class[hop.n_tm] += 1
+        if selection.beside_vacancy and _only_o_vacancies(config):
+            reach = BESIDE_VACANCY[1]
+            around = hops if selection.max_defect_distance >= reach else enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=reach)
+            taken = {h.id for h in chosen[config.id]}
+            chosen[config.id] += [h for h in hops_beside_vacancy(around, selection.beside_vacancy) if h.id not in taken]
         for hop in chosen[config.id]:
             pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)
             key = tuple(np.unique(pair, axis=0)[0].tolist())
@@ -180,6 +265,7 @@ class ScreenMaker(Maker):
             expected.append(meta)
 
         pristine = next((c for c in plan.configurations if not c.defects), None)
+        twins = plan.twins()
         for index, member in enumerate(members):
             tag = f" ({member['model']})" if len(members) > 1 else ""
             host_relax = None
@@ -200,12 +286,29 @@ class ScreenMaker(Maker):
                 relaxed_of[config.id] = job
                 if index == 0:
                     self._statics(spec, config, job, backend, member, gpaw_settings, add, static_cell, plan.framework)
+            # a twin hop's band is not run again: its document is the computed one's, carried onto it
+            bands = {}
+            for config in plan.configurations:
+                for hop in plan.hops.get(config.id, []):
+                    if (config.id, hop.id) not in twins:
+                        label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]{tag}"
+                        job = neb_job(relaxed=relaxed_of[config.id].output, host=plan.host, dims=list(plan.framework.dims), configuration=config, hop=hop, backend=backend, settings=member, label=label)
+                        job.name = label
+                        bands[(config.id, hop.id)] = job
             for config in plan.configurations:
                 for hop in plan.hops.get(config.id, []):
                     label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]{tag}"
-                    job = neb_job(relaxed=relaxed_of[config.id].output, host=plan.host, dims=list(plan.framework.dims), configuration=config, hop=hop, backend=backend, settings=member, label=label)
+                    meta = {"kind": "neb", "label": label, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()}
+                    twin = twins.get((config.id, hop.id))
+                    if twin is None:
+                        add(bands[(config.id, hop.id)], meta)
+                        continue
+                    band = bands[(twin.configuration_id, twin.hop_id)]
+                    computed_as = {"configuration_id": twin.configuration_id, "hop_id": twin.hop_id, "label": band.name}
+                    job = shared_neb_job(band.output, hop, config.id, label, computed_as, twin.map, backend, member)
                     job.name = label
-                    add(job, {"kind": "neb", "label": label, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
+                    add(job, {**meta, "computed_as": computed_as})
+                    job.update_metadata({"computed_as": band.name})  # no band of its own: workflows.parallel leaves it to the serial run
             for species in plan.references:
                 job = reference_job(species, backend, member)
                 job.name = f"reference {species}{tag}"

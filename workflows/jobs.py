@@ -24,12 +24,15 @@ from workflows.engine import relax, run_neb
 from workflows.reuse import reuse_or_run
 from workflows.schemas import BaderDoc, CalcStatus, NebDoc, Provenance, ReferenceDoc, RelaxDoc, ScreenResult, StaticDoc
 
-__all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job", "neb_job", "reference_job", "collect_job"]
+__all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job", "neb_job", "shared_neb_job", "twin_document", "reference_job", "collect_job"]
 
 
 # Settings that never change a number (how many threads, which configurations get a static, the
 # core-hour model, test switches): left out of the hash that is part of every number's identity.
-NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile", "neb_mirror"})
+# ``neb_mirror`` is not among them: a mirrored band ends on the model's own forces, but where they
+# were within fmax it stops there, and its numbers differ from a whole band's by the model's parity
+# error (1e-3 eV with SevenNet-0, issue 29): a row must say which it is.
+NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile"})
 
 
 def physics_settings(settings: dict) -> dict:
@@ -288,10 +291,102 @@ def _route_summary(route: str, neb, hop) -> dict:
         "force_calls": neb.force_calls,
         "mirrored_calls": neb.mirrored_calls,
         "mirror_check": neb.mirror_check,
+        "model_check": neb.model_check,
         "saddle_energy": max(neb.energies),
         "mechanism_observed": (observed or {}).get("mechanism"),
         "observed": observed,
     }
+
+
+# relative: how far the cell may be from keeping the operation that relates two twin hops (a relaxed
+# cell keeps its symmetry to float noise, 1e-6; a strain of 1e-4 changes no energy that matters)
+TWIN_LATTICE_TOLERANCE = 1.0e-4
+_PER_IMAGE = ("max_force", "mirrored_max_force", "checked_max_force")  # model_check's lists, one value per moving image
+
+
+def twin_document(computed: dict, twin, hop: dict, configuration_id: str, label: str, computed_as: dict) -> dict:
+    """A twin hop's NEB document from the document of the band that ran (pure: tests call it).
+
+    Two hops are twins when their two end states and path are images of each other under an
+    operation of the pristine supercell (``LiHop.twin_key``); computed in the same cell (every
+    configuration of a screen relaxes at fixed cell on the relaxed host's lattice, and its hops'
+    end points at fixed cell on its own), at the same level and settings, they are the same
+    calculation up to that operation. So everything the band is (status and reason, converged,
+    energies, images, steps, routes, provenance) is the computed band's, carried onto the twin by
+    the operation (``twin``, structures.hops.TwinMap): images in the twin's atom order and
+    direction, energies and end-point steps in its direction. The twin keeps its own identity
+    (configuration, hop id and summary, label), and ``computed_as`` names the band that ran and
+    the operation. Where the cell has lost the operation (a model that broke the host's symmetry
+    when it relaxed its cell), the twin is recorded as failed with that reason.
+
+    Of the routes, the profile's own is read again on the carried band (its mechanism evidence
+    refers to the twin's sites); the others keep their profile, not their evidence, whose band
+    stays with the hop that ran.
+    """
+    from structures.hops import TwinMap
+
+    twin = twin if isinstance(twin, TwinMap) else TwinMap.from_dict(twin)
+    doc = dict(computed)
+    stored = doc.get("images") or []
+    images = [_structure(image) for image in stored]
+    record = {**computed_as, "operation": twin.operation, "reversed": twin.reversed}
+    if images:
+        record["lattice_deviation"] = twin.lattice_deviation(images[0].lattice)
+    doc.update(label=label, configuration_id=configuration_id, hop_id=hop.get("id"), hop=hop, computed_as=record)
+
+    def directed(values):
+        return None if values is None else (list(values)[::-1] if twin.reversed else list(values))
+
+    doc["energies"] = directed(doc.get("energies"))
+    doc["endpoint_steps"] = directed(doc.get("endpoint_steps"))
+    mapped = twin.band(images) if images else []
+    if mapped:
+        doc["images"] = [m.as_dict() for m in mapped] if isinstance(stored[0], dict) else mapped
+    if record.get("lattice_deviation", 0.0) > TWIN_LATTICE_TOLERANCE:
+        reason = (
+            f"twin of {computed_as.get('label')}, but the relaxed cell has lost the operation that relates them "
+            f"(deviation {record['lattice_deviation']:.1e}): its band is not this hop's"
+        )
+        doc.update(status=CalcStatus.FAILED.value, reason=reason)
+    routes = []
+    for route in doc.get("routes") or []:
+        route = dict(route)
+        if "skipped" not in route:
+            route["energies"] = directed(route.get("energies"))
+            if route.get("model_check"):
+                route["model_check"] = {k: directed(v) if k in _PER_IMAGE else v for k, v in route["model_check"].items()}
+            route["observed"] = None
+            if route.get("route") == doc.get("route") and mapped and doc.get("energies"):
+                route["observed"] = _observed(mapped, doc["energies"], hop.get("saddle_geometry") or {})
+                route["mechanism_observed"] = (route["observed"] or {}).get("mechanism")
+        routes.append(route)
+    if doc.get("routes") is not None:
+        doc["routes"] = routes
+    return doc
+
+
+def _observed(images, energies, geometry) -> dict | None:
+    from descriptors.physics.mechanism import observed_mechanism
+
+    try:
+        return observed_mechanism(images, energies, geometry)
+    except (ValueError, IndexError):
+        return None
+
+
+def shared_neb(computed, hop, configuration_id: str, label: str, computed_as: dict, twin, backend: str, settings: dict) -> NebDoc:
+    """The NEB document of a twin hop: the band of the hop it twins, which ran once (``computed_as``),
+    recorded under this hop's configuration and id (:func:`twin_document`). Its cost is the band's
+    that ran: none here (``force_calls`` 0). A band that produced nothing leaves its twin failed too."""
+    start = time.perf_counter()
+    computed = as_dict(computed)
+    if computed is None:
+        reason = f"the band it shares ({computed_as.get('label')}) produced no output"
+        return _failed(NebDoc, label, backend, settings, reason, configuration_id=configuration_id, hop_id=hop.id, hop=hop.summary(), computed_as=computed_as)
+    doc = twin_document(computed, twin, hop.summary(), configuration_id, label, computed_as)
+    doc.pop("kind", None)
+    doc.update(force_calls=0, endpoint_time=0.0, wall_time=time.perf_counter() - start)
+    return NebDoc(**doc)
 
 
 def reference_structure(species: str) -> tuple[Structure, bool]:
@@ -484,6 +579,12 @@ def local_job_store():
 def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label):
     _crash_if_asked(backend, settings, label)
     return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label, versions=code_versions(backend, settings))
+
+
+@job(output_schema=NebDoc, config=_TOLERANT, data=BIG_OUTPUTS)
+def shared_neb_job(computed, hop, configuration_id, label, computed_as, twin, backend, settings):
+    """A twin hop's document from the band that ran for it (no calculation: see :func:`shared_neb`)."""
+    return shared_neb(computed, hop, configuration_id, label, computed_as, twin, backend, settings)
 
 
 @job(output_schema=StaticDoc, config=_TOLERANT)

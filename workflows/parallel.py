@@ -6,7 +6,8 @@ thread each do more work than one process with two threads (measured: benchmarks
 
 1. the host relaxation and the elemental references (everything else needs the host lattice);
 2. the defect relaxations, one task each;
-3. the NEB bands and the GPAW statics, one task each, the largest first.
+3. the NEB bands and the GPAW statics, one task each, the largest first (a twin hop has no band
+   of its own: its document, the band of the hop it twins, is made by the serial run).
 
 A task is a sub-flow of the screen's own Flow (built the same way in the worker) holding the jobs
 it needs; each job finds what it depends on in the job cache (:mod:`workflows.reuse`), which the
@@ -45,7 +46,9 @@ def stages(flow) -> list[list[list[str]]]:
     host = [u for u in relax if not by_uuid[u].input_uuids]  # relaxations that wait for nothing
     first = [[u] for u in host] + [[u] for u, k in kind.items() if k == "reference"]
     second = [sorted(with_inputs(u)) for u in relax if u not in host]
-    third = [sorted(with_inputs(u)) for u, k in kind.items() if k == "neb" or _function(by_uuid[u]) == "gpaw_bader_job"]  # a Bader task holds its static
+    # a twin hop's job runs no band (it carries its twin's, computed in that one's task): the serial run does it
+    bands = [u for u, k in kind.items() if k == "neb" and not by_uuid[u].metadata.get("computed_as")]
+    third = [sorted(with_inputs(u)) for u in bands] + [sorted(with_inputs(u)) for u in by_uuid if _function(by_uuid[u]) == "gpaw_bader_job"]  # a Bader task holds its static
     return [first, second, third]
 
 

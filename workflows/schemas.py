@@ -87,6 +87,10 @@ class NebDoc(CalcDoc):
     route: str | None = None  # the band whose profile this is: "edge" (IDPP) or "tetrahedral"
     endpoint_time: float | None = None  # s of wall_time spent relaxing the two end points
     routes: list[dict] | None = None  # every band run for the hop, with its profile and mechanism (a skipped one: why)
+    # a twin hop (the same physical hop as another of the screen: LiHop.twin_key) is computed once:
+    # this document is then that band's, carried onto this hop, and this says which band ran
+    # (configuration_id, hop_id, label) and by which operation it maps here (workflows.jobs.twin_document)
+    computed_as: dict | None = None
 
 
 class ReferenceDoc(CalcDoc):

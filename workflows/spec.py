@@ -52,6 +52,12 @@ class HopSelection:
     # Li-vacancy screen tests TSH or its n-TM ordering. A number N: the N nearest of each class
     # (true = 1, false = 0), for a screen that must rank tetrahedral barriers, not only find one
     nearest_tsh: bool | int = True
+    # also hops *beside* an O vacancy, not through its edge: in each configuration whose defects are
+    # all O vacancies, N hops with their O–O edge intact and their midpoint 2–4 Å from the vacancy,
+    # the nearest in each of N equal shells of that range, so that their distances spread across it
+    # (workflows.flows.hops_beside_vacancy). The hops nearest a vacancy cross its edge (V_O-edge);
+    # without these a screen cannot tell a vacancy's effect on its neighbours from the lost edge O
+    beside_vacancy: int = 0
     # which defect configurations get hops: ids, exact names, or name prefixes ending in '*'
     # ("V_O(*": the isolated O vacancies, not the pairs that contain one); empty: all. The others
     # are relaxed only (energies, E_vac(O), geometry): the way to keep a screen's many pairs cheap.
@@ -238,6 +244,8 @@ class ScreenSpec:
             raise LroxInputError("spec 'hops.configurations': a list of configuration ids, names or name prefixes ending in '*'")
         if not 0 <= h.tsh_per_class <= 100:
             raise LroxInputError(f"spec 'hops.nearest_tsh' must be true, false or a number of hops from 0 to 100, got {h.nearest_tsh}")
+        if isinstance(h.beside_vacancy, bool) or not 0 <= h.beside_vacancy <= 20:
+            raise LroxInputError(f"spec 'hops.beside_vacancy' must be a number of hops from 0 to 20, got {h.beside_vacancy}")
         if not 0 <= h.per_configuration <= 1000:
             raise LroxInputError(f"spec 'hops.per_configuration' must be between 0 and 1000, got {h.per_configuration}")
         m = self.mlip

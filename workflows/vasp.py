@@ -235,35 +235,19 @@ def collect_neb_with_state(endpoint_dirs, neb_head_dir):
 @job(config=JobConfig(on_missing_references=OnMissing.NONE))
 def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expected: list[dict]) -> dict:
     """Record each VASP task's status; a task that produced nothing is failed with its label."""
+    from workflows.jobs import twin_document
+
     documents = []
     for output, meta in zip(outputs, expected):
+        twin = meta.get("twin")  # a twin hop: the output is the band of the hop it twins
+        meta = {k: v for k, v in meta.items() if k != "twin"}
         if output is None:
             documents.append({**meta, "status": "failed", "reason": "job produced no output (it failed or was cancelled before finishing)"})
             continue
-        summary = getattr(output, "output", None)
-        structure = getattr(summary, "structure", None)
-        state = _state_name(getattr(output, "state", None))
-        images = getattr(output, "images", None) or []
-        n_atoms = len(structure) if structure is not None else 0
-        documents.append(
-            {
-                **meta,
-                "energy_per_atom": getattr(summary, "energy", None) / n_atoms if meta["kind"] == "reference" and n_atoms else None,
-                # emmet's task state: 'successful' for a finished run, 'failed' for one that did
-                # not converge (kept, with the reason, never dropped)
-                "status": "failed" if state in ("failed", "error") else "success",
-                "reason": f"VASP task state '{state}'" if state in ("failed", "error") else None,
-                "provenance": screen["provenance"],
-                "energy": getattr(summary, "energy", None),
-                "structure": structure.as_dict() if structure is not None else None,
-                "energies": list(getattr(output, "energies", None) or []) or None,
-                "images": [image.as_dict() for image in images] or None,
-                "route": next((t.split(": ", 1)[1] for t in getattr(output, "tags", None) or [] if t.startswith("lrox route: ")), None),
-                # the run folder: the descriptor module reads the DOS (vasprun.xml) and the
-                # charge density / ACF.dat from it, as 'lrox ingest' does for any VASP folder
-                "dir_name": getattr(output, "dir_name", None),
-            }
-        )
+        if twin is not None:
+            documents.append(twin_document(_vasp_document(output, meta, screen), twin, meta["hop"], meta["configuration_id"], meta["label"], meta["computed_as"]))
+            continue
+        documents.append(_vasp_document(output, meta, screen))
     return {
         **screen,
         "level_of_theory": screen["provenance"]["level_of_theory"],
@@ -271,6 +255,32 @@ def collect_vasp(screen: dict, configurations: list[dict], outputs: list, expect
         "configurations": configurations,
         "documents": documents,
         "n_failed": sum(d["status"] == "failed" for d in documents),
+    }
+
+
+def _vasp_document(output, meta: dict, screen: dict) -> dict:
+    """One VASP task's document: its status (emmet's task state), numbers and run folder."""
+    summary = getattr(output, "output", None)
+    structure = getattr(summary, "structure", None)
+    state = _state_name(getattr(output, "state", None))
+    images = getattr(output, "images", None) or []
+    n_atoms = len(structure) if structure is not None else 0
+    return {
+        **meta,
+        "energy_per_atom": getattr(summary, "energy", None) / n_atoms if meta["kind"] == "reference" and n_atoms else None,
+        # emmet's task state: 'successful' for a finished run, 'failed' for one that did
+        # not converge (kept, with the reason, never dropped)
+        "status": "failed" if state in ("failed", "error") else "success",
+        "reason": f"VASP task state '{state}'" if state in ("failed", "error") else None,
+        "provenance": screen["provenance"],
+        "energy": getattr(summary, "energy", None),
+        "structure": structure.as_dict() if structure is not None else None,
+        "energies": list(getattr(output, "energies", None) or []) or None,
+        "images": [image.as_dict() for image in images] or None,
+        "route": next((t.split(": ", 1)[1] for t in getattr(output, "tags", None) or [] if t.startswith("lrox route: ")), None),
+        # the run folder: the descriptor module reads the DOS (vasprun.xml) and the
+        # charge density / ACF.dat from it, as 'lrox ingest' does for any VASP folder
+        "dir_name": getattr(output, "dir_name", None),
     }
 
 
@@ -311,11 +321,15 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
             jobs.append(j)
             outputs.append(j.output)
             expected.append({"kind": kind, "label": j.name, "configuration_id": config.id})
+    twins = plan.twins()  # hops that are the same physical hop as another: their band runs once
+    bands = {}
     for config in plan.configurations:
         # the hop job needs the defects, not the 240-atom structure: jobflow scans every argument
         # of every job, so the structure went through that scan once per hop
         defects_only = dataclasses.replace(config, structure=None) if plan.hops.get(config.id) else None
         for hop in plan.hops.get(config.id, []):
+            if (config.id, hop.id) in twins:
+                continue
             band = (seeds or {}).get(hop.id)
             neb = vasp_hop_neb(
                 relax_output=relax_of[config.id].output, host=plan.host, dims=list(plan.framework.dims),
@@ -323,9 +337,23 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
             )
             neb.name = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
             neb.update_metadata({"kind": "neb", "configuration_id": config.id, "hop_id": hop.id})
-            jobs.append(neb)
+            bands[(config.id, hop.id)] = neb
+    for config in plan.configurations:
+        for hop in plan.hops.get(config.id, []):
+            meta = {"kind": "neb", "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()}
+            twin = twins.get((config.id, hop.id))
+            if twin is None:
+                neb = bands[(config.id, hop.id)]
+                jobs.append(neb)
+                outputs.append(neb.output)
+                expected.append({**meta, "label": neb.name})
+                continue
+            # no job: the collector carries the band that ran onto this hop (workflows.jobs.twin_document)
+            neb = bands[(twin.configuration_id, twin.hop_id)]
+            computed_as = {"configuration_id": twin.configuration_id, "hop_id": twin.hop_id, "label": neb.name}
+            label = f"neb {config.name} {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]"
             outputs.append(neb.output)
-            expected.append({"kind": "neb", "label": neb.name, "configuration_id": config.id, "hop_id": hop.id, "hop": hop.summary()})
+            expected.append({**meta, "label": label, "computed_as": computed_as, "twin": twin.map.as_dict()})
     from workflows.jobs import reference_structure
 
     for species in plan.references:
@@ -460,7 +488,8 @@ def write_vasp_inputs(
     route gets a second folder (``_tetrahedral``); everything else is exactly what atomate2 would write.
     Configurations are written in ``processes`` worker processes (:mod:`workflows.pool`), and
     ``progress`` (a :class:`workflows.progress.CountProgress`) counts configurations, hops and
-    folders as each is done. Returns the number of jobs of each kind.
+    folders as each is done. A twin hop gets no folder (``twins.json`` in its configuration's
+    folder names the band that runs for it). Returns the number of jobs of each kind.
     """
     from collections import Counter
 
@@ -492,8 +521,11 @@ def dry_run_folder_count(plan) -> int:
     from structures.hops import HopMechanism
 
     folders = 2 * len(plan.configurations) + len(plan.references)
-    for hops in plan.hops.values():
+    twins = plan.twins()
+    for config_id, hops in plan.hops.items():
         for hop in hops:
+            if (config_id, hop.id) in twins:
+                continue  # no folder: its twin's band runs for it
             tetrahedral = hop.mechanism is HopMechanism.TSH and bool(hop.saddle_geometry.get("tetrahedra"))
             folders += 3 + tetrahedral  # the band(s) and its two end points
     return folders
@@ -508,6 +540,7 @@ class _VaspInputWriter:
         self.settings = spec.settings_for_backend()
         self.makers = vasp_makers(self.settings)
         self.pristine = next((c for c in plan.configurations if not c.defects), None)
+        self.twins = plan.twins()  # once, before the workers fork
 
     def configuration(self, item: tuple) -> dict:
         import json
@@ -525,7 +558,14 @@ class _VaspInputWriter:
         for kind, maker in (("relax", relax_maker), ("static", makers.static)):
             _write(config.structure, maker.input_set_generator, folder / kind)
             counts[kind] += 1
-        hops = plan.hops.get(config.id, [])
+        shared = {hop.id: self.twins[(config.id, hop.id)] for hop in plan.hops.get(config.id, []) if (config.id, hop.id) in self.twins}
+        if shared:  # twin hops get no folder: the band of the hop each twins runs once, for both
+            twins_json = {
+                hop_id: {"computed_as": {"configuration_id": t.configuration_id, "hop_id": t.hop_id}, "operation": t.map.operation, "reversed": t.map.reversed}
+                for hop_id, t in shared.items()
+            }
+            (folder / "twins.json").write_text(json.dumps(twins_json, indent=1))
+        hops = [hop for hop in plan.hops.get(config.id, []) if hop.id not in shared]
         for hop in hops:
             ends = hop_endpoints(plan.framework, config, hop)
             bands = {}
