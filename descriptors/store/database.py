@@ -189,8 +189,33 @@ class DescriptorDatabase:
         # (which reads as someone else's database), only a schema being made
         MetaRow.__table__.create(self.engine, checkfirst=True)
         Base.metadata.create_all(self.engine)
+        self._add_missing_hop_columns()
         with Session(self.engine) as session, session.begin():
             self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
+
+    def _add_missing_hop_columns(self) -> None:
+        """A hop table written before a column existed gets it, empty (every hop column is nullable and
+        the hop table is derived, so nothing is lost: re-ingesting fills it). Its rows read as null."""
+        from sqlalchemy import inspect
+
+        present = self.hop_columns()
+        missing = [c for c in HopRow.__table__.columns if c.name not in present]
+        if not missing:
+            return
+        with self.engine.begin() as connection:
+            for column in missing:
+                kind = column.type.compile(dialect=self.engine.dialect)
+                connection.exec_driver_sql(f'ALTER TABLE hops ADD COLUMN "{column.name}" {kind}')
+        inspect(self.engine).clear_cache()
+
+    def hop_columns(self) -> set[str]:
+        """The columns the database's hop table has (an older database lacks the newest)."""
+        from sqlalchemy import inspect
+
+        try:
+            return {c["name"] for c in inspect(self.engine).get_columns("hops")}
+        except (OperationalError, SQLAlchemyError):
+            return set()
 
     @staticmethod
     def _reason(exc: Exception) -> str:
@@ -247,9 +272,13 @@ class DescriptorDatabase:
 
     # ----- reads --------------------------------------------------------------------------------
     def rows(self, table) -> list[dict]:
+        """Every row of a table; a hop-table column this database was written without reads as None."""
+        columns = list(table.__table__.columns)
+        present = self.hop_columns() if table is HopRow else {c.name for c in columns}
+        kept = [c for c in columns if c.name in present]
         with Session(self.engine) as session:
-            objects = session.scalars(select(table)).all()
-            return [{c.name: getattr(o, c.name) for c in table.__table__.columns} for o in objects]
+            result = session.execute(select(*kept)).all()
+        return [{c.name: (row[kept.index(c)] if c in kept else None) for c in columns} for row in result]
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
