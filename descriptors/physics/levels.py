@@ -144,11 +144,11 @@ class ValidationError:
         """Every validation error has the same sign (the mean signed error is as large as the MAE)."""
         return self.n > 1 and abs(abs(self.signed_mean) - self.mae) < 1e-9
 
-    def text(self) -> str:
+    def text(self, with_level: bool = True) -> str:
         what = {"barrier": "barriers", "e_kra": "E_KRA", "e_kra_difference": "differences of E_KRA"}.get(self.quantity, self.quantity)
-        bias = f"; signed mean {self.signed_mean:+.3f} eV" + (" (every error of one sign: it ranks, it does not give absolute numbers)" if self.biased else "")
-        left = f"; {len(self.excluded)} flagged row{'s' if len(self.excluded) != 1 else ''} left out" if self.excluded else ""
-        return f"{self.level}: validation MAE on {what} {self.mae:.3f} eV (n = {self.n}{bias}{left})"
+        bias = (f", every error of one sign, signed mean {self.signed_mean:+.3f} eV: it ranks, it does not give absolute numbers" if self.biased
+                else f", signed mean {self.signed_mean:+.3f} eV")
+        return f"{self.level + ': ' if with_level else ''}validation MAE on {what} {self.mae:.3f} eV (n = {self.n}{bias})"
 
 
 @lru_cache(maxsize=1)
@@ -200,7 +200,7 @@ def uncovered(level: str, elements=(), o_vacancy: bool = False, dopants=()) -> l
     missing = []
     new = sorted(set(elements) - set(covers.get("elements", [])))
     if new:
-        missing.append(f"no host with {', '.join(new)}")
+        missing.append(f"no example with {', '.join(new)}")
     if o_vacancy and not covers.get("o_vacancy"):
         missing.append("no O vacancy")
     extra = sorted(set(dopants) - set(covers.get("dopants", [])))
