@@ -55,6 +55,8 @@ def evaluate_rules(hops: list[dict], long_rows: list[dict], configurations: list
     rows_of: dict[str, list[dict]] = {}
     for r in long_rows:
         rows_of.setdefault(r["level"], []).append(r)
+    if barrier_level is None:  # no hop at any level: the configurations' rules at the level with the most rows
+        barrier_level = max(rows_of, key=lambda a: len(rows_of[a]), default=None)
     barrier_rows = rows_of.get(barrier_level, [])
     electronic = {a: rows for a, rows in rows_of.items() if any(r.get("o2p_center_vbm") is not None for r in rows)}
     electronic_level = max(electronic, key=lambda a: sum(r.get("o2p_center_vbm") is not None for r in electronic[a]), default=None)
