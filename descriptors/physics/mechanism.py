@@ -20,7 +20,8 @@ certainly entered the tetrahedron. Measured in the band's own end points on Li2M
 2.8 Å is 0.57 Å. An ODH path crosses the O–O edge, which is an edge of both tetrahedra: it passes
 1.05–1.10 Å from their centres and never enters them. On that example the divacancy bands come within
 0.24–0.49 Å of the centre and the single-vacancy paths that bent into a 0-TM tetrahedron within
-0.35–0.52 Å, all inside ``r_in``; the nearest ODH band (beside Mg) stays 0.60 Å away (``r_in`` 0.57 Å) and comes within 0.48 Å of the edge midpoint.
+0.35–0.52 Å, all inside ``r_in``; the nearest ODH band (beside Mg) stays 0.60 Å away (``r_in`` 0.57 Å)
+and comes within 0.48 Å of the edge midpoint.
 
 **The label.** TSH when the path enters a tetrahedral site (closest approach below its ``r_in``), or
 when the band has an intermediate minimum with the Li inside a tetrahedron; otherwise ODH when the

@@ -227,6 +227,7 @@ def _delta_e_a(cid: str, calc: dict, entry: dict, summaries: dict, computed: dic
     found, how = _reference_hop(entry, summary, parent, summaries[parent], computed, level, settings)
     base = {"reference_configuration": parent, "removed_defect": removed, "parent_chosen_as": why_parent}
     if found is None:
+        how = how.replace("in the parent", f"in the parent ({summaries[parent].get('name') or parent})")
         return [descriptor_row(cid, "delta_e_a", None, calc, subject, status="unavailable", flags=[how], details={**base, "reason": how})]
     like, comparison = _comparison(entry["mechanism"], found["mechanism"])
     twin, _ = same_hop({**entry, "id": "a"}, {**found, "id": "b"})

@@ -208,7 +208,7 @@ def rule_slab_spacing(configurations: list[dict], level: str, hops: list[dict] |
     points = _nearest_points(rows, hops or [], "li_slab_spacing")
     parts, stats, errors, power = _ranked_rule(points, "li_slab_spacing", -1, level, "Li-slab spacing")
     verdict, reason = combine(parts) if parts else (NOT_ENOUGH, "no configuration has both a Li-slab spacing and a hop near its defect at this level")
-    errors.append("the validation set has no geometry: the model's error on the Li-slab spacing is not measured (its LiCoO2 c is within 0.3 % of experiment, benchmarks/RESULTS.md)")
+    errors.append("the validation set has no geometry: the level's error on the Li-slab spacing is not measured")
     return RuleResult(
         4,
         "The barrier rises as the Li slab narrows",

@@ -3,12 +3,13 @@ and a cross-validated baseline model that predicts E_KRA from physical descripto
 
 The baseline never sees an NEB-derived column: forward, reverse, barrier, ΔE_a, spread, route,
 convergence and the observed mechanism all come from the very band whose E_KRA is the target, and
-would leak it. Folds are grouped by configuration and by physical hop: twin rows (one hop computed
-in two configurations, ``twin_group``) and the configurations they join fall into one fold, so the
-same band is never on both sides of a fold. The model is scored against three trivial predictors
+would leak it. The examples are distinct physical hops (twin rows, one hop computed in several
+configurations, count once, as the representative of their ``twin_group``), and folds are grouped
+by configuration (and, where a twin group still spans two configurations, by both: they fall into one
+fold), so the same band is never on both sides of a fold. The model is scored against three trivial predictors
 (the training mean; a lookup of the mean per ``mechanism_expected``; per n-TM), on the same folds,
-and said to beat them only where its absolute errors are lower than the best one's by more than
-their paired 95 % t-interval.
+and said to beat the best of them only where the 95 % interval of the MAE difference (errors paired
+per hop, clustered by fold group) lies below zero.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ class BaselineResult:
             return ""
         value, low, high = self.difference
         return (f"it {self.beats} the best trivial predictor ({self.versus}, MAE {self.trivial[self.versus]:.3f} eV): "
-                f"its absolute errors minus the predictor's, per fold group, {value:+.3f} eV (paired 95 % t-interval {low:+.3f} to {high:+.3f} eV, "
-                f"{self.n_fold_groups} groups)")
+                f"MAE difference {value:+.3f} eV (95 % t-interval {low:+.3f} to {high:+.3f} eV, errors paired per hop and clustered by "
+                f"the {self.n_fold_groups} fold groups)")
 
 
 def permutation_importance_batched(model, x, y, n_repeats: int = 10, seed: int = 0) -> np.ndarray:
@@ -190,13 +191,20 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
     import pandas as pd
     from sklearn.model_selection import GroupKFold
 
-    data = [r for r in rows if r.get("e_kra") is not None]
+    every = [r for r in rows if r.get("e_kra") is not None]
+    # one row per physical hop: a twin computed in two configurations is one example, never two
+    kept: dict = {}
+    for r in every:
+        key = r.get("twin_group") or r.get("hop_id") or id(r)
+        if key not in kept or r.get("hop_id") == key:
+            kept[key] = r
+    data = list(kept.values())
+    distinct = len(data)
     groups = fold_groups(data)
     n_configurations = len({r["configuration_id"] for r in data})
     n_groups = len(set(groups))
-    distinct = len({r.get("twin_group") or r.get("hop_id") for r in data})
     if n_groups < min_configurations:
-        return BaselineResult(len(data), n_configurations, 0, None, None, reason=f"{n_groups} groups of configurations (twins joined) with a barrier; grouped cross-validation needs {min_configurations}",
+        return BaselineResult(len(every), n_configurations, 0, None, None, reason=f"{n_groups} configurations with a distinct hop; grouped cross-validation needs {min_configurations}",
                               n_distinct_hops=distinct, n_fold_groups=n_groups)
     frame = pd.DataFrame(data)
     candidates = [c for c in frame.columns if c.split("@")[0] not in LEAKY and c.split("@")[0] not in IDENTIFIERS]
@@ -204,7 +212,7 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
     categorical = [c for c in CATEGORICAL if c in frame.columns and frame[c].nunique(dropna=True) > 1]
     x = pd.concat([frame[numeric].astype(float), pd.get_dummies(frame[categorical].astype(str), dtype=float)], axis=1) if categorical else frame[numeric].astype(float)
     if x.shape[1] == 0:
-        return BaselineResult(len(data), n_configurations, 0, None, None, reason="no descriptor varies between these hops", n_distinct_hops=distinct, n_fold_groups=n_groups)
+        return BaselineResult(len(every), n_configurations, 0, None, None, reason="no descriptor varies between these hops", n_distinct_hops=distinct, n_fold_groups=n_groups)
     y = frame["e_kra"].to_numpy(dtype=float)
     folds = min(5, n_groups)
     model_errors = np.zeros(len(y))
@@ -228,7 +236,7 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
     best = min(trivial, key=trivial.get)
     beats, difference = _compare(model_errors, trivial_errors[best], groups)
     return BaselineResult(
-        n_hops=len(data),
+        n_hops=len(every),
         n_configurations=n_configurations,
         folds=folds,
         mae=float(model_errors.mean()),
@@ -245,19 +253,19 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
 
 
 def _compare(model: np.ndarray, trivial: np.ndarray, groups: list[str]) -> tuple[str, tuple[float, float, float]]:
-    """Whether the model's absolute errors are lower than a trivial predictor's: the mean difference
-    per fold group (the unit the folds keep together) with its paired 95 % t-interval."""
+    """Whether the model's absolute errors are lower than a trivial predictor's: the difference of the
+    two MAEs, with a 95 % t-interval whose standard error is clustered by fold group (the hops of one
+    group are not independent of each other: they share a configuration)."""
     from scipy.stats import t
 
-    by_group: dict[str, list[float]] = {}
-    for g, d in zip(groups, model - trivial):
-        by_group.setdefault(g, []).append(float(d))
-    per_group = np.array([np.mean(v) for v in by_group.values()])
-    if len(per_group) < 2:
-        value = float(model.mean() - trivial.mean())
+    d = model - trivial
+    value = float(d.mean())
+    labels = sorted(set(groups))
+    if len(labels) < 2:
         return "does not beat", (value, value, value)
-    half = float(t.ppf(0.975, len(per_group) - 1) * per_group.std(ddof=1) / np.sqrt(len(per_group)))
-    centre = float(per_group.mean())
-    low, high = centre - half, centre + half
+    sums = np.array([sum(d[i] - value for i, g in enumerate(groups) if g == label) for label in labels])
+    se = float(np.sqrt(np.sum(sums**2) * len(labels) / (len(labels) - 1)) / len(d))
+    half = float(t.ppf(0.975, len(labels) - 1)) * se
+    low, high = value - half, value + half
     verdict = "beats" if high < 0 else "is beaten by" if low > 0 else "does not beat"
-    return verdict, (centre, low, high)
+    return verdict, (value, low, high)

@@ -213,7 +213,7 @@ def _vacancy_part(name: str, hops: list[dict], formulas: dict, level: str) -> tu
         why = h.get("delta_e_a_comparison") or "no ΔE_a (the same hop did not run in the parent configuration)"
         if h.get("delta_e_a") is not None and "reference " in str(h.get("delta_e_a_flags") or ""):
             why = f"the reference's profile is flagged ({h['delta_e_a_flags']})"
-        apart.append({"point": _name({**h, "n_configurations": 1}), "ΔE_a (eV)": h.get("delta_e_a"), "why": why})
+        apart.append({"point": _name({**h, "n_configurations": 1}), "distance to V_O (Å)": h.get("distance_to_defect"), "ΔE_a (eV)": h.get("delta_e_a"), "why": why})
     points = distinct_hops(comparable, "delta_e_a")
     by_vacancy: dict[str, list[float]] = {}
     for p in points:
@@ -244,13 +244,13 @@ def _vacancy_part(name: str, hops: list[dict], formulas: dict, level: str) -> tu
     return {"part": name, "verdict": verdict, "n": len(per_vacancy), "why": why}, stats, apart, errors, power, points
 
 
-def rule_o_vacancy_lowers_barriers(hops: list[dict], formulas: dict | None = None) -> RuleResult:
+def rule_o_vacancy_lowers_barriers(hops: list[dict], formulas: dict | None = None, names: dict | None = None) -> RuleResult:
     """Two claims, judged apart: hops **through** the vacant O's own edge (``V_O-edge``: the edge lost
     an O, the path the literature's 0.69 → 0.39 eV refers to) and hops **beside** a vacancy (midpoint
     2-4 Å from it, edge intact). ΔE_a is against the same hop in the parent configuration (the one
     without this vacancy, by id) on the same route; a point whose reference took another route, or
     whose parent never ran the hop, is shown apart and named."""
-    formulas = formulas or {}
+    formulas, names = formulas or {}, names or {}
     level = levels_of(hops)[0] if levels_of(hops) else ""
     around = [h for h in usable_hops(hops) if str(h.get("nearest_defect") or "").startswith("V_O") and (h.get("distance_to_defect") or 99) <= NEAR]
     through = [h for h in around if h.get("mechanism_expected") == "V_O-edge"]
@@ -292,10 +292,13 @@ def rule_o_vacancy_lowers_barriers(hops: list[dict], formulas: dict | None = Non
             "hline": 0.0,
             "band": (LITERATURE["rule2"][0], "literature: 0.69 → 0.39 eV"),
             "intervals": [(s.name, s.value, s.low, s.high) for s in stats if s.low is not None and s.unit],
+            # points with a ΔE_a that is another comparison: drawn hollow, named, outside the statistic
+            "apart": [(a["distance to V_O (Å)"], a["ΔE_a (eV)"], "apart") for a in apart if a["ΔE_a (eV)"] is not None and a["distance to V_O (Å)"] is not None],
         },
         table=[
             {"part": p["part"], "configuration": p.get("configuration"), "hop": f"{p.get('start')} → {p.get('end')}", "distance to V_O (Å)": p["distance_to_defect"],
-             "E_KRA (eV)": p.get("e_kra"), "parent": p.get("reference_configuration_id"), "ΔE_a (eV)": p["delta_e_a"]}
+             "E_KRA (eV)": p.get("e_kra"), "parent": names.get(p.get("reference_configuration_id"), p.get("reference_configuration_id")),
+             "ΔE_a (eV)": p["delta_e_a"]}
             for p in sorted(points, key=lambda p: (p["part"], p["distance_to_defect"], p["delta_e_a"]))
         ],
         parts=parts,

@@ -172,9 +172,10 @@ def build_report(db, where: str | None = None) -> str:
         trivial = ", ".join(f"{name} {mae:.3f} eV" for name, mae in baseline.trivial.items())
         parts += [
             f"<p>Gradient boosting (scikit-learn) predicting E_KRA from {len(baseline.features)} descriptors that no NEB produced "
-            f"(NEB-derived columns are left out: they would leak the target), {baseline.folds}-fold cross-validation grouped by configuration "
-            f"and by physical hop ({baseline.n_hops} hops, {baseline.n_distinct_hops} distinct, in {baseline.n_configurations} configurations; twins keep "
-            f"their configurations in one fold: {baseline.n_fold_groups} groups), {_e(barrier_level)}: <strong>MAE {baseline.mae:.3f} eV</strong>. "
+            f"(NEB-derived columns are left out: they would leak the target), on distinct hops ({baseline.n_hops} hop rows are "
+            f"{baseline.n_distinct_hops} physical hops: a twin counts once), {baseline.folds}-fold cross-validation grouped by configuration "
+            f"({baseline.n_configurations} configurations, {baseline.n_fold_groups} fold groups: a twin group never spans two folds), "
+            f"{_e(barrier_level)}: <strong>MAE {baseline.mae:.3f} eV</strong>. "
             f"Trivial predictors on the same folds: {_e(trivial)}. <strong>{_e(baseline.verdict_text()[0].upper() + baseline.verdict_text()[1:])}.</strong> "
             "The feature table is <code>lrox export --features OUT.parquet</code>.</p>",
             _table([{"feature": n, "permutation importance (eV of MAE)": v} for n, v in baseline.importances], ["feature", "permutation importance (eV of MAE)"]),

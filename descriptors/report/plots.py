@@ -148,10 +148,15 @@ def rule_figure(rule) -> bytes:
         for k, (name, value, low, high) in enumerate(spec.get("intervals") or []):
             x = 0.25 + 0.25 * k
             ax.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt="s", color="tab:red", capsize=4, zorder=4, label=f"{name}: mean, 95 % interval")
+        for x, y, label in spec.get("apart") or []:
+            ax.scatter([x], [y], s=40, facecolor="white", edgecolor="black", marker="D", zorder=3, label=None)
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 0), fontsize=6, va="center")
         if spec.get("min_range") and spec["x"]:
-            span = max(spec["x"]) - min(spec["x"])
-            ax.axvspan(min(spec["x"]), min(spec["x"]) + spec["min_range"], color="0.9", zorder=0,
-                       label=f"the range a rank needs ({spec['min_range']:g}); the data span {span:.3f}")
+            low, span = min(spec["x"]), max(spec["x"]) - min(spec["x"])
+            top = max(spec["y"])
+            ax.plot([low, low + spec["min_range"]], [top * 1.04] * 2, color="tab:red", lw=3, solid_capstyle="butt",
+                    label=f"the range a rank needs: {spec['min_range']:g}")
+            ax.plot([low, low + span], [top * 1.07] * 2, color="black", lw=3, solid_capstyle="butt", label=f"the range the data span: {span:.3f}")
         ax.set_xlabel(spec["xlabel"])
         ax.set_ylabel(spec["ylabel"])
         if spec.get("xlim"):

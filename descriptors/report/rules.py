@@ -63,9 +63,10 @@ def evaluate_rules(hops: list[dict], long_rows: list[dict], configurations: list
     name_of = {r["level"]: r["level_of_theory"] for r in long_rows}
     summaries = {c["id"]: c for c in configurations or []}
     formulas = {c["id"]: c.get("formula") for c in configurations or [] if c.get("formula")}
+    names = {c["id"]: c.get("name") for c in configurations or []}
     return [
         rule_tsh_and_n_tm(level_hops, formulas),
-        rule_o_vacancy_lowers_barriers(level_hops, formulas),
+        rule_o_vacancy_lowers_barriers(level_hops, formulas, names),
         rule_dopant_valence_and_e_vac(barrier_rows, name_of.get(barrier_level, ""), summaries),
         rule_slab_spacing(barrier_rows, name_of.get(barrier_level, ""), level_hops),
         rule_o2p_centre(barrier_rows, name_of.get(barrier_level, "-"), electronic.get(electronic_level, []), name_of.get(electronic_level, "no static level"), level_hops),
