@@ -22,7 +22,17 @@ from descriptors.records.readers.results import RESULTS_NAMES, load_results_file
 from descriptors.records.readers.vasp import resolve_run_folders, result_from_vasp_tree
 from structures.errors import LroxInputError
 
-__all__ = ["IngestBatch", "result_rows", "store_result", "collect_records", "ingest", "collect_from_job_store", "ingest_job_store", "write_batch"]
+__all__ = [
+    "IngestBatch",
+    "result_rows",
+    "store_result",
+    "collect_records",
+    "ingest",
+    "collect_from_job_store",
+    "ingest_job_store",
+    "write_batch",
+    "rederive",
+]
 
 
 @dataclass
@@ -127,6 +137,31 @@ def write_batch(batch: IngestBatch, db) -> dict:
     configurations, calculations = _unique(batch.configurations, "id"), _unique(batch.calculations, "id")
     descriptors = _unique_descriptors(batch.descriptors)
     return db.write(configurations, calculations, descriptors, hop_rows(configurations, calculations, descriptors))
+
+
+def rederive(source, target) -> dict:
+    """A stored database's barrier rows derived again by this lrox from the calculations it holds,
+    into ``target`` (a new database): the mechanism from each stored band, both saddles, ΔE_a against
+    the parent configuration, and the hop table with the twins' energies. Every other row (energies
+    of vacancies, geometry, electronic descriptors: what a calculation row cannot give again) is
+    copied as stored. Nothing reruns; returns the target's row counts."""
+    from descriptors.records.readers.database import REDERIVED, results_from_rows
+    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow
+
+    configurations, calculations, descriptors = source.rows(ConfigurationRow), source.rows(CalculationRow), source.rows(DescriptorRow)
+    batch = IngestBatch(configurations=[{k: v for k, v in c.items()} for c in configurations])
+    rederived_calcs, rederived_rows = {}, []
+    for result in results_from_rows(configurations, calculations, descriptors):
+        _, calcs, rows = records_from_result(result, source="")
+        kept = {c["id"]: c for c in calcs if c["kind"] == "neb"}
+        rederived_calcs.update(kept)
+        rederived_rows += [r for r in rows if r["name"] in REDERIVED]
+    stored = {c["id"]: c for c in calculations}
+    for calc_id, calc in rederived_calcs.items():  # the stored row, with its data derived again
+        stored[calc_id] = {**stored[calc_id], "data": calc["data"]} if calc_id in stored else calc
+    batch.calculations = [{k: v for k, v in c.items() if k != "ingested_at"} for c in stored.values()]
+    batch.descriptors = [{k: v for k, v in d.items() if k != "id"} for d in descriptors if d["name"] not in REDERIVED] + rederived_rows
+    return write_batch(batch, target)
 
 
 def _unique(rows: list[dict], key: str) -> list[dict]:

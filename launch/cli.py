@@ -571,8 +571,7 @@ def ingest_command(path, db_url, job_store, project):
 @click.option("--oxygen", help="T,pO2 (K, atm): re-evaluate E_f(V_O) there as e_vac_o_tp, e.g. 1173,0.21.")
 def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
     """Configurations with every level side by side (default), the hop table, or the levels and their aliases."""
-    from descriptors.query.hops import query_hops
-    from descriptors.records.schema import HOP_FIELDS
+    from descriptors.query.hops import HOP_VIEW_FIELDS, query_hops
     from descriptors.query.configurations import parse_oxygen, query
     from descriptors.query.levels import level_aliases
 
@@ -588,9 +587,12 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
     elif view == "hops":
         if oxygen:
             raise LroxInputError("query hops: --oxygen applies to the configuration view")
-        rows, columns = query_hops(db, where, sort), [*HOP_FIELDS, "level"]
+        rows, columns = query_hops(db, where, sort), list(HOP_VIEW_FIELDS)
         shown = ["calculation_id", "configuration", "level", "start", "end", "mechanism_expected", "mechanism_observed", "n_tm",
-                 "distance_to_defect", "e_kra", "barrier", "delta_e_a", "status", "flags"]
+                 "distance_to_defect", "e_kra", "barrier", "delta_e_a", "twin_group", "n_twins", "status", "flags"]
+        if not (as_json or as_csv):  # the twin group by its representative hop's short hash (the full id in --json/--csv)
+            for row in rows:
+                row["twin_group"] = str(row.get("twin_group") or "").rsplit("-", 1)[-1]
     else:
         conditions = parse_oxygen(oxygen) if oxygen is not None else None
         table = query(db, where, sort, oxygen=conditions)

@@ -12,7 +12,52 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["MECHANISM_MISMATCH", "only_mechanism_flags", "MigrationBarrier", "migration_barrier", "barrier_from_neb_analysis", "reaction_coordinate", "neb_analysis"]
+__all__ = [
+    "MECHANISM_MISMATCH",
+    "RESOLUTION_ULPS",
+    "energy_resolution",
+    "profile_extrema",
+    "only_mechanism_flags",
+    "MigrationBarrier",
+    "migration_barrier",
+    "barrier_from_neb_analysis",
+    "reaction_coordinate",
+    "neb_analysis",
+]
+
+# How far apart two energies of one model must be to differ. The embedded ML potentials return
+# float32 totals: at |E| ≈ 586 eV (a 96-atom Li2MnO3 cell) one unit in the last place is 6.1e-5 eV.
+# The same saddle converged in two different bands of the design-rules example came out 0-4 ulps
+# apart (the nearest two distinct saddles there are 19 ulps apart), so 8 ulps (4.9e-4 eV at 586 eV)
+# is the resolution: closer energies are equal, and an image has to lie further than that below its
+# end points before the profile is flagged for it. Energies of a float64 code (VASP, GPAW) are
+# judged on the same float32 grid, which is coarser than their SCF convergence never matters.
+RESOLUTION_ULPS = 8
+
+
+def energy_resolution(energies) -> float:
+    """The energy difference (eV) below which two of these energies are the same: RESOLUTION_ULPS
+    float32 ulps at the largest |E| (never below one ulp at 1 eV)."""
+    e = np.abs(np.asarray(energies, dtype=float))
+    largest = float(e.max()) if e.size and np.all(np.isfinite(e)) else 1.0
+    return RESOLUTION_ULPS * float(np.spacing(np.float32(max(largest, 1.0))))
+
+
+def profile_extrema(energies) -> tuple[list[int], list[int]]:
+    """(interior maxima, interior minima) of an image profile, each with a prominence beyond the
+    energy resolution (scipy's ``find_peaks``: a maximum must drop by more than the resolution on
+    both sides before the profile climbs higher; a step of a few ulps is no extremum). Minima are
+    kept only between two maxima. A TSH band through a tetrahedral site with a shallow minimum there
+    has two maxima, one per octahedron-tetrahedron face, and that minimum between them.
+    """
+    from scipy.signal import find_peaks
+
+    e = np.asarray(energies, dtype=float)
+    tol = energy_resolution(e)
+    maxima = [int(k) for k in find_peaks(e, prominence=tol)[0]]
+    minima = [int(k) for k in find_peaks(-e, prominence=tol)[0]]
+    minima = [k for k in minima if any(m < k for m in maxima) and any(m > k for m in maxima)]
+    return maxima, minima
 
 
 @dataclass(frozen=True)
@@ -29,6 +74,11 @@ class MigrationBarrier:
     ``spline_forward`` is the highest maximum of the spline through the images, relative to
     the initial image (eV), at normalised reaction coordinate ``spline_coordinate``; it is
     ``None`` when the profile has no interior maximum.
+
+    ``saddles``: every interior maximum beyond the resolution, highest first, as (image, E_KRA of
+    that maximum): a band through a tetrahedral site with a minimum there has two, and ``e_kra`` is
+    the higher one. ``intermediate_minimum``: (image, E − ½[E(initial) + E(final)]) of a minimum
+    between two maxima, or None. ``resolution``: the energy resolution the flags were judged at.
     """
 
     forward: float
@@ -41,9 +91,12 @@ class MigrationBarrier:
     spline_forward: float | None = None
     spline_coordinate: float | None = None
     max_at_endpoint: bool = False  # the highest image is an end point: no barrier was bracketed
-    endpoint_not_lowest: bool = False  # an intermediate image lies below both end points
+    endpoint_not_lowest: bool = False  # an intermediate image lies below both end points (beyond the resolution)
     not_converged: bool = False  # the band did not reach its force criterion
     flat_band: bool = False  # every image within 1 meV of the initial one: no saddle at all
+    saddles: tuple = ()
+    intermediate_minimum: tuple | None = None
+    resolution: float = 0.0
 
     @property
     def flags(self) -> list[str]:
@@ -124,6 +177,11 @@ def migration_barrier(energies, images=None, r=None, converged: bool | None = No
         coordinate, mev = max(maxima, key=lambda m: m[1])
         spline_forward, spline_coordinate = float(mev) / 1000.0, float(coordinate)
     forward, reverse = float(e[top] - e[0]), float(e[top] - e[-1])
+    ends = 0.5 * (e[0] + e[-1])
+    resolution = energy_resolution(e)
+    maxima, minima = profile_extrema(e)
+    saddles = tuple((int(k), float(e[k] - ends)) for k in sorted(maxima, key=lambda k: -e[k]))
+    minimum = min(minima, key=lambda k: e[k]) if minima else None
     return MigrationBarrier(
         forward=forward,
         reverse=reverse,
@@ -136,8 +194,11 @@ def migration_barrier(energies, images=None, r=None, converged: bool | None = No
         spline_forward=spline_forward,
         spline_coordinate=spline_coordinate,
         max_at_endpoint=top in (0, len(e) - 1),
-        endpoint_not_lowest=bool(e[1:-1].min() < min(e[0], e[-1]) - 1e-6),
+        endpoint_not_lowest=bool(e[1:-1].min() < min(e[0], e[-1]) - resolution),
         not_converged=converged is False,
+        saddles=saddles,
+        intermediate_minimum=None if minimum is None else (int(minimum), float(e[minimum] - ends)),
+        resolution=resolution,
     )
 
 

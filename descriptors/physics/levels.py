@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
+from pathlib import Path
 
 from structures.errors import LroxInputError
 
@@ -24,6 +26,9 @@ __all__ = [
     "committee_members",
     "level_of_theory",
     "expected_error",
+    "validation_error",
+    "uncovered",
+    "ValidationError",
     "o2_correction",
 ]
 
@@ -108,20 +113,98 @@ def level_of_theory(backend: str, settings: dict) -> str:
     return "mock (toy ionic potential, not physics)"
 
 
-# Validation MAE (eV) of each level's Li barriers against the shared DFT set
-# (benchmarks/model_accuracy.py; table and date in benchmarks/RESULTS.md). A barrier carries the
-# MAE of the level that produced it as its expected_error.
-VALIDATION_MAE: dict[str, float] = {
-    "MLIP 7net-0": 0.125,
-    "MLIP chgnet": 0.162,
-    "MLIP committee(chgnet, 7net-0)": 0.144,
-    "MLIP committee(7net-0, chgnet)": 0.144,
-}
+# Each level's validation errors, measured against the shared DFT set and summarised by
+# benchmarks/validation_summary.py from benchmarks/results_model_accuracy.jsonl (rows the code flags
+# left out; MAE and signed mean per kind of quantity; what the set covers). Committed beside this
+# module and installed with the package: nothing here reads benchmarks/ at run time.
+VALIDATION_FILE = Path(__file__).with_name("validation.json")
+QUANTITIES = ("barrier", "e_kra", "e_kra_difference")
+
+
+@dataclass(frozen=True)
+class ValidationError:
+    """A level's measured error on one kind of quantity against the DFT validation set (eV).
+
+    ``signed_mean``: the mean signed error; where every error has one sign (``biased``) the level can
+    rank hops but not give absolute barriers. ``covers``: hosts, elements and situations the
+    validation set has examples of (see :func:`uncovered`). ``excluded``: rows the code flagged.
+    """
+
+    level: str
+    quantity: str
+    mae: float
+    signed_mean: float
+    max_abs: float
+    n: int
+    covers: dict
+    excluded: tuple = ()
+
+    @property
+    def biased(self) -> bool:
+        """Every validation error has the same sign (the mean signed error is as large as the MAE)."""
+        return self.n > 1 and abs(abs(self.signed_mean) - self.mae) < 1e-9
+
+    def text(self, with_level: bool = True) -> str:
+        what = {"barrier": "barriers", "e_kra": "E_KRA", "e_kra_difference": "differences of E_KRA"}.get(self.quantity, self.quantity)
+        bias = (f", every error of one sign, signed mean {self.signed_mean:+.3f} eV: it ranks, it does not give absolute numbers" if self.biased
+                else f", signed mean {self.signed_mean:+.3f} eV")
+        return f"{self.level + ': ' if with_level else ''}validation MAE on {what} {self.mae:.3f} eV (n = {self.n}{bias})"
+
+
+@lru_cache(maxsize=1)
+def _validation() -> dict:
+    from structures.doors.data import load_json
+    from structures.doors.files import package_text
+
+    return load_json(package_text("descriptors.physics", VALIDATION_FILE.name), "lrox's validation table").get("levels", {})
+
+
+def _validation_entry(level: str) -> dict | None:
+    levels = _validation()
+    if level in levels:
+        return levels[level]
+    if level.startswith("MLIP committee(") and level.endswith(")"):
+        members = sorted(m.strip() for m in level[len("MLIP committee(") : -1].split(","))
+        return levels.get(f"MLIP committee({', '.join(members)})")
+    return None
+
+
+def validation_error(level: str, quantity: str = "barrier") -> ValidationError | None:
+    """A level's measured validation error on ``barrier``, ``e_kra`` or ``e_kra_difference``, or None
+    where the validation set has no usable row of it at that level."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown validated quantity '{quantity}' (one of {', '.join(QUANTITIES)})")
+    entry = _validation_entry(level)
+    summary = (entry or {}).get("quantities", {}).get(quantity)
+    if not summary:
+        return None
+    return ValidationError(level, quantity, summary["mae"], summary["signed_mean"], summary["max_abs"], summary["n"],
+                           entry.get("covers", {}), tuple(f"{e['row']} ({e['why']})" for e in entry.get("excluded", [])))
 
 
 def expected_error(level: str) -> float | None:
     """The validation MAE of a level of theory's barriers (eV), or None where it was not measured."""
-    return VALIDATION_MAE.get(level)
+    error = validation_error(level, "barrier")
+    return None if error is None else error.mae
+
+
+def uncovered(level: str, elements=(), o_vacancy: bool = False, dopants=()) -> list[str]:
+    """What of a situation the level's validation set has no example of: elements it never saw in a
+    validated host, an O vacancy, dopants. Empty where everything is covered."""
+    entry = _validation_entry(level)
+    if entry is None:
+        return ["this level was never validated"]
+    covers = entry.get("covers", {})
+    missing = []
+    new = sorted(set(elements) - set(covers.get("elements", [])))
+    if new:
+        missing.append(f"no example with {', '.join(new)}")
+    if o_vacancy and not covers.get("o_vacancy"):
+        missing.append("no O vacancy")
+    extra = sorted(set(dopants) - set(covers.get("dopants", [])))
+    if extra:
+        missing.append(f"no dopant ({', '.join(extra)})")
+    return missing
 
 
 def o2_correction(backend: str, settings: dict) -> O2Correction | None:

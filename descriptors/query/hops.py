@@ -5,8 +5,11 @@ from __future__ import annotations
 from descriptors.query.language import QueryError, parse_filter
 from descriptors.query.levels import level_aliases
 from descriptors.records.schema import HOP_FIELDS, HOP_UNITS
+from descriptors.records.twins import TWIN_FIELDS
 
-__all__ = ["query_hops"]
+HOP_VIEW_FIELDS = (*HOP_FIELDS, *TWIN_FIELDS, "level")  # what query_hops returns per row
+
+__all__ = ["query_hops", "HOP_VIEW_FIELDS"]
 
 
 def _condition(node, table, aliases: dict):
@@ -51,7 +54,9 @@ def _condition(node, table, aliases: dict):
 
 def query_hops(db, where: str | None = None, sort: str | None = None, limit: int | None = None) -> list[dict]:
     """Hop rows that satisfy ``where`` (filtered and sorted by the database), ``-field`` sorts descending;
-    each with ``level``, the alias of its level of theory and settings."""
+    each with ``level``, the alias of its level of theory and settings, and its twin group
+    (``twin_group``: equal for rows of one physical hop; ``n_twins``; ``twin_basis``;
+    ``dependent_on``: the groups whose band shares one of its saddles)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -60,13 +65,17 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
     levels = level_aliases(db)
     aliases = {a["alias"].lower(): (a["level_of_theory"], a["settings_hash"]) for a in levels}
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
-    statement = select(HopRow)
+    present = db.hop_columns()
+    kept = [f for f in HOP_FIELDS if f in present]  # a database written before a column: null there
+    statement = select(*[getattr(HopRow, f) for f in kept])
     if where:
         statement = statement.where(_condition(parse_filter(where, fields=(*HOP_FIELDS, "level")), HopRow, aliases))
     if sort:
         field = sort.lstrip("-")
         if field not in HOP_FIELDS:
             raise QueryError(f"query: unknown sort field '{field}' (hop fields: {', '.join(HOP_FIELDS)})")
+        if field not in present:
+            raise QueryError(f"query: this database was written before the hop field '{field}' existed (re-derive it: descriptors.ingest.rederive)")
         column = getattr(HopRow, field)
         statement = statement.order_by(column.is_(None), column.desc() if sort.startswith("-") else column.asc(), HopRow.id)
     else:
@@ -74,7 +83,55 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
     if limit is not None:
         statement = statement.limit(limit)
     with Session(db.engine) as session:
-        return [
-            {**{f: getattr(row, f) for f in HOP_FIELDS}, "level": alias_of.get((row.level_of_theory, row.settings_hash), "?")}
-            for row in session.scalars(statement)
-        ]
+        rows = [{**{f: None for f in HOP_FIELDS}, **dict(zip(kept, row))} for row in session.execute(statement)]
+    for row in rows:
+        row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
+    return _with_twins(db, rows, present)
+
+
+def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
+    """Each row with its twin group (descriptors.records.twins), found among every hop of its level,
+    settings and host in the database, whatever the filter kept. A database written before the
+    twins' energies were columns gives them from its barrier rows' stored band energies."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from descriptors.records.twins import twin_groups
+    from descriptors.store.tables import DescriptorRow, HopRow
+
+    if not rows:
+        return rows
+    wanted = ("id", "hop_id", "configuration_id", "defect", "level_of_theory", "settings_hash", "host", "start", "end", "twin_key",
+              "shares_band_with", "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy")
+    kept = [f for f in wanted if f in present]
+    with Session(db.engine) as session:
+        everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in session.execute(select(*[getattr(HopRow, f) for f in kept]))]
+        if any(r["saddle_energy"] is None for r in everything):
+            energies = {}
+            for cid, subject, level, settings, details in session.execute(
+                select(DescriptorRow.configuration_id, DescriptorRow.subject, DescriptorRow.level_of_theory, DescriptorRow.settings_hash, DescriptorRow.details).where(
+                    DescriptorRow.name == "barrier"
+                )
+            ):
+                e = (details or {}).get("energies")
+                if e:
+                    energies[(cid, subject, level, settings)] = e
+            for r in everything:
+                e = energies.get((r["configuration_id"], r["hop_id"], r["level_of_theory"], r["settings_hash"]))
+                if r["saddle_energy"] is None and e:
+                    r.update(_energies_of_profile(e))
+    info = twin_groups(everything)
+    for row in rows:
+        twin = info.get(row["id"])
+        row.update(twin.as_row() if twin else {"twin_group": row["hop_id"], "n_twins": 1, "twin_basis": "no twin", "dependent_on": None})
+    return rows
+
+
+def _energies_of_profile(energies) -> dict:
+    """The absolute energies twins are compared by, from a stored image profile (older databases)."""
+    from descriptors.physics.barriers import profile_extrema
+
+    maxima, _ = profile_extrema(energies)
+    saddles = sorted((energies[k] for k in maxima), reverse=True) or [max(energies[1:-1])]
+    return {"saddle_energy": max(energies), "second_saddle_energy": saddles[1] if len(saddles) > 1 else None,
+            "initial_energy": energies[0], "final_energy": energies[-1]}

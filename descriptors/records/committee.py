@@ -52,6 +52,15 @@ def committee_rows(rows: list[dict], members: list[str], prov: dict) -> list[dic
         }
         if name == "barrier":
             details["mechanism_observed"] = {m: r["details"].get("mechanism_observed") for m, r in by_member.items()}
+        if name == "delta_e_a":  # a like-with-like comparison only where every member's is one
+            comparisons = {m: r["details"].get("comparison") or r["details"].get("reason") for m, r in by_member.items()}
+            agreed = set(comparisons.values())
+            details["comparison"] = agreed.pop() if len(agreed) == 1 else "members differ: " + "; ".join(f"{m}: {c}" for m, c in comparisons.items())
+            for key in ("reference_configuration", "removed_defect"):
+                if key in template["details"]:
+                    details[key] = template["details"][key]
+            mechanisms = {r["details"].get("reference_mechanism") for r in by_member.values()}
+            details["reference_mechanism"] = mechanisms.pop() if len(mechanisms) == 1 else "mixed"
         if len(values) < len(members):
             missing = [m for m in members if m not in values]
             out.append(committee_row(template, None, "failed", [f"no value from {', '.join(missing)}"], details))

@@ -52,6 +52,12 @@ def hop_rows(configurations: list[dict], calculations: list[dict], descriptors: 
         flags = barrier.get("flags") or []
         spread = named.get("barrier_spread")
         is_committee = level.startswith("MLIP committee")
+        evidence = details.get("observed") or {}
+        minimum = evidence.get("intermediate_minimum") or {}
+        delta = named.get("delta_e_a") or {}
+        delta_details = delta.get("details") or {}
+        ends = [details.get("initial_energy"), details.get("final_energy")]
+        second = details.get("saddles") or []
         rows.append(
             {
                 "id": _row_id(cid, hop_id, level, settings_hash),
@@ -74,13 +80,24 @@ def hop_rows(configurations: list[dict], calculations: list[dict], descriptors: 
                 "ts_cation_charge": charge["value"] if charge and charge["status"] == "ok" else None,
                 "distance_to_defect": hop.get("distance_to_defect"),
                 "nearest_defect": hop.get("nearest_defect"),
-                "closest_to_vacant_o": (details.get("observed") or {}).get("closest_to_vacant_o"),
+                "closest_to_vacant_o": evidence.get("closest_to_vacant_o"),
+                "closest_to_tetrahedron": evidence.get("closest_to_tetrahedron"),
+                "tetrahedron_inradius": evidence.get("tetrahedron_inradius"),
+                "closest_to_edge_midpoint": evidence.get("closest_to_edge_midpoint"),
+                "saddle_image": evidence.get("saddle_image"),
+                "intermediate_minimum": _relative(minimum.get("energy"), ends),
+                "minimum_at_tetrahedral_site": minimum.get("at_tetrahedral_site") if minimum else None,
                 "forward": details.get("forward"),
                 "reverse": details.get("reverse"),
                 "barrier": barrier.get("value"),
                 "stable_end": details.get("stable_end_side"),
                 "e_kra": (named.get("e_kra") or {}).get("value"),
-                "delta_e_a": (named.get("delta_e_a") or {}).get("value"),
+                "e_kra_second_saddle": second[1][1] if len(second) > 1 else None,
+                "delta_e_a": delta.get("value"),
+                "reference_configuration_id": delta_details.get("reference_configuration"),
+                "reference_mechanism": delta_details.get("reference_mechanism"),
+                "delta_e_a_comparison": delta_details.get("comparison") or delta_details.get("reason"),
+                "delta_e_a_flags": ", ".join(delta.get("flags") or []) or None,
                 "barrier_spread": spread.get("value") if spread else None,
                 "expected_error": expected_error(level),
                 "route": details.get("route"),
@@ -91,6 +108,19 @@ def hop_rows(configurations: list[dict], calculations: list[dict], descriptors: 
                 "settings_hash": settings_hash,
                 "backend": barrier.get("backend"),
                 "n_atoms": config.get("n_atoms"),
+                "twin_key": details.get("twin_key") or hop.get("twin_key"),
+                "shares_band_with": ", ".join(details.get("shares_band_with") or []) or None,
+                "saddle_energy": details.get("saddle_energy"),
+                "second_saddle_energy": details.get("second_saddle_energy"),
+                "initial_energy": ends[0],
+                "final_energy": ends[1],
             }
         )
     return rows
+
+
+def _relative(energy, ends) -> float | None:
+    """An absolute image energy relative to the mean of the two end states (as E_KRA is)."""
+    if energy is None or None in ends:
+        return None
+    return float(energy) - 0.5 * (ends[0] + ends[1])

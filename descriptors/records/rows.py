@@ -21,7 +21,7 @@ _DEFECT_WORD = {"substitution": "dopant", "vacancy": "vacancy", "interstitial": 
 # what a calculation row keeps of its document, by kind (a document's own ``data`` replaces this)
 KEPT = {
     "relax": ("energy", "n_atoms", "converged", "n_steps", "max_force"),
-    "neb": ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop", "route", "routes"),
+    "neb": ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop", "route", "routes", "computed_as", "shared_with"),
     "reference": ("species", "energy_per_atom"),
     "static": ("energy", "efermi", "charge_density_file"),
     "bader": ("charges", "site_labels"),

@@ -6,7 +6,7 @@ names, the query language and the exports read them.
 
 from __future__ import annotations
 
-__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS"]
+__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS", "HOP_FIELDS_ADDED"]
 
 GEOMETRY_NAMES = (
     "li_slab_spacing",
@@ -45,7 +45,11 @@ UNITS = {
 }
 BADER_MEANS = ("bader_charge_li", "bader_charge_tm", "bader_charge_o")  # mean net charge per sublattice
 
-# field → unit ("" for text); the order is the column order of tables and exports
+# field → unit ("" for text); the order is the column order of tables and exports. The mechanism's
+# evidence (closest approaches along the band, the tetrahedron's centre-to-face distance, the
+# intermediate minimum relative to the ends' mean, the second saddle's E_KRA: see
+# descriptors.physics.mechanism) and the absolute energies twins are recognised by
+# (descriptors.records.twins) are columns too
 HOP_UNITS = {
     "id": "",
     "calculation_id": "",
@@ -68,12 +72,23 @@ HOP_UNITS = {
     "distance_to_defect": "Å",
     "nearest_defect": "",
     "closest_to_vacant_o": "Å",
+    "closest_to_tetrahedron": "Å",
+    "tetrahedron_inradius": "Å",
+    "closest_to_edge_midpoint": "Å",
+    "saddle_image": "",
+    "intermediate_minimum": "eV",
+    "minimum_at_tetrahedral_site": "",
     "forward": "eV",
     "reverse": "eV",
     "barrier": "eV",
     "stable_end": "",
     "e_kra": "eV",
+    "e_kra_second_saddle": "eV",
     "delta_e_a": "eV",
+    "reference_configuration_id": "",
+    "reference_mechanism": "",
+    "delta_e_a_comparison": "",
+    "delta_e_a_flags": "",
     "barrier_spread": "eV",
     "expected_error": "eV",
     "route": "",
@@ -84,6 +99,12 @@ HOP_UNITS = {
     "settings_hash": "",
     "backend": "",
     "n_atoms": "",
+    "twin_key": "",
+    "shares_band_with": "",
+    "saddle_energy": "eV",
+    "second_saddle_energy": "eV",
+    "initial_energy": "eV",
+    "final_energy": "eV",
 }
 HOP_FIELDS = tuple(HOP_UNITS)
 
@@ -111,3 +132,11 @@ DESCRIPTOR_FIELDS = (
     *GEOMETRY_NAMES,
 )
 LEVEL_FIELDS = SUMMARY_FIELDS + DESCRIPTOR_FIELDS  # one value per level of theory and settings
+
+# columns a database written before them lacks (read as null; added where lrox may write)
+HOP_FIELDS_ADDED = (
+    "closest_to_tetrahedron", "tetrahedron_inradius", "closest_to_edge_midpoint", "saddle_image", "intermediate_minimum",
+    "minimum_at_tetrahedral_site", "e_kra_second_saddle", "reference_configuration_id", "reference_mechanism",
+    "delta_e_a_comparison", "delta_e_a_flags", "twin_key", "shares_band_with", "saddle_energy", "second_saddle_energy",
+    "initial_energy", "final_energy",
+)

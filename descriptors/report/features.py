@@ -3,8 +3,13 @@ and a cross-validated baseline model that predicts E_KRA from physical descripto
 
 The baseline never sees an NEB-derived column: forward, reverse, barrier, ΔE_a, spread, route,
 convergence and the observed mechanism all come from the very band whose E_KRA is the target, and
-would leak it. Folds are grouped by configuration, so no configuration is in both the training
-and the test part of a fold.
+would leak it. The examples are distinct physical hops (twin rows, one hop computed in several
+configurations, count once, as the representative of their ``twin_group``), and folds are grouped
+by configuration (and, where a twin group still spans two configurations, by both: they fall into one
+fold), so the same band is never on both sides of a fold. The model is scored against three trivial predictors
+(the training mean; a lookup of the mean per ``mechanism_expected``; per n-TM), on the same folds,
+and said to beat the best of them only where the 95 % interval of the MAE difference (errors paired
+per hop, clustered by fold group) lies below zero.
 """
 
 from __future__ import annotations
@@ -21,9 +26,14 @@ __all__ = ["LEAKY", "feature_table", "write_features", "BaselineResult", "baseli
 LEAKY = frozenset(
     {"forward", "reverse", "barrier", "e_kra", "delta_e_a", "barrier_spread", "route", "converged", "mechanism",
      "mechanism_observed", "closest_to_vacant_o", "stable_end", "status", "flags", "expected_error",
-     "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed"}
+     "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed",
+     # the band's own evidence and energies, and the ΔE_a reference's: from NEBs too
+     "closest_to_tetrahedron", "tetrahedron_inradius", "closest_to_edge_midpoint", "saddle_image", "intermediate_minimum",
+     "minimum_at_tetrahedral_site", "e_kra_second_saddle", "reference_mechanism", "delta_e_a_comparison", "delta_e_a_flags",
+     "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy", "n_twins", "twin_basis", "dependent_on"}
 )
-IDENTIFIERS = frozenset({"id", "calculation_id", "configuration_id", "hop_id", "configuration", "level_of_theory", "settings_hash", "backend", "start", "end", "level", "name", "site", "nearest_defect", "ts_cations", "supercell"})
+IDENTIFIERS = frozenset({"id", "calculation_id", "configuration_id", "hop_id", "configuration", "level_of_theory", "settings_hash", "backend", "start", "end", "level", "name", "site", "nearest_defect", "ts_cations", "supercell",
+                         "twin_key", "twin_group", "shares_band_with", "reference_configuration_id"})
 CATEGORICAL = ("layers", "mechanism_expected", "dopant", "defect", "host")
 
 
@@ -83,6 +93,20 @@ class BaselineResult:
     importances: list[tuple[str, float]] = field(default_factory=list)  # top features, permutation importance (eV of MAE)
     features: list[str] = field(default_factory=list)
     reason: str = ""
+    trivial: dict[str, float] = field(default_factory=dict)  # cross-validated MAE of each trivial predictor, same folds
+    n_distinct_hops: int = 0  # twin groups among the hops
+    n_fold_groups: int = 0  # groups the folds keep together (configurations joined by twins)
+    beats: str = ""  # "beats", "does not beat" or "is beaten by" the best trivial predictor
+    versus: str = ""  # which trivial predictor that is
+    difference: tuple[float, float, float] | None = None  # model − best trivial MAE, with its paired 95 % t-interval
+
+    def verdict_text(self) -> str:
+        if self.mae is None or not self.beats:
+            return ""
+        value, low, high = self.difference
+        return (f"it {self.beats} the best trivial predictor ({self.versus}, MAE {self.trivial[self.versus]:.3f} eV): "
+                f"MAE difference {value:+.3f} eV (95 % t-interval {low:+.3f} to {high:+.3f} eV, errors paired per hop and clustered by "
+                f"the {self.n_fold_groups} fold groups)")
 
 
 def permutation_importance_batched(model, x, y, n_repeats: int = 10, seed: int = 0) -> np.ndarray:
@@ -108,12 +132,49 @@ def permutation_importance_batched(model, x, y, n_repeats: int = 10, seed: int =
     return shuffled.mean(axis=1) - base
 
 
+def fold_groups(rows: list[dict]) -> list[str]:
+    """One group label per row: configurations joined by a twin group (one physical hop computed in
+    several configurations) are one group, so that grouped folds never split a hop."""
+    parent: dict[str, str] = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r in rows:
+        a, b = find(f"c:{r['configuration_id']}"), find(f"t:{r.get('twin_group') or r.get('hop_id') or r['configuration_id']}")
+        if a != b:
+            parent[b] = a
+    return [find(f"c:{r['configuration_id']}") for r in rows]
+
+
+def _lookup(train_keys, train_y, test_keys, fallback: float) -> np.ndarray:
+    """The training mean of each key, the training mean overall for a key the fold never saw."""
+    means: dict = {}
+    for key, value in zip(train_keys, train_y):
+        means.setdefault(key, []).append(value)
+    table = {k: float(np.mean(v)) for k, v in means.items()}
+    return np.array([table.get(k, fallback) for k in test_keys])
+
+
+TRIVIAL = {"the mean": None, "a lookup on mechanism_expected": "mechanism_expected", "a lookup on n-TM": "n_tm"}
+
+
 def _fold(x, y, train, test):
     """One fold: the model's absolute errors, the mean predictor's, and the permutation importance
     on the held-out configurations (weighted by their number of hops)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     model = HistGradientBoostingRegressor(random_state=0, max_iter=200, min_samples_leaf=max(2, min(5, len(train) // 10)), learning_rate=0.1)
+    # a descriptor no training row has (every configuration with it is held out) carries nothing for
+    # this fold: a constant, which scikit-learn's binning takes (an all-missing column it does not)
+    empty = [c for c in x.columns if x[c].iloc[train].isna().all()]
+    if empty:
+        x = x.copy()
+        x[empty] = 0.0
     model.fit(x.iloc[train], y[train])
     errors = np.abs(model.predict(x.iloc[test]) - y[test])
     baseline = np.abs(y[train].mean() - y[test])
@@ -125,38 +186,86 @@ def _fold(x, y, train, test):
 
 def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineResult:
     """Gradient boosting (scikit-learn's histogram GBM, which takes missing values) predicting E_KRA
-    from non-leaky descriptors, grouped k-fold by configuration, against the mean predictor."""
+    from non-leaky descriptors, grouped k-fold (configurations joined by twin hops kept together),
+    against three trivial predictors on the same folds."""
     import pandas as pd
     from sklearn.model_selection import GroupKFold
 
-    data = [r for r in rows if r.get("e_kra") is not None]
-    groups = [r["configuration_id"] for r in data]
+    every = [r for r in rows if r.get("e_kra") is not None]
+    # one row per physical hop: a twin computed in two configurations is one example, never two
+    kept: dict = {}
+    for r in every:
+        key = r.get("twin_group") or r.get("hop_id") or id(r)
+        if key not in kept or r.get("hop_id") == key:
+            kept[key] = r
+    data = list(kept.values())
+    distinct = len(data)
+    groups = fold_groups(data)
+    n_configurations = len({r["configuration_id"] for r in data})
     n_groups = len(set(groups))
     if n_groups < min_configurations:
-        return BaselineResult(len(data), n_groups, 0, None, None, reason=f"{n_groups} configurations with a barrier; grouped cross-validation needs {min_configurations}")
+        return BaselineResult(len(every), n_configurations, 0, None, None, reason=f"{n_groups} configurations with a distinct hop; grouped cross-validation needs {min_configurations}",
+                              n_distinct_hops=distinct, n_fold_groups=n_groups)
     frame = pd.DataFrame(data)
     candidates = [c for c in frame.columns if c.split("@")[0] not in LEAKY and c.split("@")[0] not in IDENTIFIERS]
     numeric = [c for c in candidates if c not in CATEGORICAL and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
     categorical = [c for c in CATEGORICAL if c in frame.columns and frame[c].nunique(dropna=True) > 1]
     x = pd.concat([frame[numeric].astype(float), pd.get_dummies(frame[categorical].astype(str), dtype=float)], axis=1) if categorical else frame[numeric].astype(float)
     if x.shape[1] == 0:
-        return BaselineResult(len(data), n_groups, 0, None, None, reason="no descriptor varies between these hops")
+        return BaselineResult(len(every), n_configurations, 0, None, None, reason="no descriptor varies between these hops", n_distinct_hops=distinct, n_fold_groups=n_groups)
     y = frame["e_kra"].to_numpy(dtype=float)
     folds = min(5, n_groups)
-    errors, baseline, importance = [], [], np.zeros(x.shape[1])
+    model_errors = np.zeros(len(y))
+    trivial_errors = {name: np.zeros(len(y)) for name in TRIVIAL}
+    importance = np.zeros(x.shape[1])
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
-        errors_fold, baseline_fold, importance_fold = _fold(x, y, train, test)
-        errors.append(errors_fold)
-        baseline.append(baseline_fold)
+        errors_fold, _, importance_fold = _fold(x, y, train, test)
+        model_errors[test] = errors_fold
         importance += importance_fold
+        for name, column in TRIVIAL.items():
+            fallback = float(y[train].mean())
+            if column is None:
+                predicted = np.full(len(test), fallback)
+            else:
+                keys = [str(r.get(column)) for r in data]
+                predicted = _lookup([keys[i] for i in train], y[train], [keys[i] for i in test], fallback)
+            trivial_errors[name][test] = np.abs(predicted - y[test])
     importance /= len(y)
     ranked = sorted(zip(x.columns, importance), key=lambda kv: -kv[1])
+    trivial = {name: float(e.mean()) for name, e in trivial_errors.items()}
+    best = min(trivial, key=trivial.get)
+    beats, difference = _compare(model_errors, trivial_errors[best], groups)
     return BaselineResult(
-        n_hops=len(data),
-        n_configurations=n_groups,
+        n_hops=len(every),
+        n_configurations=n_configurations,
         folds=folds,
-        mae=float(np.concatenate(errors).mean()),
-        mae_mean_predictor=float(np.concatenate(baseline).mean()),
+        mae=float(model_errors.mean()),
+        mae_mean_predictor=trivial["the mean"],
         importances=[(name, float(value)) for name, value in ranked[:8]],
         features=list(x.columns),
+        trivial=trivial,
+        n_distinct_hops=distinct,
+        n_fold_groups=n_groups,
+        beats=beats,
+        versus=best,
+        difference=difference,
     )
+
+
+def _compare(model: np.ndarray, trivial: np.ndarray, groups: list[str]) -> tuple[str, tuple[float, float, float]]:
+    """Whether the model's absolute errors are lower than a trivial predictor's: the difference of the
+    two MAEs, with a 95 % t-interval whose standard error is clustered by fold group (the hops of one
+    group are not independent of each other: they share a configuration)."""
+    from scipy.stats import t
+
+    d = model - trivial
+    value = float(d.mean())
+    labels = sorted(set(groups))
+    if len(labels) < 2:
+        return "does not beat", (value, value, value)
+    sums = np.array([sum(d[i] - value for i, g in enumerate(groups) if g == label) for label in labels])
+    se = float(np.sqrt(np.sum(sums**2) * len(labels) / (len(labels) - 1)) / len(d))
+    half = float(t.ppf(0.975, len(labels) - 1)) * se
+    low, high = value - half, value + half
+    verdict = "beats" if high < 0 else "is beaten by" if low > 0 else "does not beat"
+    return verdict, (value, low, high)

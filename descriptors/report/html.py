@@ -1,9 +1,11 @@
 """``lrox report``: one self-contained HTML page of what the database says about the design rules.
 
 Figures are embedded as PNG data URIs, styles are inline, nothing is fetched: the page opens
-offline in any browser. Sections: the data (levels, counts), each rule (data, figure, statistic,
-verdict), the configurations with the lowest barriers and the highest E_vac(O), the baseline
-ML model, and what could not be evaluated and why.
+offline in any browser. Sections: the data (levels, counts, how twins were found), each rule
+(claim; verdict and why; unit of replication and n; level of theory and its validation error beside
+the effect; what an inconclusive verdict would need; statistic; figure; the points shown apart and
+why), the configurations with the lowest barriers and the highest E_vac(O), the baseline ML model
+against trivial predictors, and what could not be evaluated and why.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from structures.errors import LroxInputError
 
 __all__ = ["build_report", "write_report"]
 
-VERDICT_COLOURS = {"supported": "#1b7f3b", "contradicted": "#b42318", "not enough data": "#6b7280"}
+VERDICT_COLOURS = {"supported": "#1b7f3b", "contradicted": "#b42318", "inconclusive": "#b45309", "not enough data": "#6b7280"}
+VERDICT_MEANING = (
+    "<em>supported</em>: the statistic's 95 % interval excludes zero on the claim's side; <em>contradicted</em>: it excludes zero on "
+    "the other side; <em>inconclusive</em>: it contains zero (no effect found is not the opposite effect found; the report says what n "
+    "would resolve an effect of the literature's size); <em>not enough data</em>: too few points for an interval"
+)
 
 
 def _e(value) -> str:
@@ -50,25 +57,73 @@ def _designer_table(long_rows: list[dict], level: str | None) -> tuple[list[dict
     return rows[:15], ["id", "name", "e_kra_min", "e_kra_nearest", "e_vac_o", "delta_e_vac_o", "li_slab_spacing_near", "pareto"]
 
 
+def _rule_section(rule) -> list[str]:
+    from descriptors.report.plots import rule_figure
+
+    colour = VERDICT_COLOURS[rule.verdict]
+    stats = "".join(f"<li>{_e(s.text())}</li>" for s in rule.statistics) or "<li class='muted'>no statistic: too few points for an interval</li>"
+    facts = [
+        ("Unit of replication", [f"{rule.unit}; n = {rule.n}"]),
+        ("Level of theory", [f"{', '.join(rule.levels) or '-'}; cells: {', '.join(rule.cells) or '-'}"]),
+        ("The level's error", rule.error or ["-"]),
+    ]
+    if rule.power:
+        facts.append(("To resolve it", [rule.power]))
+    out = [
+        f"<h2 id='rule{rule.number}'>Rule {rule.number}. {_e(rule.title)}</h2>",
+        f"<p class='claim'>{_e(rule.claim)}</p>",
+        f"<p><span class='verdict' style='background:{colour}'>{_e(rule.verdict)}</span> {_e(rule.reason)}.</p>",
+        "<table class='facts'><tbody>" + "".join(f"<tr><th>{_e(k)}</th><td>{'<br>'.join(_e(line) for line in v)}</td></tr>" for k, v in facts) + "</tbody></table>",
+        f"<ul>{stats}</ul>",
+        _figure(rule_figure(rule), f"rule {rule.number} figure"),
+    ]
+    if rule.table:
+        out.append(_table(rule.table, list(dict.fromkeys(k for row in rule.table for k in row))))
+    if rule.apart:
+        out += ["<p><strong>Shown apart</strong> (not pooled into the statistic), each with why:</p>",
+                _table(rule.apart, list(dict.fromkeys(k for row in rule.apart for k in row)))]
+    return out
+
+
+def _data_notes(hops: list[dict]) -> list[str]:
+    """What a reader must know about the hop rows themselves: how twins were found, and whether the
+    mechanisms were labelled from the whole band."""
+    notes = []
+    bases = {h.get("twin_basis") for h in hops if (h.get("n_twins") or 1) > 1}
+    groups = {h.get("twin_group") for h in hops}
+    twins = sum(1 for h in hops if (h.get("n_twins") or 1) > 1)
+    dependent = sum(1 for h in hops if h.get("dependent_on"))
+    notes.append(f"{len(hops)} hop calculations are {len(groups)} distinct physical hops ({twins} rows belong to a twin group; "
+                 f"{dependent} share a leg's saddle with another hop: dependent). Every statistic counts distinct hops.")
+    if bases:
+        notes.append("Twins were recognised by: " + "; ".join(sorted(b for b in bases if b)) + ".")
+    labelled_old = [h for h in hops if h.get("mechanism_observed") in ("ODH", "TSH") and h.get("closest_to_tetrahedron") is None and h.get("closest_to_edge_midpoint") is None]
+    if labelled_old:
+        notes.append(f"{len(labelled_old)} hops carry a mechanism labelled by an older lrox from the climbing image alone: "
+                     "re-derive the database (descriptors.ingest.rederive) to label them from the whole band.")
+    return notes
+
+
 def build_report(db, where: str | None = None) -> str:
     """The report's HTML."""
     from descriptors.store.database import safe_url
+    from descriptors.store.tables import ConfigurationRow
     from descriptors.report.features import baseline_model, feature_table
     from descriptors.query.hops import query_hops
-    from descriptors.report.plots import rule_figure
     from descriptors.query.configurations import long_table, query
     from descriptors.query.levels import level_aliases
-    from descriptors.report.rules import N_MIN, N_MIN_GROUP, NOT_ENOUGH, evaluate_rules
+    from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules
 
     hops = query_hops(db)
     long_rows = long_table(db)
+    configurations = db.rows(ConfigurationRow)
     if where:
         keep = {r["id"] for r in query(db, where).rows}
         hops = [h for h in hops if h["configuration_id"] in keep]
         long_rows = [r for r in long_rows if r["id"] in keep]
     if not long_rows:
         raise LroxInputError("report: the database holds no descriptors" + (" matching --where" if where else ""))
-    rules = evaluate_rules(hops, long_rows)
+    rules = evaluate_rules(hops, long_rows, configurations)
     levels = level_aliases(db)
     barrier_level = next((r.levels[0] for r in rules if r.number in (1, 2) and r.levels), None)
     alias_of = {a["level_of_theory"]: a["alias"] for a in levels}
@@ -81,33 +136,29 @@ def build_report(db, where: str | None = None) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>lrox report</title><style>",
         "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.45}",
         "h1{font-size:1.6em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}",
-        "table{border-collapse:collapse;font-size:.85em;margin:.6em 0}td,th{border:1px solid #d0d7de;padding:.25em .5em;text-align:left}th{background:#f6f8fa}",
+        "table{border-collapse:collapse;font-size:.85em;margin:.6em 0}td,th{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#f6f8fa}",
+        "table.facts th{width:11em}",
         ".verdict{display:inline-block;color:#fff;padding:.15em .6em;border-radius:1em;font-weight:600}",
         ".muted{color:#6b7280}.figure{max-width:100%;border:1px solid #eee;margin:.5em 0}.claim{font-style:italic}",
         "</style></head><body>",
         "<h1>lrox report: what the database says about the design rules</h1>",
         f"<p class='muted'>database {_e(safe_url(db.url))}; written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         + (f"; filter <code>{_e(where)}</code>" if where else "")
-        + f". A rule needs {N_MIN} points ({N_MIN_GROUP} per group for a difference); below that its verdict is <em>not enough data</em>.</p>",
+        + ".</p>",
+        f"<p>Four verdicts: {VERDICT_MEANING}. Intervals are t-intervals (Welch's for two groups), computed from {N_INTERVAL} points "
+        f"(per group) on; a rank correlation needs {N_MIN_RANK} points and a range of its variable wider than the variable's own "
+        "uncertainty, and its interval is Fisher's z. Each rule names its unit of replication and counts it, and states the level of "
+        "theory's validation error beside its effect.</p>",
         "<h2>The data</h2>",
         f"<p>{len({r['id'] for r in long_rows})} configurations, {len(hops)} hop calculations.</p>",
+        "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in _data_notes(hops)) + "</ul>",
         _table(levels, ["alias", "level_of_theory", "settings_hash", "n_descriptors"]),
         "<h2>Verdicts</h2>",
-        _table([{"rule": r.number, "title": r.title, "verdict": r.verdict, "n": r.n} for r in rules], ["rule", "title", "verdict", "n"]),
+        _table([{"rule": r.number, "title": r.title, "verdict": r.verdict, "n": r.n, "unit of replication": r.unit.split(" (")[0]} for r in rules],
+               ["rule", "title", "verdict", "n", "unit of replication"]),
     ]
     for rule in rules:
-        colour = VERDICT_COLOURS[rule.verdict]
-        stats = "".join(f"<li>{_e(s.text('eV' if 'ρ' not in s.name else ''))}</li>" for s in rule.statistics) or "<li class='muted'>no statistic: too few points</li>"
-        parts += [
-            f"<h2 id='rule{rule.number}'>Rule {rule.number}. {_e(rule.title)}</h2>",
-            f"<p class='claim'>{_e(rule.claim)}</p>",
-            f"<p><span class='verdict' style='background:{colour}'>{_e(rule.verdict)}</span> {_e(rule.reason)}.</p>",
-            f"<p>Data: n = {rule.n}; level of theory: {_e(', '.join(rule.levels) or '-')}; cells: {_e(', '.join(rule.cells) or '-')}.</p>",
-            f"<ul>{stats}</ul>",
-            _figure(rule_figure(rule), f"rule {rule.number} figure"),
-        ]
-        if rule.table:
-            parts.append(_table(rule.table, list(rule.table[0])))
+        parts += _rule_section(rule)
     designer, columns = _designer_table(long_rows, alias_of.get(barrier_level))
     parts += [
         "<h2>Lowest barriers and highest E_vac(O), together</h2>",
@@ -118,16 +169,19 @@ def build_report(db, where: str | None = None) -> str:
     if baseline.mae is None:
         parts.append(f"<p class='muted'>Not evaluated: {_e(baseline.reason)}.</p>")
     else:
+        trivial = ", ".join(f"{name} {mae:.3f} eV" for name, mae in baseline.trivial.items())
         parts += [
             f"<p>Gradient boosting (scikit-learn) predicting E_KRA from {len(baseline.features)} descriptors that no NEB produced "
-            f"(NEB-derived columns are left out: they would leak the target), {baseline.folds}-fold cross-validation grouped by configuration: "
-            f"<strong>MAE {baseline.mae:.3f} eV</strong> against {baseline.mae_mean_predictor:.3f} eV for the mean predictor "
-            f"({baseline.n_hops} hops in {baseline.n_configurations} configurations, {_e(barrier_level)}). "
+            f"(NEB-derived columns are left out: they would leak the target), on distinct hops ({baseline.n_hops} hop rows are "
+            f"{baseline.n_distinct_hops} physical hops: a twin counts once), {baseline.folds}-fold cross-validation grouped by configuration "
+            f"({baseline.n_configurations} configurations, {baseline.n_fold_groups} fold groups: a twin group never spans two folds), "
+            f"{_e(barrier_level)}: <strong>MAE {baseline.mae:.3f} eV</strong>. "
+            f"Trivial predictors on the same folds: {_e(trivial)}. <strong>{_e(baseline.verdict_text()[0].upper() + baseline.verdict_text()[1:])}.</strong> "
             "The feature table is <code>lrox export --features OUT.parquet</code>.</p>",
             _table([{"feature": n, "permutation importance (eV of MAE)": v} for n, v in baseline.importances], ["feature", "permutation importance (eV of MAE)"]),
         ]
     missing = [f"Rule {r.number} ({r.title}): {r.reason}." for r in rules if r.verdict == NOT_ENOUGH]
-    missing += [f"Rule {r.number}, part “{p['part']}”: {p['why']} (the rule's verdict rests on its other part)."
+    missing += [f"Rule {r.number}, part “{p['part']}”: {p['why']} (the rule's verdict rests on its other parts)."
                 for r in rules if r.verdict != NOT_ENOUGH for p in r.parts if p["verdict"] == NOT_ENOUGH]
     if not any(r.get("o2p_center_vbm") is not None for r in long_rows):
         missing.append("No configuration has an O 2p band centre: run statics (static_backend: gpaw, or VASP).")

@@ -114,21 +114,26 @@ def plot_scatter(table, x: str, y: str, out: str | Path, colour: str = "dopant",
 
 
 def rule_figure(rule) -> bytes:
-    """The figure of one design rule (descriptors.rules.RuleResult) as PNG bytes, for the report."""
+    """The figure of one design rule (descriptors.report.rules.RuleResult) as PNG bytes, for the report:
+    its points (one per distinct hop, or per O site), the effect with its interval where it has one,
+    zero, and under it the verdict and the statistic it follows from."""
     import io
 
     plt = _pyplot()
     spec = rule.figure
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     kind = spec.get("kind")
     if kind == "strip":
         names = [name for name, values in spec["groups"].items() if values]
         for k, name in enumerate(names):
             values = spec["groups"][name]
             jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
-            ax.scatter(np.full(len(values), k) + jitter, values, s=36, edgecolor="black", linewidth=0.5, zorder=3)
-            ax.hlines(np.mean(values), k - 0.3, k + 0.3, color="tab:red", lw=2, zorder=4)
-        ax.set_xticks(range(len(names)), [f"{n.replace(', ', chr(10))}\n(n = {len(spec['groups'][n])})" for n in names], fontsize=8 if len(names) > 3 else None)
+            apart = "(apart)" in name
+            ax.scatter(np.full(len(values), k) + jitter, values, s=36, edgecolor="black", linewidth=0.5, zorder=3,
+                       facecolor="white" if apart else None, marker="D" if apart else "o")
+            if not apart:
+                ax.hlines(np.mean(values), k - 0.3, k + 0.3, color="tab:red", lw=2, zorder=4)
+        ax.set_xticks(range(len(names)), [f"{n.replace(', ', chr(10))}\n(n = {len(spec['groups'][n])})" for n in names], fontsize=7 if len(names) > 3 else 8)
         ax.set_ylabel(spec["ylabel"])
     elif kind == "scatter":
         labels = spec.get("labels") or [""] * len(spec["x"])
@@ -140,34 +145,48 @@ def rule_figure(rule) -> bytes:
         if spec.get("band"):
             value, text = spec["band"]
             ax.axhline(value, color="tab:green", ls="--", lw=1.2, label=text)
+        for k, (name, value, low, high) in enumerate(spec.get("intervals") or []):
+            x = 0.25 + 0.25 * k
+            ax.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt="s", color="tab:red", capsize=4, zorder=4, label=f"{name}: mean, 95 % interval")
+        for x, y, label in spec.get("apart") or []:
+            ax.scatter([x], [y], s=40, facecolor="white", edgecolor="black", marker="D", zorder=3, label=None)
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 0), fontsize=6, va="center")
+        if spec.get("min_range") and spec["x"]:
+            low, span = min(spec["x"]), max(spec["x"]) - min(spec["x"])
+            top = max(spec["y"])
+            ax.plot([low, low + spec["min_range"]], [top * 1.04] * 2, color="tab:red", lw=3, solid_capstyle="butt",
+                    label=f"the range a rank needs: {spec['min_range']:g}")
+            ax.plot([low, low + span], [top * 1.07] * 2, color="black", lw=3, solid_capstyle="butt", label=f"the range the data span: {span:.3f}")
         ax.set_xlabel(spec["xlabel"])
         ax.set_ylabel(spec["ylabel"])
         if spec.get("xlim"):
             ax.set_xlim(*spec["xlim"])
-        if any(labels) or spec.get("band"):
-            ax.legend(fontsize=7, loc="best")
-    elif kind == "evac":
-        items = sorted(spec["groups"].items(), key=lambda kv: kv[1][0])
-        y = np.arange(len(items))
-        ax.scatter([v[0] for _, v in items], y, s=36, color="tab:blue", edgecolor="black", linewidth=0.5, label="O-rich", zorder=3)
-        tp = [(k, v[1]) for k, (_, v) in enumerate(items) if v[1] is not None]
-        if tp:
-            ax.scatter([v for _, v in tp], [k for k, _ in tp], s=36, marker="s", color="tab:orange", edgecolor="black", linewidth=0.5, label="at the spec's (T, pO2)", zorder=3)
-        for value in spec.get("pristine", []):
-            ax.axvline(value, color="tab:blue", lw=0.8, ls=":")
-        for value in spec.get("pristine_tp", []):
-            ax.axvline(value, color="tab:orange", lw=0.8, ls=":")
-        ax.set_yticks(y, [name for name, _ in items], fontsize=6)
-        ax.set_xlabel("E_vac(O) (eV); dotted: the host's isolated vacancies")
-        ax.legend(fontsize=7, loc="lower right")
-        fig.set_size_inches(6.4, max(3.0, 0.22 * len(items) + 1.2))
+        if ax.has_data():
+            ax.legend(fontsize=6.5, loc="best")
+    elif kind == "dopant_strip":
+        names = list(spec["groups"])
+        colours = {"raise": "tab:orange", "lower": "tab:blue", "no sign": "0.6"}
+        for k, name in enumerate(names):
+            values = spec["groups"][name]
+            jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+            expected = spec["expected"].get(name, "no sign")
+            ax.scatter(np.full(len(values), k) + jitter, values, s=40, color=colours.get(expected, "0.6"), edgecolor="black", linewidth=0.5, zorder=3)
+            ax.hlines(np.mean(values), k - 0.3, k + 0.3, color="black", lw=1.5, zorder=4)
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.set_xticks(range(len(names)), [f"{n}\nvalence predicts: {spec['expected'].get(n)}\n(n = {len(spec['groups'][n])} O sites)" for n in names], fontsize=7)
+        ax.set_ylabel(spec["ylabel"])
     if not ax.has_data():
         ax.text(0.5, 0.5, "no data for this rule", ha="center", va="center", transform=ax.transAxes, color="0.4")
         ax.set_xticks([])
         ax.set_yticks([])
     ax.set_title(f"Rule {rule.number}: {rule.title}", fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    caption = [f"verdict: {rule.verdict} (n = {rule.n})"] + [s.text() for s in rule.statistics[:2]]
+    import textwrap
+
+    wrapped = "\n".join(textwrap.fill(line, 110) for line in caption)
+    fig.text(0.01, 0.01, wrapped, fontsize=6.5, va="bottom", ha="left", color="0.2")
+    fig.tight_layout(rect=(0, 0.06 + 0.025 * wrapped.count("\n"), 1, 1))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)

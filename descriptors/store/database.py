@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from descriptors.records.schema import HOP_FIELDS_ADDED
 from descriptors.records.view import view_rows
 from descriptors.store.tables import (
     READABLE_VERSIONS,
@@ -46,8 +47,11 @@ def _json_safe(value):
 
 
 def lrox_tables() -> dict[str, set[str]]:
-    """lrox's tables and their columns: what a database must hold to be lrox's."""
-    return {name: {c.name for c in table.columns} for name, table in Base.metadata.tables.items()}
+    """lrox's tables and the columns a database must hold to be lrox's: all of them, but for the
+    hop-table columns an older lrox wrote without (HOP_FIELDS_ADDED: read as null, added on write)."""
+    tables = {name: {c.name for c in table.columns} for name, table in Base.metadata.tables.items()}
+    tables[HopRow.__table__.name] -= set(HOP_FIELDS_ADDED)
+    return tables
 
 
 class DescriptorDatabase:
@@ -195,6 +199,7 @@ class DescriptorDatabase:
         # (which reads as someone else's database), only a schema being made
         MetaRow.__table__.create(self.engine, checkfirst=True)
         Base.metadata.create_all(self.engine)
+        self._add_missing_hop_columns()
         with Session(self.engine) as session, session.begin():
             # the version row first: in SQLite the transaction then holds the write lock while the
             # view of a version 2 database is made from its rows (no writer slips in between)
@@ -202,6 +207,30 @@ class DescriptorDatabase:
             if version is not None and version != str(SCHEMA_VERSION):
                 self._rebuild_view(session)
         self.has_view = True
+
+    def _add_missing_hop_columns(self) -> None:
+        """A hop table written before a column existed gets it, empty (every hop column is nullable and
+        the hop table is derived, so nothing is lost: re-ingesting fills it). Its rows read as null."""
+        from sqlalchemy import inspect
+
+        present = self.hop_columns()
+        missing = [c for c in HopRow.__table__.columns if c.name not in present]
+        if not missing:
+            return
+        with self.engine.begin() as connection:
+            for column in missing:
+                kind = column.type.compile(dialect=self.engine.dialect)
+                connection.exec_driver_sql(f'ALTER TABLE hops ADD COLUMN "{column.name}" {kind}')
+        inspect(self.engine).clear_cache()
+
+    def hop_columns(self) -> set[str]:
+        """The columns the database's hop table has (an older database lacks the newest)."""
+        from sqlalchemy import inspect
+
+        try:
+            return {c["name"] for c in inspect(self.engine).get_columns("hops")}
+        except (OperationalError, SQLAlchemyError):
+            return set()
 
     @staticmethod
     def _reason(exc: Exception) -> str:
@@ -311,9 +340,14 @@ class DescriptorDatabase:
     # ----- reads --------------------------------------------------------------------------------
     def rows(self, table) -> list[dict]:
         """Every row of a table as a dict of its columns (read without ORM objects: 20x faster on
-        the hundreds of thousands of descriptor rows of a group's database)."""
+        the hundreds of thousands of descriptor rows of a group's database); a hop-table column this
+        database was written without reads as None."""
+        columns = list(table.__table__.columns)
+        present = self.hop_columns() if table is HopRow else {c.name for c in columns}
+        kept = [c for c in columns if c.name in present]
         with self.engine.connect() as connection:
-            return [dict(r) for r in connection.execute(select(table.__table__)).mappings()]
+            result = connection.execute(select(*kept)).mappings().all()
+        return [{c.name: row.get(c.name) for c in columns} for row in result]
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
