@@ -316,7 +316,16 @@ class GpawImageFactory:
         return calc
 
     def scf_iterations(self) -> list[list[int]]:
+        """Per calculator (image), the iterations of each of its converged SCFs."""
         return [scf_iterations(c) for c in self.calculators]
+
+    def magnetic_moments(self) -> list[float | None]:
+        """Per calculator (image), the total moment (μB) of its last converged SCF; no new SCF."""
+        out = []
+        for calc in self.calculators:
+            results = calc.dft.results if getattr(calc, "_dft", None) is not None else {}
+            out.append(float(calc.get_magnetic_moment()) if "magmom" in results and not calc.lrox_failed else None)
+        return out
 
 
 def band_magnetic_moments(images) -> list[float | None]:
