@@ -45,7 +45,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results_gpaw_modes.jsonl"
 MODES = ("lcao", "pw")
-PHASES = ["images", "pw:solo1", "pw:solo2", "pw:pair", "lcao:solo1", "lcao:solo2", "lcao:pair", "pw:solo1i", "lcao:solo1i", "lcao:band", "pw:band"]
+PHASES = ["images", "pw:solo1", "pw:solo2", "pw:pair", "lcao:solo1", "lcao:solo2", "lcao:pair", "pw:solo1i", "pw:solo2i", "lcao:solo1i", "lcao:band", "pw:band"]
 DELTA = 0.05  # Å, the moving Li's step for the restarted SCF
 BAND_CALLS = 60  # image evaluations assumed for one band where none was measured (issue 30)
 ML_ERROR = 0.1  # eV, the ML model's own barrier error the mode's error is judged against
@@ -169,7 +169,7 @@ def worker(spec: dict) -> None:
         target = images[index]
         if kind == "restart":
             target = _moved(target, images[index + (1 if index < len(images) - 1 else -1)], DELTA)
-        load0, t0 = _load(), time.perf_counter()
+        load0, t0, c0 = _load(), time.perf_counter(), time.process_time()
         stamps.clear()
         if kind == "iterations":  # a few SCF iterations only (max_scf_steps): the cost of one, never an energy
             from workflows.gpaw_calculators import GpawScfNotConverged
@@ -224,6 +224,7 @@ def worker(spec: dict) -> None:
                 atoms.positions = target.positions
             energy = float(atoms.get_potential_energy())
             t_scf = time.perf_counter() - t0
+            c_scf = time.process_time() - c0
             forces = atoms.get_forces()
             t_forces = time.perf_counter() - t0 - t_scf
             row = {
@@ -234,6 +235,10 @@ def worker(spec: dict) -> None:
                 "niter": scf_iterations(calc)[-1],
                 "scf_s": round(t_scf, 2),
                 "forces_s": round(t_forces, 2),
+                # CPU time of the process (all its threads): on one thread, the cost other jobs on
+                # the machine do not inflate (wall time does)
+                "scf_cpu_s": round(c_scf, 2),
+                "forces_cpu_s": round(time.process_time() - c0 - c_scf, 2),
                 "magmom": float(calc.get_magnetic_moment()),
                 "max_force": float(np.linalg.norm(forces, axis=1).max()),
                 # median over the iterations after the first (the first carries the set-up)
@@ -241,6 +246,7 @@ def worker(spec: dict) -> None:
                 "to_first_iteration_s": round(stamps[0] - t0, 2) if stamps else None,
             }
         row.update(
+            cpu_s=round(time.process_time() - c0, 2),
             mode=spec["mode"],
             level=gpaw_level_of_theory(settings),
             phase=spec["phase"],
@@ -303,6 +309,8 @@ def phase_specs(phase: str) -> list[dict]:
         return [{"mode": mode, "threads": 2, "ops": first}]
     if kind == "solo1i":  # the same few iterations on one thread, beside solo2's
         return [{"mode": mode, "threads": 1, "ops": [["iterations", 0]], "settings": {"max_scf_steps": 5}}]
+    if kind == "solo2i":  # a few iterations on two threads (a rerun of solo2's rate on a quiet machine)
+        return [{"mode": mode, "threads": 2, "ops": [["iterations", 0]], "settings": {"max_scf_steps": 5}}]
     if kind == "pair":
         return [
             {"mode": mode, "threads": 1, "ops": first + [["chain", 1], ["chain", 2], ["chain", 3]]},
@@ -457,7 +465,7 @@ def report(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phases", nargs="+", default=[p for p in PHASES if not p.endswith(("band", "solo1i"))], choices=PHASES)
+    parser.add_argument("--phases", nargs="+", default=[p for p in PHASES if not p.endswith(("band", "solo1i", "solo2i"))], choices=PHASES)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--logs", default="/tmp/lrox-gpaw-modes", help="GPAW text logs and worker stderr")
     parser.add_argument("--band-threads", type=int, default=1)
