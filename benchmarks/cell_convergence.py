@@ -59,7 +59,7 @@ def pick_hops(framework) -> dict:
 def run_cell(model: str, cell: str) -> list[dict]:
     from dataclasses import asdict
 
-    from descriptors.barriers import migration_barrier
+    from descriptors.physics.barriers import migration_barrier
     from structures import DefectFramework, load_host
     from structures.supercell import parse_supercell
     from workflows.jobs import hop_neb, relax_structure

@@ -70,7 +70,8 @@ class NetworkGuard:
 
 
 def available_models(requested: list[str] | None) -> list[str]:
-    from workflows.calculators import ML_MODELS, check_model
+    from descriptors.physics.levels import ML_MODELS
+    from workflows.calculators import check_model
 
     names = requested or list(ML_MODELS)
     usable = []
@@ -87,7 +88,7 @@ def run_row(model: str, row: dict, cache: dict) -> dict:
     """One validation row through lrox's screen path; ``cache`` keeps each host's relaxed cell per model."""
     from dataclasses import asdict
 
-    from descriptors.barriers import migration_barrier
+    from descriptors.physics.barriers import migration_barrier
     from structures import DefectFramework, enumerate_hops, load_host
     from structures.configurations import configuration_from_defects, enumerate_singles
     from structures.hops import HopMechanism

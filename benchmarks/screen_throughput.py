@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--keep", help="output folder to keep (default: a temporary one)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from descriptors.ingest import result_rows
     from structures.safety import load_yaml, read_text
     from workflows.run import run_screen, summarise
     from workflows.spec import spec_from_dict
@@ -46,7 +47,7 @@ def main() -> None:
     start = time.perf_counter()
     result = run_screen(spec, echo=lambda line: print(line, file=sys.stderr))
     wall = time.perf_counter() - start
-    summary = summarise(result)
+    summary = summarise(result, result_rows(result)[2])
     docs = [d if isinstance(d, dict) else d.as_dict() for d in result["documents"]]
     nebs = [d for d in docs if d.get("kind") == "neb"]
     print(f"\nscreen: {spec.name}; {summary['level_of_theory']}; {spec.processes()} worker processes; cpu count {os.cpu_count()}")

@@ -1,5 +1,7 @@
-"""lrox.descriptors: barriers, O 2p band centre, vacancy energies, Bader charges, geometry, and their database.
+"""lrox.descriptors: the physics of the descriptors, their records, database, queries and report.
 
-Not built yet: this package is the home of the descriptors issue. It exists now
-so the package layout the design asks for installs from the first commit.
+Layers, each importing only those before it: ``physics`` (pure functions: barriers, mechanism,
+vacancy energies, band centres, Bader, geometry, the levels-of-theory registry) ← ``records`` (one
+reader per source into one normalized result, one extractor into rows) ← ``store`` (the database)
+← ``ingest`` ← ``query`` ← ``report``. Nothing here launches a job or imports ``workflows``.
 """

@@ -251,7 +251,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
     if seed_db is not None:
         if not (spec.backend is Backend.VASP or spec.emulates_vasp):
             raise LroxInputError("--seed-path-from seeds VASP bands: use it with --backend vasp (or the emulated VASP)")
-        from descriptors.bands import converged_bands
+        from descriptors.query.bands import converged_bands
         from workflows.flows import plan_screen
 
         plan = plan_screen(spec)
@@ -283,11 +283,10 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
         raise LroxInputError("the vasp backend runs on a cluster: use 'lrox run SPEC --dry-run DIR' here, or submit it")
     if spec.backend is Backend.MLIP:
         check_model(spec.mlip.model)
-    from descriptors.database import DescriptorDatabase, safe_url
-    from descriptors.extract import records_from_result
-    from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
-
+    from descriptors.ingest import store_result
+    from descriptors.store.database import DescriptorDatabase, safe_url
     from workflows.flows import plan_screen
+    from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
 
     plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
     url = db_url or spec.database
@@ -305,8 +304,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
         raise
     bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
     result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands)
-    configurations, calculations, descriptors = records_from_result(result, source=str(spec.output_dir() / RESULTS_FILE))
-    counts = db.write(configurations, calculations, descriptors)
+    counts, descriptors = store_result(result, db, source=str(spec.output_dir() / RESULTS_FILE))
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
     summary = summarise(result, descriptors)
     if as_json:
@@ -384,7 +382,7 @@ project_option = click.option("--project", help="jobflow-remote project name (de
 @click.option("--db", "db_url", help="Descriptor database whose finished work is skipped (default: the spec's, $LROX_DB, or lrox-out/lrox.db).")
 def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url):
     """Add a screen to a FireWorks LaunchPad or a jobflow-remote queue, skipping work already done."""
-    from descriptors.database import DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
     from launch.submit import parse_engine, submit_screen
     from workflows.spec import load_spec
 
@@ -452,7 +450,7 @@ class _AnyName:
 def _check_syntax(where: str | None) -> None:
     """A filter's syntax, checked before any database is opened (its fields are checked against the table)."""
     if where:
-        from descriptors.query import parse_filter
+        from descriptors.query.language import parse_filter
 
         parse_filter(where, fields=_AnyName())
 
@@ -460,7 +458,7 @@ def _check_syntax(where: str | None) -> None:
 def _database(db_url, read_only: bool = False):
     """The descriptor database; read commands (query, export, plot, report) open it read-only and
     never create or change one."""
-    from descriptors.database import DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
 
     return DescriptorDatabase(db_url, read_only=read_only)
 
@@ -472,7 +470,7 @@ def _database(db_url, read_only: bool = False):
 @click.option("--project", help="Read the job store of this jobflow-remote project.")
 def ingest_command(path, db_url, job_store, project):
     """Read results (a results.json, a jobflow JSON store, VASP run folders, or a workers' job store) into the database."""
-    from descriptors.database import safe_url
+    from descriptors.store.database import safe_url
     from descriptors.ingest import collect_from_job_store, collect_records, write_batch
 
     if sum(x is not None for x in (path, job_store, project)) != 1:
@@ -511,8 +509,10 @@ def ingest_command(path, db_url, job_store, project):
 @click.option("--oxygen", help="T,pO2 (K, atm): re-evaluate E_f(V_O) there as e_vac_o_tp, e.g. 1173,0.21.")
 def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
     """Configurations with every level side by side (default), the hop table, or the levels and their aliases."""
-    from descriptors.hoptable import HOP_FIELDS, query_hops
-    from descriptors.query import level_aliases, parse_oxygen, query
+    from descriptors.query.hops import query_hops
+    from descriptors.records.schema import HOP_FIELDS
+    from descriptors.query.configurations import parse_oxygen, query
+    from descriptors.query.levels import level_aliases
 
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
@@ -567,7 +567,7 @@ def export_command(fmt, features, out, db_url, where, overwrite):
     """Write the configuration view (csv, json or parquet), or with --features the per-hop feature table."""
     _check_syntax(where)
     if features:
-        from descriptors.features import write_features
+        from descriptors.report.features import write_features
 
         if fmt not in (None, "parquet"):
             raise LroxInputError("export --features writes parquet only")
@@ -576,7 +576,7 @@ def export_command(fmt, features, out, db_url, where, overwrite):
         return
     if fmt is None:
         raise LroxInputError("export: give --format csv|json|parquet, or --features")
-    from descriptors.query import export
+    from descriptors.query.export import export
 
     n = export(_database(db_url, read_only=True), out, fmt, where=where, overwrite=overwrite)
     click.echo(f"wrote {n} rows to {out}")
@@ -590,7 +590,7 @@ def export_command(fmt, features, out, db_url, where, overwrite):
 def report_command(out, db_url, where, overwrite):
     """A self-contained HTML report: each design rule tested on the database, with data, figure, statistic and verdict."""
     _check_syntax(where)
-    from descriptors.report import write_report
+    from descriptors.report.html import write_report
 
     write_report(_database(db_url, read_only=True), out, where=where, overwrite=overwrite)
     click.echo(f"wrote {out}")
@@ -608,7 +608,7 @@ def plot_group():
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def plot_neb_command(calc_id, out, db_url, overwrite):
     """Energy profile of an NEB (ID: calculation id, a unique prefix, or the hop id)."""
-    from descriptors.plots import plot_neb
+    from descriptors.report.plots import plot_neb
 
     plot_neb(_database(db_url, read_only=True).calculation(calc_id), out, overwrite=overwrite)
     click.echo(f"wrote {out}")
@@ -625,8 +625,8 @@ def plot_neb_command(calc_id, out, db_url, overwrite):
 def plot_scatter_command(x, y, out, db_url, where, colour, overwrite):
     """Y against X for every configuration that has both (e.g. li_slab_spacing barrier)."""
     _check_syntax(where)
-    from descriptors.plots import plot_scatter
-    from descriptors.query import query
+    from descriptors.report.plots import plot_scatter
+    from descriptors.query.configurations import query
 
     plot_scatter(query(_database(db_url, read_only=True), where), x, y, out, colour=colour, overwrite=overwrite)
     click.echo(f"wrote {out}")

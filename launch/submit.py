@@ -76,7 +76,7 @@ def completed_work(db, settings_hash: str) -> tuple[set[str], set[tuple[str, str
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from descriptors.database import CalculationRow
+    from descriptors.store.tables import CalculationRow
 
     relaxed, hops = set(), set()
     with Session(db.engine) as session:

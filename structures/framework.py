@@ -375,13 +375,6 @@ class DefectFramework:
         bond = 1.25 * min(to_a.min(), to_b.min())
         return sorted(anions[(to_a <= bond) & (to_b <= bond)].tolist())
 
-    @cached_property
-    def pristine_id(self) -> str:
-        """The id of the defect-free configuration of this framework."""
-        from structures.configurations import configuration_id
-
-        return configuration_id(self, [])
-
 
 def framework_for_host(
     host: Host,

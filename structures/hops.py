@@ -26,7 +26,7 @@ import numpy as np
 from monty.json import MSONable
 from pymatgen.core import Structure
 
-from structures.configurations import VACANT, Configuration
+from structures.configurations import VACANT, Configuration, configuration_id
 from structures.framework import VOID, DefectFramework
 from structures.labels import LI_LAYER, TM_LAYER
 
@@ -99,7 +99,7 @@ class LiHop(MSONable):
     # reference of ΔE_a
     reference_hop_id: str | None = None
     # where to look in the NEB images (site indices of hop_endpoints' structures), so that the
-    # converged path can be judged without the framework: see observed_mechanism
+    # converged path can be judged without the framework: see descriptors.physics.mechanism
     saddle_geometry: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -230,7 +230,7 @@ def enumerate_hops(
     if max_defect_distance is not None and max_defect_distance < 0:
         raise LroxInputError(f"defect distance must not be negative, got {max_defect_distance}")
     occupancy, oxidation = occupancy_of(framework, configuration)
-    config_id = configuration.id if configuration else framework.pristine_id
+    config_id = configuration.id if configuration else configuration_id(framework, [])
     defects = [d.point for d in configuration.defects] if configuration else []
     stabilizer = framework.stabilizer(occupancy)
     rank = framework.rank
@@ -316,7 +316,7 @@ def _hop_id(framework: DefectFramework, config_id: str, key: tuple) -> str:
 def reference_hop_id(framework: DefectFramework, a: int, b: int) -> str:
     """The id of the hop between points a and b in the pristine host (its symmetry-equivalent)."""
     pair = np.sort(framework.rank[framework.permutations[:, [a, b]]], axis=1)
-    return _hop_id(framework, framework.pristine_id, tuple(np.unique(pair, axis=0)[0].tolist()))
+    return _hop_id(framework, configuration_id(framework, []), tuple(np.unique(pair, axis=0)[0].tolist()))
 
 
 def _saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest) -> dict:
@@ -588,52 +588,12 @@ def hop_mirror(framework: DefectFramework, configuration: Configuration | None, 
 __all__ += ["end_to_end_operation", "map_initial_to_final", "HopMirror", "hop_mirror"]
 
 
-# ----- the converged path: which mechanism actually happened ------------------------------------------
-def _mic_vectors(structure: Structure, origin_frac: np.ndarray, frac_points: np.ndarray) -> np.ndarray:
+# ----- paths through a hop -----------------------------------------------------------------------------
+def mic_vectors(structure: Structure, origin_frac: np.ndarray, frac_points: np.ndarray) -> np.ndarray:
     """Cartesian vectors from ``origin_frac`` to each point, each to its nearest periodic image."""
     delta = np.asarray(frac_points, dtype=float) - np.asarray(origin_frac, dtype=float)
     delta -= np.round(delta)
     return structure.lattice.get_cartesian_coords(delta)
-
-
-def observed_mechanism(images: list[Structure], energies: list[float], geometry: dict) -> dict:
-    """The mechanism the converged band took, read off its climbing (highest interior) image.
-
-    ODH or TSH: whichever the moving Li is nearer, the midpoint of the shared O–O edge or the
-    centre of a tetrahedral site sharing faces with both octahedra (both from the O positions of
-    that image). For a ``V_O-edge`` hop the edge has lost an O: what is recorded instead is the
-    moving Li's closest approach to the vacant O site over the whole band.
-    """
-    if len(images) < 3 or len(energies) != len(images):
-        raise ValueError("a band needs at least three images, one energy each")
-    saddle = 1 + int(np.argmax(np.asarray(energies, dtype=float)[1:-1]))
-    li_index = geometry.get("moving_li", len(images[0]) - 1)
-    out: dict = {"saddle_image": saddle}
-    if geometry.get("vacant_edge_frac"):
-        vacant = np.asarray(geometry["vacant_edge_frac"], dtype=float)
-        closest = min(float(np.linalg.norm(_mic_vectors(img, img[li_index].frac_coords, vacant), axis=1).min()) for img in images)
-        return {**out, "mechanism": HopMechanism.VO_EDGE.value, "closest_to_vacant_o": closest}
-    image = images[saddle]
-    li = image[li_index].frac_coords
-    d_edge = d_tet = None
-    if len(geometry.get("edge", [])) >= 2:
-        vectors = _mic_vectors(image, li, image.frac_coords[geometry["edge"]])
-        d_edge = float(np.linalg.norm(vectors.mean(axis=0)))
-    tets = geometry.get("tetrahedra", [])
-    best = None
-    for k, vertices in enumerate(tets):
-        d = float(np.linalg.norm(_mic_vectors(image, li, image.frac_coords[vertices]).mean(axis=0)))
-        if best is None or d < best[0]:
-            best = (d, k)
-    if best is not None:
-        d_tet = best[0]
-    if d_edge is None and d_tet is None:
-        return {**out, "mechanism": None}
-    mechanism = HopMechanism.TSH if d_edge is None or (d_tet is not None and d_tet < d_edge) else HopMechanism.ODH
-    result = {**out, "mechanism": mechanism.value, "distance_to_edge_midpoint": d_edge, "distance_to_tetrahedron": d_tet}
-    if best is not None:
-        result["tetrahedron"] = (geometry.get("tetrahedra_labels") or [None] * len(tets))[best[1]]
-    return result
 
 
 def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int = 0) -> list[Structure]:
@@ -648,8 +608,8 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
     li_index = geometry.get("moving_li", len(images[0]) - 1)
     first, last = images[0], images[-1]
     p0 = first[li_index].coords
-    p1 = p0 + _mic_vectors(first, first[li_index].frac_coords, last[li_index].frac_coords[None, :])[0]
-    centre = p0 + _mic_vectors(first, first[li_index].frac_coords, first.frac_coords[vertices]).mean(axis=0)
+    p1 = p0 + mic_vectors(first, first[li_index].frac_coords, last[li_index].frac_coords[None, :])[0]
+    centre = p0 + mic_vectors(first, first[li_index].frac_coords, first.frac_coords[vertices]).mean(axis=0)
     legs = (np.linalg.norm(centre - p0), np.linalg.norm(p1 - centre))
     total = sum(legs)
     out = [first.copy()]
@@ -664,7 +624,7 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
     return out
 
 
-__all__ += ["observed_mechanism", "tetrahedral_band", "reference_hop_id"]
+__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id"]
 
 
 def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_images: int | None = None) -> list[Structure]:

@@ -77,3 +77,11 @@ def read_configuration(path: Path) -> tuple[DefectFramework, Configuration]:
             raise LroxInputError(f"'{path}': defect at {defect.frac_coords} is not on a site of its host")
         defect.point = int(d.argmin())
     return framework, configuration
+
+
+def configuration_folder(index: int, config) -> str:
+    """``001_Ti_on_Mn_4g_TM_layer``: a folder name a person reads (the id is in its configuration.json)."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", config.name).strip("_")[:60] or "configuration"
+    return f"{index:03d}_{slug}"

@@ -229,7 +229,8 @@ def test_export_refuses_to_overwrite(capsys, mock_run, tmp_path):
 def test_plots_are_png_files(capsys, mock_run, tmp_path):
     _, db = mock_run
     rows = json.loads(run(capsys, "query", "--db", db, "--json")[1])
-    from descriptors.database import CalculationRow, DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow
 
     neb = next(c for c in DescriptorDatabase(db).rows(CalculationRow) if c["kind"] == "neb")
     for args in (["plot", "neb", neb["id"][:10]], ["plot", "neb", neb["hop_id"]], ["plot", "scatter", "li_slab_spacing", "barrier"]):
@@ -255,7 +256,7 @@ def test_plots_are_png_files(capsys, mock_run, tmp_path):
 )
 def test_database_commands_bad_input_one_line(capsys, mock_run, tmp_path, args, message):
     _, db = mock_run
-    from descriptors.database import DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
 
     before = DescriptorDatabase(db).snapshot()
     if "--db" not in args:
@@ -282,7 +283,7 @@ def test_database_commands_bad_input_one_line(capsys, mock_run, tmp_path, args, 
     ],
 )
 def test_bad_run_changes_no_database_and_shows_no_password(capsys, mock_run, tmp_path, monkeypatch, content, db, message):
-    from descriptors.database import DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
 
     _, good_db = mock_run
     before = DescriptorDatabase(good_db).snapshot()

@@ -185,7 +185,7 @@ def test_bad_cluster_input_submits_nothing(capsys, tmp_path, monkeypatch, args, 
 
 
 def _any_rows(db: Path) -> bool:
-    from descriptors.database import DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
 
     return any(DescriptorDatabase(f"sqlite:///{db}").counts().values())
 

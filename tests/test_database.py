@@ -9,15 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobflow import JobStore, run_locally
 
-from descriptors.database import DescriptorDatabase, safe_url
-from descriptors.extract import records_from_result
+from descriptors.store.database import DescriptorDatabase, safe_url
+from descriptors.ingest import IngestBatch, result_rows, write_batch
 from descriptors.ingest import ingest
-from descriptors.query import FIELDS, QueryError, export, parse_filter, query
+from descriptors.query.configurations import FIELDS, query
+from descriptors.query.export import export
+from descriptors.query.language import QueryError, parse_filter
 from structures.errors import LroxInputError
 from tests.conftest import SHARED
 from workflows.flows import ScreenMaker
 from workflows.jobs import as_dict
-from workflows.run import local_job_store
+from workflows.jobs import local_job_store
 from workflows.spec import spec_from_dict
 
 BASE = {"name": "dbtest", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:tm"], "vacancies": ["O"], "hops": {"per_configuration": 1}, "backend": "mock"}
@@ -60,10 +62,10 @@ def test_ingest_twice_changes_nothing(db_url, results_file):
 
 
 def test_every_descriptor_keeps_its_provenance(db_url, mock_result):
-    from descriptors.database import CalculationRow, DescriptorRow
+    from descriptors.store.tables import CalculationRow, DescriptorRow
 
     db = DescriptorDatabase(db_url)
-    db.write(*records_from_result(mock_result))
+    write_batch(IngestBatch(*result_rows(mock_result)), db)
     calcs = {c["id"]: c for c in db.rows(CalculationRow)}
     for row in db.rows(DescriptorRow):
         calc = calcs[row["calculation_id"]]
@@ -76,10 +78,10 @@ def test_every_descriptor_keeps_its_provenance(db_url, mock_result):
 
 
 def test_failed_calculation_is_stored_as_failed_never_as_a_number(db_url, failing_result):
-    from descriptors.database import CalculationRow, DescriptorRow
+    from descriptors.store.tables import CalculationRow, DescriptorRow
 
     db = DescriptorDatabase(db_url)
-    db.write(*records_from_result(failing_result))
+    write_batch(IngestBatch(*result_rows(failing_result)), db)
     failed = [c for c in db.rows(CalculationRow) if c["status"] == "failed"]
     assert failed and all("forced to fail" in c["error"] or "relaxation failed" in c["error"] for c in failed)
     config = next(r for r in query(db) if r["name"] == "V_O(8j)")
@@ -92,8 +94,8 @@ def test_failed_calculation_is_stored_as_failed_never_as_a_number(db_url, failin
 
 def test_a_failing_write_rolls_back_and_keeps_what_was_stored(db_url, mock_result):
     db = DescriptorDatabase(db_url)
-    configs, calcs, rows = records_from_result(mock_result)
-    db.write(configs, calcs, rows)
+    configs, calcs, rows = result_rows(mock_result)
+    write_batch(IngestBatch(configs, calcs, rows), db)
     before = db.snapshot()
     orphan = dict(rows[0], configuration_id="no-such-configuration", name="barrier", subject="x")
     with pytest.raises(LroxInputError, match="rolled back"):
@@ -103,7 +105,7 @@ def test_a_failing_write_rolls_back_and_keeps_what_was_stored(db_url, mock_resul
 
 def test_query_filters_sorts_and_names_fields(db_url, mock_result):
     db = DescriptorDatabase(db_url)
-    db.write(*records_from_result(mock_result))
+    write_batch(IngestBatch(*result_rows(mock_result)), db)
     rows = query(db)
     assert len(rows) == 4 and set(rows.columns) <= set(FIELDS) and {"barrier", "e_kra_min", "e_vac_o", "li_slab_spacing"} <= set(rows.columns)
     assert rows.aliases == ["mock"]  # one level: plain field names
@@ -138,7 +140,7 @@ def test_bad_query_is_a_one_line_error(text, message):
     import re
 
     with pytest.raises(QueryError, match=re.escape(message)) as info:
-        parse_filter(text)
+        parse_filter(text, FIELDS)
     assert "\n" not in str(info.value)
 
 
@@ -146,7 +148,7 @@ def test_bad_query_is_a_one_line_error(text, message):
 @given(st.text(max_size=60))
 def test_arbitrary_query_text_parses_or_fails_cleanly(text):
     try:
-        tree = parse_filter(text)
+        tree = parse_filter(text, FIELDS)
     except QueryError as exc:
         assert "\n" not in str(exc)
     else:
@@ -156,7 +158,7 @@ def test_arbitrary_query_text_parses_or_fails_cleanly(text):
 def test_dataframe_export_and_overwrite_protection(tmp_path, results_file):
     import pandas as pd
 
-    from descriptors.query import to_dataframe
+    from descriptors.query.configurations import to_dataframe
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
     ingest(results_file, DescriptorDatabase(url))
@@ -200,7 +202,7 @@ def test_concurrent_ingests_lose_and_duplicate_nothing(db_url, tmp_path, mock_re
     a.write_text(json.dumps(mock_result))
     b.write_text(json.dumps(failing_result))
     DescriptorDatabase(db_url)  # schema first, as 'lrox ingest' would
-    code = "import sys; from descriptors.database import DescriptorDatabase; from descriptors.ingest import ingest; ingest(sys.argv[1], DescriptorDatabase(sys.argv[2]))"
+    code = "import sys; from descriptors.store.database import DescriptorDatabase; from descriptors.ingest import ingest; ingest(sys.argv[1], DescriptorDatabase(sys.argv[2]))"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(p), db_url], stderr=subprocess.PIPE, text=True) for p in (a, b, a, b)]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
@@ -239,7 +241,7 @@ def test_vasp_run_folders_ingest_with_damaged_files_named(tmp_path, db_url):
     text = "\n".join(batch.problems)
     for name in ("truncated/vasprun.xml", "cut_outcar/OUTCAR", "cut_outcar/CONTCAR", "garbled_acf/ACF.dat"):
         assert name in text, name
-    from descriptors.database import CalculationRow, DescriptorRow
+    from descriptors.store.tables import CalculationRow, DescriptorRow
 
     calcs = db.rows(CalculationRow)
     assert {c["status"] for c in calcs if "truncated" in c["source"] or "cut_outcar" in c["source"]} == {"failed"}
@@ -275,7 +277,7 @@ def test_ingest_reads_a_jobflow_json_store(tmp_path, results_file):
 def test_dopant_effect_on_the_oxygen_vacancy_energy():
     """Ti–V_O pairs: E_f against the Ti-doped cell, and its change from the isolated vacancy on the same O site."""
     result = _run({**BASE, "name": "pairs", "pair_cutoff": 2.5, "pair_kinds": ["dopant-vacancy"], "hops": {"per_configuration": 0}})
-    _, calcs, rows = records_from_result(result)
+    _, calcs, rows = result_rows(result)
     energy = {c["configuration_id"]: c["data"]["energy"] for c in calcs if c["kind"] == "relax"}
     names = {c["id"]: c for c in result["configurations"]}
     mu = next(c["data"]["energy_per_atom"] for c in calcs if c["kind"] == "reference")
@@ -305,7 +307,7 @@ def test_vasp_static_documents_read_their_run_folder(tmp_path, mock_result):
     statics = [d for d in result["documents"] if d["kind"] == "static"]
     statics[0].update(status="success", reason=None, dir_name=f"node01:{folder}")
     statics[1].update(status="success", reason=None, dir_name=str(tmp_path / "gone"))
-    rows = records_from_result(result)[2]
+    rows = result_rows(result)[2]
     got = {(r["configuration_id"], r["name"]): r for r in rows}
     assert got[(statics[0]["configuration_id"], "o2p_center_full")]["value"] == pytest.approx(-0.1628712917309544, abs=1e-10)
     missing = got[(statics[1]["configuration_id"], "o2p_center")]
@@ -336,13 +338,14 @@ def test_an_unconverged_vasp_run_is_failed_never_a_clean_number(tmp_path, mock_r
     result = copy.deepcopy(mock_result)
     static = next(d for d in result["documents"] if d["kind"] == "static")
     static.update(status="success", reason=None, dir_name=str(folder))
-    _, calcs, rows = records_from_result(result)
+    _, calcs, rows = result_rows(result)
     calc = next(c for c in calcs if c["kind"] == "static" and c["configuration_id"] == static["configuration_id"])
     assert calc["status"] == "failed" and "SCF not converged" in calc["error"]
     centres = [r for r in rows if r["configuration_id"] == static["configuration_id"] and r["name"].startswith("o2p")]
     assert centres and all(r["value"] is None and r["status"] == "failed" for r in centres)
     # the same folder given to 'lrox ingest' as a plain VASP run
-    from descriptors.vasp_dirs import records_from_vasp_tree
+    from descriptors.records.extractor import records_from_result
+    from descriptors.records.readers.vasp import result_from_vasp_tree
 
-    (_, calcs, rows), _ = records_from_vasp_tree(folder)
+    _, calcs, rows = records_from_result(result_from_vasp_tree(folder)[0])
     assert calcs[0]["status"] == "failed" and "SCF not converged" in calcs[0]["error"] and not rows

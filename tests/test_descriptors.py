@@ -9,17 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
-from descriptors.bader import BaderFileError, BaderUnavailable, bader_from_directory, parse_acf, transition_state_cations, valence_electrons
-from descriptors.barriers import barrier_from_neb_analysis, migration_barrier
-from descriptors.electronic import band_centre, electronic_descriptors, load_complete_dos
-from descriptors.geometry import geometry_descriptors
-from descriptors.vacancy import (
-    delta_mu_oxygen,
-    mp2020_oxygen_correction,
-    oxygen_chemical_potential,
-    reevaluate,
-    vacancy_formation_energy,
-)
+from descriptors.physics.bader import BaderFileError, BaderUnavailable, bader_from_directory, parse_acf, transition_state_cations, valence_electrons
+from descriptors.physics.barriers import barrier_from_neb_analysis, migration_barrier
+from descriptors.physics.electronic import band_centre, electronic_descriptors, load_complete_dos
+from descriptors.physics.geometry import geometry_descriptors
+from descriptors.physics.vacancy import delta_mu_oxygen, mp2020_oxygen_correction, oxygen_chemical_potential, reevaluate, vacancy_formation_energy
 from tests.conftest import SHARED
 
 REF = SHARED / "vasp-reference"
@@ -61,7 +55,7 @@ def test_barrier_flags_untrustworthy_profiles():
 def test_neb_end_point_energy_and_convergence_read_from_real_outcars():
     from pymatgen.io.vasp import Outcar
 
-    from descriptors.barriers import _outcar_reached_accuracy
+    from descriptors.records.readers.vasp import _outcar_reached_accuracy
 
     # pymatgen test_transition_state.py l.34: neb_analysis1.energies[0] == -255.97992669
     outcar = Outcar(str(REF / "neb/pymatgen_neb1_Fe31_vacancy/00/OUTCAR.gz"))
@@ -153,7 +147,7 @@ def test_oxygen_chemical_potential_above_1000_k_agrees_with_ideal_gas_statistica
     [("chgnet", 0.0), ("chgnet-r2scan", 0.0), ("7net-0", 0.687), ("7net-l3i5", 0.687), ("7net-mf-0", 0.687), ("7net-mf-0-r2scan", 0.0)],
 )
 def test_each_model_gets_the_o2_correction_its_energies_lack(model, correction):
-    from workflows.calculators import o2_correction
+    from descriptors.physics.levels import o2_correction
 
     scheme = o2_correction("mlip", {"model": model})
     mu = oxygen_chemical_potential(-4.9, f"MLIP {model}", scheme)
@@ -161,7 +155,7 @@ def test_each_model_gets_the_o2_correction_its_energies_lack(model, correction):
 
 
 def test_o2_reference_of_vasp_and_gpaw_carries_mp2020():
-    from workflows.calculators import o2_correction
+    from descriptors.physics.levels import o2_correction
 
     assert mp2020_oxygen_correction() == pytest.approx(0.687)
     for backend in ("vasp", "gpaw"):
@@ -193,7 +187,7 @@ def test_vacancy_energy_and_its_reevaluation_at_other_oxygen_conditions():
 def test_band_edges_from_eigenvalues_equal_pymatgen_eigenvalue_band_properties(name):
     from pymatgen.io.vasp import Vasprun
 
-    from descriptors.electronic import band_edges_from_vasprun
+    from descriptors.physics.electronic import band_edges_from_vasprun
 
     run = Vasprun(str(REF / name), parse_potcar_file=False)
     gap, cbm, vbm, _ = run.eigenvalue_band_properties
@@ -206,7 +200,7 @@ def test_vbm_from_eigenvalues_not_from_the_broadened_dos():
     give 2.539 eV (pymatgen's test asserts both), and the O 2p centre vs the VBM moves with it."""
     from pymatgen.io.vasp import Vasprun
 
-    from descriptors.electronic import band_edges_from_vasprun
+    from descriptors.physics.electronic import band_edges_from_vasprun
 
     run = Vasprun(str(LIFE4P4O16 / "vasprun.xml.gz"), parse_potcar_file=False)
     from_dos = electronic_descriptors(run.complete_dos)
@@ -220,7 +214,7 @@ def test_vbm_from_eigenvalues_not_from_the_broadened_dos():
 def test_occupied_defect_levels_in_the_gap_are_not_the_vbm():
     """A defect cell: a dispersive valence band topping at 0 eV, two flat occupied levels 1.2 eV
     above it (the Mn3+ of an O vacancy), a conduction band from 2.5 eV."""
-    from descriptors.electronic import band_edges
+    from descriptors.physics.electronic import band_edges
 
     k = np.linspace(0, 1, 8)
     valence = [-0.5 * (b + 1) + 0.4 * np.cos(np.pi * k) - 0.4 for b in range(30)]
@@ -309,7 +303,7 @@ def _gaussian_chgcar(path, charges=(("Li", 0.2, 0.35), ("O", 9.8, 0.55)), n=40, 
 
 
 def test_baderkit_partitions_a_density_with_known_charges(tmp_path):
-    from descriptors.bader import run_bader
+    from descriptors.physics.bader import run_bader
 
     _gaussian_chgcar(tmp_path / "CHGCAR")
     result = run_bader(tmp_path / "CHGCAR", valence={"Li": 1.0, "O": 6.0})
@@ -363,11 +357,11 @@ def test_geometry_of_li_rich_supercell_uses_its_layer_labels():
 
 def test_static_document_with_a_real_dos_becomes_band_centre_rows():
     """The path a VASP (or GPAW) static takes into the database: DOS in, O 2p rows with window and reference out."""
-    from descriptors.extract import _electronic_rows
+    from descriptors.records.electronic_rows import electronic_rows
 
     dos = load_complete_dos(LIFE4P4O16 / "complete_dos.json.gz")
     calc = {"id": "c1", "level_of_theory": "VASP HF", "backend": "vasp", "settings_hash": "h"}
-    rows = {r["name"]: r for r in _electronic_rows({"configuration_id": "x", "status": "success", "dos": dos.as_dict()}, calc)}
+    rows = {r["name"]: r for r in electronic_rows({"configuration_id": "x", "status": "success", "dos": dos.as_dict()}, calc)}
     assert rows["o2p_center_full"]["value"] == pytest.approx(-3.6169368081202133, abs=1e-10)
     assert rows["o2p_center"]["details"]["window"] == "occupied" and rows["o2p_center"]["details"]["reference"] == "E_F"
     assert rows["o2p_center_vbm"]["details"]["reference"] == "VBM"
@@ -384,14 +378,14 @@ def test_static_document_with_a_real_dos_becomes_band_centre_rows():
     eig = [run.eigenvalues[s][:, :, 0].tolist() for s in sorted(run.eigenvalues, key=lambda s: -s.value)]
     occ = [run.eigenvalues[s][:, :, 1].tolist() for s in sorted(run.eigenvalues, key=lambda s: -s.value)]
     doc = {"configuration_id": "x", "status": "success", "dos": dos.as_dict(), "eigenvalues": eig, "occupations": occ}
-    rows = {r["name"]: r for r in _electronic_rows(doc, calc)}
+    rows = {r["name"]: r for r in electronic_rows(doc, calc)}
     assert all(r["status"] == "ok" for r in rows.values())
     assert rows["band_gap"]["value"] == pytest.approx(2.539, abs=1e-3)
 
 
 def test_a_barrier_flagged_only_for_the_path_it_took_is_still_a_number():
     """The one rule the configuration view and the design rules share, for single models and committees."""
-    from descriptors.barriers import only_mechanism_flags
+    from descriptors.physics.barriers import only_mechanism_flags
 
     assert only_mechanism_flags(["mechanism_mismatch"])
     assert only_mechanism_flags("MLIP 7net-0: mechanism_mismatch, MLIP chgnet: mechanism_mismatch")  # hop-table text

@@ -53,7 +53,7 @@ def test_tiny_static_density_holds_every_electron(tiny_static):
 
 @needs_gpaw
 def test_tiny_static_o2p_band_centre_lies_below_the_valence_band_maximum(tiny_static):
-    from descriptors.electronic import electronic_descriptors
+    from descriptors.physics.electronic import electronic_descriptors
 
     _, out = tiny_static
     e = electronic_descriptors(out["dos"])
@@ -69,7 +69,7 @@ def test_tiny_static_band_edges_come_from_its_eigenvalues(tiny_static):
     occupied level. The broadened DOS (0.1 eV Gaussians) puts it higher, into the tail."""
     import numpy as np
 
-    from descriptors.electronic import band_edges, electronic_descriptors
+    from descriptors.physics.electronic import band_edges, electronic_descriptors
 
     _, out = tiny_static
     eig, occ = np.array(out["eigenvalues"]), np.array(out["occupations"])
@@ -121,8 +121,9 @@ def test_refused_cell_in_a_screen_is_recorded_as_failed(tmp_path):
 @needs_gpaw
 def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, monkeypatch):
     """Default-model relaxations, a real GPAW static on the selected configuration, descriptors at the GPAW level."""
-    from descriptors.database import CalculationRow, DescriptorDatabase, DescriptorRow
-    from descriptors.query import query
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, DescriptorRow
+    from descriptors.query.configurations import query
     from launch.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -159,7 +160,8 @@ def test_gpaw_statics_in_a_smaller_cell_keep_their_own_sites(tmp_path, monkeypat
     """GPAW runs the same defects in a 12-atom cell beside the 24-atom screen: the level names the
     cell, Bader charges are read on the static's own structure, and nothing is mapped onto the
     screen's sites (the charge of a site facing the hop is not available from another cell)."""
-    from descriptors.database import CalculationRow, DescriptorDatabase, DescriptorRow
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, DescriptorRow
     from launch.cli import main
 
     monkeypatch.chdir(tmp_path)

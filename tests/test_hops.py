@@ -226,7 +226,7 @@ def _band_with_li_at(fw, hop, position):
 
 
 def test_observed_mechanism_is_read_off_the_climbing_image(licoo2_108):
-    from structures.hops import observed_mechanism
+    from descriptors.physics.mechanism import observed_mechanism
 
     hop = enumerate_hops(licoo2_108)[0]
     geometry = hop.saddle_geometry
@@ -245,7 +245,8 @@ def test_observed_mechanism_is_read_off_the_climbing_image(licoo2_108):
 
 
 def test_a_divacancy_band_starts_through_the_tetrahedral_site(li2mno3_96):
-    from structures.hops import observed_mechanism, tetrahedral_band
+    from descriptors.physics.mechanism import observed_mechanism
+    from structures.hops import tetrahedral_band
 
     vacancy = enumerate_singles(li2mno3_96, parse_vacancy("Li:li-layer"))[0]
     hop = next(h for h in enumerate_hops(li2mno3_96, vacancy, max_defect_distance=3.0) if h.mechanism is HopMechanism.TSH)

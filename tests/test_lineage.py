@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from descriptors.extract import records_from_result
+from descriptors.records.extractor import records_from_result
 from structures.configurations import enumerate_configurations
 from structures.framework import DefectFramework
 from structures.hosts import load_host

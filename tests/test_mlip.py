@@ -117,7 +117,7 @@ def test_every_registered_model_loads_offline_from_its_wheel():
 
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from workflows.calculators import ML_MODELS
+    from descriptors.physics.levels import ML_MODELS
 
     original = socket.socket.connect
 
@@ -138,7 +138,8 @@ def test_a_committee_is_its_own_level_and_never_mixes_two_models(tmp_path, monke
     """Each member relaxes its own cells and its own O2; E_vac(O) of each is its own difference
     (with its own O2 correction: none for CHGNet, MP2020's for SevenNet's raw energies); the
     committee's value is their mean, at its own level of theory."""
-    from descriptors.database import DescriptorDatabase, DescriptorRow
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import DescriptorRow
     from launch.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from workflows.mock_vasp import GENERATOR, MockVaspInputError, emulate_vasp, mock_vasp
-from workflows.run import local_job_store
+from workflows.jobs import local_job_store
 from workflows.spec import load_spec, spec_from_dict
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mock_vasp_quick.yaml"
@@ -76,7 +76,8 @@ def test_every_atomate2_job_runs_and_is_parsed(emulated_screen):
 
 def test_static_inputs_and_dos_reach_the_descriptors(emulated_screen):
     """The model DOS puts O 2p at -3.5 eV (E_F = 0, VBM -0.2 eV): the descriptor code must read back those numbers."""
-    from descriptors.database import DescriptorDatabase, DescriptorRow
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import DescriptorRow
 
     _, _, db = emulated_screen
     rows = DescriptorDatabase(db).rows(DescriptorRow)
@@ -103,7 +104,8 @@ def test_static_inputs_and_dos_reach_the_descriptors(emulated_screen):
 def test_bader_charges_of_the_model_density_come_back(emulated_screen):
     """The emulated static writes CHGCAR/AECCAR0/AECCAR2 of a model density (Li +1, O -2, cations the rest);
     lrox's Bader on the run folder must return those charges, with POTCAR valences from vasprun.xml."""
-    from descriptors.database import DescriptorDatabase, DescriptorRow
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import DescriptorRow
 
     _, _, db = emulated_screen
     rows = DescriptorDatabase(db).rows(DescriptorRow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from descriptors.database import DescriptorDatabase
+from descriptors.store.database import DescriptorDatabase
 from launch.cli import main
 
 SPEC = "name: par\nhost: li2mno3\nsupercell: 1x1x1\ndopants: [Ti:tm]\nvacancies: [O]\nhops: {per_configuration: 1}\nbackend: mock\n"

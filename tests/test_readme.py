@@ -1,6 +1,6 @@
-"""Every command the README shows runs as written.
+"""Every command the README and its reference pages show runs as written.
 
-Each ```bash block of README.md is run line by line, in-process, in a fresh folder that sees the
+Each ```bash block of README.md and of docs/*.md is run line by line, in-process, in a fresh folder that sees the
 project's examples. Placeholders are filled from the runs themselves (a configuration folder the
 enumerate line wrote, a relaxed cell and an NEB calculation of the main job). The main job itself
 (``make demo``: SevenNet-0 and GPAW, about 27 minutes) runs here on the mock backend; ``make test`` is
@@ -20,12 +20,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DOCS = ("structures", "screens", "database", "clusters", "errors", "benchmarks", "development")  # in reading order
+
+
 def readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    """Every line of every bash block of the README and of the reference pages it links (docs/)."""
     lines = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        lines += [line for line in block.splitlines() if line.strip()]
+    for page in [ROOT / "README.md", *(ROOT / "docs" / f"{name}.md" for name in DOCS)]:
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S):
+            lines += [line for line in block.splitlines() if line.strip()]
     return lines
+
+
+def test_the_readme_links_every_reference_page():
+    text = (ROOT / "README.md").read_text()
+    assert sorted(p.stem for p in (ROOT / "docs").glob("*.md")) == sorted(DOCS)
+    assert all(f"(docs/{name}.md)" in text for name in DOCS)
 
 
 def test_every_readme_command_runs_as_written(tmp_path, monkeypatch):
@@ -68,8 +78,8 @@ def _placeholders_from_the_main_job(folder: Path) -> None:
     """A relaxed cell to read back (my_relaxed_cell.vasp) and an NEB calculation id (for plot neb)."""
     from pymatgen.core import Structure
 
-    from descriptors.database import DescriptorDatabase
-    from descriptors.hoptable import query_hops
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.query.hops import query_hops
 
     result = json.loads((folder / "lrox-out" / "li2mno3_quick" / "results.json").read_text())
     relaxed = next(d for d in result["documents"] if d["kind"] == "relax" and d["status"] == "success")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from descriptors.database import CalculationRow, DescriptorDatabase, DescriptorRow
+from descriptors.store.database import DescriptorDatabase
+from descriptors.store.tables import CalculationRow, DescriptorRow
 from launch.cli import main
 from tests.conftest import run_mock_screen
 

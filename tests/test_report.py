@@ -11,12 +11,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from descriptors.database import DescriptorDatabase
-from descriptors.extract import configuration_row
-from descriptors.hoptable import query_hops
-from descriptors.query import configuration_table, level_aliases, long_table, query
-from descriptors.report import build_report
-from descriptors.rules import evaluate_rules
+from descriptors.store.database import DescriptorDatabase
+from descriptors.records.rows import configuration_row
+from descriptors.query.hops import query_hops
+from descriptors.query.configurations import configuration_table, long_table, query
+from descriptors.query.levels import level_aliases
+from descriptors.report.html import build_report
+from descriptors.report.rules import evaluate_rules
 
 ML = {"backend": "mlip", "level_of_theory": "MLIP chgnet", "settings_hash": "ml"}
 GPAW = {"backend": "gpaw", "level_of_theory": "GPAW PBE+U (MP U values; PW 400 eV) // MLIP chgnet geometry", "settings_hash": "gp"}
@@ -61,7 +62,9 @@ class Synthetic:
             self.value(cid, "delta_e_a", delta, subject=hop_id, details={"reference_hop_id": "ref"})
 
     def write(self):
-        self.db.write(self.configs, self.calcs, self.rows)
+        from descriptors.ingest import IngestBatch, write_batch
+
+        write_batch(IngestBatch(self.configs, self.calcs, self.rows), self.db)
         return self.db
 
 
@@ -129,15 +132,15 @@ def test_hop_table_filters_in_sql(tmp_path):
     assert [h["e_kra"] for h in tsh] == sorted(h["e_kra"] for h in tsh)
     assert query_hops(db, "level = chgnet and mechanism_expected = ODH and mechanism_observed = ODH") and not query_hops(db, "level = gpaw")
     # each barrier says how far its level can be trusted: CHGNet's validation MAE (benchmarks/RESULTS.md)
-    from workflows.calculators import VALIDATION_MAE
+    from descriptors.physics.levels import VALIDATION_MAE
 
     assert {h["expected_error"] for h in tsh} == {VALIDATION_MAE["MLIP chgnet"]}
     # the statement the database runs carries the filter: nothing is filtered after loading
     from sqlalchemy import select
 
-    from descriptors.database import HopRow
-    from descriptors.hoptable import _condition
-    from descriptors.query import parse_filter
+    from descriptors.store.tables import HopRow
+    from descriptors.query.hops import _condition
+    from descriptors.query.language import parse_filter
 
     sql = str(select(HopRow).where(_condition(parse_filter("n_tm <= 1", fields=("n_tm",)), HopRow, {})).compile(compile_kwargs={"literal_binds": True}))
     assert "WHERE hops.n_tm <= 1.0" in sql
@@ -151,7 +154,7 @@ def test_levels_side_by_side_and_field_at_level_everywhere(tmp_path, capsys):
     assert row["o2p_center_vbm@gpaw"] == pytest.approx(-2.7) and row["e_kra_min@chgnet"] is not None  # one row, two levels
     assert len(query(db, "o2p_center_vbm@gpaw < -2.55 and e_kra_min@chgnet < 1").rows) > 0
     assert table.resolve("o2p_center_vbm") == "o2p_center_vbm@gpaw"  # only one level has it
-    from descriptors.query import QueryError
+    from descriptors.query.language import QueryError
 
     with pytest.raises(QueryError, match="unknown level"):
         query(db, "barrier@nosuch < 1")
@@ -184,7 +187,7 @@ def test_feature_export_round_trips_and_the_baseline_never_sees_the_neb(tmp_path
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from descriptors.features import LEAKY, baseline_model, feature_table, write_features
+    from descriptors.report.features import LEAKY, baseline_model, feature_table, write_features
 
     db = rule_database(tmp_path, True)
     out = tmp_path / "features.parquet"
@@ -268,7 +271,7 @@ def test_batched_permutation_importance_measures_what_scikit_learn_measures():
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.inspection import permutation_importance
 
-    from descriptors.features import permutation_importance_batched
+    from descriptors.report.features import permutation_importance_batched
 
     rng = np.random.default_rng(3)
     x = pd.DataFrame({"slab": rng.uniform(2.2, 2.6, 80), "noise": rng.normal(size=80)})

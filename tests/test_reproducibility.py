@@ -70,7 +70,7 @@ def test_mock_hop_energies_agree_to_a_micro_ev_across_threads_and_blas_kernels(r
 def test_the_mock_host_keeps_its_cell_and_every_band_has_an_interior_maximum(runs):
     from pymatgen.core import Structure
 
-    from descriptors.barriers import migration_barrier
+    from descriptors.physics.barriers import migration_barrier
     from structures.hosts import load_host
     from structures.supercell import parse_supercell
 

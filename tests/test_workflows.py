@@ -11,11 +11,11 @@ import pytest
 import yaml
 from jobflow import run_locally
 
-from descriptors.barriers import migration_barrier
+from descriptors.physics.barriers import migration_barrier
 from structures.errors import LroxInputError
 from workflows.flows import ScreenMaker, plan_screen
 from workflows.jobs import as_dict, relax_structure, settings_hash
-from workflows.run import local_job_store
+from workflows.jobs import local_job_store
 from workflows.spec import Backend, load_spec, spec_from_dict
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -114,7 +114,7 @@ def test_barriers_next_to_defects_in_an_unconverged_cell_say_so(mock_screen):
     """The 24-atom cell puts a defect 4.9 Å from its image: the plan warns, and every barrier of a
     defect configuration carries 'cell not converged (Δ = …)' with the measured Δ; the pristine
     host's hops (converged at 5 Å, benchmarks/RESULTS.md) do not."""
-    from descriptors.extract import records_from_result
+    from descriptors.records.extractor import records_from_result
     from structures.supercell import FINITE_SIZE_DELTA
 
     _, result = mock_screen
@@ -337,16 +337,18 @@ def test_only_a_hop_expected_to_take_the_tetrahedral_path_can_need_its_band():
 
 def test_two_settings_of_one_level_are_two_numbers_not_one(tmp_path):
     """A tighter NEB criterion is another number: it is kept beside the first, never written over it."""
-    from descriptors.database import DescriptorDatabase, DescriptorRow
-    from descriptors.extract import records_from_result
-    from descriptors.query import query
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import DescriptorRow
+    from descriptors.ingest import IngestBatch, write_batch
+    from descriptors.query.configurations import query
+    from descriptors.records.extractor import records_from_result
 
     db = DescriptorDatabase(f"sqlite:///{tmp_path / 'two.db'}")
     first = {**BASE, "dopants": [], "vacancies": []}
     spec_a = spec_from_dict({**first, "hops": {"per_configuration": 1}, "vacancies": ["O:4i"]})
     spec_b = spec_from_dict({**first, "hops": {"per_configuration": 1}, "vacancies": ["O:4i"], "mock": {"neb_fmax": 0.03}})
     for spec in (spec_a, spec_b):
-        db.write(*records_from_result(run(spec)[1]))
+        write_batch(IngestBatch(*records_from_result(run(spec)[1])), db)
     barriers = [r for r in db.rows(DescriptorRow) if r["name"] == "barrier"]
     assert len({r["settings_hash"] for r in barriers}) == 2
     assert len(barriers) == 2 * len({(r["configuration_id"], r["subject"]) for r in barriers})

@@ -1,5 +1,5 @@
-"""lrox.workflows: jobflow flows (relax, static, Bader, CI-NEB) on VASP, ML-potential and mock backends.
+"""lrox.workflows: jobflow flows (relax, static, Bader, CI-NEB) on VASP, ML-potential, GPAW and mock backends.
 
-Not built yet: this package is the home of the workflows issue. It exists now
-so the package layout the design asks for installs from the first commit.
+Builds and runs the jobs that call :mod:`descriptors.physics`; hands a local run's results to the
+descriptor database through :func:`descriptors.ingest.store_result`.
 """

@@ -20,6 +20,7 @@ from monty.json import MontyEncoder
 
 from structures.errors import LroxInputError
 from structures.hops import hop_endpoints, interpolate_hop
+from structures.io import configuration_folder
 from workflows.flows import ScreenMaker, ScreenPlan, plan_screen
 from workflows.spec import Backend, ScreenSpec
 
@@ -46,14 +47,6 @@ def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
             call = per_call * config.n_atoms / 100
             total += 60 * call + len(plan.hops.get(config.id, [])) * (40 * spec.mlip.n_images + 60) * call
     return total
-
-
-def configuration_folder(index: int, config) -> str:
-    """``001_Ti_on_Mn_4g_TM_layer``: a folder name a person reads (the id is in its configuration.json)."""
-    import re
-
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", config.name).strip("_")[:60] or "configuration"
-    return f"{index:03d}_{slug}"
 
 
 def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None) -> dict:

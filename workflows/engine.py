@@ -15,7 +15,7 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from workflows.failpoints import failpoint
+from structures.failpoints import failpoint
 from workflows.progress import step as progress_step
 
 __all__ = ["UnphysicalResult", "RelaxOutcome", "NebOutcome", "BandMirror", "relax", "run_neb", "MAX_FORCE", "MAX_ENERGY_PER_ATOM"]

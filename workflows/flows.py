@@ -151,7 +151,7 @@ class ScreenMaker(Maker):
             return flow
         backend = spec.backend.value
         settings = spec.settings_for_backend()
-        from workflows.calculators import committee_members, level_of_theory
+        from descriptors.physics.levels import committee_members, level_of_theory
 
         # a committee runs every member end to end (its own relaxations, end points and bands);
         # the first member's relaxed geometry feeds the statics and the geometry descriptors

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from descriptors.physics.levels import MP_U  # Materials Project U values (Dudarev, TM d): the VASP backend's
 from structures.errors import LroxInputError
 
 __all__ = ["GpawSettings", "GpawUnavailable", "CellTooLarge", "check_gpaw", "kpoint_mesh", "gpaw_static", "INSTALL_HINT"]
@@ -31,8 +32,6 @@ INSTALL_HINT = (
     "GPAW_CONFIG=gpaw-siteconfig.py pip install gpaw==26.7.0 gpaw-data==1.2.1 (make setup does both)"
 )
 
-# Materials Project (MP2020) U values, eV, Dudarev on the d shell: the set the VASP backend uses
-MP_U = {"Co": 3.32, "Cr": 3.7, "Fe": 5.3, "Mn": 3.9, "Mo": 4.38, "Ni": 6.2, "V": 3.25, "W": 6.2}
 # ferromagnetic starting moments (μB): high-spin-ish guesses that let the SCF find its state
 START_MOMENTS = {"Mn": 3.0, "Co": 1.0, "Ni": 1.0, "Fe": 4.0, "Cr": 3.0, "V": 2.0, "Ti": 0.5, "O": 0.0, "Li": 0.0}
 

@@ -18,7 +18,8 @@ from jobflow.core.job import JobConfig
 from jobflow.core.reference import OnMissing as OnMissingReference
 from pymatgen.core import Lattice, Structure
 
-from workflows.calculators import code_versions, level_of_theory, ml_calculator, mock_calculator
+from descriptors.physics.levels import level_of_theory
+from workflows.calculators import code_versions, ml_calculator, mock_calculator
 from workflows.engine import relax, run_neb
 from workflows.reuse import reuse_or_run
 from workflows.schemas import BaderDoc, CalcStatus, NebDoc, Provenance, ReferenceDoc, RelaxDoc, ScreenResult, StaticDoc
@@ -43,7 +44,7 @@ def settings_hash(backend: str, settings: dict) -> str:
 
 
 def provenance(backend: str, settings: dict) -> Provenance:
-    from workflows.calculators import o2_correction
+    from descriptors.physics.levels import o2_correction
 
     return Provenance(
         backend=backend,
@@ -271,7 +272,7 @@ def relaxed_endpoints(framework, configuration, hop, relaxed: Structure, factory
 
 def _route_summary(route: str, neb, hop) -> dict:
     """What one band of a hop did: its profile, convergence and the mechanism its saddle shows."""
-    from structures.hops import observed_mechanism
+    from descriptors.physics.mechanism import observed_mechanism
 
     try:
         observed = observed_mechanism(neb.images, neb.energies, hop.saddle_geometry)
@@ -380,7 +381,7 @@ def gpaw_bader_document(static, settings: dict, label: str, configuration_id: st
     """Bader partition of the static's all-electron density; net charge = Z − basin electrons."""
     from pymatgen.core import Element
 
-    from descriptors.bader import run_bader
+    from descriptors.physics.bader import run_bader
 
     static = as_dict(static)
     if static is not None and static.get("status") == CalcStatus.NOT_AVAILABLE.value:
@@ -467,6 +468,14 @@ def relax_job(structure, backend, settings, label, configuration_id=None, relax_
 # structures) go to the job store's additional store named "data" (GridFS on a cluster), so no job
 # document, the collector's included, comes near MongoDB's 16 MB limit.
 BIG_OUTPUTS = ["dos", "eigenvalues", "occupations", "images"]
+
+
+def local_job_store():
+    """An in-memory JobStore with the additional "data" store that lrox jobs put their big arrays in."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
 
 
 @job(output_schema=NebDoc, config=_TOLERANT, data=BIG_OUTPUTS)

@@ -76,7 +76,7 @@ def _run_task(names: list[str]) -> int:
 
     from workflows.flows import ScreenMaker
     from workflows.reuse import JobCache, using_cache
-    from workflows.run import local_job_store
+    from workflows.jobs import local_job_store
 
     flow = ScreenMaker().make(_WORKER["spec"], _WORKER["plan"])
     wanted = set(names)

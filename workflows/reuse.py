@@ -22,7 +22,7 @@ from pathlib import Path
 
 from monty.json import MontyDecoder, MontyEncoder, jsanitize
 
-from workflows.failpoints import failpoint
+from structures.failpoints import failpoint
 
 __all__ = ["JobCache", "input_hash", "using_cache", "active_cache", "reuse_or_run"]
 

@@ -13,11 +13,11 @@ from collections import Counter
 from monty.json import MontyEncoder
 
 from workflows.flows import ScreenMaker, plan_screen
-from workflows.jobs import as_dict
+from workflows.jobs import as_dict, local_job_store
 from workflows.reuse import JobCache, using_cache
 from workflows.spec import ScreenSpec
 
-__all__ = ["run_screen", "summarise", "local_job_store", "RESULTS_FILE", "JOBS_FOLDER"]
+__all__ = ["run_screen", "summarise", "RESULTS_FILE", "JOBS_FOLDER"]
 
 RESULTS_FILE = "results.json"
 
@@ -123,14 +123,6 @@ def _vasp_emulation(spec: ScreenSpec):
         yield {"create_folders": True, "root_dir": str(root)}, runs
 
 
-def local_job_store():
-    """An in-memory JobStore with the additional "data" store that lrox jobs put their big arrays in."""
-    from jobflow import JobStore
-    from maggma.stores import MemoryStore
-
-    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-
-
 def writable_output(spec: ScreenSpec):
     """The screen's output folder, made and checked writable before any job runs (one error line otherwise)."""
     from structures.errors import LroxInputError
@@ -152,16 +144,12 @@ def _write_atomically(path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def summarise(result: dict, descriptors: list[dict] | None = None) -> dict:
+def summarise(result: dict, descriptors: list[dict]) -> dict:
     """Per-configuration numbers a user reads first, taken from the descriptor rows (one formula each).
 
-    ``descriptors``: the rows :func:`descriptors.extract.records_from_result` made of ``result``
-    (computed here when not given).
+    ``descriptors``: the rows the descriptor module made of ``result``
+    (:func:`descriptors.ingest.store_result`, or :func:`descriptors.ingest.result_rows`).
     """
-    if descriptors is None:
-        from descriptors.extract import records_from_result
-
-        descriptors = records_from_result(result)[2]
     docs = [d if isinstance(d, dict) else as_dict(d) for d in result["documents"]]
     status = Counter(str(getattr(d["status"], "value", d["status"])) for d in docs)
     relax = {d["configuration_id"]: d for d in docs if d["kind"] == "relax"}

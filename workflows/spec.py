@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 
 from structures.errors import LroxInputError
-from workflows.calculators import DEFAULT_MODEL
+from descriptors.physics.levels import DEFAULT_MODEL
 from workflows.gpaw_static import GpawSettings
 
 __all__ = ["Backend", "HopSelection", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
@@ -223,7 +223,7 @@ class ScreenSpec:
         if not 0 <= h.per_configuration <= 1000:
             raise LroxInputError(f"spec 'hops.per_configuration' must be between 0 and 1000, got {h.per_configuration}")
         m = self.mlip
-        from workflows.calculators import ML_MODELS
+        from descriptors.physics.levels import ML_MODELS
 
         names = m.model if isinstance(m.model, list) else [m.model]
         for name in names:
@@ -263,7 +263,7 @@ class ScreenSpec:
         if min(self.mock.neb_fmax, self.mock.relax_fmax) <= 0 or self.mock.neb_steps < 1:
             raise LroxInputError("spec 'mock': neb_fmax and relax_fmax must be positive and neb_steps at least 1")
         if self.oxygen.temperature is not None:
-            from descriptors.vacancy import delta_mu_oxygen
+            from descriptors.physics.vacancy import delta_mu_oxygen
 
             try:
                 delta_mu_oxygen(self.oxygen.temperature, self.oxygen.pressure)

@@ -164,7 +164,7 @@ def vasp_hop_neb(relax_output, host, dims, configuration, hop, settings, band=No
 @job
 def seeded_images(endpoints, band: dict, n_images: int):
     """The seeded band on the relaxed end points (see :func:`structures.hops.seeded_band`)."""
-    from descriptors.bands import band_structures
+    from descriptors.records.bands import band_structures
     from structures.hops import seeded_band
 
     return seeded_band(band_structures(band), *endpoints, n_images=n_images)
@@ -387,7 +387,7 @@ def write_vasp_inputs(spec, plan, directory: Path, seeds: dict | None = None, se
     """
     import json
 
-    from descriptors.bands import band_structures
+    from descriptors.records.bands import band_structures
     from structures.hops import HopMechanism, hop_endpoints, interpolate_hop, seeded_band, tetrahedral_band
 
     seed_levels = seed_levels or {}
@@ -396,7 +396,7 @@ def write_vasp_inputs(spec, plan, directory: Path, seeds: dict | None = None, se
     counts = {"relax": 0, "static": 0, "neb": 0}
     pristine = next((c for c in plan.configurations if not c.defects), None)
     from structures.io import write_configuration_file
-    from workflows.dryrun import configuration_folder
+    from structures.io import configuration_folder
 
     for index, config in enumerate(plan.configurations):
         folder = directory / configuration_folder(index, config)

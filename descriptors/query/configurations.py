@@ -36,32 +36,24 @@ per level:
 ===================  ==========================================================================
 
 **The hop table** (``lrox query hops``): one row per hop calculation, filtered and sorted by the
-database itself; its fields are :data:`descriptors.hoptable.HOP_FIELDS` (``mechanism``,
+database itself; its fields are :data:`descriptors.records.schema.HOP_FIELDS` (``mechanism``,
 ``n_tm``, ``e_kra``, ``delta_e_a``, ...), plus ``level`` for an alias.
 
-Filter language (parsed, never evaluated as code)::
-
-    expr   := term ("or" term)*
-    term   := factor ("and" factor)*
-    factor := "not" factor | "(" expr ")" | FIELD OP VALUE | FIELD ["not"] "in" "(" VALUE, ... ")"
-              | FIELD "is" ["not"] "null"
-    OP     := = | == | != | < | <= | > | >=
-    VALUE  := number | 'text' | "text" | bare-word
-
-e.g. ``host = li2mno3 and barrier < 0.5``, ``dopant in (Ti, Al) or defect = pristine``.
+The filter language is :mod:`descriptors.query.language`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from descriptors.barriers import only_mechanism_flags
-from descriptors.extract import GEOMETRY_NAMES
+from descriptors.physics.barriers import only_mechanism_flags
+from descriptors.query.language import QueryError, matches, parse_filter
+from descriptors.query.levels import level_aliases
+from descriptors.records.schema import GEOMETRY_NAMES
 from structures.errors import LroxInputError
 
-__all__ = ["FIELDS", "QueryError", "parse_filter", "level_aliases", "long_table", "configuration_table", "query", "to_dataframe", "export"]
+__all__ = ["FIELDS", "CONFIG_FIELDS", "LEVEL_FIELDS", "long_table", "configuration_table", "query", "parse_oxygen", "to_dataframe"]
 
 CONFIG_FIELDS = ("id", "host", "name", "defect", "dopant", "site", "n_atoms", "supercell")
 SUMMARY_FIELDS = ("barrier", "barrier_max", "e_kra_min", "e_kra_max", "e_kra_nearest", "n_hops", "n_flagged", "n_failed")
@@ -86,253 +78,14 @@ DESCRIPTOR_FIELDS = (
 )
 LEVEL_FIELDS = SUMMARY_FIELDS + DESCRIPTOR_FIELDS  # one value per level of theory and settings
 FIELDS = CONFIG_FIELDS + LEVEL_FIELDS
-
-
-class QueryError(LroxInputError):
-    """A filter expression that does not parse; the message says where."""
-
-
-# ----- the filter language --------------------------------------------------------------------------
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
-      | (?P<string>'[^']*'|"[^"]*")
-      | (?P<op><=|>=|==|!=|=|<|>)
-      | (?P<paren>[(),])
-      | (?P<word>[A-Za-z_][\w.+\-]*(?:@[\w.+\-]+)?)
-    )""",
-    re.VERBOSE,
-)
-_OPS = {"=", "==", "!=", "<", "<=", ">", ">="}
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str
-    text: str
-    position: int
-
-
-def _tokens(text: str) -> list[_Token]:
-    out, position = [], 0
-    text = text.rstrip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if not match or match.end() == position:
-            raise QueryError(f"query: unexpected character {text[position:].lstrip()[:1]!r} at position {position + 1}")
-        kind = match.lastgroup
-        out.append(_Token(kind, match.group(kind), match.start(kind)))
-        position = match.end()
-    return out
-
-
-class _Parser:
-    def __init__(self, text: str, fields=None):
-        if len(text) > 2000:
-            raise QueryError("query: expression longer than 2000 characters")
-        self.tokens = _tokens(text)
-        self.i = 0
-        self.depth = 0
-        self.fields = FIELDS if fields is None else fields
-
-    def peek(self, *words) -> bool:
-        if self.i >= len(self.tokens):
-            return False
-        t = self.tokens[self.i]
-        return t.text.lower() in words if t.kind in ("word", "paren", "op") else False
-
-    def take(self) -> _Token:
-        if self.i >= len(self.tokens):
-            raise QueryError("query: expression ends too early")
-        self.i += 1
-        return self.tokens[self.i - 1]
-
-    def expect(self, text: str) -> None:
-        t = self.take()
-        if t.text.lower() != text:
-            raise QueryError(f"query: expected '{text}' at position {t.position + 1}, found '{t.text}'")
-
-    def parse(self):
-        if not self.tokens:
-            raise QueryError("query: empty expression")
-        node = self.expr()
-        if self.i != len(self.tokens):
-            t = self.tokens[self.i]
-            raise QueryError(f"query: unexpected '{t.text}' at position {t.position + 1}")
-        return node
-
-    def expr(self):
-        node = self.term()
-        while self.peek("or"):
-            self.take()
-            node = ("or", node, self.term())
-        return node
-
-    def term(self):
-        node = self.factor()
-        while self.peek("and"):
-            self.take()
-            node = ("and", node, self.factor())
-        return node
-
-    def factor(self):
-        self.depth += 1
-        if self.depth > 50:
-            raise QueryError("query: expression nested more than 50 levels deep")
-        try:
-            return self._factor()
-        finally:
-            self.depth -= 1
-
-    def _factor(self):
-        if self.peek("not"):
-            self.take()
-            return ("not", self.factor())
-        if self.peek("("):
-            self.take()
-            node = self.expr()
-            self.expect(")")
-            return node
-        field = self.take()
-        if field.kind != "word" or field.text not in self.fields:
-            raise QueryError(f"query: unknown field '{field.text}' at position {field.position + 1} (fields: {', '.join(self.fields)})")
-        if self.peek("is"):
-            self.take()
-            negate = self.peek("not")
-            if negate:
-                self.take()
-            self.expect("null")
-            return ("notnull" if negate else "null", field.text)
-        negate = self.peek("not")
-        if negate:
-            self.take()
-        if self.peek("in"):
-            self.take()
-            self.expect("(")
-            values = [self.value()]
-            while self.peek(","):
-                self.take()
-                values.append(self.value())
-            self.expect(")")
-            return ("notin" if negate else "in", field.text, tuple(values))
-        if negate:
-            raise QueryError(f"query: 'not' after '{field.text}' must be followed by 'in'")
-        op = self.take()
-        if op.kind != "op" or op.text not in _OPS:
-            raise QueryError(f"query: expected a comparison after '{field.text}' at position {op.position + 1}, found '{op.text}'")
-        return ("cmp", field.text, "=" if op.text == "==" else op.text, self.value())
-
-    def value(self):
-        t = self.take()
-        if t.kind == "number":
-            return float(t.text)
-        if t.kind == "string":
-            return t.text[1:-1]
-        if t.kind == "word" and t.text.lower() not in ("and", "or", "not", "in", "is"):
-            return t.text
-        raise QueryError(f"query: expected a value at position {t.position + 1}, found '{t.text}'")
-
-
-def parse_filter(text: str, fields=None):
-    """The syntax tree of a filter expression (tuples); raises QueryError with the position on bad input.
-
-    ``fields``: the names a filter may use (default: the configuration view's FIELDS).
-    """
-    return _Parser(text, fields).parse()
-
-
-def _compare(left, op, right) -> bool:
-    if left is None:
-        return False
-    if isinstance(right, float):
-        try:
-            left = float(left)
-        except (TypeError, ValueError):
-            return False
-    else:
-        left = str(left).lower()
-        right = str(right).lower()
-    return {
-        "=": left == right,
-        "!=": left != right,
-        "<": left < right,
-        "<=": left <= right,
-        ">": left > right,
-        ">=": left >= right,
-    }[op]
-
-
-def _matches(node, row: dict) -> bool:
-    kind = node[0]
-    if kind == "and":
-        return _matches(node[1], row) and _matches(node[2], row)
-    if kind == "or":
-        return _matches(node[1], row) or _matches(node[2], row)
-    if kind == "not":
-        return not _matches(node[1], row)
-    if kind == "null":
-        return row.get(node[1]) is None
-    if kind == "notnull":
-        return row.get(node[1]) is not None
-    if kind in ("in", "notin"):
-        value = row.get(node[1])
-        if node[1] == "dopant" and value:
-            hit = any(_compare(part, "=", v) for part in str(value).split(",") for v in node[2])
-        else:
-            hit = any(_compare(value, "=", v) for v in node[2])
-        return hit if kind == "in" else (value is not None and not hit)
-    _, field, op, value = node
-    if field == "dopant" and op == "=" and row.get(field):
-        return any(_compare(part, "=", value) for part in str(row[field]).split(","))
-    return _compare(row.get(field), op, value)
-
-
-# ----- the tables ------------------------------------------------------------------------------------
-def level_aliases(db) -> list[dict]:
-    """Every (level of theory, settings) in the database with its alias: ``chgnet``, ``gpaw``,
-    ``7net-0``, ``committee``...; a second settings set of one level is ``chgnet-2`` (in the order
-    they were first ingested), so an alias never changes once given."""
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
-
-    from descriptors.database import CalculationRow, DescriptorRow
-    from descriptors.hoptable import level_alias_base
-
-    with Session(db.engine) as session:
-        first = {
-            (level, settings): (when, backend)
-            for level, settings, when, backend in session.execute(
-                select(CalculationRow.level_of_theory, CalculationRow.settings_hash, func.min(CalculationRow.ingested_at), func.min(CalculationRow.backend)).group_by(
-                    CalculationRow.level_of_theory, CalculationRow.settings_hash
-                )
-            )
-        }
-        counts = dict(
-            ((level, settings), n)
-            for level, settings, n in session.execute(
-                select(DescriptorRow.level_of_theory, DescriptorRow.settings_hash, func.count()).group_by(DescriptorRow.level_of_theory, DescriptorRow.settings_hash)
-            )
-        )
-    keys = sorted(set(first) | set(counts), key=lambda k: (str(first.get(k, (None,))[0] or ""), k))
-    taken: dict[str, int] = {}
-    out = []
-    for level, settings in keys:
-        base = level_alias_base(level)
-        taken[base] = taken.get(base, 0) + 1
-        alias = base if taken[base] == 1 else f"{base}-{taken[base]}"
-        when, backend = first.get((level, settings), (None, None))
-        out.append({"alias": alias, "level_of_theory": level, "settings_hash": settings, "backend": backend, "n_descriptors": counts.get((level, settings), 0), "first_ingested": str(when) if when else None})
-    return out
-
-
 def long_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
     """One row per configuration × level of theory × settings (``level``: its alias), every LEVEL_FIELD.
 
     ``oxygen`` = (T in K, pO2 in atm): ``e_vac_o_tp`` is E_f(V_O) re-evaluated there from each
     stored O-rich value and its μ_O (E_f is linear in μ_O: nothing reruns).
     """
-    from descriptors.database import CalculationRow, ConfigurationRow, DescriptorRow
-    from descriptors.vacancy import reevaluate
+    from descriptors.physics.vacancy import reevaluate
+    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow
 
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in level_aliases(db)}
     configs = {c["id"]: c for c in db.rows(ConfigurationRow)}
@@ -444,7 +197,7 @@ def parse_oxygen(text: str) -> tuple[float, float]:
     """``"1173,0.21"`` → (1173.0, 0.21): temperature in K and O2 partial pressure in atm."""
     import math
 
-    from descriptors.vacancy import delta_mu_oxygen
+    from descriptors.physics.vacancy import delta_mu_oxygen
 
     parts = [p.strip() for p in str(text).split(",")]
     try:
@@ -466,7 +219,7 @@ def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[f
     rows = table.rows
     if where:
         tree = _resolve_tree(parse_filter(where, fields=_FieldNames(table)), table)
-        rows = [r for r in rows if _matches(tree, r)]
+        rows = [r for r in rows if matches(tree, r)]
     if sort:
         descending = sort.startswith("-")
         try:
@@ -510,35 +263,7 @@ def to_dataframe(url: str | None = None, where: str | None = None):
     """The configuration view as a pandas DataFrame: ``to_dataframe("sqlite:///lrox.db", "barrier < 0.5")``."""
     import pandas as pd
 
-    from descriptors.database import DescriptorDatabase
+    from descriptors.store.database import DescriptorDatabase
 
     table = query(DescriptorDatabase(url), where)
     return pd.DataFrame(table.rows, columns=table.columns)
-
-
-def export(db, out, fmt: str, where: str | None = None, overwrite: bool = False) -> int:
-    """Write the configuration view to ``out`` as csv, json or parquet; refuses to replace a file unless asked."""
-    from pathlib import Path
-
-    import pandas as pd
-
-    from structures.safety import output_path, write_atomically
-
-    if fmt not in ("csv", "json", "parquet"):
-        raise LroxInputError(f"export: unknown format '{fmt}' (csv, json, parquet)")
-    out = output_path(out, "export", overwrite)
-    table = query(db, where)
-    frame = pd.DataFrame(table.rows, columns=table.columns)
-
-    def write(path):
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        elif fmt == "json":
-            import json
-
-            path.write_text(json.dumps(table.rows, indent=1, default=str))
-        else:
-            frame.to_parquet(path, index=False)
-
-    write_atomically(out, write, "export")
-    return len(table.rows)

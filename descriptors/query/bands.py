@@ -1,30 +1,10 @@
-"""Converged NEB bands kept in the database, to seed the same hop at another level of theory.
-
-A band is stored with its NEB calculation (``data["band"]``): the lattice, the species in site
-order and each image's fractional coordinates. :func:`converged_bands` reads back the band of each
-hop from an ML screen already in the database; :func:`structures.hops.seeded_band` maps it onto
-another level's end points.
-"""
+"""The converged ML bands of a database's hops, to seed the same hops at another level of theory (P3)."""
 
 from __future__ import annotations
 
-__all__ = ["compact_band", "band_structures", "converged_bands"]
+from descriptors.physics.levels import expected_error
 
-
-def compact_band(images) -> dict:
-    """A band as plain data: lattice of the first image, species, fractional coordinates per image."""
-    return {
-        "lattice": images[0].lattice.matrix.tolist(),
-        "species": [site.species_string for site in images[0]],
-        "frac": [image.frac_coords.round(8).tolist() for image in images],
-    }
-
-
-def band_structures(band: dict) -> list:
-    from pymatgen.core import Lattice, Structure
-
-    lattice = Lattice(band["lattice"])
-    return [Structure(lattice, band["species"], frac) for frac in band["frac"]]
+__all__ = ["converged_bands"]
 
 
 def converged_bands(db, hop_ids, level_prefix: tuple[str, ...] = ("MLIP", "mock")) -> dict:
@@ -34,8 +14,7 @@ def converged_bands(db, hop_ids, level_prefix: tuple[str, ...] = ("MLIP", "mock"
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from descriptors.database import CalculationRow
-    from workflows.calculators import expected_error
+    from descriptors.store.tables import CalculationRow
 
     wanted = set(hop_ids)
     found: dict[str, list] = {}

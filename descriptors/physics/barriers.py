@@ -9,7 +9,6 @@ trusted as they stand.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -145,26 +144,3 @@ def migration_barrier(energies, images=None, r=None, converged: bool | None = No
 def barrier_from_neb_analysis(analysis, converged: bool | None = None) -> MigrationBarrier:
     """The same descriptor from a pymatgen ``NEBAnalysis`` (e.g. ``NEBAnalysis.from_dir`` on a VASP NEB)."""
     return migration_barrier(np.asarray(analysis.energies), r=np.asarray(analysis.r), converged=converged)
-
-
-def barrier_from_vasp_dir(path: str | Path) -> MigrationBarrier:
-    """A VTST NEB folder (00..NN with OUTCARs): pymatgen reads it; convergence from the image OUTCARs."""
-    from pymatgen.analysis.transition_state import NEBAnalysis
-
-    path = Path(path)
-    analysis = NEBAnalysis.from_dir(str(path))
-    converged = True
-    for image in sorted(p for p in path.iterdir() if p.is_dir() and p.name.isdigit())[1:-1]:
-        outcars = list(image.glob("OUTCAR*"))
-        if not outcars:
-            converged = False
-            continue
-        converged &= _outcar_reached_accuracy(outcars[0])
-    return barrier_from_neb_analysis(analysis, converged=converged)
-
-
-def _outcar_reached_accuracy(path: Path) -> bool:
-    from monty.io import zopen
-
-    with zopen(path, "rt") as handle:
-        return any("reached required accuracy" in line for line in handle)

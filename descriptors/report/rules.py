@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from descriptors.barriers import only_mechanism_flags
-from descriptors.stats import Estimate, bootstrap_difference, bootstrap_mean, spearman
+from descriptors.physics.barriers import only_mechanism_flags
+from descriptors.report.stats import Estimate, bootstrap_difference, bootstrap_mean, spearman
 
 __all__ = ["N_MIN", "RuleResult", "evaluate_rules", "usable_hops"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
-from descriptors.electronic import TRANSITION_METALS
+from descriptors.physics.electronic import TRANSITION_METALS
 
 __all__ = ["geometry_descriptors", "TM_O_CUTOFF", "NEAR_RADIUS"]
 

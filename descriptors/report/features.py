@@ -30,9 +30,11 @@ CATEGORICAL = ("layers", "mechanism_expected", "dopant", "defect", "host")
 def feature_table(db, where: str | None = None) -> tuple[list[dict], dict]:
     """(rows, metadata): every hop row joined with its configuration's view; metadata gives each
     column's unit and level of theory."""
-    from descriptors.extract import UNITS
-    from descriptors.hoptable import HOP_UNITS, query_hops
-    from descriptors.query import configuration_table, level_aliases
+    from descriptors.records.schema import UNITS
+    from descriptors.query.hops import query_hops
+    from descriptors.records.schema import HOP_UNITS
+    from descriptors.query.configurations import configuration_table
+    from descriptors.query.levels import level_aliases
 
     hops = query_hops(db, where)
     table = configuration_table(db)

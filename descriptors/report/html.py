@@ -52,12 +52,13 @@ def _designer_table(long_rows: list[dict], level: str | None) -> tuple[list[dict
 
 def build_report(db, where: str | None = None) -> str:
     """The report's HTML."""
-    from descriptors.database import safe_url
-    from descriptors.features import baseline_model, feature_table
-    from descriptors.hoptable import query_hops
-    from descriptors.plots import rule_figure
-    from descriptors.query import level_aliases, long_table, query
-    from descriptors.rules import N_MIN, N_MIN_GROUP, NOT_ENOUGH, evaluate_rules
+    from descriptors.store.database import safe_url
+    from descriptors.report.features import baseline_model, feature_table
+    from descriptors.query.hops import query_hops
+    from descriptors.report.plots import rule_figure
+    from descriptors.query.configurations import long_table, query
+    from descriptors.query.levels import level_aliases
+    from descriptors.report.rules import N_MIN, N_MIN_GROUP, NOT_ENOUGH, evaluate_rules
 
     hops = query_hops(db)
     long_rows = long_table(db)

@@ -36,7 +36,7 @@ def _save(fig, out: Path) -> None:
 
 def plot_neb(calculation: dict, out: str | Path, overwrite: bool = False) -> Path:
     """Image energies (relative to the initial image) against the reaction coordinate, with the spline and barriers."""
-    from descriptors.barriers import migration_barrier, neb_analysis
+    from descriptors.physics.barriers import migration_barrier, neb_analysis
 
     out = Path(out)
     _refuse_overwrite(out, overwrite)
@@ -90,7 +90,7 @@ def plot_scatter(table, x: str, y: str, out: str | Path, colour: str = "dopant",
         groups.setdefault(str(key), []).append(r)
     for key, members in sorted(groups.items()):
         ax.scatter([m[x] for m in members], [m[y] for m in members], s=45, label=key, edgecolor="black", linewidth=0.5)
-    from descriptors.extract import UNITS
+    from descriptors.records.schema import UNITS
 
     units = {k: v for k, v in UNITS.items() if v}
     meaning = {"barrier": "lowest hop of each configuration", "e_kra_min": "lowest hop", "e_kra_nearest": "hop nearest the defect"}

@@ -280,7 +280,7 @@ def transition_state_cations(structure, charges, ts_frac_coords, moving_index: i
     of an ODH hop; the cations whose octahedra share a face (or the edge) with it sit within
     ``cutoff`` of that point. The migrating Li (``moving_index``) is left out.
     """
-    from descriptors.electronic import TRANSITION_METALS
+    from descriptors.physics.electronic import TRANSITION_METALS
 
     out = []
     point = np.asarray(ts_frac_coords, dtype=float)

@@ -1,0 +1,57 @@
+"""Levels: each (level of theory, settings) pair in a database, with a short alias a filter can name."""
+
+from __future__ import annotations
+
+__all__ = ["level_aliases", "level_alias_base"]
+
+
+def level_alias_base(level: str) -> str:
+    """A short, filter-friendly name of a level of theory: ``chgnet``, ``7net-0``, ``committee``, ``gpaw``, ``vasp``."""
+    text = str(level)
+    if text.startswith("MLIP committee"):
+        return "committee"
+    if text.startswith("MLIP "):
+        return text.split()[1]
+    if text.startswith("GPAW"):
+        return "gpaw"
+    if text.startswith("VASP"):
+        return "vasp"
+    if text.startswith("mock VASP"):
+        return "mock-vasp"
+    return text.split()[0].lower() if text.split() else "unknown"
+
+
+def level_aliases(db) -> list[dict]:
+    """Every (level of theory, settings) in the database with its alias: ``chgnet``, ``gpaw``,
+    ``7net-0``, ``committee``...; a second settings set of one level is ``chgnet-2`` (in the order
+    they were first ingested), so an alias never changes once given."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from descriptors.store.tables import CalculationRow, DescriptorRow
+
+    with Session(db.engine) as session:
+        first = {
+            (level, settings): (when, backend)
+            for level, settings, when, backend in session.execute(
+                select(CalculationRow.level_of_theory, CalculationRow.settings_hash, func.min(CalculationRow.ingested_at), func.min(CalculationRow.backend)).group_by(
+                    CalculationRow.level_of_theory, CalculationRow.settings_hash
+                )
+            )
+        }
+        counts = dict(
+            ((level, settings), n)
+            for level, settings, n in session.execute(
+                select(DescriptorRow.level_of_theory, DescriptorRow.settings_hash, func.count()).group_by(DescriptorRow.level_of_theory, DescriptorRow.settings_hash)
+            )
+        )
+    keys = sorted(set(first) | set(counts), key=lambda k: (str(first.get(k, (None,))[0] or ""), k))
+    taken: dict[str, int] = {}
+    out = []
+    for level, settings in keys:
+        base = level_alias_base(level)
+        taken[base] = taken.get(base, 0) + 1
+        alias = base if taken[base] == 1 else f"{base}-{taken[base]}"
+        when, backend = first.get((level, settings), (None, None))
+        out.append({"alias": alias, "level_of_theory": level, "settings_hash": settings, "backend": backend, "n_descriptors": counts.get((level, settings), 0), "first_ingested": str(when) if when else None})
+    return out

@@ -1,0 +1,142 @@
+"""The descriptor database's tables (SQLAlchemy 2 declarative models): what a row of each holds.
+
+* ``configurations``: one row per configuration id (content-derived, so the same structure is the
+  same row whichever screen computed it).
+* ``calculations``: one row per calculation (relax, static, Bader, NEB, reference) with its backend,
+  level of theory, settings hash, settings, code versions, status and error message; the id is a
+  hash of what the calculation is, so re-ingesting the same result is the same row.
+* ``descriptors``: one row per configuration × descriptor × subject × level of theory × settings
+  (``subject`` is the hop id of a barrier, empty for per-configuration descriptors; the settings
+  hash covers every parameter that changes a number, so a k-spacing of 1.0 never overwrites one of
+  0.5), with the value, its unit, a status (ok / flagged / failed / unavailable), flags and details.
+* ``hops``: one row per hop calculation, a column per field a question about Li hops filters on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["SCHEMA_VERSION", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "MetaRow"]
+
+SCHEMA_VERSION = 2  # 2: settings in the descriptor key, charge bookkeeping, O2 correction scheme
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON, list: JSON}
+
+
+class ConfigurationRow(Base):
+    __tablename__ = "configurations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(64), index=True)
+    supercell: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(Text)
+    formula: Mapped[str] = mapped_column(String(128))
+    n_atoms: Mapped[int] = mapped_column(Integer)
+    defect: Mapped[str] = mapped_column(String(64), index=True)  # pristine | dopant | vacancy | dopant+vacancy | ...
+    dopant: Mapped[str | None] = mapped_column(String(64), index=True)  # species, comma-separated
+    site: Mapped[str | None] = mapped_column(Text)  # host site labels of the defects
+    pair_distance: Mapped[float | None] = mapped_column(Float)
+    charge_change: Mapped[float | None] = mapped_column(Float)  # Σ formal charge change of the defects
+    compensation: Mapped[str | None] = mapped_column(Text)  # which ions take the carriers
+    multiplicity: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[dict] = mapped_column(JSON)
+
+
+class CalculationRow(Base):
+    __tablename__ = "calculations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    configuration_id: Mapped[str | None] = mapped_column(ForeignKey("configurations.id"), index=True)
+    screen: Mapped[str | None] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # relax | static | bader | neb | reference
+    label: Mapped[str] = mapped_column(Text)
+    hop_id: Mapped[str | None] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32), index=True)
+    level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
+    settings_hash: Mapped[str] = mapped_column(String(64), index=True)
+    settings: Mapped[dict] = mapped_column(JSON)
+    code_versions: Mapped[dict] = mapped_column(JSON)
+    o2_correction: Mapped[str | None] = mapped_column(String(16))  # what the energies include (O2Correction)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # success | failed | not_available
+    error: Mapped[str | None] = mapped_column(Text)
+    wall_time: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(Text)  # where it was ingested from
+    data: Mapped[dict] = mapped_column(JSON)  # energies, NEB profile, structure, ...
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DescriptorRow(Base):
+    __tablename__ = "descriptors"
+    __table_args__ = (
+        UniqueConstraint("configuration_id", "name", "subject", "level_of_theory", "settings_hash", name="uq_descriptor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    configuration_id: Mapped[str] = mapped_column(ForeignKey("configurations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[str] = mapped_column(String(16))  # ok | flagged | failed | unavailable
+    flags: Mapped[list] = mapped_column(JSON)
+    details: Mapped[dict] = mapped_column(JSON)
+    calculation_id: Mapped[str | None] = mapped_column(ForeignKey("calculations.id"))
+
+
+class HopRow(Base):
+    """One row per hop calculation (configuration × hop × level × settings): see descriptors.records.hops."""
+
+    __tablename__ = "hops"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calculation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    configuration_id: Mapped[str] = mapped_column(ForeignKey("configurations.id"), index=True)
+    configuration: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(64), index=True)
+    defect: Mapped[str | None] = mapped_column(String(64), index=True)
+    dopant: Mapped[str | None] = mapped_column(String(64), index=True)
+    hop_id: Mapped[str] = mapped_column(String(96), index=True)
+    start: Mapped[str | None] = mapped_column(Text)
+    end: Mapped[str | None] = mapped_column(Text)
+    length: Mapped[float | None] = mapped_column(Float)
+    layers: Mapped[str | None] = mapped_column(String(64))
+    mechanism: Mapped[str | None] = mapped_column(String(16), index=True)
+    mechanism_expected: Mapped[str | None] = mapped_column(String(16))
+    mechanism_observed: Mapped[str | None] = mapped_column(String(16))
+    n_tm: Mapped[int | None] = mapped_column(Integer, index=True)
+    ts_cations: Mapped[str | None] = mapped_column(Text)
+    ts_cation_charge: Mapped[float | None] = mapped_column(Float)
+    distance_to_defect: Mapped[float | None] = mapped_column(Float)
+    nearest_defect: Mapped[str | None] = mapped_column(Text)
+    closest_to_vacant_o: Mapped[float | None] = mapped_column(Float)
+    forward: Mapped[float | None] = mapped_column(Float)
+    reverse: Mapped[float | None] = mapped_column(Float)
+    barrier: Mapped[float | None] = mapped_column(Float, index=True)
+    stable_end: Mapped[str | None] = mapped_column(String(16))
+    e_kra: Mapped[float | None] = mapped_column(Float, index=True)
+    delta_e_a: Mapped[float | None] = mapped_column(Float)
+    barrier_spread: Mapped[float | None] = mapped_column(Float)
+    expected_error: Mapped[float | None] = mapped_column(Float)
+    route: Mapped[str | None] = mapped_column(String(16))
+    converged: Mapped[bool | None] = mapped_column()
+    status: Mapped[str | None] = mapped_column(String(16), index=True)
+    flags: Mapped[str | None] = mapped_column(Text)
+    level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str | None] = mapped_column(String(32))
+    n_atoms: Mapped[int | None] = mapped_column(Integer)
+
+
+class MetaRow(Base):
+    __tablename__ = "lrox_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
