@@ -71,7 +71,9 @@ class GpawDftSettings:
     same cutoff are one level of theory.
     """
 
-    mode: GpawMode = GpawMode.LCAO  # chosen from measurements: benchmarks/RESULTS.md, "GPAW modes"
+    # plane waves: on the 47-atom Li2MnO3 band an LCAO dzp SCF iteration cost more than a PW 400 eV
+    # one, and its forces more again (benchmarks/RESULTS.md, "GPAW modes")
+    mode: GpawMode = GpawMode.PW
     basis: str = "dzp"  # LCAO basis (GPAW's double-zeta polarised); PW mode starts its SCF from it too
     ecut: float = 400.0  # eV, plane-wave cutoff (PW mode)
     kspacing: float = 0.6  # Å⁻¹, Γ-centred mesh: n_i = ceil(2π / (a_i · kspacing))
@@ -145,13 +147,11 @@ class GpawDftSettings:
 def gpaw_level_of_theory(settings: GpawDftSettings | dict | None = None) -> str:
     """The level's name, with the mode and its basis: 'GPAW PBE+U (MP U values; PW 400 eV)' or
     'GPAW PBE+U (MP U values; LCAO dzp)' (the statics' wording, so a PW relaxation and a PW static
-    at one cutoff read as one level)."""
-    s = GpawDftSettings.from_any(settings)
-    hubbard = s.hubbard_u or {}
-    u = "MP U values" if hubbard == MP_U else ", ".join(f"{el} {v:g}" for el, v in sorted(hubbard.items())) or "no U"
-    basis = f"PW {s.ecut:g} eV" if s.mode is GpawMode.PW else f"LCAO {s.basis}"
-    spin = "" if s.spin else ", non-spin-polarised"
-    return f"GPAW {s.xc}+U ({u}; {basis}{spin})"
+    at one cutoff read as one level). The registry of levels names it
+    (:func:`descriptors.physics.levels.gpaw_level`)."""
+    from descriptors.physics.levels import gpaw_level
+
+    return gpaw_level(GpawDftSettings.from_any(settings).as_dict())
 
 
 def _symbols_cell(atoms_or_structure) -> tuple[list[str], np.ndarray]:
