@@ -508,3 +508,32 @@ def same_defects_in(
 
 
 __all__ += ["same_defects_in"]
+
+
+def configuration_from_summary(framework: DefectFramework, summary: dict, tolerance: float = 0.1) -> Configuration:
+    """The configuration a stored summary (``Configuration.summary()``, e.g. a database row) describes,
+    rebuilt on ``framework``: each defect found by its fractional position and kind. Raises
+    :class:`LroxInputError` when a defect sits on no site of the cell or the rebuilt id differs
+    (the summary is of another cell or host)."""
+    placed = []
+    lattice = framework.structure.lattice
+    for defect in summary.get("defects", []):
+        distances = lattice.get_all_distances(np.array([defect["frac_coords"]], dtype=float), framework.frac_coords)[0]
+        point = int(np.argmin(distances))
+        if distances[point] > tolerance:
+            raise LroxInputError(f"configuration {summary.get('id')}: defect {defect.get('name')} is not on a site of the {framework.host.name} {'x'.join(map(str, framework.dims))} cell")
+        oxidation = defect.get("oxidation_state")
+        spec = DefectSpec(
+            kind=DefectKind(defect["kind"]),
+            sublattice=defect["site"],
+            species=defect.get("species"),
+            oxidation_state=None if oxidation is None else int(round(oxidation)),
+        )
+        placed.append((point, spec))
+    configuration = configuration_from_defects(framework, placed, pair_distance=summary.get("pair_distance"))
+    if summary.get("id") and configuration.id != summary["id"]:
+        raise LroxInputError(f"configuration {summary['id']} could not be rebuilt on its {framework.host.name} {'x'.join(map(str, framework.dims))} cell (got {configuration.id})")
+    return configuration
+
+
+__all__ += ["configuration_from_summary"]

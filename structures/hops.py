@@ -998,3 +998,52 @@ def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_
 
 
 __all__ += ["seeded_band"]
+
+
+def same_hop_in(
+    hop: LiHop,
+    source: DefectFramework,
+    target: DefectFramework,
+    target_configuration: Configuration | None,
+    tolerance: float = 0.05,
+) -> LiHop | None:
+    """The hop of ``target_configuration`` (the same defects rebuilt in another supercell of the same
+    host, :func:`structures.configurations.same_defects_in`) between the same two host sites, or None.
+
+    The two sites keep their Cartesian positions (the cells share the host lattice). The hop is the
+    same hop only if it has the same length, mechanism, n-TM and distance to its nearest defect
+    within ``tolerance`` (Å): in a smaller cell a hop can come near a defect's periodic image, and
+    is then another hop there, not the same one.
+    """
+    lattice_s, lattice_t = source.structure.lattice, target.structure.lattice
+
+    def point_of(frac_source) -> int | None:
+        cart = lattice_s.get_cartesian_coords(frac_source)
+        delta = target.frac_coords - lattice_t.get_fractional_coords(cart)
+        delta -= np.round(delta)
+        distance = np.linalg.norm(lattice_t.get_cartesian_coords(delta), axis=1)
+        point = int(np.argmin(distance))
+        return point if distance[point] <= tolerance else None
+
+    a, b = point_of(np.array(hop.start_frac)), point_of(np.array(hop.end_frac))
+    if a is None or b is None or a == b:
+        return None
+    occupancy, _ = occupancy_of(target, target_configuration)
+    images = np.sort(target.rank[target.stabilizer(occupancy)[:, [a, b]]], axis=1)
+    key = tuple(np.unique(images, axis=0)[0].tolist())
+    for candidate in enumerate_hops(target, target_configuration, cutoff=hop.length + 0.5):
+        if tuple(candidate.canonical_key) != key:
+            continue
+        same = (
+            abs(candidate.length - hop.length) <= tolerance
+            and candidate.mechanism is hop.mechanism
+            and candidate.n_tm == hop.n_tm
+            and (candidate.distance_to_defect is None) == (hop.distance_to_defect is None)
+            and (hop.distance_to_defect is None or abs(candidate.distance_to_defect - hop.distance_to_defect) <= tolerance)
+            and candidate.saddle_geometry.get("nearest_defect") == hop.saddle_geometry.get("nearest_defect")
+        )
+        return candidate if same else None
+    return None
+
+
+__all__ += ["same_hop_in"]

@@ -138,7 +138,7 @@ def test_screen_with_gpaw_statics_lands_o2p_and_bader_in_the_database(tmp_path, 
     database = DescriptorDatabase(db)
     calcs = {c["label"].split(" [")[0]: c for c in database.rows(CalculationRow)}
     assert calcs["static pristine"]["status"] == calcs["bader pristine"]["status"] == "success"
-    assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV) // MLIP 7net-0 geometry"  # the default model
+    assert calcs["static pristine"]["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV, non-spin-polarised) // MLIP 7net-0 geometry"  # the default model; a nonmagnetic run says so
     assert calcs["static pristine"]["settings"]["kspacing"] == 0.8  # provenance: the GPAW settings
     assert calcs["static V_O(6c)"]["status"] == "not_available"  # not selected: recorded, not faked
     gpaw = {d["name"]: d for d in database.rows(DescriptorRow) if d["level_of_theory"].startswith("GPAW")}

@@ -25,6 +25,8 @@ __all__ = [
     "O2Correction",
     "committee_members",
     "level_of_theory",
+    "gpaw_level",
+    "SINGLE_POINTS",
     "expected_error",
     "validation_error",
     "uncovered",
@@ -91,32 +93,61 @@ def committee_members(settings: dict) -> list[str]:
 
 
 def level_of_theory(backend: str, settings: dict) -> str:
-    """A short, stored name for where a number came from."""
+    """A short, stored name for where a number came from.
+
+    ``settings`` may name the smaller cell a number was computed in (``cell``: ``lrox check``
+    rebuilds a screen's hops there) and, for GPAW, the ML level its geometry or its band's seed came
+    from (``geometry_from``, ``seeded_from``) and whether its barrier is a CI-NEB or single points
+    along the ML band (``route``): each a level of its own, never mixed with the plain one.
+    """
+    cell = settings.get("cell")
+    in_cell = f", {cell} cell" if cell else ""
     if backend == "mlip":
         members = committee_members(settings)
         if len(members) > 1:
-            return f"MLIP committee({', '.join(members)})"
+            return f"MLIP committee({', '.join(members)}){in_cell}"
         model = ML_MODELS.get(members[0])
-        return f"MLIP {model.name}" if model else f"MLIP {settings.get('model')}"
+        return (f"MLIP {model.name}" if model else f"MLIP {settings.get('model')}") + in_cell
     if backend == "vasp":
         return "VASP PBE+U (MP-compatible)"
     if backend == "gpaw":
-        hubbard = settings.get("hubbard_u") or {}
-        u = "MP U values" if hubbard == MP_U else ", ".join(f"{el} {v:g}" for el, v in sorted(hubbard.items())) or "no U"
-        text = f"GPAW {settings.get('xc', 'PBE')}+U ({u}; PW {settings.get('ecut', 400):g} eV)"
+        text = gpaw_level(settings)
+        seeded = settings.get("seeded_from")
+        if seeded and settings.get("route") == SINGLE_POINTS:
+            return f"{text} single points on the {seeded} band{in_cell}"
+        if seeded:
+            return f"{text} // seeded from {seeded}{in_cell}"
         geometry = settings.get("geometry_from")
         if geometry and settings.get("supercell"):
             return f"{text} // {geometry} geometry, {settings['supercell']} cell"
-        return f"{text} // {geometry} geometry" if geometry else text
+        return f"{text} // {geometry} geometry{in_cell}" if geometry else text + in_cell
     if settings.get("emulate") == "vasp":
         return "mock VASP emulation (atomate2 jobs; toy ionic energies, model DOS: not physics)"
     return "mock (toy ionic potential, not physics)"
 
 
+SINGLE_POINTS = "single-points"  # a GPAW 'route': DFT energies along the ML band, no CI-NEB
+
+
+def gpaw_level(settings: dict) -> str:
+    """GPAW's Hamiltonian and basis, the part of its level every GPAW number shares:
+    'GPAW PBE+U (MP U values; PW 400 eV)' or 'GPAW PBE+U (MP U values; LCAO dzp)' (a static has
+    no mode: plane waves). The k-point spacing and SCF criteria are settings (in the settings hash)."""
+    hubbard = settings.get("hubbard_u")
+    hubbard = MP_U if hubbard is None else hubbard
+    u = "MP U values" if hubbard == MP_U else ", ".join(f"{el} {v:g}" for el, v in sorted(hubbard.items())) or "no U"
+    mode = str(getattr(settings.get("mode"), "value", settings.get("mode") or "pw")).lower()
+    basis = f"LCAO {settings.get('basis') or 'dzp'}" if mode == "lcao" else f"PW {settings.get('ecut', 400):g} eV"
+    spin = settings.get("spin_polarized", True) and settings.get("magnetic_order", "ferromagnetic") == "ferromagnetic"
+    return f"GPAW {settings.get('xc', 'PBE')}+U ({u}; {basis}{'' if spin else ', non-spin-polarised'})"
+
+
 # Each level's validation errors, measured against the shared DFT set and summarised by
 # benchmarks/validation_summary.py from benchmarks/results_model_accuracy.jsonl (rows the code flags
 # left out; MAE and signed mean per kind of quantity; what the set covers). Committed beside this
-# module and installed with the package: nothing here reads benchmarks/ at run time.
+# module and installed with the package: nothing here reads benchmarks/ at run time. GPAW's
+# relaxations and CI-NEB (PBE+U, MP U values) are DFT: their error against other DFT is not in it,
+# and a database's own ML-against-GPAW error is measured from its rows, never entered here.
 VALIDATION_FILE = Path(__file__).with_name("validation.json")
 QUANTITIES = ("barrier", "e_kra", "e_kra_difference")
 
