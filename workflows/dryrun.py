@@ -47,7 +47,9 @@ def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
             total += 40 * step + 2 * step
             total += bands(config) * (60 * spec.vasp.n_images + 2 * 40) * step
     elif spec.backend is Backend.MLIP:
-        per_call = MLIP_CALL_SECONDS_100.get(spec.mlip.model, 6.0) * MLIP_CORES / 3600
+        models = spec.mlip.model if isinstance(spec.mlip.model, list | tuple) else [spec.mlip.model]
+        # a committee evaluates every member at each step
+        per_call = sum(MLIP_CALL_SECONDS_100.get(model, 6.0) for model in models) * MLIP_CORES / 3600
         for config in plan.configurations:
             call = per_call * config.n_atoms / 100
             total += 60 * call + bands(config) * (40 * spec.mlip.n_images + 60) * call
