@@ -26,7 +26,7 @@ def lrox(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-def fireworks_files(folder: Path, host: str, port: int, env: dict | None = None) -> dict[str, Path]:
+def fireworks_files(folder: Path, host: str, port: int, env: dict | None = None, pre_rocket: str = "") -> dict[str, Path]:
     """my_launchpad.yaml, my_fworker.yaml, my_qadapter.yaml and jobflow.yaml, as a group writes them."""
     tag = uuid.uuid4().hex[:8]
     files = {name: folder / f"{name}.yaml" for name in ("my_launchpad", "my_fworker", "my_qadapter", "jobflow")}
@@ -39,7 +39,7 @@ def fireworks_files(folder: Path, host: str, port: int, env: dict | None = None)
     files["my_qadapter"].write_text(yaml.safe_dump({
         "_fw_name": "CommonAdapter", "_fw_q_type": "SLURM", "rocket_launch": rlaunch, "nodes": 1, "ntasks": 1,
         "walltime": "00:20:00", "queue": "debug", "job_name": "lrox-test",
-        "pre_rocket": f"export JOBFLOW_CONFIG_FILE={files['jobflow']}",
+        "pre_rocket": "\n".join(filter(None, [f"export JOBFLOW_CONFIG_FILE={files['jobflow']}", pre_rocket])),
     }))
     return files
 
@@ -118,6 +118,130 @@ def test_fireworks_screen_runs_through_slurm_and_lands_in_the_database(capsys, t
     assert code == 0, err
     assert "nothing submitted; 4 configurations skipped: already in the descriptor database at settings hash" in out
     assert lp.workflows.count_documents({}) == 1
+
+
+# ----- GPAW through FireWorks and SLURM ----------------------------------------------------------------
+GPAW_SPEC = """\
+name: gpaw_cluster
+host: licoo2_primitive.vasp
+supercell: 1x1x1
+vacancies: [O]
+hops: {per_configuration: 0}
+backend: mock
+static_backend: gpaw
+gpaw: {ecut: 300, kspacing: 0.8, magnetic_order: nonmagnetic, max_atoms: 12, configurations: [pristine]}
+"""
+
+
+def gpaw_screen(folder: Path) -> Path:
+    """A user's P1 cell small enough for CI: LiCoO2's 4-atom primitive cell (a GPAW static in a minute or two)."""
+    from structures import load_host
+
+    load_host("licoo2").structure.get_primitive_structure().to(filename=str(folder / "licoo2_primitive.vasp"), fmt="poscar")
+    spec = folder / "gpaw_cluster.yaml"
+    spec.write_text(GPAW_SPEC)
+    return spec
+
+
+def gpaw_has_mpi() -> bool:
+    import gpaw.cgpaw as cgpaw
+
+    return bool(cgpaw.have_mpi)
+
+
+def test_a_gpaw_static_runs_through_fireworks_and_slurm_under_srun(capsys, tmp_path, monkeypatch, mongo_server, slurm_cluster):
+    """The worker's template sets LROX_GPAW_COMMAND='srun gpaw python': the GPAW static runs as a
+    job step of the rocket's SLURM allocation (as many ranks as its tasks), and its level and
+    numbers land in the descriptor database through the job store, as the VASP screens' do."""
+    pytest.importorskip("gpaw")
+    host, port = mongo_server
+    monkeypatch.chdir(tmp_path)  # the statics' folders (lrox-out/...) are under the submitting folder
+    files = fireworks_files(tmp_path, host, port, pre_rocket=f"export PATH={venv_bin()}:$PATH\nexport LROX_GPAW_COMMAND='srun gpaw python'")
+    spec = gpaw_screen(tmp_path)
+    db = f"sqlite:///{tmp_path / 'lrox.db'}"
+    code, out, err = lrox(capsys, "submit", spec, "--engine", "fireworks", "--launchpad", files["my_launchpad"], "--db", db)
+    assert code == 0 and out.startswith("gpaw_cluster: ") and out.strip().endswith("jobs submitted to fireworks"), out + err
+    n_jobs = int(out.split()[1])
+    lp = launchpad(files)
+    launches = tmp_path / "launches"
+    launches.mkdir()
+    env = worker_env(files, slurm_cluster)
+    for _ in range(2):
+        done = subprocess.run(
+            [venv_bin() / "qlaunch", "-l", files["my_launchpad"], "-w", files["my_fworker"], "-q", files["my_qadapter"], "singleshot"],
+            cwd=launches, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    def finished() -> bool:
+        states = {fw["state"] for fw in lp.fireworks.find({"spec.lrox_screen": "gpaw_cluster"}, {"state": 1})}
+        queued = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip()
+        return bool(states) and states <= {"COMPLETED", "FIZZLED"} and not queued
+
+    wait_until(finished, 900, "every firework finished and the SLURM queue empty")
+    code, out, _ = lrox(capsys, "status", "gpaw_cluster", "--engine", "fireworks", "--launchpad", files["my_launchpad"], "--json")
+    assert json.loads(out)["by_state"] == {"COMPLETED": n_jobs}
+
+    # the static ran under the launcher, inside a SLURM job: its own result file says so
+    results = list((tmp_path / "lrox-out").rglob("gpaw_result.json"))
+    assert len(results) == 1  # one configuration selected for GPAW
+    run = json.loads(results[0].read_text())["parallel"]
+    assert run["command"] == "srun gpaw python" and run["slurm_job_id"] and run["ranks"] == 1  # the allocation's one task
+    assert (results[0].parent / "CHGCAR").exists() and (results[0].parent / "gpaw.txt").exists()
+
+    code, out, err = lrox(capsys, "ingest", "--job-store", files["jobflow"], "--db", db)
+    assert code == 0 and "ingested 2 configurations" in out, out + err
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, DescriptorRow
+
+    database = DescriptorDatabase(db)
+    calcs = {c["label"].split(" [")[0]: c for c in database.rows(CalculationRow)}
+    static = calcs["static pristine"]
+    assert static["status"] == "success", static["error"]
+    assert static["level_of_theory"] == "GPAW PBE+U (MP U values; PW 300 eV, non-spin-polarised) // mock (toy ionic potential, not physics) geometry"
+    assert static["settings"]["ecut"] == 300 and calcs["bader pristine"]["status"] == "success"
+    assert calcs["static V_O(2c)"]["status"] == "not_available"  # not selected: recorded, not faked
+    gpaw = {d["name"]: d for d in database.rows(DescriptorRow) if d["level_of_theory"] == static["level_of_theory"]}
+    # GPAW's numbers, read from the worker's own density and eigenvalues: LiCoO2 has a gap in GGA+U,
+    # O 2p lies below the valence band maximum, and the cell's Bader charges are neutral with Li and O of opposite sign
+    assert gpaw["band_gap"]["status"] == "ok" and gpaw["band_gap"]["value"] > 1.0 and gpaw["band_gap"]["details"]["vbm_from"] == "eigenvalues"
+    assert gpaw["o2p_center_vbm"]["value"] < -1.0
+    assert gpaw["bader_charge_li"]["value"] > 0.5 and gpaw["bader_charge_o"]["value"] < -0.5
+    charges = calcs["bader pristine"]["data"]["charges"]
+    assert len(charges) == 4 and abs(sum(charges)) < 0.1
+
+
+def test_more_ranks_than_gpaw_can_use_is_a_failed_static_with_the_reason(tmp_path, monkeypatch, slurm_cluster):
+    """'srun -n 2 gpaw python' with a GPAW built without MPI would run the whole SCF twice: each
+    copy refuses, and the static is recorded as failed with why. With an MPI GPAW, two ranks share it."""
+    pytest.importorskip("gpaw")
+    from structures import load_host
+    from workflows.jobs import gpaw_static_document
+
+    for name, value in {**slurm_cluster, "PATH": f"{venv_bin()}:{os.environ['PATH']}", "LROX_GPAW_COMMAND": "srun -n 2 gpaw python"}.items():
+        monkeypatch.setenv(name, value)
+    relaxed = {"status": "success", "structure": load_host("licoo2").structure.get_primitive_structure()}
+    settings = yaml.safe_load(GPAW_SPEC)["gpaw"]
+    doc = gpaw_static_document(relaxed, settings, "static pristine", "cfg", str(tmp_path / "static"))
+    if gpaw_has_mpi():
+        assert doc.status.value == "success" and doc.energy is not None, doc.reason
+        assert json.loads((tmp_path / "static" / "gpaw_result.json").read_text())["parallel"]["ranks"] == 2
+    else:
+        assert doc.status.value == "failed" and doc.energy is None and doc.dos is None
+        assert "the launcher started 2 ranks but GPAW sees 1: this GPAW was built without MPI" in doc.reason
+        assert not (tmp_path / "static" / "gpaw_result.json").exists() and not (tmp_path / "static" / "CHGCAR").exists()
+
+
+def test_a_launcher_that_is_not_there_is_a_failed_static_with_the_reason(tmp_path, monkeypatch):
+    pytest.importorskip("gpaw")
+    from structures import load_host
+    from workflows.jobs import gpaw_static_document
+
+    monkeypatch.setenv("LROX_GPAW_COMMAND", "no-such-mpiexec -n 4 gpaw python")
+    relaxed = {"status": "success", "structure": load_host("licoo2").structure.get_primitive_structure()}
+    doc = gpaw_static_document(relaxed, yaml.safe_load(GPAW_SPEC)["gpaw"], "static pristine", "cfg", str(tmp_path / "static"))
+    assert doc.status.value == "failed" and doc.energy is None
+    assert "LROX_GPAW_COMMAND: cannot start 'no-such-mpiexec'" in doc.reason
 
 
 def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo_server):
