@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 import uuid
@@ -315,8 +316,9 @@ def _any_rows(db: Path) -> bool:
 
 
 # ----- jobflow-remote ----------------------------------------------------------------------------
-def test_the_same_screen_through_jobflow_remote(tmp_path, mongo_server, slurm_cluster):
-    """A jobflow-remote project whose queue and job store live on the server, worker on the local SLURM."""
+def jobflow_remote_project(tmp_path: Path, mongo_server, slurm_cluster, pre_run: str = "") -> tuple[str, dict]:
+    """A jobflow-remote project whose queue and job store live on the server, worker on the local SLURM:
+    (its name, the environment that finds it)."""
     host, port = mongo_server
     tag = uuid.uuid4().hex[:8]
     projects = tmp_path / "projects"
@@ -328,7 +330,7 @@ def test_the_same_screen_through_jobflow_remote(tmp_path, mongo_server, slurm_cl
         "name": f"lrox{tag}",
         "workers": {"slurm": {
             "type": "local", "scheduler_type": "slurm", "work_dir": str(work),
-            "pre_run": f"export PATH={venv_bin()}:$PATH",
+            "pre_run": "\n".join(filter(None, [f"export PATH={venv_bin()}:$PATH", pre_run])),
             "resources": {"partition": "debug", "ntasks": 1, "time": "00:20:00"},
         }},
         "queue": {"store": {**store, "collection_name": "jobs"}, "flows_collection": "flows"},
@@ -338,28 +340,69 @@ def test_the_same_screen_through_jobflow_remote(tmp_path, mongo_server, slurm_cl
     }
     (projects / f"lrox{tag}.yaml").write_text(yaml.safe_dump(project))
     env = {**os.environ, **slurm_cluster, "JFREMOTE_PROJECTS_FOLDER": str(projects), "JFREMOTE_PROJECT": f"lrox{tag}",
-           "JFREMOTE_CONFIG_FILE": str(tmp_path / "none.yaml")}
+           "JFREMOTE_CONFIG_FILE": str(tmp_path / "none.yaml"), "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return f"lrox{tag}", env
+
+
+def run_jobflow_remote(name: str, env: dict, max_seconds: int = 500) -> None:
+    runner = subprocess.run(
+        [venv_bin() / "python", "-c", f"from jobflow_remote.jobs.runner import Runner; Runner('{name}').run_all_jobs(max_seconds={max_seconds})"],
+        env=env, capture_output=True, text=True, timeout=max_seconds + 60,
+    )
+    assert runner.returncode == 0, runner.stderr[-2000:]
+
+
+def test_the_same_screen_through_jobflow_remote(tmp_path, mongo_server, slurm_cluster):
+    """The mock screen through a jobflow-remote project, its worker on the local SLURM."""
+    name, env = jobflow_remote_project(tmp_path, mongo_server, slurm_cluster)
     db = f"sqlite:///{tmp_path / 'lrox.db'}"
     cli = [venv_bin() / "python", "-m", "launch.cli"]
 
     def run(*args, timeout=300):
         return subprocess.run([*cli, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
-    done = run("submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", db)
+    done = run("submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", name, "--db", db)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "mock_quick: 20 jobs submitted to jobflow-remote"
-    runner = subprocess.run(
-        [venv_bin() / "python", "-c", f"from jobflow_remote.jobs.runner import Runner; Runner('lrox{tag}').run_all_jobs(max_seconds=500)"],
-        env=env, capture_output=True, text=True, timeout=560,
-    )
-    assert runner.returncode == 0, runner.stderr[-2000:]
-    status = run("status", "mock_quick", "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--json")
+    run_jobflow_remote(name, env)
+    status = run("status", "mock_quick", "--engine", "jobflow-remote", "--project", name, "--json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["by_state"] == {"COMPLETED": 20}
-    ingested = run("ingest", "--project", f"lrox{tag}", "--db", db)
+    ingested = run("ingest", "--project", name, "--db", db)
     assert ingested.returncode == 0 and "ingested 4 configurations, 19 calculations" in ingested.stdout, ingested.stderr
-    again = run("submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", db)
+    again = run("submit", MOCK_SPEC, "--engine", "jobflow-remote", "--project", name, "--db", db)
     assert again.returncode == 0 and "nothing submitted; 4 configurations skipped" in again.stdout
+
+
+def test_a_gpaw_static_through_jobflow_remote_on_slurm(tmp_path, mongo_server, slurm_cluster):
+    """The same GPAW screen as through FireWorks, its worker's pre_run setting LROX_GPAW_COMMAND."""
+    pytest.importorskip("gpaw")
+    name, env = jobflow_remote_project(tmp_path, mongo_server, slurm_cluster, pre_run="export LROX_GPAW_COMMAND='srun gpaw python'")
+    spec = gpaw_screen(tmp_path)
+    db = f"sqlite:///{tmp_path / 'lrox.db'}"
+
+    def run(*args, timeout=300):  # from the screen's folder: its statics' folders are under it
+        return subprocess.run([venv_bin() / "python", "-m", "launch.cli", *map(str, args)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+
+    done = run("submit", spec, "--engine", "jobflow-remote", "--project", name, "--db", db)
+    assert done.returncode == 0 and done.stdout.strip().endswith("jobs submitted to jobflow-remote"), done.stderr
+    n_jobs = int(done.stdout.split()[1])
+    run_jobflow_remote(name, env, max_seconds=800)
+    status = run("status", "gpaw_cluster", "--engine", "jobflow-remote", "--project", name, "--json")
+    assert json.loads(status.stdout)["by_state"] == {"COMPLETED": n_jobs}, status.stdout + status.stderr
+    (result,) = (tmp_path / "lrox-out").rglob("gpaw_result.json")
+    run_info = json.loads(result.read_text())["parallel"]
+    assert run_info["command"] == "srun gpaw python" and run_info["slurm_job_id"] and run_info["ranks"] == 1
+    ingested = run("ingest", "--project", name, "--db", db)
+    assert ingested.returncode == 0 and "ingested 2 configurations" in ingested.stdout, ingested.stderr
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, DescriptorRow
+
+    database = DescriptorDatabase(db)
+    static = next(c for c in database.rows(CalculationRow) if c["label"].startswith("static pristine"))
+    assert static["status"] == "success" and static["level_of_theory"].startswith("GPAW PBE+U (MP U values; PW 300 eV")
+    gap = next(d for d in database.rows(DescriptorRow) if d["name"] == "band_gap" and d["level_of_theory"] == static["level_of_theory"])
+    assert gap["status"] == "ok" and gap["value"] > 1.0  # LiCoO2 is an insulator in GGA+U
 
 
 def test_shipped_templates_are_valid_for_their_tools():
@@ -369,6 +412,8 @@ def test_shipped_templates_are_valid_for_their_tools():
     from jobflow import JobStore
     from jobflow_remote.config.base import Project
 
+    from workflows.gpaw_parallel import gpaw_command
+
     templates = ROOT / "launch" / "templates"
     launchpad = LaunchPad.from_file(str(templates / "my_launchpad.yaml"))
     assert launchpad.host == "mongodb.example.org" and launchpad.name == "lrox_fireworks"
@@ -377,11 +422,16 @@ def test_shipped_templates_are_valid_for_their_tools():
         adapter = load_object_from_file(str(templates / f"my_qadapter_{scheduler}.yaml"))
         script = adapter.get_script_str(str(templates))
         assert "rlaunch" in script and "JOBFLOW_CONFIG_FILE" in script
+        # GPAW's launcher: a command line that starts GPAW's Python under MPI
+        line = next(line for line in script.splitlines() if "LROX_GPAW_COMMAND=" in line)
+        command = gpaw_command({"LROX_GPAW_COMMAND": shlex.split(line.split("=", 1)[1])[0]})
+        assert command[0] == ("srun" if scheduler == "slurm" else "mpiexec") and command[-2:] == ["gpaw", "python"]
         assert ("#SBATCH" if scheduler == "slurm" else "#PBS") in script
     store = JobStore.from_dict_spec(yaml.safe_load((templates / "jobflow.yaml").read_text())["JOB_STORE"])
     assert type(store.docs_store).__name__ == "MongoStore"
     project = Project.model_validate(yaml.safe_load((templates / "jobflow_remote_project.yaml").read_text()))
     assert project.workers["cluster"].scheduler_type == "slurm"
+    assert "export LROX_GPAW_COMMAND='srun gpaw python'" in project.workers["cluster"].pre_run
 
 
 # ----- big outputs: off the job documents, into GridFS -----------------------------------------------
