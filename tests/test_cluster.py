@@ -233,16 +233,34 @@ def test_more_ranks_than_gpaw_can_use_is_a_failed_static_with_the_reason(tmp_pat
         assert not (tmp_path / "static" / "gpaw_result.json").exists() and not (tmp_path / "static" / "CHGCAR").exists()
 
 
-def test_a_launcher_that_is_not_there_is_a_failed_static_with_the_reason(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("no-such-mpiexec -n 4 gpaw python", "LROX_GPAW_COMMAND: cannot start 'no-such-mpiexec'"),
+        ("srun 'gpaw python", "is not a command line (No closing quotation)"),
+        ("false", "'false' exited with 1 and no result"),  # a launcher that runs nothing
+    ],
+)
+def test_a_gpaw_command_that_cannot_run_is_a_failed_static_with_the_reason(tmp_path, monkeypatch, command, reason):
     pytest.importorskip("gpaw")
     from structures import load_host
     from workflows.jobs import gpaw_static_document
 
-    monkeypatch.setenv("LROX_GPAW_COMMAND", "no-such-mpiexec -n 4 gpaw python")
+    monkeypatch.setenv("LROX_GPAW_COMMAND", command)
     relaxed = {"status": "success", "structure": load_host("licoo2").structure.get_primitive_structure()}
     doc = gpaw_static_document(relaxed, yaml.safe_load(GPAW_SPEC)["gpaw"], "static pristine", "cfg", str(tmp_path / "static"))
-    assert doc.status.value == "failed" and doc.energy is None
-    assert "LROX_GPAW_COMMAND: cannot start 'no-such-mpiexec'" in doc.reason
+    assert doc.status.value == "failed" and doc.energy is None and doc.dos is None
+    assert reason in doc.reason, doc.reason
+
+
+def test_the_launchers_number_of_ranks_is_read_from_what_each_launcher_sets():
+    from workflows.gpaw_parallel import gpaw_command, launcher_ranks
+
+    assert launcher_ranks({}) == 1  # no launcher: one process
+    assert launcher_ranks({"SLURM_STEP_NUM_TASKS": "4"}) == 4 and launcher_ranks({"OMPI_COMM_WORLD_SIZE": "8"}) == 8
+    assert launcher_ranks({"PMI_SIZE": "16", "SLURM_STEP_NUM_TASKS": "1"}) == 16  # mpiexec's own count first
+    assert gpaw_command({}) is None and gpaw_command({"LROX_GPAW_COMMAND": "  "}) is None  # unset or blank: in-process
+    assert gpaw_command({"LROX_GPAW_COMMAND": "mpiexec -n 4 gpaw python"}) == ["mpiexec", "-n", "4", "gpaw", "python"]
 
 
 def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo_server):
