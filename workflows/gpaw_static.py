@@ -25,7 +25,7 @@ import numpy as np
 from descriptors.physics.levels import MP_U  # Materials Project U values (Dudarev, TM d): the VASP backend's
 from structures.errors import LroxInputError
 
-__all__ = ["GpawSettings", "GpawUnavailable", "CellTooLarge", "check_gpaw", "kpoint_mesh", "gpaw_static", "INSTALL_HINT"]
+__all__ = ["GpawSettings", "GpawUnavailable", "CellTooLarge", "check_gpaw", "refuse_before_scf", "kpoint_mesh", "gpaw_static", "INSTALL_HINT"]
 
 INSTALL_HINT = (
     "GPAW is not installed: apt-get install libxc-dev libopenblas-dev libfftw3-dev, then "
@@ -108,12 +108,8 @@ def _setups(symbols: set[str], hubbard_u: dict[str, float]) -> dict[str, str]:
     return {el: f":d,{u}" for el, u in hubbard_u.items() if el in symbols and u}
 
 
-def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) -> dict:
-    """One SCF on ``structure``; writes ``gpaw.txt`` and ``CHGCAR`` (all-electron density) in ``folder``.
-
-    Returns energy, E_F, the CompleteDos (as a dict), the density file, magnetic moments and
-    timings. Raises :class:`CellTooLarge` or :class:`GpawUnavailable` before any work.
-    """
+def refuse_before_scf(structure, settings: GpawSettings | dict) -> GpawSettings:
+    """The settings, checked; a cell above the atom limit and a missing GPAW refused before any work."""
     if not isinstance(settings, GpawSettings):  # keys the flow adds (geometry_from) are provenance only
         names = {f.name for f in fields(GpawSettings)}
         settings = GpawSettings(**{k: v for k, v in settings.items() if k in names})
@@ -124,6 +120,16 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
             "a static this size would take hours here; use a smaller cell or raise the limit"
         )
     check_gpaw()
+    return settings
+
+
+def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) -> dict:
+    """One SCF on ``structure``; writes ``gpaw.txt`` and ``CHGCAR`` (all-electron density) in ``folder``.
+
+    Returns energy, E_F, the CompleteDos (as a dict), the density file, magnetic moments and
+    timings. Raises :class:`CellTooLarge` or :class:`GpawUnavailable` before any work.
+    """
+    settings = refuse_before_scf(structure, settings)
     from gpaw import GPAW, PW, FermiDirac
     from gpaw.dos import DOSCalculator
     from pymatgen.electronic_structure.core import Orbital, Spin
@@ -180,7 +186,11 @@ def gpaw_static(structure, settings: GpawSettings | dict, folder: str | Path) ->
     # all-electron density (e/Å³) as a CHGCAR (ρ·V, VASP's convention) for the Bader partition
     density = calc.get_all_electron_density(gridrefinement=settings.density_refinement)
     chgcar_path = folder / "CHGCAR"
-    Chgcar(Poscar(structure), {"total": density * structure.volume}).write_file(str(chgcar_path))
+    from gpaw.mpi import world  # under an MPI launcher (workflows.gpaw_parallel) one rank writes
+
+    if world.rank == 0:
+        Chgcar(Poscar(structure), {"total": density * structure.volume}).write_file(str(chgcar_path))
+    world.barrier()
     moments = calc.get_magnetic_moments().tolist() if spin else None
     # Kohn–Sham eigenvalues and occupations (normalised to 0..1 per state): the band edges come
     # from these, not from the broadened DOS (descriptors.electronic.band_edges)

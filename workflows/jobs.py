@@ -446,7 +446,7 @@ def gpaw_static_document(
     defects rebuilt there, :func:`structures.configurations.same_defects_in`), that cell's
     configuration summary, kept with the result so that nothing reads its sites as the screen's.
     """
-    from workflows.gpaw_static import gpaw_static
+    from workflows.gpaw_parallel import run_gpaw_static  # serial here, or under the worker's MPI launcher
 
     relaxed = as_dict(relaxed)
     if relaxed is None or relaxed.get("status") != CalcStatus.SUCCESS.value:
@@ -454,7 +454,7 @@ def gpaw_static_document(
         return _failed(StaticDoc, label, "gpaw", settings, reason, configuration_id=configuration_id)
     structure = _structure(relaxed["structure"])
     try:
-        out = gpaw_static(structure, settings, folder)
+        out = run_gpaw_static(structure, settings, folder)
     except Exception as exc:  # a refused cell, a missing install, an SCF that did not converge
         return _failed(StaticDoc, label, "gpaw", settings, _reason(exc), configuration_id=configuration_id)
     return StaticDoc(
