@@ -1,7 +1,10 @@
 """The door for data in files: JSON, YAML and the classes a file names.
 
 * :func:`load_json`: JSON into plain data, nesting bounded (a deeply nested document is one error
-  line, never a RecursionError); numbers too long to be numbers are refused.
+  line, never a RecursionError); numbers too long to be numbers are refused; the memory the parsed
+  data would take is estimated from the text first (every ``{``/``[`` a container, every ``,``/``:``
+  a value: counted at C speed) and a document that would take more than :data:`MAX_JSON_MEMORY` is
+  refused before it is parsed (40 MB of ``[],`` would otherwise build 1.3 GiB of empty lists).
 * :func:`load_yaml`: YAML through a safe loader (plain data only: no tags that build objects), with
   anchors and aliases refused before anything expands (a billion-laughs file costs its own size),
   nesting bounded; libyaml parses where it is installed.
@@ -22,9 +25,14 @@ import re
 
 from structures.errors import LroxInputError
 
-__all__ = ["MAX_NESTING", "MAX_YAML_BYTES", "load_json", "load_yaml", "decode_msonable", "check_decodable", "nesting", "plain", "ALLOWED_MODULES"]
+__all__ = ["MAX_NESTING", "MAX_JSON_MEMORY", "MAX_YAML_BYTES", "json_memory_estimate", "load_json", "load_yaml", "decode_msonable", "check_decodable", "nesting", "plain", "ALLOWED_MODULES"]
 
 MAX_NESTING = 200  # JSON/YAML/query nesting
+# what parsed JSON may take: an empty container costs about 64 bytes and its reference 8, a value
+# (a float, a short string) and its reference about 32-60; real results (arrays of floats) estimate
+# within a factor of two of what they take
+MAX_JSON_MEMORY = 512 * 2**20
+_CONTAINER_BYTES, _VALUE_BYTES = 72, 40
 MAX_YAML_BYTES = 2 * 2**20  # YAML is for specs and structures (5000 atoms: 1.3 MiB); larger data comes as JSON (parsing checks every event)
 
 
@@ -47,8 +55,23 @@ def nesting(obj, limit: int = MAX_NESTING) -> int:
     return deepest
 
 
+def json_memory_estimate(text: str) -> int:
+    """About how many bytes the parsed document would take (an upper bound for hostile text: a
+    bracket or comma inside a string counts as if it built something)."""
+    containers = text.count("{") + text.count("[")
+    values = text.count(",") + text.count(":") + containers
+    return containers * _CONTAINER_BYTES + values * _VALUE_BYTES + len(text)
+
+
 def load_json(text: str, what: str):
-    """JSON with bounded nesting (a deeply nested document is refused, not a RecursionError)."""
+    """JSON with bounded nesting (a deeply nested document is refused, not a RecursionError) and
+    bounded memory (estimated from the text before anything is built)."""
+    estimate = json_memory_estimate(text)
+    if estimate > MAX_JSON_MEMORY:
+        raise LroxInputError(
+            f"{what}: its JSON would take about {estimate / 2**20:.0f} MiB of memory once read, more than the "
+            f"{MAX_JSON_MEMORY // 2**20} MiB lrox reads at once; split it"
+        )
     try:
         data = json.loads(text)
     except RecursionError:

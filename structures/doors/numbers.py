@@ -31,6 +31,7 @@ __all__ = [
     "lattice_problem",
     "coordinates_problem",
     "structure_dict_problem",
+    "numbers_problem",
     "is_number",
 ]
 
@@ -42,6 +43,7 @@ MAX_LATTICE_LENGTH = 1.0e4  # Å
 MAX_FRACTIONAL = 1.0e3  # a fractional coordinate this far outside the cell is not a position
 MAX_CARTESIAN = 1.0e6  # Å
 MAX_NUMBER_TEXT = 64  # characters of one number typed or read as text
+MAX_PROPERTY = 1.0e6  # any other number a structure carries (charge, magnetic moments, site properties)
 
 
 def is_number(value) -> bool:
@@ -146,6 +148,31 @@ def coordinates_problem(coordinates, name: str = "coordinates", fractional: bool
     return values_problem(coordinates, f"{name} ({'fractional' if fractional else 'Cartesian'})", MAX_FRACTIONAL if fractional else MAX_CARTESIAN)
 
 
+def numbers_problem(data, name: str, bound: float = MAX_PROPERTY, skip: tuple[str, ...] = ()) -> str | None:
+    """Why some number anywhere in plain data (nested mappings and lists; keys in ``skip`` passed
+    over) is not finite and within ±bound, or None: what a structure carries beside its lattice and
+    coordinates (occupancies, charge, oxidation states, magnetic moments, site properties)."""
+    stack = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)[:40]) for k, v in node.items() if k not in skip)
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, where) for v in node)
+        elif isinstance(node, np.ndarray):
+            if node.dtype.kind in "fciu":
+                problem = values_problem(node, f"{name}: {where or 'a value'}", bound)
+                if problem:
+                    return problem
+        elif is_number(node):
+            value = float(node) if not isinstance(node, int) or abs(node) < 2**1023 else math.inf
+            if not math.isfinite(value):
+                return f"{name}: {where or 'a value'} is {node!s:.30} (not finite)"
+            if abs(value) > bound:
+                return f"{name}: {where or 'a value'} is {value:.4g}, outside any physical range (at most {bound:g})"
+    return None
+
+
 def structure_dict_problem(data, name: str = "structure") -> str | None:
     """Why a structure's dict (pymatgen's ``as_dict``) is not one lrox can use, or None: its shape,
     its lattice, its site count (at most :data:`MAX_ATOMS`) and every coordinate, checked before
@@ -165,6 +192,9 @@ def structure_dict_problem(data, name: str = "structure") -> str | None:
         if not isinstance(site, dict) or not isinstance(site.get("species"), list) or not isinstance(site.get("abc", site.get("xyz")), list):
             return f"{name} has a site without species and coordinates"
         frac.append(site.get("abc", site.get("xyz")))
+    problem = numbers_problem({k: v for k, v in data.items() if k != "lattice"}, name, skip=("abc", "xyz"))
+    if problem:
+        return problem
     try:
         array = np.asarray(frac, dtype=float)
     except (TypeError, ValueError, OverflowError):
