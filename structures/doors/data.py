@@ -28,6 +28,7 @@ from structures.errors import LroxInputError
 __all__ = ["MAX_NESTING", "MAX_JSON_MEMORY", "MAX_YAML_BYTES", "json_memory_estimate", "load_json", "load_yaml", "decode_msonable", "check_decodable", "nesting", "plain", "ALLOWED_MODULES"]
 
 MAX_NESTING = 200  # JSON/YAML/query nesting
+MAX_SITES = 5000  # as numbers.MAX_ATOMS: no structure (or molecule) a file names is built beyond it
 # what parsed JSON may take: an empty container costs about 64 bytes and its reference 8, a value
 # (a float, a short string) and its reference about 32-60; real results (arrays of floats) estimate
 # within a factor of two of what they take
@@ -117,6 +118,8 @@ def load_yaml(text: str, what: str):
 # modules whose classes a file may name: lrox's own domain objects and pymatgen's
 ALLOWED_MODULES = ("structures", "pymatgen.core", "pymatgen.electronic_structure", "pymatgen.analysis.structure_matcher")
 # monty's own decoders of plain values: data, never code
+# lrox's own machinery, never data: the doors, their errors, and what opens files or databases
+_NEVER_DECODED = ("structures.doors", "structures.errors", "structures.safety")
 _PLAIN_VALUES = {("numpy", "array"), ("datetime", "datetime"), ("uuid", "UUID")}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,100}")
 
@@ -133,6 +136,8 @@ def _allowed_class(module: str, name: str, allowed: tuple[str, ...]) -> bool:
 
     from monty.json import MSONable
 
+    if _inside(module, _NEVER_DECODED):
+        return False
     if not (_inside(module, allowed) and all(_IDENTIFIER.fullmatch(p) for p in module.split(".")) and _IDENTIFIER.fullmatch(name)):
         return False
     try:
@@ -172,6 +177,8 @@ def check_decodable(obj, what: str, modules: tuple[str, ...] = ()) -> None:
                 target = (redirect["@module"], redirect["@class"]) if redirect else (module, name)
                 if target not in seen:
                     seen[target] = target in _PLAIN_VALUES or _allowed_class(*target, allowed)
+                if isinstance(node.get("sites"), list) and len(node["sites"]) > MAX_SITES:
+                    raise LroxInputError(f"{what} holds a {shown(name, 40)} of {len(node['sites'])} sites, more than the {MAX_SITES} lrox takes")
                 if not seen[target]:
                     raise LroxInputError(
                         f"{what} names the class {shown(module, 60)}.{shown(name, 40)}; lrox decodes only its own and pymatgen's data classes"

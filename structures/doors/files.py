@@ -17,7 +17,8 @@ What it guarantees, for every path:
 * text is UTF-8 (a byte-order mark is dropped), or the error names the file and the offset.
 
 The output side (:func:`output_path`, :func:`write_atomically`) checks where a command writes:
-a regular file in a writable folder, never a FIFO or device, and no half-written file on failure.
+a regular file in a writable folder, never a FIFO or device, never a name holding a control
+character (a newline would split the name in every listing), and no half-written file on failure.
 """
 
 from __future__ import annotations
@@ -416,10 +417,13 @@ def package_text(package: str, name: str) -> str:
 # ----- the way out ------------------------------------------------------------------------------------
 def output_path(path: str | Path, what: str, overwrite: bool = False) -> Path:
     """A file lrox may write: its folder exists and is writable, its name fits the filesystem, and it
-    is not a FIFO, device or folder (refused even with ``overwrite``); an existing file only with it."""
-    from structures.doors.text import shown
+    is not a FIFO, device or folder (refused even with ``overwrite``); an existing file only with it.
+    Its name holds no control or format character (a newline, an escape, a bidi override)."""
+    from structures.doors.text import printable, shown
 
     path = check_name(path, what)
+    if printable(os.fspath(path), keep="") != os.fspath(path):  # a newline or an escape in a name breaks every tool that lists it
+        raise LroxInputError(f"{what}: the name '{printable(os.fspath(path), keep='')[:80]}' holds a control character (a newline, an escape...); lrox writes no such name")
     kind = kind_of(path, what, follow=False)
     if kind == "link":
         kind = kind_of(path, what)

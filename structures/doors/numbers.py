@@ -32,6 +32,7 @@ __all__ = [
     "coordinates_problem",
     "structure_dict_problem",
     "numbers_problem",
+    "sites_in",
     "is_number",
 ]
 
@@ -173,6 +174,20 @@ def numbers_problem(data, name: str, bound: float = MAX_PROPERTY, skip: tuple[st
     return None
 
 
+def sites_in(data) -> int:
+    """How many sites plain data holds in all (every mapping with a list of ``sites``, nested ones included)."""
+    total, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("sites"), list):
+                total += len(node["sites"])
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return total
+
+
 def structure_dict_problem(data, name: str = "structure") -> str | None:
     """Why a structure's dict (pymatgen's ``as_dict``) is not one lrox can use, or None: its shape,
     its lattice, its site count (at most :data:`MAX_ATOMS`) and every coordinate, checked before
@@ -182,8 +197,9 @@ def structure_dict_problem(data, name: str = "structure") -> str | None:
     lattice, sites = data.get("lattice"), data.get("sites")
     if not isinstance(lattice, dict) or "matrix" not in lattice or not isinstance(sites, list):
         return f"{name} has no lattice matrix and list of sites"
-    if len(sites) > MAX_ATOMS:
-        return f"{name} has {len(sites)} sites, more than the {MAX_ATOMS} lrox takes"
+    total = sites_in(data)  # a structure nested in a site property is built too: its sites count
+    if total > MAX_ATOMS:
+        return f"{name} has {total} sites{' (nested structures included)' if total != len(sites) else ''}, more than the {MAX_ATOMS} lrox takes"
     problem = lattice_problem(lattice["matrix"], f"{name} lattice")
     if problem:
         return problem
