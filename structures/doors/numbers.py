@@ -197,6 +197,8 @@ def structure_dict_problem(data, name: str = "structure") -> str | None:
     lattice, sites = data.get("lattice"), data.get("sites")
     if not isinstance(lattice, dict) or "matrix" not in lattice or not isinstance(sites, list):
         return f"{name} has no lattice matrix and list of sites"
+    if data.get("charge") is not None and not is_number(data["charge"]):
+        return f"{name}: its charge is not a number"
     total = sites_in(data)  # a structure nested in a site property is built too: its sites count
     if total > MAX_ATOMS:
         return f"{name} has {total} sites{' (nested structures included)' if total != len(sites) else ''}, more than the {MAX_ATOMS} lrox takes"

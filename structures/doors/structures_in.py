@@ -38,6 +38,7 @@ from structures.doors.numbers import (
     MAX_LATTICE_LENGTH,
     coordinates_problem,
     lattice_problem,
+    is_number,
     number_in_text,
     numbers_problem,
     structure_dict_problem,
@@ -89,7 +90,10 @@ def structure_problem(structure, what: str = "structure") -> str | None:
     problem = lattice_problem(structure.lattice.matrix, f"{what} lattice") or coordinates_problem(structure.frac_coords, f"{what} coordinates")
     if problem:
         return problem
-    problem = numbers_problem({"charge": structure.charge, "properties": dict(structure.properties or {})}, what)
+    charge = getattr(structure, "_charge", None)  # as given (pymatgen's property does arithmetic on it)
+    if charge is not None and not is_number(charge):
+        return f"{what}: its charge {shown(charge, 20)!r} is not a number"
+    problem = numbers_problem({"charge": charge, "properties": dict(structure.properties or {})}, what)
     if problem:
         return problem
     for k, site in enumerate(structure):
