@@ -1,7 +1,10 @@
 """The door for data in files: JSON, YAML and the classes a file names.
 
 * :func:`load_json`: JSON into plain data, nesting bounded (a deeply nested document is one error
-  line, never a RecursionError); numbers too long to be numbers are refused.
+  line, never a RecursionError); numbers too long to be numbers are refused; the memory the parsed
+  data would take is estimated from the text first (every ``{``/``[`` a container, every ``,``/``:``
+  a value: counted at C speed) and a document that would take more than :data:`MAX_JSON_MEMORY` is
+  refused before it is parsed (40 MB of ``[],`` would otherwise build 1.3 GiB of empty lists).
 * :func:`load_yaml`: YAML through a safe loader (plain data only: no tags that build objects), with
   anchors and aliases refused before anything expands (a billion-laughs file costs its own size),
   nesting bounded; libyaml parses where it is installed.
@@ -22,9 +25,15 @@ import re
 
 from structures.errors import LroxInputError
 
-__all__ = ["MAX_NESTING", "MAX_YAML_BYTES", "load_json", "load_yaml", "decode_msonable", "check_decodable", "nesting", "plain", "ALLOWED_MODULES"]
+__all__ = ["MAX_NESTING", "MAX_JSON_MEMORY", "MAX_YAML_BYTES", "json_memory_estimate", "load_json", "load_yaml", "decode_msonable", "check_decodable", "nesting", "plain", "ALLOWED_MODULES"]
 
 MAX_NESTING = 200  # JSON/YAML/query nesting
+MAX_SITES = 5000  # as numbers.MAX_ATOMS: no structure (or molecule) a file names is built beyond it
+# what parsed JSON may take: an empty container costs about 64 bytes and its reference 8, a value
+# (a float, a short string) and its reference about 32-60; real results (arrays of floats) estimate
+# within a factor of two of what they take
+MAX_JSON_MEMORY = 512 * 2**20
+_CONTAINER_BYTES, _VALUE_BYTES = 72, 40
 MAX_YAML_BYTES = 2 * 2**20  # YAML is for specs and structures (5000 atoms: 1.3 MiB); larger data comes as JSON (parsing checks every event)
 
 
@@ -47,8 +56,23 @@ def nesting(obj, limit: int = MAX_NESTING) -> int:
     return deepest
 
 
+def json_memory_estimate(text: str) -> int:
+    """About how many bytes the parsed document would take (an upper bound for hostile text: a
+    bracket or comma inside a string counts as if it built something)."""
+    containers = text.count("{") + text.count("[")
+    values = text.count(",") + text.count(":") + containers
+    return containers * _CONTAINER_BYTES + values * _VALUE_BYTES + len(text)
+
+
 def load_json(text: str, what: str):
-    """JSON with bounded nesting (a deeply nested document is refused, not a RecursionError)."""
+    """JSON with bounded nesting (a deeply nested document is refused, not a RecursionError) and
+    bounded memory (estimated from the text before anything is built)."""
+    estimate = json_memory_estimate(text)
+    if estimate > MAX_JSON_MEMORY:
+        raise LroxInputError(
+            f"{what}: its JSON would take about {estimate / 2**20:.0f} MiB of memory once read, more than the "
+            f"{MAX_JSON_MEMORY // 2**20} MiB lrox reads at once; split it"
+        )
     try:
         data = json.loads(text)
     except RecursionError:
@@ -94,6 +118,8 @@ def load_yaml(text: str, what: str):
 # modules whose classes a file may name: lrox's own domain objects and pymatgen's
 ALLOWED_MODULES = ("structures", "pymatgen.core", "pymatgen.electronic_structure", "pymatgen.analysis.structure_matcher")
 # monty's own decoders of plain values: data, never code
+# lrox's own machinery, never data: the doors, their errors, and what opens files or databases
+_NEVER_DECODED = ("structures.doors", "structures.errors", "structures.safety")
 _PLAIN_VALUES = {("numpy", "array"), ("datetime", "datetime"), ("uuid", "UUID")}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,100}")
 
@@ -110,6 +136,8 @@ def _allowed_class(module: str, name: str, allowed: tuple[str, ...]) -> bool:
 
     from monty.json import MSONable
 
+    if _inside(module, _NEVER_DECODED):
+        return False
     if not (_inside(module, allowed) and all(_IDENTIFIER.fullmatch(p) for p in module.split(".")) and _IDENTIFIER.fullmatch(name)):
         return False
     try:
@@ -149,6 +177,8 @@ def check_decodable(obj, what: str, modules: tuple[str, ...] = ()) -> None:
                 target = (redirect["@module"], redirect["@class"]) if redirect else (module, name)
                 if target not in seen:
                     seen[target] = target in _PLAIN_VALUES or _allowed_class(*target, allowed)
+                if isinstance(node.get("sites"), list) and len(node["sites"]) > MAX_SITES:
+                    raise LroxInputError(f"{what} holds a {shown(name, 40)} of {len(node['sites'])} sites, more than the {MAX_SITES} lrox takes")
                 if not seen[target]:
                     raise LroxInputError(
                         f"{what} names the class {shown(module, 60)}.{shown(name, 40)}; lrox decodes only its own and pymatgen's data classes"

@@ -9,6 +9,10 @@
   example), or one in a folder lrox cannot write (read-only media), is opened ``immutable=1``:
   SQLite then makes no ``-wal``/``-shm`` side files, and reads what the file holds. A reader that
   overlaps a writer's checkpoint of such a file may see an error, never a changed file;
+* a log that still holds committed work but has no ``-shm`` index beside it (a writer that crashed,
+  a copied folder, a truncated log) or sits on read-only media is read from a private copy of the
+  two files in a temporary folder: SQLite would otherwise create an ``-shm`` file beside the
+  database, or (immutable) silently leave the log's transactions out;
 * no journal-mode switch, no schema, nothing created: a missing file is an error;
 * PostgreSQL sessions are read-only (``default_transaction_read_only``).
 
@@ -154,11 +158,39 @@ def open_for_reading(url: str, what: str = "database"):
     absolute = path.resolve()
     folder_writable = os.access(absolute.parent, os.W_OK | os.X_OK)
     log = kind_of(Path(f"{absolute}-wal"), what, follow=False) != "missing"
+    index = kind_of(Path(f"{absolute}-shm"), what, follow=False) != "missing"
+    if log and os.stat(f"{absolute}-wal").st_size > 0 and (not index or not folder_writable):
+        # committed work still in the log, and no live writer's index beside it (or no way to use one):
+        # SQLite would make an -shm file beside the database (or, immutable, silently ignore the log's
+        # transactions); read a private copy of the two files instead
+        absolute, folder_writable, log = _private_copy(absolute, what), True, True
     immutable = not folder_writable or (_journal_is_wal(absolute) and not log)
     uri = f"file:{quote(str(absolute), safe='/')}?mode=ro" + ("&immutable=1" if immutable else "")
     engine = _sqlite_engine(absolute, lambda: sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False))
     _pragmas(engine, read_only=True)
     return engine
+
+
+def _private_copy(path: Path, what: str) -> Path:
+    """The database and its write-ahead log copied into a private temporary folder (removed at exit),
+    so that reading them creates and changes nothing beside the user's files."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from structures.doors.text import shown
+
+    folder = Path(tempfile.mkdtemp(prefix="lrox-read-"))
+    atexit.register(shutil.rmtree, folder, True)
+    target = folder / "copy.db"
+    for suffix in ("", "-wal"):  # as they are (a name ending .gz is still an SQLite file)
+        if kind_of(Path(f"{path}{suffix}"), what) != "file":
+            raise LroxInputError(f"{what}: {shown(f'{path}{suffix}')} is not a regular file")
+        try:
+            shutil.copyfile(f"{path}{suffix}", f"{target}{suffix}")
+        except OSError as exc:
+            raise LroxInputError(f"{what}: cannot read {shown(f'{path}{suffix}')} ({exc.strerror or exc})") from None
+    return target
 
 
 @dataclass

@@ -8,13 +8,17 @@ What it guarantees, for every path:
   and the check is made on the opened file itself (``fstat`` of a non-blocking open), so a FIFO,
   a device or a folder is refused without ever blocking, even if it replaced the file after a look;
 * a file that cannot be read (permissions) is named as such;
-* at most ``max_bytes`` are read; a compressed file (``.gz``, ``.bz2``, ``.xz``) is unpacked while
-  streaming, in bounded steps, and refused as soon as it unpacks to more than
-  :data:`MAX_UNPACKED_BYTES`: a 2 MB gzip that would unpack to 2 GiB costs a second and a few MiB;
+* at most ``max_bytes`` are read; a compressed file (every suffix any reader lrox calls unpacks:
+  monty's ``zopen``, which pymatgen opens VASP files with, takes ``.gz``, ``.z``/``.Z``, ``.bz2``,
+  ``.xz`` and ``.lzma``) is unpacked while streaming, in bounded steps, and refused as soon as it
+  unpacks to more than its bound: a 2 MB gzip that would unpack to 2 GiB costs a second and a few MiB;
+* a file read whole into memory is at most :data:`MAX_IN_MEMORY_BYTES` (after unpacking): larger
+  files are read only as streams, so no whole read can exhaust memory;
 * text is UTF-8 (a byte-order mark is dropped), or the error names the file and the offset.
 
 The output side (:func:`output_path`, :func:`write_atomically`) checks where a command writes:
-a regular file in a writable folder, never a FIFO or device, and no half-written file on failure.
+a regular file in a writable folder, never a FIFO or device, never a name holding a control
+character (a newline would split the name in every listing), and no half-written file on failure.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ __all__ = [
     "MAX_SPEC_BYTES",
     "MAX_RESULTS_BYTES",
     "MAX_UNPACKED_BYTES",
+    "MAX_IN_MEMORY_BYTES",
+    "COMPRESSED_SUFFIXES",
     "check_name",
     "kind_of",
     "exists",
@@ -56,9 +62,14 @@ MAX_SPEC_BYTES = 2**20
 MAX_RESULTS_BYTES = 2 * 2**30
 MAX_UNPACKED_BYTES = 2**30  # what any compressed file may unpack to
 # and at most this many times its packed size beyond a floor: text that lrox reads (JSON, XML, OUTCARs)
-# packs 3 to 30 times, a bomb a thousand times; counting a bomb's first 256 MiB takes about a second
+# packs 3 to 30 times, a bomb a thousand times; counting a bomb's first 64 MiB takes a fraction of a second
 MAX_PACKING_RATIO = 200
-UNPACKED_FLOOR_BYTES = 256 * 2**20
+UNPACKED_FLOOR_BYTES = 64 * 2**20
+# a whole read holds the bytes, then the text, then what a parser builds (JSON: several times the text):
+# beyond this a file is read only as a stream (a 1 GiB memory bound holds for any whole read)
+MAX_IN_MEMORY_BYTES = 160 * 2**20
+# the suffixes monty's zopen (pymatgen's Vasprun, Outcar, Chgcar...) unpacks, and how
+COMPRESSED_SUFFIXES = (".gz", ".z", ".bz2", ".xz", ".lzma")
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4095
 _CHUNK = 2**20
@@ -196,11 +207,12 @@ def _decompressor(suffix: str):
     import lzma
     import zlib
 
-    if suffix == ".gz":
+    suffix = suffix.lower()
+    if suffix in (".gz", ".z"):  # zopen opens both with gzip
         return lambda: zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
     if suffix == ".bz2":
         return bz2.BZ2Decompressor
-    if suffix == ".xz":
+    if suffix in (".xz", ".lzma"):  # zopen opens both with lzma (either container, detected)
         return lzma.LZMADecompressor
     return None
 
@@ -337,12 +349,22 @@ def checked_file(path: str | Path, what: str, max_bytes: int) -> Path:
 
 
 def read_file_bytes(path: str | Path, what: str, max_bytes: int) -> bytes:
-    """A regular file's bytes (unpacked, if compressed), within the limits.
+    """A regular file's bytes (unpacked, if compressed), within the limits and at most
+    :data:`MAX_IN_MEMORY_BYTES` (a whole read is held in memory, several times over by a parser).
 
     A compressed file is first counted while streaming (nothing kept), then read: a bomb is refused
     with the memory of one chunk."""
+    from structures.doors.text import shown
+
     path = regular_file(path, what, max_bytes)
-    if _decompressor(path.suffix.lower()) is not None:
+    if max_bytes > MAX_IN_MEMORY_BYTES:
+        size = unpacked_size(path, what, max_bytes) if _decompressor(path.suffix) is not None else os.stat(path).st_size
+        if size > MAX_IN_MEMORY_BYTES:
+            raise LroxInputError(
+                f"{what} '{shown(path)}' holds {_size(size)}, more than the {_size(MAX_IN_MEMORY_BYTES)} lrox reads into memory at once; split it"
+            )
+        max_bytes = MAX_IN_MEMORY_BYTES
+    elif _decompressor(path.suffix) is not None:
         unpacked_size(path, what, max_bytes)
     return b"".join(_chunks(path, what, max_bytes))
 
@@ -395,10 +417,13 @@ def package_text(package: str, name: str) -> str:
 # ----- the way out ------------------------------------------------------------------------------------
 def output_path(path: str | Path, what: str, overwrite: bool = False) -> Path:
     """A file lrox may write: its folder exists and is writable, its name fits the filesystem, and it
-    is not a FIFO, device or folder (refused even with ``overwrite``); an existing file only with it."""
-    from structures.doors.text import shown
+    is not a FIFO, device or folder (refused even with ``overwrite``); an existing file only with it.
+    Its name holds no control or format character (a newline, an escape, a bidi override)."""
+    from structures.doors.text import printable, shown
 
     path = check_name(path, what)
+    if printable(os.fspath(path), keep="") != os.fspath(path):  # a newline or an escape in a name breaks every tool that lists it
+        raise LroxInputError(f"{what}: the name '{printable(os.fspath(path), keep='')[:80]}' holds a control character (a newline, an escape...); lrox writes no such name")
     kind = kind_of(path, what, follow=False)
     if kind == "link":
         kind = kind_of(path, what)

@@ -31,6 +31,8 @@ __all__ = [
     "lattice_problem",
     "coordinates_problem",
     "structure_dict_problem",
+    "numbers_problem",
+    "sites_in",
     "is_number",
 ]
 
@@ -42,6 +44,7 @@ MAX_LATTICE_LENGTH = 1.0e4  # Å
 MAX_FRACTIONAL = 1.0e3  # a fractional coordinate this far outside the cell is not a position
 MAX_CARTESIAN = 1.0e6  # Å
 MAX_NUMBER_TEXT = 64  # characters of one number typed or read as text
+MAX_PROPERTY = 1.0e6  # any other number a structure carries (charge, magnetic moments, site properties)
 
 
 def is_number(value) -> bool:
@@ -146,6 +149,45 @@ def coordinates_problem(coordinates, name: str = "coordinates", fractional: bool
     return values_problem(coordinates, f"{name} ({'fractional' if fractional else 'Cartesian'})", MAX_FRACTIONAL if fractional else MAX_CARTESIAN)
 
 
+def numbers_problem(data, name: str, bound: float = MAX_PROPERTY, skip: tuple[str, ...] = ()) -> str | None:
+    """Why some number anywhere in plain data (nested mappings and lists; keys in ``skip`` passed
+    over) is not finite and within ±bound, or None: what a structure carries beside its lattice and
+    coordinates (occupancies, charge, oxidation states, magnetic moments, site properties)."""
+    stack = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)[:40]) for k, v in node.items() if k not in skip)
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, where) for v in node)
+        elif isinstance(node, np.ndarray):
+            if node.dtype.kind in "fciu":
+                problem = values_problem(node, f"{name}: {where or 'a value'}", bound)
+                if problem:
+                    return problem
+        elif is_number(node):
+            value = float(node) if not isinstance(node, int) or abs(node) < 2**1023 else math.inf
+            if not math.isfinite(value):
+                return f"{name}: {where or 'a value'} is {node!s:.30} (not finite)"
+            if abs(value) > bound:
+                return f"{name}: {where or 'a value'} is {value:.4g}, outside any physical range (at most {bound:g})"
+    return None
+
+
+def sites_in(data) -> int:
+    """How many sites plain data holds in all (every mapping with a list of ``sites``, nested ones included)."""
+    total, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("sites"), list):
+                total += len(node["sites"])
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return total
+
+
 def structure_dict_problem(data, name: str = "structure") -> str | None:
     """Why a structure's dict (pymatgen's ``as_dict``) is not one lrox can use, or None: its shape,
     its lattice, its site count (at most :data:`MAX_ATOMS`) and every coordinate, checked before
@@ -155,8 +197,11 @@ def structure_dict_problem(data, name: str = "structure") -> str | None:
     lattice, sites = data.get("lattice"), data.get("sites")
     if not isinstance(lattice, dict) or "matrix" not in lattice or not isinstance(sites, list):
         return f"{name} has no lattice matrix and list of sites"
-    if len(sites) > MAX_ATOMS:
-        return f"{name} has {len(sites)} sites, more than the {MAX_ATOMS} lrox takes"
+    if data.get("charge") is not None and not is_number(data["charge"]):
+        return f"{name}: its charge is not a number"
+    total = sites_in(data)  # a structure nested in a site property is built too: its sites count
+    if total > MAX_ATOMS:
+        return f"{name} has {total} sites{' (nested structures included)' if total != len(sites) else ''}, more than the {MAX_ATOMS} lrox takes"
     problem = lattice_problem(lattice["matrix"], f"{name} lattice")
     if problem:
         return problem
@@ -165,6 +210,9 @@ def structure_dict_problem(data, name: str = "structure") -> str | None:
         if not isinstance(site, dict) or not isinstance(site.get("species"), list) or not isinstance(site.get("abc", site.get("xyz")), list):
             return f"{name} has a site without species and coordinates"
         frac.append(site.get("abc", site.get("xyz")))
+    problem = numbers_problem({k: v for k, v in data.items() if k != "lattice"}, name, skip=("abc", "xyz"))
+    if problem:
+        return problem
     try:
         array = np.asarray(frac, dtype=float)
     except (TypeError, ValueError, OverflowError):

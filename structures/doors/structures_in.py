@@ -23,13 +23,14 @@ Every refusal is one :class:`LroxInputError` naming the file.
 from __future__ import annotations
 
 import io
+import math
 import re
 from pathlib import Path
 
 import numpy as np
 
 from structures.doors.data import check_decodable, load_json, load_yaml
-from structures.doors.files import MAX_RESULTS_BYTES, MAX_STRUCTURE_BYTES, read_file_text, regular_file
+from structures.doors.files import COMPRESSED_SUFFIXES, MAX_RESULTS_BYTES, MAX_STRUCTURE_BYTES, read_file_text, regular_file
 from structures.doors.numbers import (
     MAX_ATOMS,
     MAX_CARTESIAN,
@@ -37,7 +38,9 @@ from structures.doors.numbers import (
     MAX_LATTICE_LENGTH,
     coordinates_problem,
     lattice_problem,
+    is_number,
     number_in_text,
+    numbers_problem,
     structure_dict_problem,
 )
 from structures.doors.text import shown
@@ -60,9 +63,9 @@ def structure_format(path: str | Path) -> str | None:
     """'poscar', 'cif', 'json', 'yaml', 'extxyz' or 'vasprun' by the file's name, else None."""
     name = Path(path).name
     lower = name.lower()
-    for suffix in (".gz", ".bz2", ".xz"):
-        lower = lower.removesuffix(suffix)
-        name = name.removesuffix(suffix)
+    for suffix in COMPRESSED_SUFFIXES:
+        if lower.endswith(suffix):
+            lower, name = lower[: -len(suffix)], name[: -len(suffix)]
     if lower.endswith((".cif", ".mcif")):
         return "cif"
     if "POSCAR" in name or "CONTCAR" in name or lower.endswith(".vasp"):
@@ -87,10 +90,25 @@ def structure_problem(structure, what: str = "structure") -> str | None:
     problem = lattice_problem(structure.lattice.matrix, f"{what} lattice") or coordinates_problem(structure.frac_coords, f"{what} coordinates")
     if problem:
         return problem
-    for site in structure:
-        for species in site.species:
+    charge = getattr(structure, "_charge", None)  # as given (pymatgen's property does arithmetic on it)
+    if charge is not None and not is_number(charge):
+        return f"{what}: its charge {shown(charge, 20)!r} is not a number"
+    problem = numbers_problem({"charge": charge, "properties": dict(structure.properties or {})}, what)
+    if problem:
+        return problem
+    for k, site in enumerate(structure):
+        for species, amount in site.species.items():
             if isinstance(species, DummySpecies) or not isinstance(species, (Element, Species)):
                 return f"{what}: '{shown(species, 20)}' is not an element"
+            if not (math.isfinite(amount) and 0 < amount <= 1 + 1e-3):
+                return f"{what}: site {k + 1} has an occupancy of {amount:.4g} ({shown(species, 20)}); an occupancy is above 0 and at most 1"
+            oxidation = getattr(species, "oxi_state", None)
+            if oxidation is not None and not (math.isfinite(oxidation) and abs(oxidation) <= 20):
+                return f"{what}: site {k + 1} has an oxidation state of {oxidation:.4g}"
+        if site.properties:
+            problem = numbers_problem(dict(site.properties), f"{what}: site {k + 1} property")
+            if problem:
+                return problem
     return None
 
 
@@ -254,6 +272,12 @@ def _cif_checks(text: str, what: str) -> None:
             for value in values if isinstance(values, list) else [values]:
                 if str(value).strip() not in ("?", "."):
                     _cif_number(value, key, what, MAX_FRACTIONAL)
+        occupancies = data.get("_atom_site_occupancy", [])
+        for value in occupancies if isinstance(occupancies, list) else [occupancies]:
+            if str(value).strip() not in ("?", "."):  # pymatgen drops a site whose occupancy is NaN: refused here, never lost
+                occupancy = _cif_number(value, "_atom_site_occupancy", what, MAX_FRACTIONAL)
+                if not 0 < occupancy <= 1 + 1e-3:
+                    raise LroxInputError(f"{what}: _atom_site_occupancy {occupancy:g} is not above 0 and at most 1")
         most += n_sites * _group_order(data)
     if most > MAX_CIF_ATOMS:
         raise LroxInputError(
