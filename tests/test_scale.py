@@ -257,6 +257,25 @@ def test_fireworks_submission_in_batches_resumes_without_duplicates(tmp_path, mo
     assert lp.fireworks.count_documents({"state": "READY"}) == ready
 
 
+def test_a_vasp_screen_with_twin_hops_is_not_submitted_twice(tmp_path, mongo_server, capsys):
+    """A twin hop has no job in a VASP Flow (its twin's band runs for it): a configuration whose
+    only other hop is queued is queued, not submitted again."""
+    from fireworks import LaunchPad
+
+    from launch.cli import main
+
+    spec = tmp_path / "screen.yaml"
+    spec.write_text(json.dumps(SMALL_SCREEN))
+    lp_file = _launchpad_file(tmp_path, mongo_server)
+    args = ["submit", str(spec), "--engine", "fireworks", "--launchpad", str(lp_file), "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
+    assert main(args) == 0
+    first = LaunchPad.from_file(str(lp_file)).fireworks.count_documents({})
+    assert "48 jobs submitted" in capsys.readouterr().out  # 19 hops, 3 of them twins: 16 bands
+    assert main(args) == 0
+    assert "nothing submitted; 10 configurations skipped: already in fireworks" in capsys.readouterr().out
+    assert LaunchPad.from_file(str(lp_file)).fireworks.count_documents({}) == first
+
+
 def test_jobflow_remote_submission_resumes_without_duplicates(tmp_path, mongo_server, monkeypatch, capsys):
     import uuid
 
