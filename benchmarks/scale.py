@@ -295,6 +295,25 @@ def _start_mongo(work: Path, executable: str | None) -> tuple[tuple[str, int] | 
         return None, None
 
 
+class Figures(list):
+    """The figures, each printed (and appended to ``out``) as soon as it is measured, with the load
+    of the minute it was measured in: a run stopped half way keeps what it measured."""
+
+    def __init__(self, stamp: dict, out: str | None):
+        super().__init__()
+        self.stamp, self.out = stamp, out
+
+    def __iadd__(self, figures):
+        for figure in figures:
+            line = json.dumps({**self.stamp, "load_now": [round(x, 2) for x in os.getloadavg()], **figure})
+            print(line, flush=True)
+            if self.out:
+                with open(self.out, "a") as out:
+                    out.write(line + "\n")
+            self.append(figure)
+        return self
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000", help="screen sizes (of 10, 100, 1000)")
@@ -313,7 +332,7 @@ def main() -> None:
     stamp = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "load": [round(x, 2) for x in load]}
     work = Path(tempfile.mkdtemp(prefix="lrox-scale-"))
     mongo, server = _start_mongo(work, args.secantusd) if sizes else (None, None)
-    figures = []
+    figures = Figures(stamp, None if args.quick else args.out)
     stop_postgres = None
     if args.postgres == "auto":
         sys.path.insert(0, str(ROOT))
@@ -338,13 +357,6 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-    stamp["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    for figure in figures:
-        print(json.dumps({**stamp, **figure}))
-    if not args.quick:
-        with open(args.out, "a") as out:
-            for figure in figures:
-                out.write(json.dumps({**stamp, **figure}) + "\n")
 
 
 def _fresh_postgres(url: str, size: int) -> str:
