@@ -37,16 +37,17 @@ IDENTIFIERS = frozenset({"id", "calculation_id", "configuration_id", "hop_id", "
 CATEGORICAL = ("layers", "mechanism_expected", "dopant", "defect", "host")
 
 
-def feature_table(db, where: str | None = None) -> tuple[list[dict], dict]:
+def feature_table(db, where: str | None = None, hops: list[dict] | None = None) -> tuple[list[dict], dict]:
     """(rows, metadata): every hop row joined with its configuration's view; metadata gives each
-    column's unit and level of theory."""
+    column's unit and level of theory. ``hops``: the rows of ``query_hops(db, where)`` where the
+    caller has them (the report), not queried again."""
     from descriptors.records.schema import UNITS
     from descriptors.query.hops import query_hops
     from descriptors.records.schema import HOP_UNITS
     from descriptors.query.configurations import configuration_table
     from descriptors.query.levels import level_aliases
 
-    hops = query_hops(db, where)
+    hops = query_hops(db, where) if hops is None else hops
     table = configuration_table(db)
     config = {r["id"]: r for r in table.rows}
     levels = {a["alias"]: a["level_of_theory"] for a in level_aliases(db)}
