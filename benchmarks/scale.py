@@ -93,41 +93,41 @@ def _peak_of(command: list[str], cwd: Path | None = None, env: dict | None = Non
 
 
 # ----- screens ---------------------------------------------------------------------------------------------
-def screen_figures(size: int, work: Path, processes: int, mongo: tuple[str, int] | None) -> list[dict]:
+def screen_figures(size: int, work: Path, processes: int, mongo: tuple[str, int] | None):
+    """The figures of one screen size, each yielded as soon as it is measured."""
     import yaml
 
     spec = work / f"scale_{size}.yaml"
     spec.write_text(yaml.safe_dump(SCREENS[size]))
     env = {"PYTHONPATH": str(ROOT)}
-    figures = []
     planned = _peak_of([*python(), "-c", PLAN_AND_FLOW, str(spec)], env=env)
     if planned["exit"] != 0:
         raise RuntimeError(planned["stderr"])
     phases = json.loads(planned["stdout"].strip().splitlines()[-1])
     common = {"size": size, "configurations": phases["configurations"], "hops": phases["hops"], "jobs": phases["jobs"]}
-    figures.append({**common, "step": "enumeration", "seconds": round(phases["enumeration"], 2), "cpu_s": round(phases["enumeration_cpu"], 2), "peak_mb": planned["peak_mb"]})
-    figures.append({**common, "step": "flow build", "seconds": round(phases["flow_build"], 2), "cpu_s": round(phases["flow_build_cpu"], 2), "peak_mb": planned["peak_mb"]})
+    yield ({**common, "step": "enumeration", "seconds": round(phases["enumeration"], 2), "cpu_s": round(phases["enumeration_cpu"], 2), "peak_mb": planned["peak_mb"]})
+    yield ({**common, "step": "flow build", "seconds": round(phases["flow_build"], 2), "cpu_s": round(phases["flow_build_cpu"], 2), "peak_mb": planned["peak_mb"]})
     dry = _peak_of(lrox("run", spec, "--dry-run", work / f"dry_{size}", "--processes", processes), env=env)
     if dry["exit"] != 0:
         raise RuntimeError(dry["stderr"])
     written = json.loads((work / f"dry_{size}" / "dry_run.json").read_text())
-    figures.append({**common, "step": f"dry run ({processes} processes)", "seconds": dry["wall_s"], "cpu_s": dry["cpu_s"], "peak_mb": dry["peak_mb"],
-                    "calculations": sum(written["jobs_by_kind"].values())})
+    yield ({**common, "step": f"dry run ({processes} processes)", "seconds": dry["wall_s"], "cpu_s": dry["cpu_s"], "peak_mb": dry["peak_mb"],
+                    "calculations": sum(written["jobs_by_kind"].values()),
+                    "progress": next((line for line in reversed(dry["stderr"].splitlines()) if " elapsed" in line), "")})
     if mongo is not None:
         launchpad = work / f"launchpad_{size}.yaml"
         launchpad.write_text(yaml.safe_dump({"host": mongo[0], "port": mongo[1], "name": f"scale_{size}_{os.getpid()}", "strm_lvl": "WARNING"}))
         submitted = _peak_of(lrox("submit", spec, "--engine", "fireworks", "--launchpad", launchpad, "--db", f"sqlite:///{work / f'submit_{size}.db'}"), env=env)
         if submitted["exit"] != 0:
             raise RuntimeError(submitted["stderr"])
-        figures.append({**common, "step": "submit (FireWorks)", "seconds": submitted["wall_s"], "cpu_s": submitted["cpu_s"], "peak_mb": submitted["peak_mb"],
+        yield ({**common, "step": "submit (FireWorks)", "seconds": submitted["wall_s"], "cpu_s": submitted["cpu_s"], "peak_mb": submitted["peak_mb"],
                         "message": submitted["stdout"].strip()[:160]})
         again = _peak_of(lrox("submit", spec, "--engine", "fireworks", "--launchpad", launchpad, "--db", f"sqlite:///{work / f'submit_{size}.db'}"), env=env)
         if again["exit"] != 0 or "nothing submitted" not in again["stdout"]:
             raise RuntimeError(f"a second submission added jobs: {again['stdout'].strip()} {again['stderr']}")
-        figures.append({**common, "step": "submit again (nothing added)", "seconds": again["wall_s"], "cpu_s": again["cpu_s"], "peak_mb": again["peak_mb"],
+        yield ({**common, "step": "submit again (nothing added)", "seconds": again["wall_s"], "cpu_s": again["cpu_s"], "peak_mb": again["peak_mb"],
                         "message": again["stdout"].strip()[:160]})
-        figures += _jobflow_remote_figures(size, spec, work, mongo, common, env)
-    return figures
+        yield from _jobflow_remote_figures(size, spec, work, mongo, common, env)
 
 
 def _jobflow_remote_figures(size: int, spec: Path, work: Path, mongo: tuple[str, int], common: dict, env: dict) -> list[dict]:
