@@ -187,7 +187,7 @@ def vasp_tree(root: Path, configurations: int) -> Path:
         config = plan.configurations[k % len(plan.configurations)]
         if k >= len(plan.configurations):
             copy = k // len(plan.configurations)
-            config = dataclasses.replace(config, id=f"{config.id}-copy{copy}", name=f"{config.name} (copy {copy})")
+            config = dataclasses.replace(config, id=f"{config.id}-copy{copy}")
         folder = root / configuration_folder(k, config)
         write_configuration_file(folder, plan.host, config)
         (folder / "relax").mkdir()
@@ -349,8 +349,29 @@ class Figures(list):
         return self
 
 
+def table(paths: list[str]) -> str:
+    """The figures of JSON-lines files as the Markdown table of benchmarks/RESULTS.md: one row per
+    step and size, wall and CPU seconds, peak memory and the 1-minute load when it was measured."""
+    lines = ["| size | database | step | wall s | CPU s | peak MB | load (1 min) | note |", "|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            f = json.loads(line)
+            note = f.get("message") or f.get("progress") or ""
+            if "calculations" in f:
+                note = f"{f['calculations']} calculations; {note}"
+            if f.get("step") == "enumeration":
+                note = f"{f['configurations']} configurations, {f['hops']} hops, {f['jobs']} jobs"
+            load = (f.get("load_now") or f.get("load") or [None])[0]
+            lines.append(f"| {f['size']} | {f.get('database', '')} | {f['step']} | {f['seconds']} | {f.get('cpu_s', '')} | {f.get('peak_mb', '')} | {load} | {note[:110]} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import signal
+
+    if sys.argv[1:2] == ["--table"]:
+        print(table(sys.argv[2:]))
+        return
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the finally below stops the servers it started
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
