@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 
 SECANTUS := .venv-secantus/bin/secantusd-py
 
-.PHONY: setup gpaw-libs system-packages demo test benchmark clean
+.PHONY: setup gpaw-libs system-packages demo test benchmark benchmark-scale clean
 
 $(BIN)/lrox: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "lrox needs $(PYTHON) (Python 3.11)"; exit 1; }
@@ -55,6 +55,14 @@ test: setup $(SECANTUS) system-packages
 
 benchmark: setup
 	$(BIN)/python benchmarks/enumeration_vs_structurematcher.py
+
+# Issue 32's scale table: screens of 10, 100 and 1,000 configurations (enumeration, Flow build, dry
+# run, submission to FireWorks and jobflow-remote), ingest of 100- and 1,000-configuration VASP trees,
+# databases of 10 to 10,000 configurations on SQLite and PostgreSQL; JSON lines appended to
+# benchmarks/results_scale.jsonl (about an hour on 2 cores). CI runs the 10- and 100-configuration
+# sizes (tests/test_scale.py).
+benchmark-scale: setup $(SECANTUS) system-packages
+	LROX_SECANTUSD=$(abspath $(SECANTUS)) $(BIN)/python benchmarks/scale.py --postgres auto
 
 clean:
 	rm -rf $(VENV) .venv-secantus *.egg-info

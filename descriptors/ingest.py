@@ -2,7 +2,10 @@
 
 * :func:`store_result`: the local runner's one door into the database (``lrox run``).
 * :func:`collect_records` / :func:`ingest`: a results.json, a JSON job store, or a folder of them
-  and of VASP run folders (``lrox ingest PATH``).
+  and of VASP run folders, held whole and written in one transaction.
+* :func:`ingest_units` / :func:`ingest_in_batches`: the same sources read one unit at a time (a
+  results file, one VASP run folder) and written in batches (``lrox ingest PATH``): a tree of a
+  thousand configurations' run folders is ingested with progress and in bounded memory.
 * :func:`collect_from_job_store` / :func:`ingest_job_store`: a jobflow JobStore (``lrox ingest
   --job-store``, ``--project``).
 
@@ -19,7 +22,7 @@ from descriptors.records.extractor import records_from_result
 from descriptors.records.hops import hop_rows
 from descriptors.records.readers.jobstore import results_in_job_store
 from descriptors.records.readers.results import RESULTS_NAMES, load_results_file, results_in_file
-from descriptors.records.readers.vasp import resolve_run_folders, result_from_vasp_tree
+from descriptors.records.readers.vasp import resolve_run_folders, result_from_vasp_tree, result_of_vasp_folder, vasp_run_folders
 from structures.errors import LroxInputError
 
 __all__ = [
@@ -32,6 +35,8 @@ __all__ = [
     "ingest_job_store",
     "write_batch",
     "rederive",
+    "ingest_units",
+    "ingest_in_batches",
 ]
 
 
@@ -106,6 +111,85 @@ def collect_records(path: str | Path) -> IngestBatch:
         what = "not a results file (give a results.json, a job-store JSON or a folder)" if path.suffix not in (".json", ".gz") else None
         raise LroxInputError(f"ingest: {f'{path}: {what}' if what else batch.problems[0]}")
     return batch
+
+
+def ingest_units(path: str | Path) -> list:
+    """What ``lrox ingest PATH`` reads, one unit at a time: each a zero-argument callable that reads
+    its unit (a results file, one VASP run or NEB folder) into an :class:`IngestBatch`. Only names
+    are listed here (the count is the progress bar's total); a single file named by the user that
+    holds nothing is refused when it is read, before anything is written."""
+    from structures.doors.files import MAX_RESULTS_BYTES, kind_of, regular_file
+
+    path = Path(path)
+    kind = kind_of(path, "ingest")
+    if kind == "missing":
+        raise LroxInputError(f"ingest: {path} does not exist")
+    if kind != "directory":
+        regular_file(path, "ingest: results file", MAX_RESULTS_BYTES)  # a FIFO or device is refused, never read
+        return [lambda: collect_records(path)]
+    json_files = sorted(p for p in path.rglob("*.json*") if p.name.startswith(RESULTS_NAMES))
+    return [*(lambda file=file: _results_file_batch(file) for file in json_files),
+            *(lambda folder=folder, kind=kind: _vasp_folder_batch(path, folder, kind) for folder, kind in vasp_run_folders(path))]
+
+
+def _results_file_batch(file: Path) -> IngestBatch:
+    batch = IngestBatch()
+    try:
+        obj = load_results_file(file)
+    except LroxInputError as exc:
+        batch.problems.append(f"{file}: {exc}")
+        return batch
+    except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
+        batch.problems.append(f"{file}: not readable JSON ({type(exc).__name__})")
+        return batch
+    results, batch.problems = results_in_file(file, obj, alone=False)
+    for result in results:
+        batch.add_result(result, str(file))
+    return batch
+
+
+def _vasp_folder_batch(root: Path, folder: Path, kind: str) -> IngestBatch:
+    batch = IngestBatch()
+    result, batch.problems = result_of_vasp_folder(root, folder, kind)
+    if result is not None:
+        batch.add(records_from_result(result), str(root))
+    return batch
+
+
+def ingest_in_batches(units: list, open_database, batch_configurations: int = 200, on_unit=None) -> tuple[dict, list[str], int]:
+    """Read ``units`` (:func:`ingest_units`) one at a time and write their rows in batches of about
+    ``batch_configurations`` configurations, each batch in one transaction (a unit's rows never
+    split across two, so its hop rows are derived whole). ``open_database`` is called at the first
+    write: nothing found, nothing created. ``on_unit(batch)`` follows each unit read (progress).
+    Returns (row counts, problems, sources read)."""
+    totals = {"configurations": 0, "calculations": 0, "descriptors": 0}
+    configurations: set[str] = set()  # a configuration's folders may fall in two batches: counted once
+    problems: list[str] = []
+    pending, db, sources = IngestBatch(), None, 0
+
+    def flush():
+        nonlocal pending, db
+        if pending.configurations or pending.calculations or pending.descriptors:
+            db = db if db is not None else open_database()
+            for name, n in write_batch(pending, db).items():
+                totals[name] += n
+            configurations.update(c["id"] for c in pending.configurations)
+            totals["configurations"] = len(configurations)
+        pending = IngestBatch()
+
+    for unit in units:
+        batch = unit()
+        problems += batch.problems
+        sources += len(batch.sources)
+        pending.configurations += batch.configurations
+        pending.calculations += batch.calculations
+        pending.descriptors += batch.descriptors
+        if on_unit is not None:
+            on_unit(batch)
+        if len({c["id"] for c in pending.configurations}) >= batch_configurations:
+            flush()
+    flush()
+    return totals, problems, sources
 
 
 def collect_from_job_store(store, screen: str | None = None) -> IngestBatch:

@@ -531,7 +531,7 @@ def _database(db_url, read_only: bool = False):
 def ingest_command(path, db_url, job_store, project):
     """Read results (a results.json, a jobflow JSON store, VASP run folders, or a workers' job store) into the database."""
     from descriptors.store.database import safe_url
-    from descriptors.ingest import collect_from_job_store, collect_records, write_batch
+    from descriptors.ingest import collect_from_job_store, ingest_in_batches, ingest_units, write_batch
 
     if sum(x is not None for x in (path, job_store, project)) != 1:
         raise LroxInputError("ingest: give one of PATH, --job-store FILE or --project NAME")
@@ -546,18 +546,34 @@ def ingest_command(path, db_url, job_store, project):
         store = job_store_from_file(job_store) if job_store is not None else job_store_of_project(project)
         path = job_store or f"jobflow-remote project {project}"
         batch = collect_from_job_store(store)
+        if not batch.sources and not batch.calculations:
+            reason = f": {batch.problems[0]}" if batch.problems else ""
+            raise LroxInputError(f"ingest: nothing to ingest under {path}{reason}")
+        db = _database(db_url)
+        counts, problems = write_batch(batch, db), batch.problems
     else:
-        batch = collect_records(path)
-    if not batch.sources and not batch.calculations:
-        reason = f": {batch.problems[0]}" if batch.problems else ""
-        raise LroxInputError(f"ingest: nothing to ingest under {path}{reason}")
-    db = _database(db_url)
-    counts = write_batch(batch, db)
-    for problem in batch.problems:
+        # a folder is read one results file or run folder at a time and written in batches (a tree
+        # of a thousand configurations in bounded memory, with progress); the database is created
+        # at the first write, so a tree with nothing to ingest creates nothing
+        from descriptors.store.database import DescriptorDatabase
+        from workflows.progress import CountProgress
+
+        units = ingest_units(path)
+        DescriptorDatabase.check_writable(db_url or DescriptorDatabase.default_url())  # refused before the reading
+        opened = []
+        with CountProgress("ingesting", {"files and folders": len(units)}, echo=lambda text: click.echo(text, err=True)) as progress:
+            counts, problems, sources = ingest_in_batches(
+                units, lambda: opened.append(_database(db_url)) or opened[0], on_unit=lambda _: progress.advance(**{"files and folders": 1})
+            )
+        if not opened:
+            reason = f": {problems[0]}" if problems else ""
+            raise LroxInputError(f"ingest: nothing to ingest under {path}{reason}")
+        db = opened[0]
+    for problem in problems:
         click.echo(f"lrox: warning: {_error_text(problem)}", err=True)
     click.echo(
         f"ingested {counts['configurations']} configurations, {counts['calculations']} calculations, "
-        f"{counts['descriptors']} descriptors into {safe_url(db.url)}; {len(batch.problems)} files flagged"
+        f"{counts['descriptors']} descriptors into {safe_url(db.url)}; {len(problems)} files flagged"
     )
 
 

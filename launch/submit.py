@@ -113,7 +113,13 @@ def completed_work(db, settings_hash: str) -> tuple[set[str], set[tuple[str, str
 def prune_plan(plan, relaxed: set[str], hops_done: set[tuple[str, str]]):
     """The plan without finished configurations and hops; returns (plan, skipped names, pristine kept)."""
     pruned = copy.copy(plan)
-    remaining_hops = {cid: [h for h in hs if (cid, h.id) not in hops_done] for cid, hs in plan.hops.items()}
+    twins = plan.twins()  # a twin hop has no band of its own (VASP: no job at all): done when its twin's is
+
+    def hop_done(cid: str, hop) -> bool:
+        twin = twins.get((cid, hop.id))
+        return (cid, hop.id) in hops_done or (twin is not None and (twin.configuration_id, twin.hop_id) in hops_done)
+
+    remaining_hops = {cid: [h for h in hs if not hop_done(cid, h)] for cid, hs in plan.hops.items()}
 
     def done(config) -> bool:
         return config.id in relaxed and not remaining_hops.get(config.id)

@@ -4,20 +4,33 @@ Structure code never touches a database or launches jobs; everything here is
 pure functions over pymatgen objects.
 """
 
-from structures.configurations import (
-    Configuration,
-    DefectSite,
-    PairKind,
-    enumerate_configurations,
-    enumerate_pairs,
-    enumerate_singles,
-)
 from structures.errors import LroxInputError
-from structures.framework import DefectFramework
-from structures.hops import HopMechanism, HopMirror, LiHop, enumerate_hops, hop_endpoints, hop_mirror, interpolate_hop
-from structures.hosts import Host, builtin_host_names, load_host
-from structures.sublattices import DefectKind, DefectSpec, Sublattice, parse_dopant, parse_vacancy
-from structures.supercell import choose_supercell, min_image_distance, parse_supercell
+
+# The names below are imported when first used (PEP 562): ``import structures.doors.text`` (every
+# command's output door) then costs no pymatgen or scipy, and ``lrox query`` on a database of 10,000
+# configurations starts in half the time (benchmarks/RESULTS.md, issue 32).
+_LAZY = {
+    "Configuration": "configurations", "DefectSite": "configurations", "PairKind": "configurations",
+    "enumerate_configurations": "configurations", "enumerate_pairs": "configurations", "enumerate_singles": "configurations",
+    "DefectFramework": "framework",
+    "HopMechanism": "hops", "HopMirror": "hops", "LiHop": "hops", "enumerate_hops": "hops", "hop_endpoints": "hops",
+    "hop_mirror": "hops", "interpolate_hop": "hops",
+    "Host": "hosts", "builtin_host_names": "hosts", "load_host": "hosts",
+    "DefectKind": "sublattices", "DefectSpec": "sublattices", "Sublattice": "sublattices", "parse_dopant": "sublattices",
+    "parse_vacancy": "sublattices",
+    "choose_supercell": "supercell", "min_image_distance": "supercell", "parse_supercell": "supercell",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"structures.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'structures' has no attribute {name!r}")
+
 
 __all__ = [
     "Configuration",

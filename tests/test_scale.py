@@ -257,6 +257,25 @@ def test_fireworks_submission_in_batches_resumes_without_duplicates(tmp_path, mo
     assert lp.fireworks.count_documents({"state": "READY"}) == ready
 
 
+def test_a_vasp_screen_with_twin_hops_is_not_submitted_twice(tmp_path, mongo_server, capsys):
+    """A twin hop has no job in a VASP Flow (its twin's band runs for it): a configuration whose
+    only other hop is queued is queued, not submitted again."""
+    from fireworks import LaunchPad
+
+    from launch.cli import main
+
+    spec = tmp_path / "screen.yaml"
+    spec.write_text(json.dumps(SMALL_SCREEN))
+    lp_file = _launchpad_file(tmp_path, mongo_server)
+    args = ["submit", str(spec), "--engine", "fireworks", "--launchpad", str(lp_file), "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
+    assert main(args) == 0
+    first = LaunchPad.from_file(str(lp_file)).fireworks.count_documents({})
+    assert "48 jobs submitted" in capsys.readouterr().out  # 19 hops, 3 of them twins: 16 bands
+    assert main(args) == 0
+    assert "nothing submitted; 10 configurations skipped: already in fireworks" in capsys.readouterr().out
+    assert LaunchPad.from_file(str(lp_file)).fireworks.count_documents({}) == first
+
+
 def test_jobflow_remote_submission_resumes_without_duplicates(tmp_path, mongo_server, monkeypatch, capsys):
     import uuid
 
@@ -292,3 +311,80 @@ def test_jobflow_remote_submission_resumes_without_duplicates(tmp_path, mongo_se
     assert main(args) == 0
     assert capsys.readouterr().out.strip() == "mock_quick: 20 jobs submitted to jobflow-remote; 13 jobs of an interrupted submission removed first"
     assert controller.jobs.count_documents({}) == 20 and controller.flows.count_documents({}) == 1
+
+
+# ----- ingest of a large VASP folder tree: one folder at a time, in batches ----------------------------------
+def test_a_vasp_tree_ingested_in_batches_holds_what_one_transaction_holds(tmp_path, monkeypatch, capsys):
+    """The benchmark's tree (lrox configuration files, relaxations with a projected DOS, NEB folders)
+    written two configurations a transaction: the same rows as the whole tree read at once, every
+    configuration counted once, and the progress in the log."""
+    from benchmarks.scale import _shared_reference, vasp_tree
+    from descriptors.ingest import ingest, ingest_in_batches, ingest_units
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, DescriptorRow
+    from launch.cli import main
+
+    if _shared_reference() is None:
+        pytest.skip("shared VASP reference pack not present")
+    tree = vasp_tree(tmp_path / "tree", 3)
+    whole = DescriptorDatabase(f"sqlite:///{tmp_path / 'whole.db'}")
+    ingest(tree, whole)
+    opened = []
+    counts, problems, _ = ingest_in_batches(ingest_units(tree), lambda: opened.append(DescriptorDatabase(f"sqlite:///{tmp_path / 'batches.db'}")) or opened[0], batch_configurations=2)
+    assert len(opened) == 1 and counts["configurations"] == 3 and counts["calculations"] == 6
+    assert len(problems) == 3 and all("neb_01" in p for p in problems)  # the pack's band has no end-point OUTCARs: failed, named
+    batches = opened[0]
+
+    def rows(db, table, drop):
+        return sorted((json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True, default=str) for r in db.rows(table)))
+
+    assert rows(batches, CalculationRow, {"ingested_at"}) == rows(whole, CalculationRow, {"ingested_at"})
+    assert rows(batches, DescriptorRow, {"id"}) == rows(whole, DescriptorRow, {"id"})
+    assert batches.configuration_view() == whole.configuration_view()
+    assert {c["status"] for c in batches.rows(CalculationRow) if c["kind"] == "neb"} == {"failed"}
+
+    monkeypatch.setattr("descriptors.ingest.ingest_in_batches.__defaults__", (2, None))
+    assert main(["ingest", str(tree), "--db", f"sqlite:///{tmp_path / 'cli.db'}"]) == 0
+    captured = capsys.readouterr()
+    assert "ingested 3 configurations, 6 calculations" in captured.out
+
+
+def test_a_tree_with_nothing_to_ingest_creates_no_database(tmp_path, capsys):
+    from launch.cli import main
+
+    (tmp_path / "empty" / "a" / "b").mkdir(parents=True)
+    assert main(["ingest", str(tmp_path / "empty"), "--db", f"sqlite:///{tmp_path / 'x.db'}"]) == 2
+    assert capsys.readouterr().err.strip().startswith("lrox: error: ingest: nothing to ingest under")
+    assert not (tmp_path / "x.db").exists()
+
+
+# ----- the scale benchmark's small sizes (CI: the large ones run in `make benchmark-scale`) ------------------
+def test_the_scale_benchmark_runs_its_10_and_100_configuration_sizes(tmp_path):
+    """benchmarks/scale.py at the sizes CI affords: every step runs (enumeration, Flow build, the dry
+    run of the 94-configuration Li-rich screen, the submission and a second one that adds nothing
+    where a MongoDB-protocol server is given, ingest, query and report); no timing is judged here."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "scale.py"), "--sizes", "10,100", "--databases", "10,100", "--ingest", "10", "--quick"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=1500,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    steps = {(f["size"], f["step"]) for f in figures}
+    for size in (10, 100):
+        assert {(size, "enumeration"), (size, "flow build"), (size, "dry run (2 processes)")} <= steps
+        assert {(size, "query"), (size, "query hops"), (size, "report")} <= steps
+    dry = next(f for f in figures if f["size"] == 100 and f["step"].startswith("dry run"))
+    assert dry["configurations"] == 94 and dry["calculations"] == 903  # issue 32's screen, twins counted out
+    if os.environ.get("LROX_SECANTUSD"):
+        again = [f for f in figures if f["step"].startswith("submit again")]
+        assert len(again) == 4 and all("nothing submitted" in f["message"] for f in again)
+    from benchmarks.scale import _shared_reference
+
+    if _shared_reference() is not None:
+        ingested = next(f for f in figures if f["step"].startswith("ingest"))
+        assert "ingested 10 configurations, 20 calculations" in ingested["message"]

@@ -158,19 +158,21 @@ class CountProgress:
             self.echo(self.status())
             self.last_line, self.printed = now, True
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """The last line (the counts reached); none for a step that failed: its error is the one line."""
         if self._rich is not None:
             self._rich.stop()
             self._rich = None
-            self.echo(self.status())
-        elif self.printed or time.perf_counter() - self.started >= self.quiet_below:
+            if finished:
+                self.echo(self.status())
+        elif finished and (self.printed or time.perf_counter() - self.started >= self.quiet_below):
             self.echo(self.status())
 
     def __enter__(self) -> CountProgress:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *_) -> None:
+        self.close(finished=exc_type is None)
 
 
 __all__ += ["CountProgress"]

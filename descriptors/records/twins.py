@@ -160,6 +160,8 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
                             break
                     if kind == "sites" and a.get("twin_key") and b.get("twin_key"):
                         continue  # both keyed: their keys decide
+                    if find(a["id"]) == find(b["id"]):
+                        continue  # already one group: a comparison adds no union (a thousand copies of one band stay linear)
                     same, why = same_hop(a, b)
                     if same:
                         union(a, b, why)

@@ -37,16 +37,17 @@ IDENTIFIERS = frozenset({"id", "calculation_id", "configuration_id", "hop_id", "
 CATEGORICAL = ("layers", "mechanism_expected", "dopant", "defect", "host")
 
 
-def feature_table(db, where: str | None = None) -> tuple[list[dict], dict]:
+def feature_table(db, where: str | None = None, hops: list[dict] | None = None) -> tuple[list[dict], dict]:
     """(rows, metadata): every hop row joined with its configuration's view; metadata gives each
-    column's unit and level of theory."""
+    column's unit and level of theory. ``hops``: the rows of ``query_hops(db, where)`` where the
+    caller has them (the report), not queried again."""
     from descriptors.records.schema import UNITS
     from descriptors.query.hops import query_hops
     from descriptors.records.schema import HOP_UNITS
     from descriptors.query.configurations import configuration_table
     from descriptors.query.levels import level_aliases
 
-    hops = query_hops(db, where)
+    hops = query_hops(db, where) if hops is None else hops
     table = configuration_table(db)
     config = {r["id"]: r for r in table.rows}
     levels = {a["alias"]: a["level_of_theory"] for a in level_aliases(db)}
@@ -167,8 +168,17 @@ def _fold(x, y, train, test):
     """One fold: the model's absolute errors, the mean predictor's, and the permutation importance
     on the held-out configurations (weighted by their number of hops)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
-    model = HistGradientBoostingRegressor(random_state=0, max_iter=200, min_samples_leaf=max(2, min(5, len(train) // 10)), learning_rate=0.1)
+    with threadpool_limits(1, user_api="openmp"):
+        return _fold_one_thread(HistGradientBoostingRegressor, x, y, train, test)
+
+
+def _fold_one_thread(regressor, x, y, train, test):
+    """:func:`_fold` in one OpenMP thread: the report's models are small, and scikit-learn's threads
+    spin-wait for each other: on a machine shared with other work (load 9 on 2 cores) a report of 10
+    configurations took 73 s with two threads and 10 s with one (benchmarks/RESULTS.md, issue 32)."""
+    model = regressor(random_state=0, max_iter=200, min_samples_leaf=max(2, min(5, len(train) // 10)), learning_rate=0.1)
     # a descriptor no training row has (every configuration with it is held out) carries nothing for
     # this fold: a constant, which scikit-learn's binning takes (an all-missing column it does not)
     empty = [c for c in x.columns if x[c].iloc[train].isna().all()]

@@ -114,7 +114,8 @@ def build_report(db, where: str | None = None) -> str:
     from descriptors.query.levels import level_aliases
     from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules
 
-    hops = query_hops(db)
+    hops = query_hops(db)  # once: the feature table takes its own copies of these rows
+    every_hop = [dict(h) for h in hops]
     long_rows = long_table(db)
     configurations = db.rows(ConfigurationRow)
     if where:
@@ -127,7 +128,7 @@ def build_report(db, where: str | None = None) -> str:
     levels = level_aliases(db)
     barrier_level = next((r.levels[0] for r in rules if r.number in (1, 2) and r.levels), None)
     alias_of = {a["level_of_theory"]: a["alias"] for a in levels}
-    features, _ = feature_table(db)
+    features, _ = feature_table(db, hops=every_hop)
     if where:
         features = [f for f in features if f["configuration_id"] in keep]
     baseline = baseline_model([f for f in features if f.get("level") == alias_of.get(barrier_level)] if barrier_level else [])

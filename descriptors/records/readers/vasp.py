@@ -36,7 +36,7 @@ from structures.doors.structures_in import structure_problem
 from structures.doors.vasp import neb_analysis, outcar_contains, read_incar, read_poscar, read_vasprun
 from structures.errors import LroxInputError, LroxWarning
 
-__all__ = ["resolve_run_folders", "result_from_vasp_tree", "run_folder", "is_neb_folder", "is_run_folder"]
+__all__ = ["resolve_run_folders", "result_from_vasp_tree", "vasp_run_folders", "result_of_vasp_folder", "run_folder", "is_neb_folder", "is_run_folder"]
 
 _RUN_FILES = ("vasprun.xml", "vasprun.xml.gz", "OUTCAR", "OUTCAR.gz")
 
@@ -81,6 +81,12 @@ def _vasprun(folder):
         except LroxInputError:
             _VASPRUNS[key] = None
     return _VASPRUNS[key]
+
+
+def _complete_dos(run):
+    """The run's projected DOS, built once: pymatgen's ``Vasprun.complete_dos`` builds it anew at each
+    access (0.3 s for a 28-atom cell: a site comparison per site), and a folder asks for it thrice."""
+    return run.complete_dos if run is not None else None
 
 
 def _outcar_complete(path: Path) -> bool:
@@ -130,14 +136,16 @@ def resolve_run_folders(result: dict) -> dict:
         if status_of(doc) == "success" and not doc.get("dos"):
             folder = run_folder(doc["dir_name"])
             run = _vasprun(folder) if folder is not None else None
-            if run is None or run.complete_dos is None or not run.complete_dos.pdos:
+            dos = _complete_dos(run)
+            if dos is None or not dos.pdos:
                 found["dos_error"] = f"no readable vasprun.xml with a projected DOS in {doc['dir_name']}"
             else:
                 defect_cell = _has_defects(result, doc.get("configuration_id"))
-                found.update(dos=run.complete_dos, band_edges=band_edges_from_vasprun(run, defect_cell=defect_cell))
+                found.update(dos=dos, band_edges=band_edges_from_vasprun(run, defect_cell=defect_cell))
         if doc.get("configuration_id") not in with_bader:
             found["bader"] = _bader_of_run_folder(doc)
         documents[k] = {**doc, "from_run_folder": found}
+    _VASPRUNS.clear()  # parsed runs (each with its DOS) are kept for one result only: memory stays bounded
     return {**result, "documents": documents}
 
 
@@ -184,6 +192,9 @@ def _bader_of_run_folder(static: dict) -> dict:
 
 
 # ----- plain run folders found on disk ---------------------------------------------------------------------
+_SUMMARIES: dict[tuple, dict | None] = {}  # configuration.json read → its summary (the last 64)
+
+
 def _configuration_for(folder: Path, structure) -> dict:
     """The configuration summary of a run folder: lrox's configuration file, else the structure's fingerprint."""
     from structures.hosts import structure_fingerprint
@@ -191,11 +202,19 @@ def _configuration_for(folder: Path, structure) -> dict:
 
     for parent in [folder, *folder.parents][:4]:
         if exists(parent / CONFIG_FILE, CONFIG_FILE):
-            try:
-                _, configuration = read_configuration(parent / CONFIG_FILE)
-                return configuration.summary()
-            except Exception:  # noqa: BLE001 - an unreadable configuration file falls back to the fingerprint
-                break
+            found = (parent / CONFIG_FILE).stat()
+            key = (str(parent / CONFIG_FILE), found.st_mtime_ns, found.st_size)  # a rewritten file is read again
+            if key not in _SUMMARIES:
+                try:
+                    _, configuration = read_configuration(parent / CONFIG_FILE)
+                    _SUMMARIES[key] = configuration.summary()
+                except Exception:  # noqa: BLE001 - an unreadable configuration file falls back to the fingerprint
+                    _SUMMARIES[key] = None
+                while len(_SUMMARIES) > 64:  # a configuration's folders are read together: a few suffice
+                    _SUMMARIES.pop(next(iter(_SUMMARIES)))
+            if _SUMMARIES[key] is not None:
+                return dict(_SUMMARIES[key])
+            break
     fingerprint = structure_fingerprint(structure)[:12] if structure is not None else hashlib.sha256(str(folder).encode()).hexdigest()[:12]
     formula = structure.composition.formula.replace(" ", "") if structure is not None else ""
     return {
@@ -293,9 +312,10 @@ def _run_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]
         errors.append("ionic relaxation not converged (Vasprun.converged_ionic is False)")
     status = "failed" if errors or run is None else "success"
     electronic = {}
-    if run is not None and run.complete_dos is not None and run.complete_dos.pdos and not errors:
+    dos = _complete_dos(run) if not errors else None
+    if dos is not None and dos.pdos:
         defect_cell = bool(config.get("defects")) and config.get("host") != "unknown"
-        electronic = {"dos": run.complete_dos, "band_edges": band_edges_from_vasprun(run, defect_cell=defect_cell)}
+        electronic = {"dos": dos, "band_edges": band_edges_from_vasprun(run, defect_cell=defect_cell)}
     docs = [_found(folder, cid, kind, level, settings, versions, status, "; ".join(errors) or None, data=data, **electronic)]
     if _has(folder, "ACF.dat") or _has(folder, "CHGCAR"):
         try:
@@ -332,10 +352,11 @@ def _neb_documents(folder: Path, problems: list[str]) -> tuple[dict, list[dict]]
     return config, [_found(*common, "success", None, hop_id=f"neb-{folder.name}", data={"barrier": barrier.as_dict()}, **profile)]
 
 
-def result_from_vasp_tree(root: Path) -> tuple[dict | None, list[str]]:
-    """The normalized result of every VASP run or NEB folder under ``root`` (None if there is none);
-    problems name the damaged files."""
-    configurations, documents, problems = {}, [], []
+def vasp_run_folders(root: Path) -> list[tuple[Path, str]]:
+    """Every VASP run folder under ``root`` with its kind ("neb" or "run"), in path order: found
+    first (names only), so that a tree of a thousand configurations is then read one folder at a
+    time (:func:`result_of_vasp_folder`) with progress and in bounded memory."""
+    found: list[tuple[Path, str]] = []
     skip: set[Path] = set()
     for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
         if any(parent in skip for parent in folder.parents):
@@ -343,16 +364,35 @@ def result_from_vasp_tree(root: Path) -> tuple[dict | None, list[str]]:
         try:
             if is_neb_folder(folder):
                 skip.add(folder)
-                config, docs = _neb_documents(folder, problems)
+                found.append((folder, "neb"))
             elif is_run_folder(folder) and not (folder.name.isdigit() and is_neb_folder(folder.parent)):
-                config, docs = _run_documents(folder, problems)
-            else:
-                continue
-        except OSError as exc:
-            problems.append(f"{folder}: unreadable ({exc})")
+                found.append((folder, "run"))
+        except OSError:  # unreadable: reported when it is read
+            found.append((folder, "run"))
+    return found
+
+
+def result_of_vasp_folder(root: Path, folder: Path, kind: str) -> tuple[dict | None, list[str]]:
+    """The normalized result of one run or NEB folder found under ``root`` (None if unreadable)."""
+    problems: list[str] = []
+    try:
+        config, docs = (_neb_documents if kind == "neb" else _run_documents)(folder, problems)
+    except OSError as exc:
+        return None, [*problems, f"{folder}: unreadable ({exc})"]
+    return {"screen": None, "source": str(root), "configurations": [config], "documents": docs}, problems
+
+
+def result_from_vasp_tree(root: Path) -> tuple[dict | None, list[str]]:
+    """The normalized result of every VASP run or NEB folder under ``root`` (None if there is none);
+    problems name the damaged files. Holds the whole tree: ``lrox ingest`` reads folder by folder."""
+    configurations, documents, problems = {}, [], []
+    for folder, kind in vasp_run_folders(root):
+        result, found = result_of_vasp_folder(root, folder, kind)
+        problems += found
+        if result is None:
             continue
-        configurations[config["id"]] = config
-        documents += docs
+        configurations.update({c["id"]: c for c in result["configurations"]})
+        documents += result["documents"]
     if not documents:
         return None, problems
     return {"screen": None, "source": str(root), "configurations": list(configurations.values()), "documents": documents}, problems
