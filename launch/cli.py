@@ -269,7 +269,9 @@ def _apply_options(spec, processes: int | None, limit_configurations: int | None
     from workflows.spec import Backend
 
     if processes is not None:
-        {Backend.MLIP: spec.mlip, Backend.VASP: spec.vasp, Backend.MOCK: spec.mock}[spec.backend].processes = processes
+        chosen = {Backend.MLIP: spec.mlip, Backend.VASP: spec.vasp, Backend.MOCK: spec.mock}.get(spec.backend)
+        if chosen is not None:  # the gpaw backend runs one job at a time (GPAW uses the cores)
+            chosen.processes = processes
     if limit_configurations is not None:
         spec.limits.configurations = limit_configurations
     if limit_core_hours is not None:
@@ -278,15 +280,16 @@ def _apply_options(spec, processes: int | None, limit_configurations: int | None
 
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
-@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
+@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock", "gpaw"]), help="Override the spec's backend.")
 @click.option("--dry-run", "dry_run_dir", type=_Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
-@click.option("--seed-path-from", "seed_db", help="VASP: seed each NEB with the converged band of the same hop from an ML screen in this database.")
+@click.option("--seed-path-from", "seed_db", help="VASP, GPAW: seed each NEB with the converged band of the same hop from an ML screen in this database.")
+@click.option("--seed-fallback", type=click.Choice(["none", "idpp"]), default="none", show_default=True, help="A hop without an ML band: an error (none), or an IDPP start (idpp).")
 @processes_option
 @limit_options
-def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db, processes, limit_configurations, limit_core_hours):
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db, seed_fallback, processes, limit_configurations, limit_core_hours):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
     from workflows.dryrun import check_limits
@@ -295,15 +298,19 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
 
     spec = load_spec(spec_file, backend=backend, echo=lambda text: click.echo(text, err=as_json))
     _apply_options(spec, processes, limit_configurations, limit_core_hours)
-    seeds, plan = None, None
+    seeds, plan, bands, seed_levels = None, None, None, None
     if seed_db is not None:
-        if not (spec.backend is Backend.VASP or spec.emulates_vasp):
-            raise LroxInputError("--seed-path-from seeds VASP bands: use it with --backend vasp (or the emulated VASP)")
-        from descriptors.query.bands import converged_bands
+        if not (spec.backend in (Backend.VASP, Backend.GPAW) or spec.emulates_vasp):
+            raise LroxInputError("--seed-path-from seeds DFT bands: use it with --backend vasp or gpaw (or the emulated VASP)")
+        from workflows.seeds import seeds_for
 
         plan = plan_screen(spec)
         check_limits(spec, plan)
-        seeds = converged_bands(_database(seed_db, read_only=True), [h.id for hops in plan.hops.values() for h in hops])
+        hops = [(cid, h.id) for cid, hs in plan.hops.items() for h in hs]
+        bands, seed_levels, notes = seeds_for(_database(seed_db, read_only=True), hops, seed_fallback, ml_only=spec.backend is Backend.GPAW)
+        seeds = {hop: (seed_levels[hop], band) for hop, band in bands.items()}
+        for note in notes:
+            click.echo(note, err=True)
     if dry_run_dir is not None:
         from workflows.dryrun import dry_run
 
@@ -333,6 +340,13 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
         raise LroxInputError("the vasp backend runs on a cluster: use 'lrox run SPEC --dry-run DIR' here, or submit it")
     if spec.backend is Backend.MLIP:
         check_model(spec.mlip.model)
+    if spec.backend is Backend.GPAW:
+        from workflows.gpaw_static import GpawUnavailable, check_gpaw
+
+        try:
+            check_gpaw()
+        except GpawUnavailable as exc:
+            raise LroxInputError(str(exc)) from None
     from descriptors.ingest import store_result
     from descriptors.store.database import DescriptorDatabase, safe_url
     from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
@@ -344,8 +358,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
     # read (never written, never switched to WAL) until the run has its results
     DescriptorDatabase.check_writable(url or DescriptorDatabase.default_url())
     writable_output(spec)  # then an output folder that cannot be written
-    bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
-    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands)
+    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands, seed_levels=seed_levels)
     db = DescriptorDatabase(url)
     counts, descriptors = store_result(result, db, source=str(spec.output_dir() / RESULTS_FILE))
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
@@ -421,7 +434,7 @@ project_option = click.option("--project", help="jobflow-remote project name (de
 @launchpad_option
 @project_option
 @click.option("--worker", help="jobflow-remote worker (default: the project's first).")
-@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
+@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock", "gpaw"]), help="Override the spec's backend.")
 @click.option("--db", "db_url", help="Descriptor database whose finished work is skipped (default: the spec's, $LROX_DB, or lrox-out/lrox.db).")
 @limit_options
 def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url, limit_configurations, limit_core_hours):
