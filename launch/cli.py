@@ -574,6 +574,41 @@ def ingest_command(path, db_url, job_store, project):
     )
 
 
+@cli.command("check")
+@click.argument("db_url", metavar="DB")
+@click.option("--hops", "selection", required=True, help="Hop ids (comma-separated; the last part of an id is enough) or a hop filter, e.g. \"mechanism = V_O-edge\".")
+@click.option("--route", type=click.Choice(["single-points", "neb"]), default="single-points", show_default=True,
+              help="GPAW single points on the ML band (GPAW-relaxed end points), or a CI-NEB seeded from it.")
+@click.option("--cell", default="2x1x1", show_default=True, help="The smaller cell the hops are rebuilt in (2x1x1: 48 atoms for Li2MnO3).")
+@click.option("--endpoints", type=click.Choice(["gpaw", "ml"]), default="gpaw", show_default=True, help="single-points: GPAW-relaxed end points, or the ML ones (named in the level).")
+@click.option("--gpaw", "gpaw_yaml", help="GPAW settings as YAML/JSON text, e.g. '{mode: pw, ecut: 400, kspacing: 1.0}' (workflows.gpaw_calculators.GpawDftSettings).")
+@click.option("--host", "host_path", type=_Path(dir_okay=False), help="The host's structure file, where the database's host is not built in.")
+@click.option("--output", "output", type=_Path(file_okay=False), default="lrox-out/check", show_default=True, help="Folder of finished calculations (reused by the next run).")
+def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_path, output):
+    """Re-evaluate ML hops of a database with GPAW in a smaller cell; results stored on the same hop ids as their own levels."""
+    from descriptors.store.database import DescriptorDatabase, safe_url
+    from structures.doors.data import load_yaml
+    from workflows.check import check_hops
+    from workflows.gpaw_static import GpawUnavailable, check_gpaw
+
+    gpaw = load_yaml(gpaw_yaml, "--gpaw") if gpaw_yaml else None
+    if gpaw is not None and not isinstance(gpaw, dict):
+        raise LroxInputError("--gpaw: give a mapping of GPAW settings, e.g. '{mode: pw, kspacing: 1.0}'")
+    try:
+        check_gpaw()
+    except GpawUnavailable as exc:
+        raise LroxInputError(str(exc)) from None
+    DescriptorDatabase.check_writable(db_url)
+    db = DescriptorDatabase(db_url, create=False)
+    summary = check_hops(db, selection, route=route, cell=cell, gpaw=gpaw, endpoints=endpoints, output=output, host_path=host_path,
+                         echo=lambda text: click.echo(text, err=True))
+    click.echo(f"checked {summary['hops']} hops in the {summary['cell']} cell ({summary['route']}); "
+               f"{summary['computed']} calculations run, {summary['reused']} reused from {output}/jobs")
+    for line in summary["lines"]:
+        click.echo(line)
+    click.echo(f"stored in {safe_url(db.url)} as their own levels ('lrox query hops' shows them beside the ML level)")
+
+
 @cli.command("query")
 @click.argument("view", required=False, default="configurations", type=click.Choice(["configurations", "hops", "levels"]))
 @db_option
@@ -603,6 +638,8 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         rows, columns = query_hops(db, where, sort), list(HOP_VIEW_FIELDS)
         shown = ["calculation_id", "configuration", "level", "start", "end", "mechanism_expected", "mechanism_observed", "n_tm",
                  "distance_to_defect", "e_kra", "barrier", "delta_e_a", "twin_group", "n_twins", "status", "flags"]
+        if any(r.get("compared_with") for r in rows):  # lrox check's levels: each beside the level it checks
+            shown[shown.index("delta_e_a") + 1 : shown.index("delta_e_a") + 1] = ["compared_with", "barrier_difference"]
         if not (as_json or as_csv):  # the twin group by its representative hop's short hash (the full id in --json/--csv)
             for row in rows:
                 row["twin_group"] = str(row.get("twin_group") or "").rsplit("-", 1)[-1]
