@@ -182,7 +182,20 @@ def _run(function, *args):
     from workflows.schemas import NebDoc
 
     backend = "mlip" if function is _ml_band else "gpaw"
-    return reuse_or_run(NebDoc, function, *args, versions=code_versions(backend, args[5])).model_dump()
+    return _as_stored(NebDoc, reuse_or_run(NebDoc, function, *args, versions=code_versions(backend, args[5])))
+
+
+def _as_stored(document_class, document) -> dict:
+    """A document as the job cache gives it back (through JSON): a calculation just finished and
+    the same one reused then feed identical inputs (and cache keys) to the calculations after it."""
+    import json
+
+    from monty.json import MontyEncoder
+
+    from structures.doors.data import decode_msonable, load_json
+
+    data = decode_msonable(load_json(json.dumps(document.model_dump(), cls=MontyEncoder), "a check result"), "a check result", modules=("workflows",))
+    return document_class.model_validate(data).model_dump()
 
 
 def _compact(images) -> dict:
@@ -205,12 +218,12 @@ def _ml_relaxed(host, target, target_config, ml: dict, cell: str, done: dict) ->
     key = (cell, ml.get("model"))
     if key not in done:
         pristine = configuration_from_defects(target, [])
-        done[key] = reuse_or_run(RelaxDoc, relax_structure, pristine.structure, "mlip", ml, f"check: relax pristine in the {cell} cell", None,
-                                 ml.get("relax_host_cell", True), None, versions=versions).model_dump()
+        done[key] = _as_stored(RelaxDoc, reuse_or_run(RelaxDoc, relax_structure, pristine.structure, "mlip", ml, f"check: relax pristine in the {cell} cell", None,
+                                                      ml.get("relax_host_cell", True), None, versions=versions))
     if not target_config.defects:
         return done[key]
-    return reuse_or_run(RelaxDoc, relax_structure, target_config.structure, "mlip", ml, f"check: relax {target_config.name} in the {cell} cell", None,
-                        False, done[key], versions=versions).model_dump()
+    return _as_stored(RelaxDoc, reuse_or_run(RelaxDoc, relax_structure, target_config.structure, "mlip", ml, f"check: relax {target_config.name} in the {cell} cell", None,
+                                             False, done[key], versions=versions))
 
 
 def _ml_band(relaxed, host, dims, configuration, hop, settings, label):
