@@ -523,12 +523,12 @@ def load_spec(path: str | Path, backend: str | None = None, echo=None) -> Screen
         if not isinstance(data, dict):
             raise LroxInputError("a screen spec must be a YAML mapping of keys to values")
         data = {**data, "backend": backend}
-        if backend in (Backend.VASP.value, Backend.MOCK.value) and data.get("static_backend"):
+        if backend in (Backend.VASP.value, Backend.MOCK.value, Backend.GPAW.value) and data.get("static_backend"):
             data = {k: v for k, v in data.items() if k not in ("static_backend", "gpaw")}
             if echo is not None:
-                echo(
-                    "note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics"
-                    if backend == Backend.VASP.value
-                    else "note: --backend mock: plumbing only, so the spec's GPAW statics are left out"
-                )
+                echo({
+                    Backend.VASP.value: "note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics",
+                    Backend.MOCK.value: "note: --backend mock: plumbing only, so the spec's GPAW statics are left out",
+                    Backend.GPAW.value: "note: --backend gpaw: relaxations and bands in GPAW; the spec's GPAW statics (on ML geometries) are left out",
+                }[backend])
     return spec_from_dict(data, base_dir=path.parent)
