@@ -105,7 +105,7 @@ def check_hops(
     route = CheckRoute(str(getattr(route, "value", route)).lower())
     endpoints = Endpoints(str(getattr(endpoints, "value", endpoints)).lower())
     dims = parse_supercell(cell)
-    gpaw_settings = backend_settings(gpaw)
+    gpaw_settings = {**backend_settings(gpaw), "log_folder": str(Path(output) / "gpaw-logs")}  # GPAW's text logs: a long check can be followed
     entries = hops_to_check(db, selection)
     started = time.perf_counter()
     out = Path(output)
@@ -244,21 +244,20 @@ def _gpaw_single_points(relaxed, host, dims, configuration, hop, settings, label
     the ML band mapped onto them, one SCF per image (each image's SCF starts from the previous
     image's wave functions: one calculator walks the band)."""
     from descriptors.records.bands import band_structures, compact_band
-    from structures.doors.structures_in import structure_from_dict
     from structures.framework import DefectFramework
     from structures.hops import hop_endpoints, seeded_band
     from workflows.gpaw_calculators import GpawImageFactory, dft_settings, magnetic_moment_jumps
-    from workflows.jobs import _failed, _reason, dft_threshold, provenance, relaxed_endpoints
+    from workflows.jobs import _failed, _reason, _structure, dft_threshold, gpaw_log_folder, provenance, relaxed_endpoints
     from workflows.schemas import CalcStatus, NebDoc
 
     start = time.perf_counter()
     common = {"configuration_id": configuration.id, "hop_id": hop.id, "hop": hop.summary()}
     try:
-        ml_images = [structure_from_dict(i, "an ML band image") if isinstance(i, dict) else i for i in ml_band["images"]]
+        ml_images = [_structure(i) for i in ml_band["images"]]
         framework = DefectFramework.from_host(host, tuple(dims))
-        structure = structure_from_dict(relaxed["structure"], "the ML-relaxed configuration")
+        structure = _structure(relaxed["structure"])
         end_like = hop_endpoints(framework, configuration, hop, relaxed=structure)[0]
-        factory = GpawImageFactory(end_like, dft_settings(settings))
+        factory = GpawImageFactory(end_like, dft_settings(settings), gpaw_log_folder(settings, label, "single-points"))
         if settings.get("endpoints") == "ml":
             ends, end_steps = [ml_images[0], ml_images[-1]], [0, 0]
             end_energies, end_moments = [], []

@@ -33,7 +33,7 @@ __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job"
 # ``neb_mirror`` is not among them: a mirrored band ends on the model's own forces, but where they
 # were within fmax it stops there, and its numbers differ from a whole band's by the model's parity
 # error (1e-3 eV with SevenNet-0, issue 29): a row must say which it is.
-NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile"})
+NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile", "log_folder"})
 
 
 def physics_settings(settings: dict) -> dict:
@@ -71,7 +71,7 @@ def _calculator_factory(backend: str, settings: dict, label: str, band: bool = F
     if backend == "gpaw":
         from workflows.gpaw_calculators import GpawImageFactory, dft_settings
 
-        return GpawImageFactory(structure, dft_settings(settings))
+        return GpawImageFactory(structure, dft_settings(settings), gpaw_log_folder(settings, label, "band" if band else "ends"))
     if backend == "mlip":
         return lambda: ml_calculator(settings["model"], settings.get("threads"), compiled=settings.get("compile", True))
     if backend == "mock":
@@ -80,6 +80,16 @@ def _calculator_factory(backend: str, settings: dict, label: str, band: bool = F
         mobile = (-1,) if band else ()
         return lambda: mock_calculator(fail=fail, blow_up=blow_up, mobile=mobile)
     raise ValueError(f"backend '{backend}' does not run calculations in-process")
+
+
+def gpaw_log_folder(settings: dict, label: str, part: str):
+    """Where GPAW writes its text logs for this calculation (``log_folder`` in the settings: a long
+    run can then be followed SCF by SCF), or None: no log."""
+    import re
+    from pathlib import Path
+
+    folder = settings.get("log_folder")
+    return None if not folder else Path(folder) / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:100] / part
 
 
 def as_dict(doc) -> dict | None:
