@@ -176,12 +176,17 @@ def check_hops(
 
 
 def _run(function, *args):
-    """A check calculation through the job cache (a finished one is reused), as plain data."""
+    """A check calculation through the job cache (a finished one is reused), as plain data. Each
+    gets its own copy of its inputs: a band fills lazily computed fields of the hop it runs, and
+    the next calculation's cache key must not depend on whether this one ran or was reused."""
+    import copy
+
     from workflows.calculators import code_versions
     from workflows.reuse import reuse_or_run
     from workflows.schemas import NebDoc
 
     backend = "mlip" if function is _ml_band else "gpaw"
+    args = copy.deepcopy(args)
     return _as_stored(NebDoc, reuse_or_run(NebDoc, function, *args, versions=code_versions(backend, args[5])))
 
 
