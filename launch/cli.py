@@ -269,7 +269,9 @@ def _apply_options(spec, processes: int | None, limit_configurations: int | None
     from workflows.spec import Backend
 
     if processes is not None:
-        {Backend.MLIP: spec.mlip, Backend.VASP: spec.vasp, Backend.MOCK: spec.mock}[spec.backend].processes = processes
+        chosen = {Backend.MLIP: spec.mlip, Backend.VASP: spec.vasp, Backend.MOCK: spec.mock}.get(spec.backend)
+        if chosen is not None:  # the gpaw backend runs one job at a time (GPAW uses the cores)
+            chosen.processes = processes
     if limit_configurations is not None:
         spec.limits.configurations = limit_configurations
     if limit_core_hours is not None:
@@ -278,15 +280,16 @@ def _apply_options(spec, processes: int | None, limit_configurations: int | None
 
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
-@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
+@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock", "gpaw"]), help="Override the spec's backend.")
 @click.option("--dry-run", "dry_run_dir", type=_Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
-@click.option("--seed-path-from", "seed_db", help="VASP: seed each NEB with the converged band of the same hop from an ML screen in this database.")
+@click.option("--seed-path-from", "seed_db", help="VASP, GPAW: seed each NEB with the converged band of the same hop from an ML screen in this database.")
+@click.option("--seed-fallback", type=click.Choice(["none", "idpp"]), default="none", show_default=True, help="A hop without an ML band: an error (none), or an IDPP start (idpp).")
 @processes_option
 @limit_options
-def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db, processes, limit_configurations, limit_core_hours):
+def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, seed_db, seed_fallback, processes, limit_configurations, limit_core_hours):
     """Run a screen locally (jobflow), or --dry-run it: write all inputs, count jobs, estimate core-hours."""
     from workflows.calculators import check_model
     from workflows.dryrun import check_limits
@@ -295,15 +298,19 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
 
     spec = load_spec(spec_file, backend=backend, echo=lambda text: click.echo(text, err=as_json))
     _apply_options(spec, processes, limit_configurations, limit_core_hours)
-    seeds, plan = None, None
+    seeds, plan, bands, seed_levels = None, None, None, None
     if seed_db is not None:
-        if not (spec.backend is Backend.VASP or spec.emulates_vasp):
-            raise LroxInputError("--seed-path-from seeds VASP bands: use it with --backend vasp (or the emulated VASP)")
-        from descriptors.query.bands import converged_bands
+        if not (spec.backend in (Backend.VASP, Backend.GPAW) or spec.emulates_vasp):
+            raise LroxInputError("--seed-path-from seeds DFT bands: use it with --backend vasp or gpaw (or the emulated VASP)")
+        from workflows.seeds import seeds_for
 
         plan = plan_screen(spec)
         check_limits(spec, plan)
-        seeds = converged_bands(_database(seed_db, read_only=True), [h.id for hops in plan.hops.values() for h in hops])
+        hops = [(cid, h.id) for cid, hs in plan.hops.items() for h in hs]
+        bands, seed_levels, notes = seeds_for(_database(seed_db, read_only=True), hops, seed_fallback, ml_only=spec.backend is Backend.GPAW)
+        seeds = {hop: (seed_levels[hop], band) for hop, band in bands.items()}
+        for note in notes:
+            click.echo(note, err=True)
     if dry_run_dir is not None:
         from workflows.dryrun import dry_run
 
@@ -333,6 +340,13 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
         raise LroxInputError("the vasp backend runs on a cluster: use 'lrox run SPEC --dry-run DIR' here, or submit it")
     if spec.backend is Backend.MLIP:
         check_model(spec.mlip.model)
+    if spec.backend is Backend.GPAW:
+        from workflows.gpaw_static import GpawUnavailable, check_gpaw
+
+        try:
+            check_gpaw()
+        except GpawUnavailable as exc:
+            raise LroxInputError(str(exc)) from None
     from descriptors.ingest import store_result
     from descriptors.store.database import DescriptorDatabase, safe_url
     from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
@@ -344,8 +358,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
     # read (never written, never switched to WAL) until the run has its results
     DescriptorDatabase.check_writable(url or DescriptorDatabase.default_url())
     writable_output(spec)  # then an output folder that cannot be written
-    bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
-    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands)
+    result = run_screen(spec, echo=lambda text: click.echo(text, err=as_json), rerun_failed=rerun_failed, plan=plan, seeds=bands, seed_levels=seed_levels)
     db = DescriptorDatabase(url)
     counts, descriptors = store_result(result, db, source=str(spec.output_dir() / RESULTS_FILE))
     click.echo(f"descriptor database {safe_url(db.url)}: {counts['descriptors']} descriptors, {counts['calculations']} calculations written", err=as_json)
@@ -421,7 +434,7 @@ project_option = click.option("--project", help="jobflow-remote project name (de
 @launchpad_option
 @project_option
 @click.option("--worker", help="jobflow-remote worker (default: the project's first).")
-@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock"]), help="Override the spec's backend.")
+@click.option("--backend", type=click.Choice(["vasp", "mlip", "mock", "gpaw"]), help="Override the spec's backend.")
 @click.option("--db", "db_url", help="Descriptor database whose finished work is skipped (default: the spec's, $LROX_DB, or lrox-out/lrox.db).")
 @limit_options
 def submit_command(spec_file, engine, launchpad, project, worker, backend, db_url, limit_configurations, limit_core_hours):
@@ -577,6 +590,41 @@ def ingest_command(path, db_url, job_store, project):
     )
 
 
+@cli.command("check")
+@click.argument("db_url", metavar="DB")
+@click.option("--hops", "selection", required=True, help="Hop ids (comma-separated; the last part of an id is enough) or a hop filter, e.g. \"mechanism = V_O-edge\".")
+@click.option("--route", type=click.Choice(["single-points", "neb"]), default="single-points", show_default=True,
+              help="GPAW single points on the ML band (GPAW-relaxed end points), or a CI-NEB seeded from it.")
+@click.option("--cell", default="2x1x1", show_default=True, help="The smaller cell the hops are rebuilt in (2x1x1: 48 atoms for Li2MnO3).")
+@click.option("--endpoints", type=click.Choice(["gpaw", "ml"]), default="gpaw", show_default=True, help="single-points: GPAW-relaxed end points, or the ML ones (named in the level).")
+@click.option("--gpaw", "gpaw_yaml", help="GPAW settings as YAML/JSON text, e.g. '{mode: pw, ecut: 400, kspacing: 1.0}' (workflows.gpaw_calculators.GpawDftSettings).")
+@click.option("--host", "host_path", type=_Path(dir_okay=False), help="The host's structure file, where the database's host is not built in.")
+@click.option("--output", "output", type=_Path(file_okay=False), default="lrox-out/check", show_default=True, help="Folder of finished calculations (reused by the next run).")
+def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_path, output):
+    """Re-evaluate ML hops of a database with GPAW in a smaller cell; results stored on the same hop ids as their own levels."""
+    from descriptors.store.database import DescriptorDatabase, safe_url
+    from structures.doors.data import load_yaml
+    from workflows.check import check_hops
+    from workflows.gpaw_static import GpawUnavailable, check_gpaw
+
+    gpaw = load_yaml(gpaw_yaml, "--gpaw") if gpaw_yaml else None
+    if gpaw is not None and not isinstance(gpaw, dict):
+        raise LroxInputError("--gpaw: give a mapping of GPAW settings, e.g. '{mode: pw, kspacing: 1.0}'")
+    try:
+        check_gpaw()
+    except GpawUnavailable as exc:
+        raise LroxInputError(str(exc)) from None
+    DescriptorDatabase.check_writable(db_url)
+    db = DescriptorDatabase(db_url, create=False)
+    summary = check_hops(db, selection, route=route, cell=cell, gpaw=gpaw, endpoints=endpoints, output=output, host_path=host_path,
+                         echo=lambda text: click.echo(text, err=True))
+    click.echo(f"checked {summary['hops']} hops in the {summary['cell']} cell ({summary['route']}); "
+               f"{summary['computed']} calculations run, {summary['reused']} reused from {output}/jobs")
+    for line in summary["lines"]:
+        click.echo(line)
+    click.echo(f"stored in {safe_url(db.url)} as their own levels ('lrox query hops' shows them beside the ML level)")
+
+
 @cli.command("query")
 @click.argument("view", required=False, default="configurations", type=click.Choice(["configurations", "hops", "levels"]))
 @db_option
@@ -606,6 +654,8 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         rows, columns = query_hops(db, where, sort), list(HOP_VIEW_FIELDS)
         shown = ["calculation_id", "configuration", "level", "start", "end", "mechanism_expected", "mechanism_observed", "n_tm",
                  "distance_to_defect", "e_kra", "barrier", "delta_e_a", "twin_group", "n_twins", "status", "flags"]
+        if any(r.get("compared_with") for r in rows):  # lrox check's levels: each beside the level it checks
+            shown[shown.index("delta_e_a") + 1 : shown.index("delta_e_a") + 1] = ["compared_with", "barrier_difference"]
         if not (as_json or as_csv):  # the twin group by its representative hop's short hash (the full id in --json/--csv)
             for row in rows:
                 row["twin_group"] = str(row.get("twin_group") or "").rsplit("-", 1)[-1]

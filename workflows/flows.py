@@ -233,8 +233,9 @@ class ScreenMaker(Maker):
 
     name: str = "lrox screen"
 
-    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None, seeds: dict | None = None) -> Flow:
-        """The screen's Flow; ``seeds`` (hop id → a converged ML band, VASP only) seed the DFT bands."""
+    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None, seeds: dict | None = None, seed_levels: dict | None = None) -> Flow:
+        """The screen's Flow; ``seeds`` (hop id → a converged ML band; VASP and GPAW) seed the DFT
+        bands, ``seed_levels`` (hop id → the level the band is of) name it in a GPAW band's level."""
         plan = plan or plan_screen(spec)
         if spec.backend is Backend.VASP or spec.emulates_vasp:
             from workflows.vasp import make_vasp_flow
@@ -287,12 +288,19 @@ class ScreenMaker(Maker):
                 if index == 0:
                     self._statics(spec, config, job, backend, member, gpaw_settings, add, static_cell, plan.framework)
             # a twin hop's band is not run again: its document is the computed one's, carried onto it
-            bands = {}
+            bands, band_settings = {}, {}
             for config in plan.configurations:
                 for hop in plan.hops.get(config.id, []):
                     if (config.id, hop.id) not in twins:
                         label = f"neb {config.name} [{_short(config)}] {hop.start_label}->{hop.end_label} [{hop.id.rsplit('-', 1)[-1]}]{tag}"
-                        job = neb_job(relaxed=relaxed_of[config.id].output, host=plan.host, dims=list(plan.framework.dims), configuration=config, hop=hop, backend=backend, settings=member, label=label)
+                        seed, hop_settings = None, member
+                        if backend == "gpaw" and hop.id in (seeds or {}):
+                            # a seeded GPAW band is its own level: "GPAW PBE+U (...) // seeded from MLIP 7net-0"
+                            level = (seed_levels or {}).get(hop.id) or "an ML level"
+                            seed = {"level": level, "band": seeds[hop.id], "hop_id": hop.id, "configuration_id": config.id}
+                            hop_settings = {**member, "seeded_from": level}
+                        job = neb_job(relaxed=relaxed_of[config.id].output, host=plan.host, dims=list(plan.framework.dims), configuration=config, hop=hop, backend=backend, settings=hop_settings, label=label, seed=seed)
+                        band_settings[(config.id, hop.id)] = hop_settings
                         job.name = label
                         bands[(config.id, hop.id)] = job
             for config in plan.configurations:
@@ -305,7 +313,7 @@ class ScreenMaker(Maker):
                         continue
                     band = bands[(twin.configuration_id, twin.hop_id)]
                     computed_as = {"configuration_id": twin.configuration_id, "hop_id": twin.hop_id, "label": band.name}
-                    job = shared_neb_job(band.output, hop, config.id, label, computed_as, twin.map, backend, member)
+                    job = shared_neb_job(band.output, hop, config.id, label, computed_as, twin.map, backend, band_settings[(twin.configuration_id, twin.hop_id)])
                     job.name = label
                     add(job, {**meta, "computed_as": computed_as})
                     job.update_metadata({"computed_as": band.name})  # no band of its own: workflows.parallel leaves it to the serial run

@@ -45,6 +45,8 @@ __all__ = [
     "GpawUnavailable",
     "INSTALL_HINT",
     "gpaw_level_of_theory",
+    "dft_settings",
+    "backend_settings",
     "gpaw_calculator",
     "smaller_cell_hint",
     "scf_iterations",
@@ -142,6 +144,23 @@ class GpawDftSettings:
         out = asdict(self)
         out["mode"] = self.mode.value
         return out
+
+
+def dft_settings(settings: dict | GpawDftSettings | None) -> GpawDftSettings:
+    """The GPAW settings in a backend settings dict (which also holds workflow keys: the seed's
+    level, the route, the cell, relax_host_cell): the keys GPAW's settings know, nothing else."""
+    if settings is None or isinstance(settings, GpawDftSettings):
+        return GpawDftSettings.from_any(settings)
+    names = {f.name for f in fields(GpawDftSettings)}
+    return GpawDftSettings.from_any({k: v for k, v in settings.items() if k in names})
+
+
+def backend_settings(settings: GpawDftSettings | dict | None = None) -> dict:
+    """The gpaw backend's settings dict (what provenance records and the jobs read): GPAW's settings
+    plus how the workflow uses them. Relaxations keep the cell (LCAO has no stress; a host keeps its
+    input lattice); a band runs whole (no mirror: it saves ML calls, and a DFT band is checked on
+    its own SCFs), with ASE's LBFGS (the fewest force calls on lrox's Li hops, benchmarks/RESULTS.md)."""
+    return {**GpawDftSettings.from_any(settings).as_dict(), "relax_host_cell": False, "neb_mirror": False, "neb_optimizer": "lbfgs"}
 
 
 def gpaw_level_of_theory(settings: GpawDftSettings | dict | None = None) -> str:

@@ -19,6 +19,7 @@ from jobflow.core.reference import OnMissing as OnMissingReference
 from pymatgen.core import Lattice, Structure
 
 from descriptors.physics.levels import level_of_theory
+from descriptors.records.bands import compact_band
 from workflows.calculators import code_versions, ml_calculator, mock_calculator
 from workflows.engine import relax, run_neb
 from workflows.reuse import reuse_or_run
@@ -32,7 +33,7 @@ __all__ = ["settings_hash", "provenance", "relax_job", "static_job", "bader_job"
 # ``neb_mirror`` is not among them: a mirrored band ends on the model's own forces, but where they
 # were within fmax it stops there, and its numbers differ from a whole band's by the model's parity
 # error (1e-3 eV with SevenNet-0, issue 29): a row must say which it is.
-NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile"})
+NOT_PHYSICS = frozenset({"threads", "cores_per_job", "configurations", "max_atoms", "fail", "blow_up", "crash", "processes", "compile", "log_folder"})
 
 
 def physics_settings(settings: dict) -> dict:
@@ -59,12 +60,18 @@ def provenance(backend: str, settings: dict) -> Provenance:
     )
 
 
-def _calculator_factory(backend: str, settings: dict, label: str, band: bool = False):
+def _calculator_factory(backend: str, settings: dict, label: str, band: bool = False, structure=None):
     """A function returning a fresh calculator for this backend (mock: may be forced to fail).
 
     ``band``: calculators for the images of a hop's band (the mock leaves the moving Li, the
-    last site, free of its anchor there).
+    last site, free of its anchor there). ``structure``: the cell a GPAW calculator is set up for
+    (k-points, U setups, start moments); GPAW's factory keeps its calculators (``calculators``),
+    so a band's SCF iterations and magnetic moments can be read back.
     """
+    if backend == "gpaw":
+        from workflows.gpaw_calculators import GpawImageFactory, dft_settings
+
+        return GpawImageFactory(structure, dft_settings(settings), gpaw_log_folder(settings, label, "band" if band else "ends"))
     if backend == "mlip":
         return lambda: ml_calculator(settings["model"], settings.get("threads"), compiled=settings.get("compile", True))
     if backend == "mock":
@@ -73,6 +80,16 @@ def _calculator_factory(backend: str, settings: dict, label: str, band: bool = F
         mobile = (-1,) if band else ()
         return lambda: mock_calculator(fail=fail, blow_up=blow_up, mobile=mobile)
     raise ValueError(f"backend '{backend}' does not run calculations in-process")
+
+
+def gpaw_log_folder(settings: dict, label: str, part: str):
+    """Where GPAW writes its text logs for this calculation (``log_folder`` in the settings: a long
+    run can then be followed SCF by SCF), or None: no log."""
+    import re
+    from pathlib import Path
+
+    folder = settings.get("log_folder")
+    return None if not folder else Path(folder) / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:100] / part
 
 
 def as_dict(doc) -> dict | None:
@@ -93,6 +110,11 @@ def _structure(value) -> Structure:
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def dft_threshold(settings: dict) -> float:
+    """μB: neighbouring images' total moments further apart than this flag a GPAW band."""
+    return float(settings.get("magmom_jump", 0.5))
 
 
 def _failed(cls, label, backend, settings, reason, **fields):
@@ -119,7 +141,7 @@ def relax_structure(
             host = _structure(lattice_from["structure"])
             structure = structure.copy()
             structure.lattice = Lattice(host.lattice.matrix)
-        factory = _calculator_factory(backend, settings, label)
+        factory = _calculator_factory(backend, settings, label, structure=structure)
         outcome = relax(
             structure,
             factory(),
@@ -155,8 +177,15 @@ def hop_neb(
     backend: str,
     settings: dict,
     label: str,
+    seed: dict | None = None,
 ) -> NebDoc:
     """Relax both end points (fixed cell), interpolate by IDPP, run CI-NEB: one Li hop.
+
+    ``seed`` (``{"level", "band", "hop_id", "configuration_id"}``: a converged band of this hop at
+    another level, ML) replaces the IDPP start: the band is mapped onto this level's relaxed end
+    points (:func:`structures.hops.seeded_band`), and the document says so (``seeded_from``,
+    ``start_band``). GPAW: each image keeps its calculator (its wave functions) through the band,
+    and a band whose neighbouring images' total moments jump is recorded as failed with the jump.
 
     A hop that a divacancy opens to the tetrahedral route (expected TSH) may need a second band:
     IDPP's starts through the O–O edge and can stay there when the tetrahedral path is lower. So
@@ -167,7 +196,7 @@ def hop_neb(
     second band is redundant and is skipped (:func:`tetrahedral_band_needed`).
     """
     from structures.framework import DefectFramework
-    from structures.hops import hop_mirror, interpolate_hop, tetrahedral_band
+    from structures.hops import hop_endpoints, hop_mirror, interpolate_hop, tetrahedral_band
 
     start = time.perf_counter()
     relaxed = as_dict(relaxed)
@@ -177,17 +206,27 @@ def hop_neb(
         return _failed(NebDoc, label, backend, settings, reason, **common)
     try:
         framework = DefectFramework.from_host(host, tuple(dims))
-        factory = _calculator_factory(backend, settings, label)
-        ends = relaxed_endpoints(framework, configuration, hop, _structure(relaxed["structure"]), factory, settings)
+        relaxed_structure = _structure(relaxed["structure"])
+        # GPAW sets a calculator up for its cell's atoms: the end points' (the moving Li removed)
+        end_like = hop_endpoints(framework, configuration, hop, relaxed=relaxed_structure)[0] if backend == "gpaw" else None
+        factory = _calculator_factory(backend, settings, label, structure=end_like)
+        ends = relaxed_endpoints(framework, configuration, hop, relaxed_structure, factory, settings)
         endpoint_time = time.perf_counter() - start
         if any(not e.converged for e in ends):
             bad = next(e for e in ends if not e.converged)
             return _failed(NebDoc, label, backend, settings, f"end point not converged in {bad.n_steps} steps", **common)
-        images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
-        band_factory = _calculator_factory(backend, settings, label, band=True)
-        # an ML band's images see the model its end points were relaxed with, which evaluated them
-        # at these very positions; the mock's band calculator differs from its relaxation one
-        end_energies = (ends[0].energy, ends[1].energy) if backend == "mlip" else None
+        if seed is not None:
+            from descriptors.records.bands import band_structures
+            from structures.hops import seeded_band
+
+            images = seeded_band(band_structures(seed["band"]), ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
+        else:
+            images = interpolate_hop(ends[0].structure, ends[1].structure, n_images=settings.get("n_images", 5))
+        start_band = compact_band(images)
+        band_factory = _calculator_factory(backend, settings, label, band=True, structure=images[0])
+        # an ML (or GPAW) band's images see the calculator its end points were relaxed with, which
+        # evaluated them at these very positions; the mock's band calculator differs from its relaxation one
+        end_energies = (ends[0].energy, ends[1].energy) if backend in ("mlip", "gpaw") else None
         # a hop between equivalent sites, its defects symmetric about it: half its band is the mirror
         # of the other half (run_neb checks the band image by image)
         mirror = hop_mirror(framework, configuration, hop) if settings.get("neb_mirror", True) else None
@@ -218,10 +257,30 @@ def hop_neb(
     endpoint_calls = sum(e.n_steps + 1 for e in ends)
     converged = [(route, neb) for route, neb in routes if neb.converged]
     route, neb = min(converged or routes, key=lambda rn: max(rn[1].energies))
+    reason = None if converged else f"NEB not converged in {neb.n_steps} steps"
+    moments, scf = None, None
+    if backend == "gpaw":  # the band's magnetic state: one surface, or the band is not a barrier
+        from workflows.gpaw_calculators import magnetic_moment_jumps
+
+        ends_moments = factory.magnetic_moments()  # the two end points' last SCFs
+        inner = band_factory.magnetic_moments()  # every band's images, in order: the profile's are its band's
+        k = len(neb.energies) - 2
+        inner = inner[:k] if route == "edge" else inner[-k:]
+        moments = [ends_moments[0], *inner, ends_moments[-1]]
+        scf = factory.scf_iterations() + band_factory.scf_iterations()
+        jumps = magnetic_moment_jumps(moments, dft_threshold(settings))
+        if jumps and reason is None:
+            reason = "magnetic moment jumps between images " + "; ".join(
+                f"{j['images'][0]}->{j['images'][1]}: {j['moments'][0]} -> {j['moments'][1]} μB" for j in jumps
+            ) + ": the images are not on one energy surface"
     return NebDoc(
         label=label,
-        status=CalcStatus.SUCCESS if converged else CalcStatus.FAILED,
-        reason=None if converged else f"NEB not converged in {neb.n_steps} steps",
+        status=CalcStatus.SUCCESS if reason is None else CalcStatus.FAILED,
+        reason=reason,
+        seeded_from=None if seed is None else {k: seed.get(k) for k in ("level", "hop_id", "configuration_id")} | {"mapping": "ML displacements from image 0 on this level's start point, end mismatch spread linearly (structures.hops.seeded_band)"},
+        start_band=start_band,
+        magnetic_moments=moments,
+        scf_iterations=scf,
         provenance=provenance(backend, settings),
         energies=neb.energies,
         images=neb.images,
@@ -411,7 +470,7 @@ def reference_energy(species: str, backend: str, settings: dict) -> ReferenceDoc
     label = f"reference {species}"
     try:
         structure, relax_cell = reference_structure(species)
-        factory = _calculator_factory(backend, settings, label)
+        factory = _calculator_factory(backend, settings, label, structure=structure)
         outcome = relax(structure, factory(), fmax=settings.get("relax_fmax", 0.05), steps=settings.get("relax_steps", 300), relax_cell=relax_cell)
     except Exception as exc:
         return _failed(ReferenceDoc, label, backend, settings, _reason(exc), species=species)
@@ -576,9 +635,11 @@ def local_job_store():
 
 
 @job(output_schema=NebDoc, config=_TOLERANT, data=BIG_OUTPUTS)
-def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label):
+def neb_job(relaxed, host, dims, configuration, hop, backend, settings, label, seed=None):
     _crash_if_asked(backend, settings, label)
-    return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label, versions=code_versions(backend, settings))
+    if seed is None:  # the cache key of an unseeded band stays what it was
+        return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label, versions=code_versions(backend, settings))
+    return reuse_or_run(NebDoc, hop_neb, relaxed, host, dims, configuration, hop, backend, settings, label, seed, versions=code_versions(backend, settings))
 
 
 @job(output_schema=NebDoc, config=_TOLERANT, data=BIG_OUTPUTS)

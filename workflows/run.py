@@ -50,7 +50,7 @@ JOBS_FOLDER = "jobs"  # finished job outputs by input hash (workflows/reuse.py)
 VASP_RUNS_FOLDER = "vasp-runs"  # run folders of emulated VASP jobs
 
 
-def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=None, seeds: dict | None = None) -> dict:
+def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=None, seeds: dict | None = None, seed_levels: dict | None = None) -> dict:
     """Build the Flow, run it with jobflow's local manager, write ``results.json``; return the results.
 
     Finished jobs are kept in ``<output>/jobs`` by input hash, so the same command after a crash
@@ -61,7 +61,7 @@ def run_screen(spec: ScreenSpec, echo=print, rerun_failed: bool = False, plan=No
 
     started = time.perf_counter()
     plan = plan or plan_screen(spec)
-    flow = ScreenMaker().make(spec, plan, seeds=seeds)
+    flow = ScreenMaker().make(spec, plan, seeds=seeds, seed_levels=seed_levels)
     out = writable_output(spec)
     for line in plan.describe():
         echo(line)

@@ -91,6 +91,13 @@ class NebDoc(CalcDoc):
     # this document is then that band's, carried onto this hop, and this says which band ran
     # (configuration_id, hop_id, label) and by which operation it maps here (workflows.jobs.twin_document)
     computed_as: dict | None = None
+    # a band seeded from a converged band of the same hop at another level (ML): which level, hop and
+    # configuration, and how it was mapped onto this level's end points (structures.hops.seeded_band)
+    seeded_from: dict | None = None
+    start_band: dict | None = None  # the band the optimizer started from (descriptors.records.bands.compact_band)
+    magnetic_moments: list[float | None] | None = None  # total moment (μB) per image at the end (GPAW)
+    scf_iterations: list[list[int]] | None = None  # GPAW: per image calculator, the iterations of each SCF
+    cell: dict | None = None  # lrox check: the cell the hop was rebuilt in (dims, atoms, its configuration)
 
 
 class ReferenceDoc(CalcDoc):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from structures.errors import LroxInputError
 from descriptors.physics.levels import DEFAULT_MODEL
+from workflows.gpaw_calculators import GpawDftSettings
 from workflows.gpaw_static import GpawSettings
 
 __all__ = ["Backend", "HopSelection", "Limits", "MlipSettings", "VaspSettings", "MockSettings", "ScreenSpec", "load_spec"]
@@ -37,6 +38,8 @@ class Backend(str, Enum):
     VASP = "vasp"  # atomate2 VASP makers: the production path on clusters
     MLIP = "mlip"  # a pretrained universal ML potential shipped in its pip wheel: runs here
     MOCK = "mock"  # deterministic toy calculator: plumbing only, never physics
+    # GPAW PBE+U (open source, runs here): fixed-cell relaxations and CI-NEB, settings in 'gpaw_dft'
+    GPAW = "gpaw"
 
 
 @dataclass
@@ -193,6 +196,8 @@ class ScreenSpec:
     # potential that has no electrons: 'gpaw', or none
     static_backend: str | None = None
     gpaw: GpawSettings = field(default_factory=GpawSettings)
+    # the GPAW backend's relaxations and CI-NEB (backend: gpaw): mode, basis, cutoff, k-spacing...
+    gpaw_dft: GpawDftSettings = field(default_factory=GpawDftSettings)
     oxygen: OxygenConditions = field(default_factory=OxygenConditions)
     database: str | None = None  # SQLAlchemy URL of the descriptor database
     output: str | None = None  # folder for the job store and results (default: ./lrox-out/<name>)
@@ -278,7 +283,10 @@ class ScreenSpec:
         check_incar(self.vasp.user_incar_settings)
         if self.static_backend not in (None, "gpaw"):
             raise LroxInputError(f"spec 'static_backend': unknown value '{self.static_backend}' (known: gpaw)")
+        self.gpaw_dft = GpawDftSettings.from_any(self.gpaw_dft)
         if self.static_backend == "gpaw":
+            if self.backend is Backend.GPAW:
+                raise LroxInputError("spec: static_backend 'gpaw' is for the mlip and mock backends; the gpaw backend's levels are GPAW already")
             if self.backend is Backend.VASP:
                 raise LroxInputError("spec: static_backend 'gpaw' is for the mlip and mock backends; VASP runs its own statics")
             self.gpaw.validate()
@@ -325,6 +333,8 @@ class ScreenSpec:
         """Worker processes for the screen's independent jobs (1: jobflow's serial run alone)."""
         if self.backend is Backend.MLIP:
             return self.mlip.processes or max(1, min(2, os.cpu_count() or 1))
+        if self.backend is Backend.GPAW:
+            return 1  # GPAW uses the cores itself (MPI or threads): one job at a time
         if self.backend is Backend.MOCK and not self.emulates_vasp:
             return self.mock.processes
         return 1
@@ -334,13 +344,17 @@ class ScreenSpec:
         setting, else one per core (the work is numpy and file writing: no threads to share)."""
         from workflows.pool import available_cores
 
-        chosen = {Backend.MLIP: self.mlip.processes, Backend.VASP: self.vasp.processes, Backend.MOCK: None}[self.backend]
+        chosen = {Backend.MLIP: self.mlip.processes, Backend.VASP: self.vasp.processes, Backend.MOCK: None, Backend.GPAW: None}[self.backend]
         return chosen or available_cores()
 
     def settings_for_backend(self) -> dict:
         """The backend's settings as a plain dict (what provenance records)."""
         if self.emulates_vasp:
             return {**dataclasses.asdict(self.vasp), "emulate": "vasp"}
+        if self.backend is Backend.GPAW:
+            from workflows.gpaw_calculators import backend_settings
+
+            return backend_settings(self.gpaw_dft)
         chosen = {Backend.MLIP: self.mlip, Backend.VASP: self.vasp, Backend.MOCK: self.mock}[self.backend]
         return dataclasses.asdict(chosen)
 
@@ -509,12 +523,12 @@ def load_spec(path: str | Path, backend: str | None = None, echo=None) -> Screen
         if not isinstance(data, dict):
             raise LroxInputError("a screen spec must be a YAML mapping of keys to values")
         data = {**data, "backend": backend}
-        if backend in (Backend.VASP.value, Backend.MOCK.value) and data.get("static_backend"):
+        if backend in (Backend.VASP.value, Backend.MOCK.value, Backend.GPAW.value) and data.get("static_backend"):
             data = {k: v for k, v in data.items() if k not in ("static_backend", "gpaw")}
             if echo is not None:
-                echo(
-                    "note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics"
-                    if backend == Backend.VASP.value
-                    else "note: --backend mock: plumbing only, so the spec's GPAW statics are left out"
-                )
+                echo({
+                    Backend.VASP.value: "note: --backend vasp: VASP's own statics (DOS, charge density, Bader) replace the spec's GPAW statics",
+                    Backend.MOCK.value: "note: --backend mock: plumbing only, so the spec's GPAW statics are left out",
+                    Backend.GPAW.value: "note: --backend gpaw: relaxations and bands in GPAW; the spec's GPAW statics (on ML geometries) are left out",
+                }[backend])
     return spec_from_dict(data, base_dir=path.parent)

@@ -114,7 +114,8 @@ def level_of_theory(backend: str, settings: dict) -> str:
         text = gpaw_level(settings)
         seeded = settings.get("seeded_from")
         if seeded and settings.get("route") == SINGLE_POINTS:
-            return f"{text} single points on the {seeded} band{in_cell}"
+            ends = " (ML end points)" if settings.get("endpoints") == "ml" else ""
+            return f"{text} single points on the {seeded} band{ends}{in_cell}"
         if seeded:
             return f"{text} // seeded from {seeded}{in_cell}"
         geometry = settings.get("geometry_from")

@@ -7,7 +7,10 @@ from descriptors.query.levels import level_aliases
 from descriptors.records.schema import HOP_FIELDS, HOP_UNITS
 from descriptors.records.twins import TWIN_FIELDS
 
-HOP_VIEW_FIELDS = (*HOP_FIELDS, *TWIN_FIELDS, "level")  # what query_hops returns per row
+# per row: its level's alias, and where the same hop has the level it checks (lrox check), that
+# level's alias and this row's barrier minus that level's
+COMPARISON_FIELDS = ("compared_with", "barrier_difference")
+HOP_VIEW_FIELDS = (*HOP_FIELDS, *TWIN_FIELDS, "level", *COMPARISON_FIELDS)  # what query_hops returns per row
 
 __all__ = ["query_hops", "HOP_VIEW_FIELDS"]
 
@@ -86,7 +89,51 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
         rows = [{**{f: None for f in HOP_FIELDS}, **dict(zip(kept, row))} for row in session.execute(statement)]
     for row in rows:
         row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
+    _with_comparisons(db, rows, alias_of)
     return _with_twins(db, rows, present)
+
+
+def compared_level(level: str) -> str | None:
+    """The level a checked level is compared with: a GPAW level seeded from (or single points on the
+    band of) an ML level in a cell → that ML level in that cell; an ML level in a smaller cell → the
+    same ML level in the database's own cell (the cell-size difference). None for any other level."""
+    import re
+
+    text = str(level)
+    match = re.search(r"(?:// seeded from|single points on the) (MLIP [^,()]+?)(?: band)?(?: \(ML end points\))?(, \S+ cell)?$", text)
+    if text.startswith("GPAW") and match:
+        return match.group(1) + (match.group(2) or "")
+    match = re.fullmatch(r"(MLIP [^,]+), \S+ cell", text)
+    return match.group(1) if match else None
+
+
+def _with_comparisons(db, rows: list[dict], alias_of: dict) -> None:
+    """``compared_with`` and ``barrier_difference`` of each row whose level checks another level of
+    the same hop (same configuration and hop id): lrox check's GPAW against its ML band in the same
+    cell, and that ML band against the database's own cell."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from descriptors.store.tables import HopRow
+
+    wanted = {compared_level(r["level_of_theory"]) for r in rows} - {None}
+    for row in rows:
+        row.update(compared_with=None, barrier_difference=None)
+    if not wanted:
+        return
+    with Session(db.engine) as session:
+        partners = {}
+        for cid, hop_id, level, settings, barrier in session.execute(
+            select(HopRow.configuration_id, HopRow.hop_id, HopRow.level_of_theory, HopRow.settings_hash, HopRow.barrier).where(HopRow.level_of_theory.in_(wanted))
+        ):
+            partners.setdefault((cid, hop_id, level), (alias_of.get((level, settings), level), barrier))
+    for row in rows:
+        partner = partners.get((row["configuration_id"], row["hop_id"], compared_level(row["level_of_theory"])))
+        if partner is None:
+            continue
+        row["compared_with"] = partner[0]
+        if row.get("barrier") is not None and partner[1] is not None:
+            row["barrier_difference"] = round(float(row["barrier"]) - float(partner[1]), 4)
 
 
 def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:

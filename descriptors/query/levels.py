@@ -11,7 +11,9 @@ def level_alias_base(level: str) -> str:
     if text.startswith("MLIP committee"):
         return "committee"
     if text.startswith("MLIP "):
-        return text.split()[1]
+        model, _, rest = text[len("MLIP "):].partition(", ")
+        cell = rest[: -len(" cell")] if rest.endswith(" cell") else ""
+        return f"{model}-{cell}" if cell else model  # 'MLIP 7net-0, 2x1x1 cell' (lrox check): 7net-0-2x1x1
     if text.startswith("GPAW"):
         return "gpaw"
     if text.startswith("VASP"):

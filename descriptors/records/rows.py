@@ -21,7 +21,8 @@ _DEFECT_WORD = {"substitution": "dopant", "vacancy": "vacancy", "interstitial": 
 # what a calculation row keeps of its document, by kind (a document's own ``data`` replaces this)
 KEPT = {
     "relax": ("energy", "n_atoms", "converged", "n_steps", "max_force"),
-    "neb": ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop", "route", "routes", "computed_as", "shared_with"),
+    "neb": ("energies", "converged", "n_steps", "force_calls", "endpoint_steps", "hop", "route", "routes", "computed_as", "shared_with",
+            "seeded_from", "start_band", "magnetic_moments", "scf_iterations", "cell"),
     "reference": ("species", "energy_per_atom"),
     "static": ("energy", "efermi", "charge_density_file"),
     "bader": ("charges", "site_labels"),

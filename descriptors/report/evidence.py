@@ -11,6 +11,7 @@ theory's validation error beside its effect.
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 
 from descriptors.physics.barriers import only_mechanism_flags
@@ -93,11 +94,25 @@ def elements_of(formulas) -> set[str]:
     return out
 
 
+# The database's own ML − GPAW errors (descriptors.report.own_validation), set by evaluate_rules for
+# the rules it runs: where a level has one, it is that level's expected error in place of the generic one
+OWN_ERRORS: contextvars.ContextVar[list] = contextvars.ContextVar("own_errors", default=[])
+
+
 def level_error(level: str, quantity: str, effect: float | None, situation: dict | None = None) -> str:
     """One sentence: the level, its validation error on this kind of quantity (and, for a difference,
     on E_KRA itself: a bias cancels in a difference, a scatter does not), signed where biased, whether
     the effect exceeds it, the flagged validation rows left out, and what of the situation the
-    validation never covered."""
+    validation never covered. Where the database holds its own GPAW check of this ML level
+    (``lrox check``), that error is used, and the sentence says so."""
+    from descriptors.report.own_validation import own_error_of
+
+    own = own_error_of(OWN_ERRORS.get(), level)
+    if own is not None:
+        text = f"{level}: expected error from {own.text()}, used in place of the generic validation set"
+        if effect is not None:
+            text += f". The effect, {abs(effect):.3f} eV, {'exceeds' if abs(effect) > own.mae else 'is within'} it"
+        return text
     situation = situation or {}
     what = {"barrier": "barriers", "e_kra": "E_KRA", "e_kra_difference": "differences of E_KRA"}[quantity]
     errors = [e for e in (validation_error(level, quantity), validation_error(level, "e_kra") if quantity == "e_kra_difference" else None) if e]

@@ -98,6 +98,14 @@ def _data_notes(hops: list[dict]) -> list[str]:
     if bases:
         notes.append("Twins were recognised by: " + "; ".join(sorted(b for b in bases if b)) + ".")
     labelled_old = [h for h in hops if h.get("mechanism_observed") in ("ODH", "TSH") and h.get("closest_to_tetrahedron") is None and h.get("closest_to_edge_midpoint") is None]
+    from descriptors.report.own_validation import own_errors
+
+    own = own_errors(hops)
+    if own:
+        notes.append("The ML model checked with GPAW on this database (lrox check), per kind of hop: " + "; ".join(e.text() for e in own)
+                     + ". Each ML level so checked carries its own 'all' error as its expected error in the rules below, in place of the generic validation set.")
+    else:
+        notes.append("No hop of this database was checked with GPAW (lrox check): expected errors are the generic validation set's.")
     if labelled_old:
         notes.append(f"{len(labelled_old)} hops carry a mechanism labelled by an older lrox from the climbing image alone: "
                      "re-derive the database (descriptors.ingest.rederive) to label them from the whole band.")

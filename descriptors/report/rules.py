@@ -64,6 +64,17 @@ def evaluate_rules(hops: list[dict], long_rows: list[dict], configurations: list
     summaries = {c["id"]: c for c in configurations or []}
     formulas = {c["id"]: c.get("formula") for c in configurations or [] if c.get("formula")}
     names = {c["id"]: c.get("name") for c in configurations or []}
+    from descriptors.report.evidence import OWN_ERRORS
+    from descriptors.report.own_validation import own_errors
+
+    token = OWN_ERRORS.set(own_errors(hops))  # the database's own ML − GPAW error, where lrox check measured one
+    try:
+        return _rules(level_hops, formulas, names, barrier_rows, name_of, barrier_level, summaries, electronic, electronic_level)
+    finally:
+        OWN_ERRORS.reset(token)
+
+
+def _rules(level_hops, formulas, names, barrier_rows, name_of, barrier_level, summaries, electronic, electronic_level) -> list[RuleResult]:
     return [
         rule_tsh_and_n_tm(level_hops, formulas),
         rule_o_vacancy_lowers_barriers(level_hops, formulas, names),
