@@ -415,6 +415,16 @@ def test_every_verdict_states_the_level_its_error_and_what_validation_never_cove
     assert "no O vacancy" in html
 
 
+def test_a_ranked_rule_names_what_validation_never_covered(tmp_path):
+    """Rule 4 ranks hops of a Mn host beside a Mg dopant: its level's error says that the validation
+    set has no Mn and no such dopant, as the hop rules do (it once passed an empty situation)."""
+    wide = np.linspace(2.40, 2.70, 12)
+    rule = rules_of(_slab_screen(wide, 0.5 + 0.01 * np.arange(12)).database(tmp_path / "slab.db"))[4]
+    error = rule.error[0]
+    assert LEVEL in error and "validation MAE on E_KRA" in error
+    assert "no example with" in error and "Mn" in error and "no dopant (Mg" in error
+
+
 # ----- 6. rule 3: the dopant's valence -----------------------------------------------------------------------------
 def _dopant_screen(al_shift: float, nb_shift: float, sites: int = 4) -> Screen:
     """Al³⁺ (below Mn⁴⁺) and Nb⁵⁺ (above) next to ``sites`` distinct O sites each, their ΔE_vac(O)."""

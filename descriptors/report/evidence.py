@@ -17,7 +17,7 @@ from descriptors.physics.barriers import only_mechanism_flags
 from descriptors.physics.levels import uncovered, validation_error
 from descriptors.report.stats import CONTRADICTED, INCONCLUSIVE, NOT_ENOUGH, SUPPORTED, Estimate
 
-__all__ = ["RuleResult", "usable_hops", "distinct_hops", "level_error", "combine", "elements_of", "levels_of", "cells_of"]
+__all__ = ["RuleResult", "usable_hops", "distinct_hops", "level_error", "combine", "elements_of", "situation_of", "levels_of", "cells_of"]
 
 
 @dataclass
@@ -91,6 +91,16 @@ def elements_of(formulas) -> set[str]:
         except (ValueError, TypeError):
             continue
     return out
+
+
+def situation_of(rows: list[dict], formulas: dict, o_vacancy: bool = False) -> dict:
+    """What the rows' situation holds that a validation set may not: the elements of their
+    configurations (by id), whether any has an O vacancy, and their dopants."""
+    return {
+        "elements": elements_of(formulas.get(r.get("configuration_id")) for r in rows if formulas.get(r.get("configuration_id"))),
+        "o_vacancy": o_vacancy or any("V_O" in str(r.get("configuration") or "") for r in rows),
+        "dopants": sorted({d for r in rows for d in str(r.get("dopant") or "").split(",") if d}),
+    }
 
 
 def level_error(level: str, quantity: str, effect: float | None, situation: dict | None = None) -> str:
