@@ -328,6 +328,17 @@ def test_rule_two_judges_hops_through_and_beside_the_vacancy_apart(tmp_path):
     assert "would need about" in rule.power and "0.30 eV" in rule.power  # the literature's size, at the observed spread
 
 
+def test_two_vacancies_give_no_verdict_but_their_numbers(tmp_path):
+    """Li2MnO3 has two O sites: hops beside both vacancies are two units of replication, too few for
+    an interval. No verdict, but the reason gives each vacancy's mean ΔE_a and its hop count, so the
+    reader sees the numbers the figure shows."""
+    rule = rules_of(_vacancy_screen([], [[0.10, 0.125, 0.085], [0.05, 0.07]]).database(tmp_path / "two.db"))[2]
+    (beside,) = [p for p in rule.parts if p["part"].startswith("beside")]
+    assert beside["verdict"] == "not enough data" and beside["n"] == 2 and rule.verdict == "not enough data"
+    assert "mean ΔE_a per vacancy V_O(8j) #0 +0.103 eV (3 hops), V_O(8j) #1 +0.060 eV (2 hops)" in beside["why"]
+    assert "4 vacancies are needed for an interval" in beside["why"] and not rule.statistics
+
+
 # ----- 4. four verdicts ------------------------------------------------------------------------------------------------
 def test_three_values_give_no_interval_and_no_verdict():
     """Finding 5: three values have no honest 95 % interval (a percentile bootstrap gives their range)."""

@@ -219,7 +219,10 @@ def _vacancy_part(name: str, hops: list[dict], formulas: dict, level: str) -> tu
     verdict = verdict_of(estimate, -1)
     counted = f"{len(per_vacancy)} O vacanc{'ies' if len(per_vacancy) != 1 else 'y'} ({', '.join(sites)}), {len(points)} distinct hops"
     if verdict == NOT_ENOUGH:
-        why = f"{counted}; {N_INTERVAL} vacancies are needed for an interval"
+        # no verdict, but the numbers a reader would ask for: each vacancy's mean ΔE_a and its hops
+        named = {p["configuration_id"]: p.get("configuration") or p["configuration_id"] for p in points}
+        means = ", ".join(f"{named[cid]} {sum(v) / len(v):+.3f} eV ({len(v)} hop{'s' if len(v) != 1 else ''})" for cid, v in by_vacancy.items())
+        why = f"{counted}: mean ΔE_a per vacancy {means}; {N_INTERVAL} vacancies are needed for an interval"
         errors.append(f"{name}: " + level_error(level, "e_kra_difference", None, situation))
     else:
         stats.append(estimate)
