@@ -328,6 +328,17 @@ def test_rule_two_judges_hops_through_and_beside_the_vacancy_apart(tmp_path):
     assert "would need about" in rule.power and "0.30 eV" in rule.power  # the literature's size, at the observed spread
 
 
+def test_two_vacancies_give_no_verdict_but_their_numbers(tmp_path):
+    """Li2MnO3 has two O sites: hops beside both vacancies are two units of replication, too few for
+    an interval. No verdict, but the reason gives each vacancy's mean ΔE_a and its hop count, so the
+    reader sees the numbers the figure shows."""
+    rule = rules_of(_vacancy_screen([], [[0.10, 0.125, 0.085], [0.05, 0.07]]).database(tmp_path / "two.db"))[2]
+    (beside,) = [p for p in rule.parts if p["part"].startswith("beside")]
+    assert beside["verdict"] == "not enough data" and beside["n"] == 2 and rule.verdict == "not enough data"
+    assert "mean ΔE_a per vacancy V_O(8j) #0 +0.103 eV (3 hops), V_O(8j) #1 +0.060 eV (2 hops)" in beside["why"]
+    assert "4 vacancies are needed for an interval" in beside["why"] and not rule.statistics
+
+
 # ----- 4. four verdicts ------------------------------------------------------------------------------------------------
 def test_three_values_give_no_interval_and_no_verdict():
     """Finding 5: three values have no honest 95 % interval (a percentile bootstrap gives their range)."""
@@ -413,6 +424,16 @@ def test_every_verdict_states_the_level_its_error_and_what_validation_never_cove
     html = build_report(db)
     assert html.count("The level&#x27;s error") == 5 and html.count("Unit of replication") == 5
     assert "no O vacancy" in html
+
+
+def test_a_ranked_rule_names_what_validation_never_covered(tmp_path):
+    """Rule 4 ranks hops of a Mn host beside a Mg dopant: its level's error says that the validation
+    set has no Mn and no such dopant, as the hop rules do (it once passed an empty situation)."""
+    wide = np.linspace(2.40, 2.70, 12)
+    rule = rules_of(_slab_screen(wide, 0.5 + 0.01 * np.arange(12)).database(tmp_path / "slab.db"))[4]
+    error = rule.error[0]
+    assert LEVEL in error and "validation MAE on E_KRA" in error
+    assert "no example with" in error and "Mn" in error and "no dopant (Mg" in error
 
 
 # ----- 6. rule 3: the dopant's valence -----------------------------------------------------------------------------

@@ -363,6 +363,20 @@ def test_two_settings_of_one_level_are_two_numbers_not_one(tmp_path):
     assert settings_hash("mlip", {"model": "chgnet", "neb_mirror": True}) != settings_hash("mlip", {"model": "chgnet", "neb_mirror": False})
 
 
+def test_a_mirrored_and_a_whole_band_screen_store_different_settings_hashes():
+    """What every row stores is the provenance of the spec's settings: ``neb_mirror`` is in them by
+    default, so a screen run with the mirror and the same screen run whole (``mlip.neb_mirror:
+    false``) write two settings hashes, and a database holding both never mixes their numbers."""
+    from workflows.jobs import provenance
+
+    spec = {**BASE, "backend": "mlip"}
+    mirrored = spec_from_dict(spec).settings_for_backend()
+    whole = spec_from_dict({**spec, "mlip": {"neb_mirror": False}}).settings_for_backend()
+    assert mirrored["neb_mirror"] is True and whole["neb_mirror"] is False
+    assert {k: v for k, v in mirrored.items() if k != "neb_mirror"} == {k: v for k, v in whole.items() if k != "neb_mirror"}
+    assert provenance("mlip", mirrored).settings_hash != provenance("mlip", whole).settings_hash
+
+
 # ----- twins: the same physical hop is computed once ----------------------------------------------
 LI_VACANCIES = {**BASE, "dopants": [], "vacancies": ["Li"], "hops": {"per_configuration": 1, "nearest_tsh": False}}
 

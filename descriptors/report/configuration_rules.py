@@ -11,7 +11,7 @@ uncertainty (:data:`MIN_RANGE`).
 from __future__ import annotations
 
 from descriptors.physics.levels import uncovered
-from descriptors.report.evidence import RuleResult, cells_of, combine, level_error, usable_hops
+from descriptors.report.evidence import RuleResult, cells_of, combine, level_error, situation_of, usable_hops
 from descriptors.report.stats import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -169,10 +169,11 @@ def _nearest_points(rows: list[dict], hops: list[dict], field: str) -> list[dict
              "label": p["hop"].get("dopant") or p["hop"].get("defect") or "", "configurations": p["configurations"], "hop": p["hop"]} for p in merged.values()]
 
 
-def _ranked_rule(points: list[dict], field: str, sign: int, level: str, name: str) -> tuple[list[dict], list, list[str], str]:
+def _ranked_rule(points: list[dict], field: str, sign: int, level: str, name: str, formulas: dict | None = None) -> tuple[list[dict], list, list[str], str]:
     """Per observed mechanism: Spearman ρ of the descriptor against E_KRA with its interval, where the
     class has N_MIN_RANK points over at least MIN_RANGE of the descriptor. ``sign`` 0: a two-sided
-    claim (it correlates), which an interval containing zero leaves inconclusive."""
+    claim (it correlates), which an interval containing zero leaves inconclusive. The level's error
+    names what of the points' situation (elements, O vacancies, dopants) its validation never saw."""
     minimum, unit = MIN_RANGE[field]
     parts, stats, power = [], [], []
     for mechanism in sorted({p["mechanism"] or "?" for p in points}):
@@ -198,15 +199,17 @@ def _ranked_rule(points: list[dict], field: str, sign: int, level: str, name: st
         parts.append({"part": f"{mechanism} hops", "verdict": verdict, "n": len(cls), "why": f"{mechanism}: {why} ({counted})"})
         if verdict == INCONCLUSIVE:
             power.append(f"{mechanism}: a strong rank correlation (|ρ| = {STRONG_RHO}) would need about {n_to_resolve_correlation(STRONG_RHO)} points")
-    return parts, stats, [level_error(level, "e_kra", None, {})], "; ".join(power)
+    situation = situation_of([p["hop"] for p in points], formulas or {})
+    return parts, stats, [level_error(level, "e_kra", None, situation)], "; ".join(power)
 
 
-def rule_slab_spacing(configurations: list[dict], level: str, hops: list[dict] | None = None) -> RuleResult:
-    """``hops``: the level's hop rows (the nearest hop of each configuration, and its twin group)."""
+def rule_slab_spacing(configurations: list[dict], level: str, hops: list[dict] | None = None, formulas: dict | None = None) -> RuleResult:
+    """``hops``: the level's hop rows (the nearest hop of each configuration, and its twin group);
+    ``formulas``: configuration formulas by id (what the validation set covers)."""
     rows = [{**r, "slab": r.get("li_slab_spacing_near") if r.get("li_slab_spacing_near") is not None else r.get("li_slab_spacing")} for r in configurations]
     rows = [{**r, "li_slab_spacing": r["slab"]} for r in rows if r["slab"] is not None]
     points = _nearest_points(rows, hops or [], "li_slab_spacing")
-    parts, stats, errors, power = _ranked_rule(points, "li_slab_spacing", -1, level, "Li-slab spacing")
+    parts, stats, errors, power = _ranked_rule(points, "li_slab_spacing", -1, level, "Li-slab spacing", formulas)
     verdict, reason = combine(parts) if parts else (NOT_ENOUGH, "no configuration has both a Li-slab spacing and a hop near its defect at this level")
     errors.append("the validation set has no geometry: the level's error on the Li-slab spacing is not measured")
     return RuleResult(
@@ -230,7 +233,8 @@ def rule_slab_spacing(configurations: list[dict], level: str, hops: list[dict] |
     )
 
 
-def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_rows: list[dict], electronic_level: str, hops: list[dict] | None = None) -> RuleResult:
+def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_rows: list[dict], electronic_level: str, hops: list[dict] | None = None,
+                    formulas: dict | None = None) -> RuleResult:
     """Pairs one configuration's ML barrier with its static's O 2p centre vs the VBM, by
     configuration id. A GPAW static may have run on the same defects in a smaller cell
     (``gpaw.supercell``): its level of theory names that cell, and the verdict says so. The claim is
@@ -239,7 +243,7 @@ def rule_o2p_centre(barrier_rows: list[dict], barrier_level: str, electronic_row
     electronic = {r["id"]: r["o2p_center_vbm"] for r in electronic_rows if r.get("o2p_center_vbm") is not None}
     rows = [{**r, "o2p_center_vbm": electronic.get(r["id"])} for r in barrier_rows if r["id"] in electronic]
     points = _nearest_points(rows, hops or [], "o2p_center_vbm")
-    parts, stats, errors, power = _ranked_rule(points, "o2p_center_vbm", 0, barrier_level, "O 2p centre − VBM")
+    parts, stats, errors, power = _ranked_rule(points, "o2p_center_vbm", 0, barrier_level, "O 2p centre − VBM", formulas)
     verdict, reason = combine(parts) if parts else (
         NOT_ENOUGH, f"{len(points)} configurations have both a barrier ({barrier_level}) and an O 2p centre ({electronic_level})")
     other_cell = sorted({_static_cell(r) for r in electronic_rows if _static_cell(r)})

@@ -18,7 +18,7 @@ from descriptors.physics.barriers import only_mechanism_flags
 from descriptors.physics.levels import uncovered, validation_error
 from descriptors.report.stats import CONTRADICTED, INCONCLUSIVE, NOT_ENOUGH, SUPPORTED, Estimate
 
-__all__ = ["RuleResult", "usable_hops", "distinct_hops", "level_error", "combine", "elements_of", "levels_of", "cells_of"]
+__all__ = ["RuleResult", "usable_hops", "distinct_hops", "level_error", "combine", "elements_of", "situation_of", "levels_of", "cells_of"]
 
 
 @dataclass
@@ -97,6 +97,16 @@ def elements_of(formulas) -> set[str]:
 # The database's own ML − GPAW errors (descriptors.report.own_validation), set by evaluate_rules for
 # the rules it runs: where a level has one, it is that level's expected error in place of the generic one
 OWN_ERRORS: contextvars.ContextVar[list] = contextvars.ContextVar("own_errors", default=[])
+
+
+def situation_of(rows: list[dict], formulas: dict, o_vacancy: bool = False) -> dict:
+    """What the rows' situation holds that a validation set may not: the elements of their
+    configurations (by id), whether any has an O vacancy, and their dopants."""
+    return {
+        "elements": elements_of(formulas.get(r.get("configuration_id")) for r in rows if formulas.get(r.get("configuration_id"))),
+        "o_vacancy": o_vacancy or any("V_O" in str(r.get("configuration") or "") for r in rows),
+        "dopants": sorted({d for r in rows for d in str(r.get("dopant") or "").split(",") if d}),
+    }
 
 
 def level_error(level: str, quantity: str, effect: float | None, situation: dict | None = None) -> str:

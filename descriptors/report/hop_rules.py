@@ -16,6 +16,7 @@ from descriptors.report.evidence import (
     distinct_hops,
     level_error,
     levels_of,
+    situation_of,
     usable_hops,
 )
 from descriptors.report.stats import (
@@ -59,16 +60,6 @@ def _power(estimate, size: float | None, groups: int, what: str) -> str:
     unit = "points per group" if groups > 1 else "points"
     return (f"{what}: {source} effect of {abs(effect):.2f} eV at the observed spread (s = {estimate.spread:.3f} eV) "
             f"would need about {n} {unit} (two-sided 5 %, 80 % power)")
-
-
-def _situation(rows: list[dict], formulas: dict, o_vacancy: bool = False) -> dict:
-    from descriptors.report.evidence import elements_of
-
-    return {
-        "elements": elements_of(formulas.get(r["configuration_id"]) for r in rows if formulas.get(r.get("configuration_id"))),
-        "o_vacancy": o_vacancy or any("V_O" in str(r.get("configuration") or "") for r in rows),
-        "dopants": sorted({d for r in rows for d in str(r.get("dopant") or "").split(",") if d}),
-    }
 
 
 def _dependence(points: list[dict]) -> str:
@@ -125,7 +116,7 @@ def rule_tsh_and_n_tm(hops: list[dict], formulas: dict | None = None) -> RuleRes
         why = {SUPPORTED: "E_KRA rises with n-TM along divacancy tetrahedral paths", CONTRADICTED: "E_KRA falls with n-TM along divacancy tetrahedral paths",
                INCONCLUSIVE: "the interval of the n-TM effect contains zero"}[verdict] + f" ({found}{_dependence(divacancy_tsh)})"
         quantity, effect = ("e_kra_difference", estimate.value) if estimate.unit else ("e_kra", None)
-        errors.append("n-TM ordering: " + level_error(level, quantity, effect, _situation(divacancy_tsh, formulas)))
+        errors.append("n-TM ordering: " + level_error(level, quantity, effect, situation_of(divacancy_tsh, formulas)))
         if verdict == INCONCLUSIVE:
             power.append(_power(estimate, None, 2, "n-TM ordering"))
     parts.append({"part": "E_KRA(0-TM) < E_KRA(1-TM) < E_KRA(2-TM) on divacancy tetrahedral paths", "verdict": verdict, "n": n_a, "why": why})
@@ -142,14 +133,14 @@ def rule_tsh_and_n_tm(hops: list[dict], formulas: dict | None = None) -> RuleRes
         why = {SUPPORTED: "divacancy tetrahedral hops lie below single-vacancy dumbbell hops",
                CONTRADICTED: "divacancy tetrahedral hops lie above single-vacancy dumbbell hops",
                INCONCLUSIVE: "the interval of the difference contains zero"}[verdict] + _dependence(divacancy_tsh + single_odh)
-        errors.append("TSH − ODH: " + level_error(level, "e_kra_difference", estimate.value, _situation(divacancy_tsh + single_odh, formulas)))
+        errors.append("TSH − ODH: " + level_error(level, "e_kra_difference", estimate.value, situation_of(divacancy_tsh + single_odh, formulas)))
         if verdict == INCONCLUSIVE:
             power.append(_power(estimate, LITERATURE["rule1_tsh_odh"][0], 2, "TSH − ODH"))
     parts.append({"part": "TSH < ODH where a divacancy allows it", "verdict": verdict, "n": len(divacancy_tsh) + len(single_odh), "why": why})
 
     verdict, reason = combine(parts)
     if not errors:
-        errors.append(level_error(level, "e_kra", None, _situation(divacancy_tsh + single_odh, formulas)) if level else "no usable hop at any level")
+        errors.append(level_error(level, "e_kra", None, situation_of(divacancy_tsh + single_odh, formulas)) if level else "no usable hop at any level")
     apart = [{"point": _name(p), "E_KRA (eV)": p["e_kra"], "why": "a single-vacancy hop that bent into a tetrahedral site: not a divacancy TSH hop, not pooled"} for p in bent]
     apart += [{"point": _name(p), "E_KRA (eV)": p["e_kra"], "why": "a divacancy hop that left the tetrahedral site for the O–O edge (observed ODH)"} for p in left_tetrahedral]
     apart += [{"point": _name(p), "E_KRA (eV)": p["e_kra"], "why": "the band passes neither the tetrahedral site nor the edge midpoint: no mechanism"} for p in unlabelled]
@@ -224,11 +215,14 @@ def _vacancy_part(name: str, hops: list[dict], formulas: dict, level: str) -> tu
     if not per_vacancy:
         return ({"part": name, "verdict": NOT_ENOUGH, "n": 0, "why": f"no hop {name} has a ΔE_a on the same route against its parent"}, stats, apart, errors, power, points)
     estimate = mean_interval(per_vacancy, f"mean ΔE_a, hops {name}")
-    situation = _situation(comparable, formulas, o_vacancy=True)
+    situation = situation_of(comparable, formulas, o_vacancy=True)
     verdict = verdict_of(estimate, -1)
     counted = f"{len(per_vacancy)} O vacanc{'ies' if len(per_vacancy) != 1 else 'y'} ({', '.join(sites)}), {len(points)} distinct hops"
     if verdict == NOT_ENOUGH:
-        why = f"{counted}; {N_INTERVAL} vacancies are needed for an interval"
+        # no verdict, but the numbers a reader would ask for: each vacancy's mean ΔE_a and its hops
+        named = {p["configuration_id"]: p.get("configuration") or p["configuration_id"] for p in points}
+        means = ", ".join(f"{named[cid]} {sum(v) / len(v):+.3f} eV ({len(v)} hop{'s' if len(v) != 1 else ''})" for cid, v in by_vacancy.items())
+        why = f"{counted}: mean ΔE_a per vacancy {means}; {N_INTERVAL} vacancies are needed for an interval"
         errors.append(f"{name}: " + level_error(level, "e_kra_difference", None, situation))
     else:
         stats.append(estimate)

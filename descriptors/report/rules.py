@@ -79,6 +79,7 @@ def _rules(level_hops, formulas, names, barrier_rows, name_of, barrier_level, su
         rule_tsh_and_n_tm(level_hops, formulas),
         rule_o_vacancy_lowers_barriers(level_hops, formulas, names),
         rule_dopant_valence_and_e_vac(barrier_rows, name_of.get(barrier_level, ""), summaries),
-        rule_slab_spacing(barrier_rows, name_of.get(barrier_level, ""), level_hops),
-        rule_o2p_centre(barrier_rows, name_of.get(barrier_level, "-"), electronic.get(electronic_level, []), name_of.get(electronic_level, "no static level"), level_hops),
+        rule_slab_spacing(barrier_rows, name_of.get(barrier_level, ""), level_hops, formulas),
+        rule_o2p_centre(barrier_rows, name_of.get(barrier_level, "-"), electronic.get(electronic_level, []), name_of.get(electronic_level, "no static level"), level_hops,
+                        formulas),
     ]
