@@ -222,7 +222,7 @@ def _vacancy_part(name: str, hops: list[dict], formulas: dict, level: str) -> tu
         # no verdict, but the numbers a reader would ask for: each vacancy's mean ΔE_a and its hops
         named = {p["configuration_id"]: p.get("configuration") or p["configuration_id"] for p in points}
         means = ", ".join(f"{named[cid]} {sum(v) / len(v):+.3f} eV ({len(v)} hop{'s' if len(v) != 1 else ''})" for cid, v in by_vacancy.items())
-        why = f"{counted}: mean ΔE_a per vacancy {means}; {N_INTERVAL} vacancies are needed for an interval"
+        why = f"hops {name}: {counted}: mean ΔE_a per vacancy {means}; {N_INTERVAL} vacancies are needed for an interval"
         errors.append(f"{name}: " + level_error(level, "e_kra_difference", None, situation))
     else:
         stats.append(estimate)
