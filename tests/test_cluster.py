@@ -314,6 +314,9 @@ def test_status_and_rerun_of_a_screen_with_a_crashed_job(capsys, tmp_path, mongo
 )
 def test_bad_cluster_input_submits_nothing(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path / "no-projects"))
+    from jobflow_remote import SETTINGS  # read from the environment once, at its first import
+
+    monkeypatch.setattr(SETTINGS, "projects_folder", str(tmp_path / "no-projects"))
     unreachable = tmp_path / "lp.yaml"
     unreachable.write_text("host: 127.0.0.1\nport: 1\nname: x\n")
     store = tmp_path / "jobflow.yaml"

@@ -298,6 +298,10 @@ def test_jobflow_remote_submission_resumes_without_duplicates(tmp_path, mongo_se
     (tmp_path / "projects" / f"lrox{tag}.yaml").write_text(yaml.safe_dump(project))
     monkeypatch.setenv("JFREMOTE_PROJECTS_FOLDER", str(tmp_path / "projects"))
     monkeypatch.setenv("JFREMOTE_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    from jobflow_remote import SETTINGS  # read from the environment once, at its first import (maybe another test's)
+
+    monkeypatch.setattr(SETTINGS, "projects_folder", str(tmp_path / "projects"))
+    monkeypatch.setattr(SETTINGS, "config_file", str(tmp_path / "none.yaml"))
     args = ["submit", str(MOCK_SPEC), "--engine", "jobflow-remote", "--project", f"lrox{tag}", "--db", f"sqlite:///{tmp_path / 'lrox.db'}"]
     assert main(args) == 0
     assert capsys.readouterr().out.strip() == "mock_quick: 20 jobs submitted to jobflow-remote"
