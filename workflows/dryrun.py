@@ -146,22 +146,12 @@ def _remove_abandoned_staging(parent: Path, name: str) -> None:
     import os
     import shutil
 
+    from workflows.reuse import _alive as alive  # one liveness check for the job journal and the staging
+
     for path in parent.glob(f".{name[:200]}{STAGING_MARK}*"):
         pid = path.name.rsplit(STAGING_MARK, 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_limits(spec: ScreenSpec, plan: ScreenPlan) -> None:
