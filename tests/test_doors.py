@@ -159,6 +159,7 @@ def test_the_check_sees_every_kind_of_way_in(tmp_path):
 
 
 # ----- the commands: every reproduction of issue 31, as the real command in its own process ----------------
+import contextlib  # noqa: E402
 import gzip  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
@@ -659,9 +660,11 @@ def test_an_ingest_into_a_new_database_on_a_full_disk_leaves_no_file(tmp_path, s
 EXAMPLE = ROOT / "examples" / "li2mno3_design_rules.db"
 
 
-def test_query_of_the_committed_write_ahead_log_example_makes_no_side_files(tmp_path):
+def test_query_of_a_write_ahead_log_database_makes_no_side_files(tmp_path):
     shutil.copy(EXAMPLE, tmp_path / "example.db")
-    assert (tmp_path / "example.db").read_bytes()[18:20] == b"\x02\x02"  # WAL mode, as committed
+    with contextlib.closing(sqlite3.connect(tmp_path / "example.db")) as writer:  # a database left in WAL mode
+        writer.execute("PRAGMA journal_mode=WAL")
+    assert (tmp_path / "example.db").read_bytes()[18:20] == b"\x02\x02"  # the header says WAL
     before = file_set(tmp_path)
     outcome = lrox(tmp_path, "query", "--db", f"sqlite:///{tmp_path / 'example.db'}", report_dir=tmp_path.parent)
     within_bounds(outcome)
@@ -705,7 +708,6 @@ def test_escape_sequences_a_user_typed_are_never_echoed_raw(tmp_path, db_copy):
 
 
 # ----- the doors: property tests (hypothesis; bounded examples, a few minutes in all) -------------------------
-import contextlib  # noqa: E402
 import io  # noqa: E402
 import math  # noqa: E402
 import resource  # noqa: E402
