@@ -189,3 +189,16 @@ def test_gpaw_statics_in_a_smaller_cell_keep_their_own_sites(tmp_path, monkeypat
     assert by_name["bader_charge_o"]["details"]["n_sites"] == 5 and by_name["bader_charge_o"]["details"]["cell"] == "1x1x1 cell, 11 atoms"
     facing = [d for d in rows if d["name"] == "ts_cation_charge"]
     assert facing and all(d["status"] == "unavailable" and d["value"] is None for d in facing)
+
+
+def test_one_hop_at_two_gpaw_levels_keeps_two_text_logs(tmp_path):
+    """A PW and an LCAO check of the same hop run side by side: each follows its own GPAW log."""
+    from workflows.gpaw_calculators import backend_settings
+    from workflows.jobs import gpaw_log_folder
+
+    pw = {**backend_settings({"mode": "pw", "kspacing": 1.0}), "log_folder": str(tmp_path)}
+    lcao = {**backend_settings({"mode": "lcao", "kspacing": 1.0}), "log_folder": str(tmp_path)}
+    label = "check pristine Li(2c)->Li(4h) [80822cfb4f] in the 2x1x1 cell (GPAW)"
+    assert gpaw_log_folder(pw, label, "single-points") != gpaw_log_folder(lcao, label, "single-points")
+    assert gpaw_log_folder(pw, label, "single-points") == gpaw_log_folder(dict(pw), label, "single-points")
+    assert gpaw_log_folder({**pw, "log_folder": None}, label, "single-points") is None

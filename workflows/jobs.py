@@ -84,12 +84,15 @@ def _calculator_factory(backend: str, settings: dict, label: str, band: bool = F
 
 def gpaw_log_folder(settings: dict, label: str, part: str):
     """Where GPAW writes its text logs for this calculation (``log_folder`` in the settings: a long
-    run can then be followed SCF by SCF), or None: no log."""
+    run can then be followed SCF by SCF), or None: no log. The settings hash is part of the path:
+    the same hop at two levels (PW and LCAO) at once must not write into one log."""
     import re
     from pathlib import Path
 
     folder = settings.get("log_folder")
-    return None if not folder else Path(folder) / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:100] / part
+    if not folder:
+        return None
+    return Path(folder) / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:100] / f"{part}-{settings_hash('gpaw', settings)[:8]}"
 
 
 def as_dict(doc) -> dict | None:
