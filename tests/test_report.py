@@ -59,16 +59,16 @@ class Synthetic:
         self.rows.append({"configuration_id": cid, "name": name, "subject": subject, "value": value, "unit": "", "status": status, "flags": list(flags),
                           "details": details or {}, "calculation_id": calc, **level})
 
-    def hop(self, cid, hop_id, e_kra, *, n_tm=1, expected="ODH", observed="ODH", delta=None, distance=None, nearest=None):
+    def hop(self, cid, hop_id, e_kra, *, n_tm=1, expected="ODH", observed="ODH", delta=None, distance=None, nearest=None, level=ML):
         hop = {"start": "Li(2c, Li layer)", "end": "Li(4h, Li layer)", "mechanism": expected, "n_tm": n_tm, "distance_to_defect": distance, "nearest_defect": nearest, "length": 2.9}
         flags = [] if expected == observed or expected == "V_O-edge" else ["mechanism_mismatch"]
         details = {"hop": hop, "mechanism_expected": expected, "mechanism_observed": observed, "forward": e_kra, "reverse": e_kra, "stable_end_side": "initial"}
         status = "flagged" if flags else "ok"
-        self.value(cid, "barrier", e_kra, subject=hop_id, details=details, status=status, flags=flags)
-        self.value(cid, "e_kra", e_kra, subject=hop_id, details=details, status=status, flags=flags)
+        self.value(cid, "barrier", e_kra, subject=hop_id, details=details, status=status, flags=flags, level=level)
+        self.value(cid, "e_kra", e_kra, subject=hop_id, details=details, status=status, flags=flags, level=level)
         if delta is not None:  # against the same hop of the parent, on the same route
             self.value(cid, "delta_e_a", delta, subject=hop_id, details={"reference_hop_id": "ref", "reference_configuration": "p", "reference_mechanism": observed,
-                                                                         "comparison": "like with like"})
+                                                                         "comparison": "like with like"}, level=level)
 
     def write(self):
         from descriptors.ingest import IngestBatch, write_batch
@@ -315,3 +315,30 @@ def test_no_distance_trend_is_read_from_hops_at_one_distance(tmp_path):
     # points that overlap in the figure are each named in the table under it
     assert [row["configuration"] for row in rule.table] == [f"V_O(8j) #{j}" for j in range(5)]
     assert [row["ΔE_a (eV)"] for row in rule.table] == pytest.approx([0.2 + 0.01 * j for j in range(5)])
+
+
+def test_a_dft_check_of_vacancy_hops_is_judged_at_its_own_level_beside_the_ml_verdict(tmp_path):
+    """Five V_O-edge hops at the ML level, two of them checked at a GPAW level with the opposite sign:
+    rule 2's verdict stays the ML level's (the level with the most hops), and the report judges rule 2
+    again at the GPAW level, on its own two hops, never pooled."""
+    from descriptors.report.html import build_report
+    from descriptors.report.rules import vacancy_rule_at_other_levels
+
+    dft = {"backend": "gpaw", "level_of_theory": "GPAW PBE+U (MP U values; PW 400 eV) // seeded from MLIP chgnet, 2x1x1 cell", "settings_hash": "gc"}
+    s = Synthetic(f"sqlite:///{tmp_path / 'two_levels.db'}")
+    for j in range(5):
+        vacancy = s.config(f"v{j}", f"V_O(8j) #{j}", defect=True, n_atoms=95)
+        s.hop(vacancy, f"vh{j}", 0.8, expected="V_O-edge", observed="V_O-edge", delta=0.2 + 0.01 * j, distance=1.5, nearest="V_O(8j)")
+        if j < 2:
+            s.hop(vacancy, f"vh{j}", 0.4, expected="V_O-edge", observed="V_O-edge", delta=-0.3 - 0.01 * j, distance=1.5, nearest="V_O(8j)", level=dft)
+    db = s.write()
+    hops = query_hops(db)
+    ml_rule = next(r for r in evaluate_rules(hops, long_table(db)) if r.number == 2)
+    assert ml_rule.levels == ["MLIP chgnet"] and ml_rule.n == 5 and ml_rule.verdict == "contradicted"
+    (at_dft,) = vacancy_rule_at_other_levels(hops)
+    assert at_dft.levels == [dft["level_of_theory"]] and at_dft.n == 2
+    assert sorted(row["ΔE_a (eV)"] for row in at_dft.table) == pytest.approx([-0.31, -0.3])
+    assert at_dft.verdict == "not enough data"  # two points: no interval, whatever their sign
+    html = build_report(db)
+    assert html.count("Rule 2. An O vacancy") == 2 and "id='rule2-level1'" in html
+    assert f"(at {dft['level_of_theory']})" in html

@@ -57,7 +57,7 @@ def _designer_table(long_rows: list[dict], level: str | None) -> tuple[list[dict
     return rows[:15], ["id", "name", "e_kra_min", "e_kra_nearest", "e_vac_o", "delta_e_vac_o", "li_slab_spacing_near", "pareto"]
 
 
-def _rule_section(rule) -> list[str]:
+def _rule_section(rule, anchor: str | None = None) -> list[str]:
     from descriptors.report.plots import rule_figure
 
     colour = VERDICT_COLOURS[rule.verdict]
@@ -70,7 +70,8 @@ def _rule_section(rule) -> list[str]:
     if rule.power:
         facts.append(("To resolve it", [rule.power]))
     out = [
-        f"<h2 id='rule{rule.number}'>Rule {rule.number}. {_e(rule.title)}</h2>",
+        f"<h2 id='{anchor or f'rule{rule.number}'}'>Rule {rule.number}. {_e(rule.title)}"
+        + (f" <span class='muted'>(at {_e(', '.join(rule.levels))})</span>" if anchor else "") + "</h2>",
         f"<p class='claim'>{_e(rule.claim)}</p>",
         f"<p><span class='verdict' style='background:{colour}'>{_e(rule.verdict)}</span> {_e(rule.reason)}.</p>",
         "<table class='facts'><tbody>" + "".join(f"<tr><th>{_e(k)}</th><td>{'<br>'.join(_e(line) for line in v)}</td></tr>" for k, v in facts) + "</tbody></table>",
@@ -120,7 +121,7 @@ def build_report(db, where: str | None = None) -> str:
     from descriptors.query.hops import query_hops
     from descriptors.query.configurations import long_table, query
     from descriptors.query.levels import level_aliases
-    from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules
+    from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules, vacancy_rule_at_other_levels
 
     hops = query_hops(db)  # once: the feature table takes its own copies of these rows
     every_hop = [dict(h) for h in hops]
@@ -136,6 +137,7 @@ def build_report(db, where: str | None = None) -> str:
     levels = level_aliases(db)
     barrier_level = next((r.levels[0] for r in rules if r.number in (1, 2) and r.levels), None)
     alias_of = {a["level_of_theory"]: a["alias"] for a in levels}
+    other_levels = vacancy_rule_at_other_levels(hops, configurations, alias_of.get(barrier_level) if barrier_level else None)
     features, _ = feature_table(db, hops=every_hop)
     if where:
         features = [f for f in features if f["configuration_id"] in keep]
@@ -163,11 +165,17 @@ def build_report(db, where: str | None = None) -> str:
         "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in _data_notes(hops)) + "</ul>",
         _table(levels, ["alias", "level_of_theory", "settings_hash", "n_descriptors"]),
         "<h2>Verdicts</h2>",
-        _table([{"rule": r.number, "title": r.title, "verdict": r.verdict, "n": r.n, "unit of replication": r.unit.split(" (")[0]} for r in rules],
-               ["rule", "title", "verdict", "n", "unit of replication"]),
+        _table([{"rule": r.number, "title": r.title, "verdict": r.verdict, "n": r.n, "unit of replication": r.unit.split(" (")[0],
+                 "level": ", ".join(r.levels) or "-"} for r in rules + other_levels],
+               ["rule", "title", "verdict", "n", "unit of replication", "level"]),
     ]
     for rule in rules:
         parts += _rule_section(rule)
+    if other_levels:
+        parts.append("<p>The same rule at the database's other levels of theory, each judged on its own hops and never pooled with the verdicts above "
+                     "(a DFT check of ML hops: <code>lrox check</code>):</p>")
+    for k, rule in enumerate(other_levels):
+        parts += _rule_section(rule, anchor=f"rule{rule.number}-level{k + 1}")
     designer, columns = _designer_table(long_rows, alias_of.get(barrier_level))
     parts += [
         "<h2>Lowest barriers and highest E_vac(O), together</h2>",

@@ -34,6 +34,7 @@ __all__ = [
     "VERDICTS",
     "RuleResult",
     "evaluate_rules",
+    "vacancy_rule_at_other_levels",
     "usable_hops",
     "rule_tsh_and_n_tm",
     "rule_o_vacancy_lowers_barriers",
@@ -72,6 +73,33 @@ def evaluate_rules(hops: list[dict], long_rows: list[dict], configurations: list
         return _rules(level_hops, formulas, names, barrier_rows, name_of, barrier_level, summaries, electronic, electronic_level)
     finally:
         OWN_ERRORS.reset(token)
+
+
+def vacancy_rule_at_other_levels(hops: list[dict], configurations: list[dict] | None = None, judged_level: str | None = None) -> list[RuleResult]:
+    """Rule 2 at every barrier level but the one the verdicts use, where that level has a hop around
+    an O vacancy: a DFT check (``lrox check``) of the ML screen's vacancy hops is judged on its own,
+    beside the ML verdict, never pooled with it. ``judged_level``: the level alias of the verdicts
+    (default: the level with the most usable hops, as :func:`evaluate_rules` picks it)."""
+    by_level: dict[str, list[dict]] = {}
+    for h in hops:
+        by_level.setdefault(h["level"], []).append(h)
+    if judged_level is None:
+        judged_level = max(by_level, key=lambda a: len(usable_hops(by_level[a])), default=None)
+    formulas = {c["id"]: c.get("formula") for c in configurations or [] if c.get("formula")}
+    names = {c["id"]: c.get("name") for c in configurations or []}
+    from descriptors.report.evidence import OWN_ERRORS
+    from descriptors.report.own_validation import own_errors
+
+    out = []
+    token = OWN_ERRORS.set(own_errors(hops))
+    try:
+        for level, level_hops in sorted(by_level.items()):
+            near_vacancy = [h for h in usable_hops(level_hops) if str(h.get("nearest_defect") or "").startswith("V_O") and (h.get("distance_to_defect") or 99) <= NEAR]
+            if level != judged_level and near_vacancy:
+                out.append(rule_o_vacancy_lowers_barriers(level_hops, formulas, names))
+    finally:
+        OWN_ERRORS.reset(token)
+    return out
 
 
 def _rules(level_hops, formulas, names, barrier_rows, name_of, barrier_level, summaries, electronic, electronic_level) -> list[RuleResult]:
