@@ -396,3 +396,21 @@ def test_the_scale_benchmark_runs_its_10_and_100_configuration_sizes(tmp_path):
     if _shared_reference() is not None:
         ingested = next(f for f in figures if f["step"].startswith("ingest"))
         assert "ingested 10 configurations, 20 calculations" in ingested["message"]
+
+
+def test_a_gpaw_screen_is_costed_not_free():
+    """A GPAW screen's estimate follows the measured SCF cost: never the 0 core-hours of a backend
+    the model forgot; plane waves at a higher cutoff and LCAO dzp cost more."""
+    from workflows.dryrun import estimate_core_hours
+    from workflows.flows import plan_screen
+    from workflows.spec import spec_from_dict
+
+    def cost(**gpaw):
+        spec = spec_from_dict({**SMALL_SCREEN, "backend": "gpaw", "gpaw_dft": gpaw})
+        return estimate_core_hours(spec, plan_screen(spec))
+
+    pw = cost(mode="pw", ecut=400)
+    assert pw > 1.0  # 10 configurations of 24 atoms with 19 hops at PW 400 eV: hours, not minutes
+    assert cost(mode="pw", ecut=600) == pytest.approx(pw * 1.5 ** 1.5)
+    assert cost(mode="lcao") == pytest.approx(3 * pw)
+    assert cost(mode="pw", n_images=7) > pw

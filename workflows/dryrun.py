@@ -8,6 +8,13 @@ Core-hour model (documented, deliberately simple; calibrate ``t_ref`` on your cl
 * MLIP (CPU): one force call of a 100-atom cell ≈ 1.5 s × 2 cores (CHGNet; SevenNet ≈ 4x more),
   scaling linearly with N; relaxation ≈ 60 calls, CI-NEB ≈ 40 steps × n_images, end points
   2 × 30 calls.
+* GPAW (one core a job, as lrox runs it): one SCF iteration of the 47-atom Li2MnO3 cell at PW
+  400 eV took 34 s with 8 irreducible k-points (4.3 s a k-point; benchmarks/RESULTS.md, "GPAW
+  modes"), scaling as (N/47)^3, with the k-points of the cell (half the Γ-centred mesh, time
+  reversal) and, for plane waves, as (ecut/400)^1.5; LCAO dzp 3x a PW iteration (measured on the
+  48-atom cell). A relaxation ≈ 30 steps × 12 iterations; a CI-NEB ≈ 40 steps × n_images × 10
+  iterations (each image restarts from its previous wave functions) plus two end-point
+  relaxations.
 * mock: negligible.
 """
 
@@ -30,6 +37,7 @@ VASP_STEP_HOURS_100 = 0.05
 VASP_CORES = 128
 MLIP_CALL_SECONDS_100 = {"chgnet": 1.5, "7net-0": 6.0}
 MLIP_CORES = 2
+GPAW_ITERATION_SECONDS_47 = {"pw": 34.0 / 8, "lcao": 3 * 34.0 / 8}  # per irreducible k-point, one core
 
 
 def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
@@ -53,7 +61,25 @@ def estimate_core_hours(spec: ScreenSpec, plan: ScreenPlan) -> float:
         for config in plan.configurations:
             call = per_call * config.n_atoms / 100
             total += 60 * call + bands(config) * (40 * spec.mlip.n_images + 60) * call
+    elif spec.backend is Backend.GPAW:
+        total += sum(_gpaw_hours(spec, config.structure, bands(config)) for config in plan.configurations)
     return total
+
+
+def _gpaw_hours(spec: ScreenSpec, structure, n_bands: int) -> float:
+    """Core-hours of one configuration's GPAW relaxation and bands under the model above."""
+    import math
+
+    from workflows.gpaw_static import kpoint_mesh
+
+    settings = spec.gpaw_dft
+    mode = getattr(settings.mode, "value", settings.mode)
+    kpoints = max(1, math.ceil(math.prod(kpoint_mesh(structure.lattice.abc, settings.kspacing)) / 2))
+    iteration = GPAW_ITERATION_SECONDS_47[mode] * kpoints * (len(structure) / 47) ** 3
+    if mode == "pw":
+        iteration *= (settings.ecut / 400) ** 1.5
+    relaxation = 30 * 12 * iteration
+    return (relaxation + n_bands * (40 * settings.n_images * 10 * iteration + 2 * relaxation)) / 3600
 
 
 def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None, processes: int | None = None, echo=None, plan: ScreenPlan | None = None) -> dict:
