@@ -414,3 +414,23 @@ def test_two_first_ingests_into_a_new_database_both_succeed(tmp_path, populated_
         results = [(p.wait(timeout=300), p.stderr.read()) for p in runs]
         assert all(rc == 0 for rc, _ in results), results
         assert DescriptorDatabase(db).counts()["configurations"] == 4
+
+
+def test_where_gpaw_writes_its_log_is_not_part_of_a_finished_job(tmp_path):
+    """A check re-run with another --output (its GPAW logs elsewhere) reuses the finished jobs; a
+    setting that changes a number still makes a new job."""
+    from workflows.reuse import JobCache, reuse_or_run, using_cache
+    from workflows.schemas import RelaxDoc
+
+    calls = []
+
+    def relax(settings):
+        calls.append(settings)
+        return RelaxDoc(label="relax", status="success", provenance={"backend": "gpaw", "level_of_theory": "GPAW", "settings_hash": "x", "settings": settings})
+
+    with using_cache(JobCache(tmp_path / "jobs")) as cache:
+        reuse_or_run(RelaxDoc, relax, {"mode": "pw", "ecut": 400.0, "log_folder": str(tmp_path / "a" / "gpaw-logs")})
+        reuse_or_run(RelaxDoc, relax, {"mode": "pw", "ecut": 400.0, "log_folder": str(tmp_path / "b" / "gpaw-logs")})
+        assert len(calls) == 1 and cache.reused == 1
+        reuse_or_run(RelaxDoc, relax, {"mode": "pw", "ecut": 500.0, "log_folder": str(tmp_path / "b" / "gpaw-logs")})
+        assert len(calls) == 2

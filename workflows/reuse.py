@@ -33,8 +33,9 @@ class OutputUnwritable(BaseException):  # noqa: N818 - not an Exception on purpo
     job would fail the same way."""
 
 # left out of a job's key: timings differ run to run, and how many threads or processes computed a
-# number does not change it (a run resumed with other settings of these reuses what finished)
-_VOLATILE = {"wall_time", "endpoint_time", "threads", "processes"}
+# number, or where GPAW wrote its text log, does not change it (a run resumed with other settings
+# of these, or a check re-run with another --output over the same finished jobs, reuses them)
+_VOLATILE = {"wall_time", "endpoint_time", "threads", "processes", "log_folder"}
 
 
 def _strip_volatile(value):
