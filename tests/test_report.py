@@ -342,3 +342,14 @@ def test_a_dft_check_of_vacancy_hops_is_judged_at_its_own_level_beside_the_ml_ve
     html = build_report(db)
     assert html.count("Rule 2. An O vacancy") == 2 and "id='rule2-level1'" in html
     assert f"(at {dft['level_of_theory']})" in html
+
+
+def test_the_own_error_names_a_hop_beside_an_o_vacancy_for_what_it_is():
+    """A hop 3 Å from an O vacancy that bent into a tetrahedral site is 'beside V_O', not a divacancy hop."""
+    from descriptors.report.own_validation import hop_kind
+
+    beside = {"mechanism": "TSH", "mechanism_expected": "ODH", "defect": "vacancy", "nearest_defect": "V_O(4i)", "distance_to_defect": 3.13}
+    divacancy = {"mechanism": "TSH", "mechanism_expected": "TSH", "defect": "vacancy", "nearest_defect": "V_Li(2b, TM layer)"}
+    edge = {"mechanism": "V_O-edge", "mechanism_expected": "V_O-edge", "defect": "vacancy", "nearest_defect": "V_O(4i)"}
+    assert [hop_kind(r) for r in (beside, divacancy, edge)] == ["beside V_O", "divacancy TSH", "V_O-edge"]
+    assert hop_kind({"mechanism": "TSH", "defect": "pristine"}) == "pristine"

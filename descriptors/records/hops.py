@@ -107,7 +107,7 @@ def hop_rows(configurations: list[dict], calculations: list[dict], descriptors: 
                 "level_of_theory": level,
                 "settings_hash": settings_hash,
                 "backend": barrier.get("backend"),
-                "n_atoms": config.get("n_atoms"),
+                "n_atoms": (data.get("cell") or {}).get("n_atoms") or config.get("n_atoms"),  # a check's smaller cell, else the configuration's
                 "twin_key": details.get("twin_key") or hop.get("twin_key"),
                 "shares_band_with": ", ".join(details.get("shares_band_with") or []) or None,
                 "saddle_energy": details.get("saddle_energy"),

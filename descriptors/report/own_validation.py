@@ -2,7 +2,7 @@
 
 Where a hop has both an ML level and a GPAW level that checks it (``compared_with``: the ML band of
 the same hop in the same cell, descriptors.query.hops), the difference ML − GPAW is the ML model's
-error on that hop. Per kind of hop (pristine, V_O-edge, dopant-adjacent, divacancy TSH) and over
+error on that hop. Per kind of hop (pristine, V_O-edge, beside V_O, dopant-adjacent, divacancy TSH) and over
 all of them: the signed mean and the mean absolute error, with n. The report then uses the
 database's own error as the ``expected_error`` of that ML level in place of the generic validation
 set (four LiCoO2/LiNiO2 rows, no Mn, no O vacancy), and says which one it used
@@ -18,19 +18,22 @@ from dataclasses import dataclass
 
 __all__ = ["HOP_KINDS", "hop_kind", "OwnError", "own_errors", "own_error_of"]
 
-HOP_KINDS = ("pristine", "V_O-edge", "dopant-adjacent", "divacancy TSH", "other")
+HOP_KINDS = ("pristine", "V_O-edge", "beside V_O", "dopant-adjacent", "divacancy TSH", "other")
 
 
 def hop_kind(row: dict) -> str:
-    """The kind of a hop row the error is reported per."""
+    """The kind of a hop row the error is reported per: an O vacancy on the hop's edge or beside
+    it first (a hop beside an O vacancy that bends into a tetrahedral site is not a divacancy hop)."""
     mechanism = row.get("mechanism") or row.get("mechanism_expected")
     defect = str(row.get("defect") or "")
-    if mechanism == "V_O-edge":
+    if mechanism == "V_O-edge" or row.get("mechanism_expected") == "V_O-edge":
         return "V_O-edge"
     if defect == "pristine":
         return "pristine"
     if row.get("dopant"):
         return "dopant-adjacent"
+    if str(row.get("nearest_defect") or "").startswith("V_O"):
+        return "beside V_O"
     if mechanism == "TSH" and "vacancy" in defect:
         return "divacancy TSH"
     return "other"

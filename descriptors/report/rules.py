@@ -18,6 +18,8 @@ draws a figure: the rows come in, results go out (:mod:`descriptors.report.html`
 
 from __future__ import annotations
 
+import re
+
 from descriptors.report.configuration_rules import rule_dopant_valence_and_e_vac, rule_o2p_centre, rule_slab_spacing
 from descriptors.report.evidence import RuleResult, usable_hops
 from descriptors.report.hop_rules import NEAR, rule_o_vacancy_lowers_barriers, rule_tsh_and_n_tm
@@ -94,12 +96,44 @@ def vacancy_rule_at_other_levels(hops: list[dict], configurations: list[dict] | 
     token = OWN_ERRORS.set(own_errors(hops))
     try:
         for level, level_hops in sorted(by_level.items()):
+            if level == judged_level:
+                continue
+            cell = _smaller_cell(level_hops)
+            if cell:  # lrox check: every hop of the level in one smaller cell, ΔE_a within it
+                level_hops = [_without_cell_flag(h) for h in level_hops]
             near_vacancy = [h for h in usable_hops(level_hops) if str(h.get("nearest_defect") or "").startswith("V_O") and (h.get("distance_to_defect") or 99) <= NEAR]
-            if level != judged_level and near_vacancy:
-                out.append(rule_o_vacancy_lowers_barriers(level_hops, formulas, names))
+            if near_vacancy:
+                rule = rule_o_vacancy_lowers_barriers(level_hops, formulas, names)
+                if cell:
+                    rule.error.append(
+                        f"every hop at this level is in the {cell} cell, where a defect sits closer to its periodic image than the converged 8 Å "
+                        "(each hop is flagged 'cell not converged'); ΔE_a compares a hop with its parent's hop in that same cell, "
+                        "so it is judged here, beside the ML level in the same cell, never pooled with the verdicts above"
+                    )
+                out.append(rule)
     finally:
         OWN_ERRORS.reset(token)
     return out
+
+
+_CELL_FLAG = re.compile(r"cell not converged( \([^)]*\))?")
+
+
+def _smaller_cell(hops: list[dict]) -> str | None:
+    """The cell of a level that ``lrox check`` wrote (its level of theory ends in ", 2x1x1 cell"), or None."""
+    names = {str(h.get("level_of_theory") or "") for h in hops}
+    cells = {m.group(1) for n in names if (m := re.search(r", (\d+x\d+x\d+) cell$", n))}
+    return next(iter(cells)) if len(cells) == 1 and len(names) == 1 else None
+
+
+def _without_cell_flag(hop: dict) -> dict:
+    """The hop with its 'cell not converged' flag taken off (said in the rule instead)."""
+    flags = hop.get("flags")
+    if not flags:
+        return hop
+    text = flags if isinstance(flags, str) else ", ".join(map(str, flags))
+    kept = [f.strip() for f in _CELL_FLAG.sub("", text).split(",") if f.strip()]
+    return {**hop, "flags": ", ".join(kept) or None}
 
 
 def _rules(level_hops, formulas, names, barrier_rows, name_of, barrier_level, summaries, electronic, electronic_level) -> list[RuleResult]:
