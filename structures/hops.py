@@ -18,6 +18,7 @@ tells apart.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
@@ -220,13 +221,16 @@ def enumerate_hops(
     configuration: Configuration | None = None,
     cutoff: float = DEFAULT_HOP_CUTOFF,
     max_defect_distance: float | None = None,
+    twin_keys: bool = True,
 ) -> list[LiHop]:
     """All symmetry-distinct Li vacancy hops up to ``cutoff`` (Å), nearest to the defects first.
 
     A hop joins two Li sites of the configuration; if one end is already a Li
     vacancy of the configuration, the hop moves that vacancy, otherwise its NEB
     end points each get one extra Li vacancy. ``max_defect_distance`` keeps only
-    hops whose midpoint lies that close to a defect.
+    hops whose midpoint lies that close to a defect. ``twin_keys=False`` leaves ``twin_key``
+    empty: a screen selects a few of each configuration's ~70 candidate hops and keys only those
+    (:func:`with_twin_key`; a key costs a canonical form under every operation of the supercell).
     """
     from structures.errors import LroxInputError
 
@@ -305,7 +309,7 @@ def enumerate_hops(
                 vacant_edge_points=[int(p) for p in vacant_edge],
                 reference_hop_id=reference_hop_id(framework, a, b),
                 saddle_geometry=_saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest),
-                twin_key=hop_twin_key(framework, configuration, a, b, start, end),
+                twin_key=hop_twin_key(framework, configuration, a, b, start, end) if twin_keys else "",
             )
         )
     hops.sort(key=lambda h: (h.distance_to_defect if h.distance_to_defect is not None else 0.0, round(h.length, 3), h.id))
@@ -365,6 +369,15 @@ def hop_twin_key(framework: DefectFramework, configuration: Configuration | None
         paths.append(tuple(float(x) + 0.0 for x in np.round(mapped, 3)))
     content = repr((framework.host_fingerprint, tuple(framework.dims), canonical, min(paths)))
     return f"{framework.host.name}-twin-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+
+
+def with_twin_key(framework: DefectFramework, configuration: Configuration | None, hop: LiHop) -> LiHop:
+    """The hop with its ``twin_key``, as :func:`enumerate_hops` computes it (same end sites, the
+    moving Li's start first, the same path): for hops enumerated with ``twin_keys=False``."""
+    if hop.twin_key:
+        return hop
+    key = hop_twin_key(framework, configuration, hop.start_point, hop.end_point, np.asarray(hop.start_frac), np.asarray(hop.end_frac))
+    return dataclasses.replace(hop, twin_key=key)
 
 
 def _saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest) -> dict:
@@ -950,7 +963,7 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
     return out
 
 
-__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key"]
+__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key", "with_twin_key"]
 
 
 def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_images: int | None = None) -> list[Structure]:
