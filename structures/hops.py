@@ -39,6 +39,8 @@ __all__ = [
     "enumerate_hops",
     "hop_endpoints",
     "interpolate_hop",
+    "idpp_positions",
+    "idpp_images",
 ]
 
 DEFAULT_HOP_CUTOFF = 3.5  # Å: nearest Li–Li distances in layered oxides are 2.8–3.0 Å
@@ -461,6 +463,20 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
         return initial.interpolate(final, nimages=n_images + 1, autosort_tol=0)
     if method != "idpp":
         raise LroxInputError(f"unknown interpolation '{method}': use idpp or linear")
+    return idpp_images(initial, final, idpp_positions(initial, final, n_images))
+
+
+def idpp_images(initial: Structure, final: Structure, positions: list[np.ndarray]) -> list[Structure]:
+    """The band of :func:`idpp_positions`' arrays as Structures, end points included."""
+    properties = initial.site_properties
+    middle = [Structure(initial.lattice, initial.species, p, coords_are_cartesian=True, site_properties=properties) for p in positions]
+    return [initial.copy(), *middle, final.copy()]
+
+
+def idpp_positions(initial: Structure, final: Structure, n_images: int = 5) -> list[np.ndarray]:
+    """The Cartesian positions (Å) of the ``n_images`` intermediate images of the IDPP band between
+    two end points (:func:`interpolate_hop`'s images, as arrays: a dry run writes them as POSCARs
+    without building a 240-site Structure for each)."""
     # IDPP (Smidstrup et al., J. Chem. Phys. 140, 214106 (2014)), relaxed by ASE's MDMin as
     # ase.mep.idpp_interpolate does, on a fixed list of periodic pairs (periodic_idpp_calculators)
     from ase import Atoms
@@ -494,9 +510,7 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
             return self._remembered[1].copy()
 
     MDMin(RememberingNEB(atoms, method="improvedtangent"), logfile=None).run(fmax=0.05, steps=200)
-    properties = initial.site_properties
-    middle = [Structure(initial.lattice, initial.species, a.positions, coords_are_cartesian=True, site_properties=properties) for a in atoms[1:-1]]
-    return [initial.copy(), *middle, final.copy()]
+    return [a.positions for a in atoms[1:-1]]
 
 
 IDPP_CUTOFF = 8.0  # Å: a pair weighs 1/d⁴, so at 8 Å 1/260 of its weight at 2 Å

@@ -582,8 +582,8 @@ class _VaspInputWriter:
         import json
 
         from descriptors.records.bands import band_structures
-        from structures.hops import HopMechanism, hop_endpoints, interpolate_hop, seeded_band, tetrahedral_band
-        from structures.io import configuration_folder, write_configuration_file, write_poscar
+        from structures.hops import HopMechanism, hop_endpoints, idpp_images, idpp_positions, seeded_band, tetrahedral_band
+        from structures.io import configuration_folder, poscar_text, poscar_texts_along, write_configuration_file
 
         index, config = item
         plan, makers, n_images = self.plan, self.makers, self.settings.get("n_images", 5)
@@ -604,25 +604,29 @@ class _VaspInputWriter:
         hops = [hop for hop in plan.hops.get(config.id, []) if hop.id not in shared]
         for hop in hops:
             ends = hop_endpoints(plan.framework, config, hop)
-            bands = {}
+            bands = {}  # route → (its first image, the POSCAR of each image)
             seed = self.seeds.get(hop.id)
-            edge = None
+            tetrahedral = hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra")
+            positions = idpp_positions(*ends, n_images=n_images) if seed is None or tetrahedral else None  # one IDPP per hop
             if seed is not None:
-                bands["seeded"] = seeded_band(band_structures(seed), *ends, n_images=n_images)
+                images = seeded_band(band_structures(seed), *ends, n_images=n_images)
+                bands["seeded"] = (images[0], [poscar_text(image) for image in images])
             else:
-                bands["edge"] = edge = interpolate_hop(*ends, n_images=n_images)
-            if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
-                # the IDPP band through the edge, led through the tetrahedral site (one IDPP per hop)
-                bands["tetrahedral"] = tetrahedral_band(edge or interpolate_hop(*ends, n_images=n_images), hop.saddle_geometry)
-            for route, images in bands.items():
+                # the IDPP images written from their arrays (no 240-site Structure per image)
+                frac = [ends[0].frac_coords, *(ends[0].lattice.get_fractional_coords(p) for p in positions), ends[1].frac_coords]
+                bands["edge"] = (ends[0], poscar_texts_along(ends[0], frac))
+            if tetrahedral:
+                # the IDPP band through the edge, led through the tetrahedral site
+                images = tetrahedral_band(idpp_images(*ends, positions), hop.saddle_geometry)
+                bands["tetrahedral"] = (images[0], [poscar_text(image) for image in images])
+            for route, (first, poscars) in bands.items():
                 suffix = "" if route in ("edge", "seeded") else f"_{route}"
                 target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}{suffix}"
                 generator = makers.neb.input_set_generator
-                generator.num_images = len(images) - 2
-                _write(images[0], generator, target, poscar=False, shared=self.shared)
-                for k, image in enumerate(images):
-                    (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
-                    write_poscar(image, target / f"{k:02d}" / "POSCAR")
+                generator.num_images = len(poscars) - 2
+                _write(first, generator, target, poscar=False, shared=self.shared)
+                for k, text in enumerate(poscars):
+                    _write_texts({"POSCAR": text}, target / f"{k:02d}")
                 if route == "seeded":
                     (target / "seed.json").write_text(json.dumps({"hop_id": hop.id, "seeded_from": self.seed_levels.get(hop.id), "mapping": SEED_MAPPING}, indent=1))
                 counts["neb"] += 1
