@@ -259,11 +259,9 @@ def enumerate_hops(
             b = int(b)
             if b <= a or (occupancy[a] == VACANT and occupancy[b] == VACANT):
                 continue
-            images = np.sort(rank[stabilizer[:, [a, b]]], axis=1)
-            unique = np.unique(images, axis=0)
-            key = tuple(unique[0].tolist())
+            key, multiplicity = canonical_pair(np.sort(rank[stabilizer[:, [a, b]]], axis=1), len(rank))
             if key not in found:
-                found[key] = (a, b, float(dist), len(unique))
+                found[key] = (a, b, float(dist), multiplicity)
     hops = []
     for key, (a, b, length, multiplicity) in found.items():
         if occupancy[a] == VACANT:  # the moving Li starts on the occupied end
@@ -328,7 +326,17 @@ def _hop_id(framework: DefectFramework, config_id: str, key: tuple) -> str:
 def reference_hop_id(framework: DefectFramework, a: int, b: int) -> str:
     """The id of the hop between points a and b in the pristine host (its symmetry-equivalent)."""
     pair = np.sort(framework.rank[framework.permutations[:, [a, b]]], axis=1)
-    return _hop_id(framework, configuration_id(framework, []), tuple(np.unique(pair, axis=0)[0].tolist()))
+    return _hop_id(framework, configuration_id(framework, []), canonical_pair(pair, len(framework.rank))[0])
+
+
+def canonical_pair(images: np.ndarray, n_points: int) -> tuple[tuple[int, int], int]:
+    """Of a pair's images under a group (rows of two ranks, each row sorted), the smallest row and
+    the number of distinct rows: ``np.unique(images, axis=0)``'s first row and length, from one
+    integer per row (ranks are below ``n_points``), ten times faster for the ~30,000 candidate
+    pairs of a screen's hop enumeration."""
+    codes = np.unique(images[:, 0] * n_points + images[:, 1])
+    first = int(codes[0])
+    return (first // n_points, first % n_points), len(codes)
 
 
 HOP_END = "hop end"  # the occupant a twin key puts on a hop's two end sites (no element's name)
@@ -977,7 +985,7 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
     return out
 
 
-__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key", "with_twin_key"]
+__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key", "with_twin_key", "canonical_pair"]
 
 
 def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_images: int | None = None) -> list[Structure]:

@@ -16,7 +16,7 @@ from jobflow import Flow, Maker
 
 from structures.configurations import Configuration, PairKind, enumerate_configurations
 from structures.framework import DefectFramework, framework_for_host
-from structures.hops import HopMechanism, LiHop, TwinMap, enumerate_hops, twin_map, with_twin_key
+from structures.hops import HopMechanism, LiHop, TwinMap, canonical_pair, enumerate_hops, twin_map, with_twin_key
 from structures.hosts import Host, load_host
 from structures.sublattices import DefectKind, parse_dopant, parse_vacancy
 from structures.supercell import parse_supercell
@@ -184,8 +184,7 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
             chosen[config.id] += [h for h in hops_beside_vacancy(around, selection.beside_vacancy) if h.id not in taken]
         chosen[config.id] = [with_twin_key(framework, config, hop) for hop in chosen[config.id]]
         for hop in chosen[config.id]:
-            pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)
-            key = tuple(np.unique(pair, axis=0)[0].tolist())
+            key, _ = canonical_pair(np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1), len(rank))
             if key in by_key:
                 references[by_key[key].id] = by_key[key]
     if pristine is not None and selection.host_reference and references:
