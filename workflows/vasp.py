@@ -576,7 +576,7 @@ class _VaspInputWriter:
         self.makers = vasp_makers(self.settings)
         self.pristine = next((c for c in plan.configurations if not c.defects), None)
         self.twins = plan.twins()  # once, before the workers fork
-        self.shared = {}  # _input_key → INCAR, KPOINTS, POTCAR.spec (each worker fills its own)
+        self.input_sets = {}  # _input_key → INCAR, KPOINTS, POTCAR.spec (each worker fills its own)
 
     def configuration(self, item: tuple) -> dict:
         import json
@@ -592,7 +592,7 @@ class _VaspInputWriter:
         write_configuration_file(folder, plan.host, config)  # what 'lrox ingest' reads back beside the runs
         relax_maker = makers.host_relax if config is self.pristine else makers.defect_relax
         for kind, maker in (("relax", relax_maker), ("static", makers.static)):
-            _write(config.structure, maker.input_set_generator, folder / kind, shared=self.shared)
+            _write(config.structure, maker.input_set_generator, folder / kind, shared=self.input_sets)
             counts[kind] += 1
         shared = {hop.id: self.twins[(config.id, hop.id)] for hop in plan.hops.get(config.id, []) if (config.id, hop.id) in self.twins}
         if shared:  # twin hops get no folder: the band of the hop each twins runs once, for both
@@ -624,7 +624,7 @@ class _VaspInputWriter:
                 target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}{suffix}"
                 generator = makers.neb.input_set_generator
                 generator.num_images = len(poscars) - 2
-                _write(first, generator, target, poscar=False, shared=self.shared)
+                _write(first, generator, target, poscar=False, shared=self.input_sets)
                 for k, text in enumerate(poscars):
                     _write_texts({"POSCAR": text}, target / f"{k:02d}")
                 if route == "seeded":
@@ -632,6 +632,6 @@ class _VaspInputWriter:
                 counts["neb"] += 1
             end_dirs = [folder / f"neb_{hop.id.rsplit('-', 1)[-1]}" / f"endpoint_{k}" for k in range(2)]
             for end, end_dir in zip(ends, end_dirs):
-                _write(end, makers.defect_relax.input_set_generator, end_dir, shared=self.shared)
+                _write(end, makers.defect_relax.input_set_generator, end_dir, shared=self.input_sets)
             counts["relax"] += 2
         return {"counts": counts, "hops": len(hops), "folders": sum(counts.values())}
