@@ -18,6 +18,7 @@ tells apart.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +39,8 @@ __all__ = [
     "enumerate_hops",
     "hop_endpoints",
     "interpolate_hop",
+    "idpp_positions",
+    "idpp_images",
 ]
 
 DEFAULT_HOP_CUTOFF = 3.5  # Å: nearest Li–Li distances in layered oxides are 2.8–3.0 Å
@@ -220,13 +223,16 @@ def enumerate_hops(
     configuration: Configuration | None = None,
     cutoff: float = DEFAULT_HOP_CUTOFF,
     max_defect_distance: float | None = None,
+    twin_keys: bool = True,
 ) -> list[LiHop]:
     """All symmetry-distinct Li vacancy hops up to ``cutoff`` (Å), nearest to the defects first.
 
     A hop joins two Li sites of the configuration; if one end is already a Li
     vacancy of the configuration, the hop moves that vacancy, otherwise its NEB
     end points each get one extra Li vacancy. ``max_defect_distance`` keeps only
-    hops whose midpoint lies that close to a defect.
+    hops whose midpoint lies that close to a defect. ``twin_keys=False`` leaves ``twin_key``
+    empty: a screen selects a few of each configuration's ~70 candidate hops and keys only those
+    (:func:`with_twin_key`; a key costs a canonical form under every operation of the supercell).
     """
     from structures.errors import LroxInputError
 
@@ -253,11 +259,9 @@ def enumerate_hops(
             b = int(b)
             if b <= a or (occupancy[a] == VACANT and occupancy[b] == VACANT):
                 continue
-            images = np.sort(rank[stabilizer[:, [a, b]]], axis=1)
-            unique = np.unique(images, axis=0)
-            key = tuple(unique[0].tolist())
+            key, multiplicity = canonical_pair(np.sort(rank[stabilizer[:, [a, b]]], axis=1), len(rank))
             if key not in found:
-                found[key] = (a, b, float(dist), len(unique))
+                found[key] = (a, b, float(dist), multiplicity)
     hops = []
     for key, (a, b, length, multiplicity) in found.items():
         if occupancy[a] == VACANT:  # the moving Li starts on the occupied end
@@ -305,7 +309,7 @@ def enumerate_hops(
                 vacant_edge_points=[int(p) for p in vacant_edge],
                 reference_hop_id=reference_hop_id(framework, a, b),
                 saddle_geometry=_saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest),
-                twin_key=hop_twin_key(framework, configuration, a, b, start, end),
+                twin_key=hop_twin_key(framework, configuration, a, b, start, end) if twin_keys else "",
             )
         )
     hops.sort(key=lambda h: (h.distance_to_defect if h.distance_to_defect is not None else 0.0, round(h.length, 3), h.id))
@@ -322,7 +326,17 @@ def _hop_id(framework: DefectFramework, config_id: str, key: tuple) -> str:
 def reference_hop_id(framework: DefectFramework, a: int, b: int) -> str:
     """The id of the hop between points a and b in the pristine host (its symmetry-equivalent)."""
     pair = np.sort(framework.rank[framework.permutations[:, [a, b]]], axis=1)
-    return _hop_id(framework, configuration_id(framework, []), tuple(np.unique(pair, axis=0)[0].tolist()))
+    return _hop_id(framework, configuration_id(framework, []), canonical_pair(pair, len(framework.rank))[0])
+
+
+def canonical_pair(images: np.ndarray, n_points: int) -> tuple[tuple[int, int], int]:
+    """Of a pair's images under a group (rows of two ranks, each row sorted), the smallest row and
+    the number of distinct rows: ``np.unique(images, axis=0)``'s first row and length, from one
+    integer per row (ranks are below ``n_points``), ten times faster for the ~30,000 candidate
+    pairs of a screen's hop enumeration."""
+    codes = np.unique(images[:, 0] * n_points + images[:, 1])
+    first = int(codes[0])
+    return (first // n_points, first % n_points), len(codes)
 
 
 HOP_END = "hop end"  # the occupant a twin key puts on a hop's two end sites (no element's name)
@@ -365,6 +379,15 @@ def hop_twin_key(framework: DefectFramework, configuration: Configuration | None
         paths.append(tuple(float(x) + 0.0 for x in np.round(mapped, 3)))
     content = repr((framework.host_fingerprint, tuple(framework.dims), canonical, min(paths)))
     return f"{framework.host.name}-twin-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+
+
+def with_twin_key(framework: DefectFramework, configuration: Configuration | None, hop: LiHop) -> LiHop:
+    """The hop with its ``twin_key``, as :func:`enumerate_hops` computes it (same end sites, the
+    moving Li's start first, the same path): for hops enumerated with ``twin_keys=False``."""
+    if hop.twin_key:
+        return hop
+    key = hop_twin_key(framework, configuration, hop.start_point, hop.end_point, np.asarray(hop.start_frac), np.asarray(hop.end_frac))
+    return dataclasses.replace(hop, twin_key=key)
 
 
 def _saddle_geometry(framework, occupancy, a, b, edge, vacant_edge, tets, nearest) -> dict:
@@ -448,6 +471,20 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
         return initial.interpolate(final, nimages=n_images + 1, autosort_tol=0)
     if method != "idpp":
         raise LroxInputError(f"unknown interpolation '{method}': use idpp or linear")
+    return idpp_images(initial, final, idpp_positions(initial, final, n_images))
+
+
+def idpp_images(initial: Structure, final: Structure, positions: list[np.ndarray]) -> list[Structure]:
+    """The band of :func:`idpp_positions`' arrays as Structures, end points included."""
+    properties = initial.site_properties
+    middle = [Structure(initial.lattice, initial.species, p, coords_are_cartesian=True, site_properties=properties) for p in positions]
+    return [initial.copy(), *middle, final.copy()]
+
+
+def idpp_positions(initial: Structure, final: Structure, n_images: int = 5) -> list[np.ndarray]:
+    """The Cartesian positions (Å) of the ``n_images`` intermediate images of the IDPP band between
+    two end points (:func:`interpolate_hop`'s images, as arrays: a dry run writes them as POSCARs
+    without building a 240-site Structure for each)."""
     # IDPP (Smidstrup et al., J. Chem. Phys. 140, 214106 (2014)), relaxed by ASE's MDMin as
     # ase.mep.idpp_interpolate does, on a fixed list of periodic pairs (periodic_idpp_calculators)
     from ase import Atoms
@@ -481,9 +518,7 @@ def interpolate_hop(initial: Structure, final: Structure, n_images: int = 5, met
             return self._remembered[1].copy()
 
     MDMin(RememberingNEB(atoms, method="improvedtangent"), logfile=None).run(fmax=0.05, steps=200)
-    properties = initial.site_properties
-    middle = [Structure(initial.lattice, initial.species, a.positions, coords_are_cartesian=True, site_properties=properties) for a in atoms[1:-1]]
-    return [initial.copy(), *middle, final.copy()]
+    return [a.positions for a in atoms[1:-1]]
 
 
 IDPP_CUTOFF = 8.0  # Å: a pair weighs 1/d⁴, so at 8 Å 1/260 of its weight at 2 Å
@@ -950,7 +985,7 @@ def tetrahedral_band(images: list[Structure], geometry: dict, tetrahedron: int =
     return out
 
 
-__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key"]
+__all__ += ["mic_vectors", "tetrahedral_band", "reference_hop_id", "hop_twin_key", "with_twin_key", "canonical_pair"]
 
 
 def seeded_band(ml_images: list[Structure], start: Structure, end: Structure, n_images: int | None = None) -> list[Structure]:

@@ -107,37 +107,64 @@ def poscar_text(structure, comment: str | None = None) -> str:
     velocities) go to pymatgen's; tests/test_scale.py checks the two agree byte for byte.
     ``comment``: the first line (pymatgen's default, the formula, where None).
     """
+    layout = _poscar_layout(structure, comment)
+    if layout is None:
+        from pymatgen.io.vasp import Poscar
+
+        return Poscar(structure, comment=comment).get_str()
+    return _poscar_with(layout, structure.frac_coords)
+
+
+def poscar_texts_along(structure, frac_coords: list, comment: str | None = None) -> list[str]:
+    """The POSCAR (:func:`poscar_text`) of ``structure`` with its sites at each of ``frac_coords``
+    (arrays of the sites' fractional coordinates: a band's images), its header and each site's
+    species and flags written once for all of them, no Structure built per image."""
+    layout = _poscar_layout(structure, comment)
+    if layout is None:
+        from pymatgen.core import Structure
+
+        moved = [Structure(structure.lattice, structure.species, coords, site_properties=structure.site_properties, properties=structure.properties) for coords in frac_coords]
+        return [poscar_text(image, comment) for image in moved]
+    return [_poscar_with(layout, coords) for coords in frac_coords]
+
+
+def _poscar_layout(structure, comment: str | None) -> tuple[list[str], list[str]] | None:
+    """A POSCAR's lines but the coordinates (header; each site's flags and species), or None
+    where pymatgen's own writer must write it."""
     import itertools
 
     from pymatgen.core import Lattice
-    from pymatgen.io.vasp import Poscar
 
     properties = structure.site_properties  # read once
     extras = ("lattice_velocities", "predictor_corrector_preamble")
     if not structure.is_ordered or any(properties.get(k) is not None for k in ("velocities", "predictor_corrector")) or any(structure.properties.get(k) is not None for k in extras):
-        return Poscar(structure, comment=comment).get_str()
+        return None
+    selective = properties.get("selective_dynamics")
+    if selective is not None and len(selective) != len(structure):
+        return None  # some sites without the flags: pymatgen's own behaviour
     lattice = structure.lattice
     if np.linalg.det(lattice.matrix) < 0:  # VASP's left-handed-cell bug, as pymatgen handles it
         lattice = Lattice(-lattice.matrix)
-    number = "{:21.16f}".format
     symbols = [site.specie.symbol for site in structure]
     groups = [(symbol, len(list(run))) for symbol, run in itertools.groupby(symbols)]
-    lines = [structure.formula if comment is None else comment, "1.0", *(" ".join(number(c) for c in row) for row in lattice.matrix.tolist())]
-    lines.append(" ".join(symbol for symbol, _ in groups))
-    lines.append(" ".join(str(count) for _, count in groups))
-    selective = properties.get("selective_dynamics")
-    if selective is not None and len(selective) != len(structure):
-        return Poscar(structure, comment=comment).get_str()  # some sites without the flags: pymatgen's own behaviour
+    header = [structure.formula if comment is None else comment, "1.0", *(" ".join(_POSCAR_NUMBER(c) for c in row) for row in lattice.matrix.tolist())]
+    header.append(" ".join(symbol for symbol, _ in groups))
+    header.append(" ".join(str(count) for _, count in groups))
+    flags = [""] * len(structure)
     if selective is not None:
-        lines.append("Selective dynamics")
+        header.append("Selective dynamics")
         flags = [" " + " ".join("T" if free else "F" for free in row) for row in np.asarray(selective, dtype=bool).tolist()]
-    lines.append("direct")
-    for k, (row, site) in enumerate(zip(structure.frac_coords.tolist(), structure)):
-        line = " ".join(number(c) for c in row)
-        if selective is not None:
-            line += flags[k]
-        lines.append(f"{line} {site.species_string}")
-    return "\n".join(lines) + "\n"
+    header.append("direct")
+    return header, [f"{flag} {site.species_string}" for flag, site in zip(flags, structure)]
+
+
+_POSCAR_NUMBER = "{:21.16f}".format
+
+
+def _poscar_with(layout: tuple[list[str], list[str]], frac_coords) -> str:
+    header, ends = layout
+    lines = [" ".join(_POSCAR_NUMBER(c) for c in row) + end for row, end in zip(np.asarray(frac_coords).tolist(), ends)]
+    return "\n".join(header + lines) + "\n"
 
 
 def write_poscar(structure, path: Path) -> None:
@@ -145,4 +172,4 @@ def write_poscar(structure, path: Path) -> None:
     Path(path).write_text(poscar_text(structure), encoding="utf-8")
 
 
-__all__ += ["poscar_text", "write_poscar"]
+__all__ += ["poscar_text", "poscar_texts_along", "write_poscar"]

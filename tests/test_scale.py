@@ -111,21 +111,99 @@ def test_a_dry_run_writes_the_inputs_it_wrote_before(tmp_path):
         assert [line.split()[3:] for line in new[8:]] == [line.split()[3:] for line in old[8:]], name
 
 
-def test_a_hops_second_end_point_takes_its_first_end_points_inputs():
-    """The dry run writes the second end point's INCAR, KPOINTS and POTCAR.spec from the first's
-    (workflows.vasp._write_moved): pymatgen, asked for both, writes the same ones."""
-    from structures.hops import enumerate_hops, hop_endpoints
-    from tests.conftest import framework
+def test_inputs_shared_between_structures_are_the_ones_pymatgen_writes(tmp_path):
+    """The dry run takes INCAR, KPOINTS and POTCAR.spec from an earlier structure with the same
+    generator, lattice, species order and read properties (workflows.vasp._input_key): pymatgen,
+    asked for each structure anew, writes the same ones (every configuration's relaxation and
+    static, every hop's end points and band of the small screen: O and Li vacancies, a dopant)."""
+    from structures.hops import hop_endpoints, interpolate_hop
+    from workflows.flows import plan_screen
     from workflows.spec import spec_from_dict
-    from workflows.vasp import vasp_makers
+    from workflows.vasp import _input_key, _write, vasp_makers
 
-    fw = framework("li2mno3", (2, 1, 1))
-    ends = hop_endpoints(fw, None, enumerate_hops(fw)[0])
-    generator = vasp_makers(spec_from_dict(SMALL_SCREEN).settings_for_backend()).defect_relax.input_set_generator
-    sets = [generator.get_input_set(end, potcar_spec=True) for end in ends]
-    for name in ("INCAR", "KPOINTS", "POTCAR.spec"):
-        assert str(sets[0][name]) == str(sets[1][name])
-    assert str(sets[0]["POSCAR"]) != str(sets[1]["POSCAR"])
+    spec = spec_from_dict(SMALL_SCREEN)
+    plan = plan_screen(spec)
+    makers = vasp_makers(spec.settings_for_backend())
+    cases = []
+    for config in plan.configurations:
+        cases += [(config.structure, makers.defect_relax), (config.structure, makers.static)]
+        for hop in plan.hops.get(config.id, []):
+            ends = hop_endpoints(plan.framework, config, hop)
+            cases += [(ends[0], makers.defect_relax), (ends[1], makers.defect_relax), (interpolate_hop(*ends, n_images=3)[0], makers.neb)]
+    shared, taken = {}, 0
+    for k, (structure, maker) in enumerate(cases):
+        generator = maker.input_set_generator
+        if maker is makers.neb:
+            generator.num_images = 3
+        taken += _input_key(structure, generator) in shared  # from an earlier structure
+        texts = _write(structure, generator, tmp_path / f"shared_{k}", shared=shared)
+        fresh = _write(structure, generator, tmp_path / f"fresh_{k}")
+        assert texts == fresh, k
+    assert len(shared) + taken == len(cases) and taken > len(cases) // 3  # shared often, never wrongly
+
+
+def test_a_k_mesh_is_shared_only_where_positions_cannot_change_it():
+    """pymatgen centres an automatic mesh on Γ for a face-centred space group, so an even mesh in
+    a non-hexagonal cell without force_gamma may read the positions: never shared."""
+    from pymatgen.io.vasp import Kpoints
+    from pymatgen.io.vasp.sets import MPRelaxSet
+
+    from tests.conftest import framework
+    from workflows.vasp import _mesh_reads_no_positions
+
+    cell = framework("li2mno3", (1, 1, 1)).structure  # monoclinic
+    free, forced = MPRelaxSet(force_gamma=False), MPRelaxSet(force_gamma=True)
+    assert _mesh_reads_no_positions(Kpoints.gamma_automatic((2, 2, 2)), cell, forced)
+    assert _mesh_reads_no_positions(Kpoints.gamma_automatic((2, 2, 1)), cell, free)  # an odd division: Γ whatever the group
+    assert not _mesh_reads_no_positions(Kpoints.gamma_automatic((2, 2, 2)), cell, free)  # Γ perhaps only for an F group
+    assert not _mesh_reads_no_positions(Kpoints.monkhorst_automatic((2, 2, 2)), cell, free)
+    assert _mesh_reads_no_positions(None, cell, free)  # KSPACING: no KPOINTS file
+    explicit = Kpoints(comment="ir", style=Kpoints.supported_modes.Reciprocal, num_kpts=1, kpts=[(0, 0, 0)], kpts_weights=[1])
+    assert not _mesh_reads_no_positions(explicit, cell, forced)
+
+
+def test_the_lirich_decorations_ewald_energies_are_pymatgens():
+    """The Li-rich host's 100 Ni decorations ranked by one Ewald pair-energy matrix rescaled: each
+    energy, rounded as the ranking rounds it, is its own EwaldSummation's, so the same decoration wins."""
+    import itertools
+    import warnings
+
+    from pymatgen.analysis.ewald import EwaldSummation
+
+    from structures import hosts
+    from structures.labels import label_sites
+    from structures.supercell import most_compact_supercell_matrix, supercell_with_properties
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        prim = label_sites(hosts._li2mno3().get_primitive_structure(use_site_props=True))
+    cell = supercell_with_properties(prim, most_compact_supercell_matrix(prim.lattice, 5))
+    charges = np.array([s.properties["oxi"] for s in cell], dtype=float)
+    charged = cell.copy()
+    charged.add_oxidation_state_by_site(charges.tolist())
+    pair_energies = EwaldSummation(charged).total_energy_matrix
+    tm_li = [i for i, s in enumerate(cell) if s.specie.symbol == "Li" and s.properties["layer"] == "TM layer"]
+    mn = [i for i, s in enumerate(cell) if s.specie.symbol == "Mn"]
+    for chosen in [(*pair, m) for pair in itertools.combinations(tm_li, 2) for m in mn]:
+        trial = cell.copy()
+        for i in chosen:
+            trial.replace(i, "Ni", properties={**cell[i].properties, "oxi": 2})
+        trial.add_oxidation_state_by_site([s.properties["oxi"] for s in trial])
+        direct = EwaldSummation(trial).total_energy
+        rescaled = hosts._rescaled_ewald_energy(pair_energies, charges, {i: 2.0 for i in chosen})
+        assert abs(rescaled - direct) < 1e-9 and round(rescaled, 6) == round(direct, 6)
+    with pytest.raises(ValueError, match="neutral"):
+        hosts._rescaled_ewald_energy(pair_energies, charges, {tm_li[0]: 2.0})
+
+
+def test_a_pairs_canonical_images_are_numpys_unique_rows():
+    from structures.hops import canonical_pair
+
+    rng = np.random.default_rng(3)
+    for n in (5, 240, 1000):
+        images = np.sort(rng.integers(0, n, size=(48, 2)), axis=1)
+        unique = np.unique(images, axis=0)
+        assert canonical_pair(images, n) == (tuple(unique[0].tolist()), len(unique))
 
 
 # ----- limits and failures -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from jobflow import Flow, Maker
 
 from structures.configurations import Configuration, PairKind, enumerate_configurations
 from structures.framework import DefectFramework, framework_for_host
-from structures.hops import HopMechanism, LiHop, TwinMap, enumerate_hops, twin_map
+from structures.hops import HopMechanism, LiHop, TwinMap, canonical_pair, enumerate_hops, twin_map, with_twin_key
 from structures.hosts import Host, load_host
 from structures.sublattices import DefectKind, parse_dopant, parse_vacancy
 from structures.supercell import parse_supercell
@@ -156,17 +156,18 @@ def _only_o_vacancies(config: Configuration) -> bool:
 def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection) -> dict[str, list[LiHop]]:
     """The nearest distinct hops around each defect (and, with ``nearest_tsh``, the nearest
     tetrahedral-path hop of each n-TM class a divacancy opens; with ``beside_vacancy``, hops beside
-    an O vacancy), plus the same hops in the pristine host."""
+    an O vacancy), plus the same hops in the pristine host. Only the chosen hops get their twin
+    key (a few of each configuration's candidates: 238 of 6,640 in issue 32's screen)."""
     pristine = next((c for c in configurations if not c.defects), None)
     chosen: dict[str, list[LiHop]] = {}
-    host_hops = enumerate_hops(framework, pristine, cutoff=selection.cutoff) if pristine else []
+    host_hops = enumerate_hops(framework, pristine, cutoff=selection.cutoff, twin_keys=False) if pristine else []
     by_key = {tuple(h.canonical_key): h for h in host_hops}
     references: dict[str, LiHop] = {}
     perms, rank = framework.permutations, framework.rank
     for config in configurations:
         if not config.defects or selection.per_configuration == 0 or not selection.selects(config.name, config.id):
             continue
-        hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance)
+        hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance, twin_keys=False)
         chosen[config.id] = hops[: selection.per_configuration]
         if selection.tsh_per_class:  # the nearest tetrahedral-path hops of each n-TM class, up to the number asked
             per_class = Counter(h.n_tm for h in chosen[config.id] if h.mechanism == HopMechanism.TSH)
@@ -178,16 +179,16 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
                     per_class[hop.n_tm] += 1
         if selection.beside_vacancy and _only_o_vacancies(config):
             reach = BESIDE_VACANCY[1]
-            around = hops if selection.max_defect_distance >= reach else enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=reach)
+            around = hops if selection.max_defect_distance >= reach else enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=reach, twin_keys=False)
             taken = {h.id for h in chosen[config.id]}
             chosen[config.id] += [h for h in hops_beside_vacancy(around, selection.beside_vacancy) if h.id not in taken]
+        chosen[config.id] = [with_twin_key(framework, config, hop) for hop in chosen[config.id]]
         for hop in chosen[config.id]:
-            pair = np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1)
-            key = tuple(np.unique(pair, axis=0)[0].tolist())
+            key, _ = canonical_pair(np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1), len(rank))
             if key in by_key:
                 references[by_key[key].id] = by_key[key]
     if pristine is not None and selection.host_reference and references:
-        chosen[pristine.id] = sorted(references.values(), key=lambda h: (round(h.length, 3), h.id))
+        chosen[pristine.id] = [with_twin_key(framework, pristine, h) for h in sorted(references.values(), key=lambda h: (round(h.length, 3), h.id))]
     return chosen
 
 

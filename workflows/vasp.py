@@ -379,7 +379,7 @@ def make_vasp_flow(spec, plan, name: str, seeds: dict | None = None) -> Flow:
     return Flow([*jobs, collector], output=collector.output, name=name)
 
 
-def _write(structure: Structure, generator, target: Path, tidy: bool = True, poscar: bool = True) -> dict[str, str]:
+def _write(structure: Structure, generator, target: Path, tidy: bool = True, poscar: bool = True, shared: dict | None = None) -> dict[str, str]:
     """atomate2's input set (``write_vasp_input_set``: the generator's set with atomate2's INCAR
     updates), with POTCAR.spec instead of a POTCAR (none is needed or shipped); the INCAR's numbers
     then written as VASP users write them (EDIFF = 1.2e-03, not 0.0012000000000000001). Returns
@@ -388,12 +388,20 @@ def _write(structure: Structure, generator, target: Path, tidy: bool = True, pos
     The files are written here rather than by atomate2, for two reasons: pymatgen's POSCAR writer
     is quadratic in the atoms (:func:`structures.io.poscar_text` writes the same bytes), and
     atomate2's writer first deletes any INCAR, KPOINTS, POSCAR or POTCAR in the *current* folder.
-    ``poscar=False``: no POSCAR (an NEB folder's are in 00..NN).
+    ``poscar=False``: no POSCAR (an NEB folder's are in 00..NN). ``shared`` (a dict the caller
+    keeps): INCAR, KPOINTS and POTCAR.spec taken from an earlier structure with the same
+    :func:`_input_key`, not generated again.
     """
     from atomate2 import SETTINGS
 
     from structures.io import poscar_text
 
+    key = _input_key(structure, generator) if shared is not None else None
+    if key is not None and key in shared:
+        texts, comment = shared[key]
+        texts = {**texts, **({"POSCAR": poscar_text(structure, comment=comment)} if poscar else {})}
+        _write_texts(texts, target)
+        return texts
     inputs = generator.get_input_set(structure, potcar_spec=True)
     inputs.incar.update(SETTINGS.VASP_INCAR_UPDATES)
     texts = {}
@@ -402,6 +410,8 @@ def _write(structure: Structure, generator, target: Path, tidy: bool = True, pos
             continue
         text = poscar_text(value.structure, comment=value.comment) if name == "POSCAR" else str(value)
         texts[name] = tidy_incar_text(text) if tidy and name == "INCAR" else text
+    if key is not None and _mesh_reads_no_positions(inputs.get("KPOINTS"), structure, generator):
+        shared[key] = ({k: v for k, v in texts.items() if k != "POSCAR"}, inputs["POSCAR"].comment)
     _write_texts(texts, target)
     return texts
 
@@ -412,32 +422,57 @@ def _write_texts(texts: dict[str, str], target: Path) -> None:
         (target / name).write_text(text, encoding="utf-8")
 
 
-def _write_moved(structure: Structure, like: Structure, texts: dict[str, str], generator, target: Path) -> None:
-    """The inputs of ``structure`` where it is ``like`` with atoms moved, from ``like``'s files.
+LROX_SITE_PROPERTIES = ("label", "layer", "oxi", "wyckoff")  # lrox's own bookkeeping: no input set reads them
 
-    A hop's second end point is its first with the moving Li elsewhere: same lattice, same sites
-    in the same order, same properties. The Materials Project sets make INCAR, KPOINTS and
-    POTCAR.spec from exactly those (species order, site properties, lattice, site count), never
-    from positions, so the second end point's files are the first's with its own POSCAR; the
-    input set is not generated again (40 ms in a 240-atom cell). tests/test_scale.py generates
-    both and compares them, so a pymatgen that reads positions fails there first. Anything else
-    that differs: generated as usual.
+
+def _input_key(structure: Structure, generator) -> tuple | None:
+    """What a Materials Project input set makes INCAR, KPOINTS and POTCAR.spec from, apart from
+    the k-mesh's centring (:func:`_mesh_reads_no_positions`): the generator (and its number of NEB
+    images), the lattice, the species site by site (POTCAR and MAGMOM/LDAU order, the element
+    counts, the formula), every site property an input set may read (``magmom``, ``ldauu``,
+    ``selective_dynamics``...: all but :data:`LROX_SITE_PROPERTIES`) and the structure's
+    properties. Never positions: the sets read none (LREAL reads the site count, the k-mesh the
+    lattice). None where the generator reshapes the structure by its symmetry (``standardize``).
+
+    Every configuration of a screen shares the host's lattice, and configurations with the dopant
+    on one site and the vacancy on another O (one run of O in the site order) list the same
+    species: issue 32's screen has 20 keys for its 94 configurations' relaxations and 20 for its
+    238 hops' end points, where each input set cost 40-70 ms (two space-group analyses and three
+    copies of the 240-atom cell). tests/test_scale.py generates both and compares.
     """
-    from structures.io import poscar_text
-
+    if getattr(generator, "standardize", False) or getattr(generator, "prev_incar", None) or getattr(generator, "prev_kpoints", None):
+        return None
     try:
-        same = (
-            structure.lattice == like.lattice
-            and [s.species_string for s in structure] == [s.species_string for s in like]
-            and structure.site_properties == like.site_properties
-            and structure.properties == like.properties
+        properties = {k: v for k, v in structure.site_properties.items() if k not in LROX_SITE_PROPERTIES}
+        return (
+            id(generator),
+            getattr(generator, "num_images", None),
+            structure.lattice.matrix.tobytes(),
+            tuple(site.species_string for site in structure),
+            repr(sorted(properties.items())),
+            repr(sorted(structure.properties.items())),
+            structure.charge,
         )
-    except ValueError:  # array-valued properties: no plain comparison
-        same = False
-    if not same:
-        _write(structure, generator, target)
-        return
-    _write_texts({**texts, **({"POSCAR": poscar_text(structure)} if "POSCAR" in texts else {})}, target)
+    except (TypeError, ValueError):  # a property that cannot be written out: generated every time
+        return None
+
+
+def _mesh_reads_no_positions(kpoints, structure: Structure, generator) -> bool:
+    """Whether a KPOINTS made by pymatgen would be the same for any positions in this lattice.
+
+    pymatgen's automatic meshes (``Kpoints.automatic_density``) are divisions from the lattice
+    and the site count, Γ-centred where ``force_gamma`` is set, a division is odd or the lattice
+    is hexagonal, else Γ-centred only for a face-centred space group: the one place positions enter.
+    A KSPACING set (no KPOINTS) reads none; an explicit list of k-points (line mode, irreducible
+    mesh) reads the symmetry: never shared.
+    """
+    if kpoints is None:
+        return True
+    if kpoints.num_kpts != 0 or len(kpoints.kpts) != 1:
+        return False
+    if kpoints.style.name == "Gamma" and (getattr(generator, "force_gamma", False) or any(int(k) % 2 == 1 for k in kpoints.kpts[0]) or structure.lattice.is_hexagonal()):
+        return True
+    return False
 
 
 def vasp_number(value: float) -> str:
@@ -541,13 +576,14 @@ class _VaspInputWriter:
         self.makers = vasp_makers(self.settings)
         self.pristine = next((c for c in plan.configurations if not c.defects), None)
         self.twins = plan.twins()  # once, before the workers fork
+        self.input_sets = {}  # _input_key → INCAR, KPOINTS, POTCAR.spec (each worker fills its own)
 
     def configuration(self, item: tuple) -> dict:
         import json
 
         from descriptors.records.bands import band_structures
-        from structures.hops import HopMechanism, hop_endpoints, interpolate_hop, seeded_band, tetrahedral_band
-        from structures.io import configuration_folder, write_configuration_file, write_poscar
+        from structures.hops import HopMechanism, hop_endpoints, idpp_images, idpp_positions, seeded_band, tetrahedral_band
+        from structures.io import configuration_folder, poscar_text, poscar_texts_along, write_configuration_file
 
         index, config = item
         plan, makers, n_images = self.plan, self.makers, self.settings.get("n_images", 5)
@@ -556,7 +592,7 @@ class _VaspInputWriter:
         write_configuration_file(folder, plan.host, config)  # what 'lrox ingest' reads back beside the runs
         relax_maker = makers.host_relax if config is self.pristine else makers.defect_relax
         for kind, maker in (("relax", relax_maker), ("static", makers.static)):
-            _write(config.structure, maker.input_set_generator, folder / kind)
+            _write(config.structure, maker.input_set_generator, folder / kind, shared=self.input_sets)
             counts[kind] += 1
         shared = {hop.id: self.twins[(config.id, hop.id)] for hop in plan.hops.get(config.id, []) if (config.id, hop.id) in self.twins}
         if shared:  # twin hops get no folder: the band of the hop each twins runs once, for both
@@ -568,30 +604,34 @@ class _VaspInputWriter:
         hops = [hop for hop in plan.hops.get(config.id, []) if hop.id not in shared]
         for hop in hops:
             ends = hop_endpoints(plan.framework, config, hop)
-            bands = {}
+            bands = {}  # route → (its first image, the POSCAR of each image)
             seed = self.seeds.get(hop.id)
-            edge = None
+            tetrahedral = hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra")
+            positions = idpp_positions(*ends, n_images=n_images) if seed is None or tetrahedral else None  # one IDPP per hop
             if seed is not None:
-                bands["seeded"] = seeded_band(band_structures(seed), *ends, n_images=n_images)
+                images = seeded_band(band_structures(seed), *ends, n_images=n_images)
+                bands["seeded"] = (images[0], [poscar_text(image) for image in images])
             else:
-                bands["edge"] = edge = interpolate_hop(*ends, n_images=n_images)
-            if hop.mechanism is HopMechanism.TSH and hop.saddle_geometry.get("tetrahedra"):
-                # the IDPP band through the edge, led through the tetrahedral site (one IDPP per hop)
-                bands["tetrahedral"] = tetrahedral_band(edge or interpolate_hop(*ends, n_images=n_images), hop.saddle_geometry)
-            for route, images in bands.items():
+                # the IDPP images written from their arrays (no 240-site Structure per image)
+                frac = [ends[0].frac_coords, *(ends[0].lattice.get_fractional_coords(p) for p in positions), ends[1].frac_coords]
+                bands["edge"] = (ends[0], poscar_texts_along(ends[0], frac))
+            if tetrahedral:
+                # the IDPP band through the edge, led through the tetrahedral site
+                images = tetrahedral_band(idpp_images(*ends, positions), hop.saddle_geometry)
+                bands["tetrahedral"] = (images[0], [poscar_text(image) for image in images])
+            for route, (first, poscars) in bands.items():
                 suffix = "" if route in ("edge", "seeded") else f"_{route}"
                 target = folder / f"neb_{hop.id.rsplit('-', 1)[-1]}{suffix}"
                 generator = makers.neb.input_set_generator
-                generator.num_images = len(images) - 2
-                _write(images[0], generator, target, poscar=False)
-                for k, image in enumerate(images):
-                    (target / f"{k:02d}").mkdir(parents=True, exist_ok=True)
-                    write_poscar(image, target / f"{k:02d}" / "POSCAR")
+                generator.num_images = len(poscars) - 2
+                _write(first, generator, target, poscar=False, shared=self.input_sets)
+                for k, text in enumerate(poscars):
+                    _write_texts({"POSCAR": text}, target / f"{k:02d}")
                 if route == "seeded":
                     (target / "seed.json").write_text(json.dumps({"hop_id": hop.id, "seeded_from": self.seed_levels.get(hop.id), "mapping": SEED_MAPPING}, indent=1))
                 counts["neb"] += 1
             end_dirs = [folder / f"neb_{hop.id.rsplit('-', 1)[-1]}" / f"endpoint_{k}" for k in range(2)]
-            first = _write(ends[0], makers.defect_relax.input_set_generator, end_dirs[0])
-            _write_moved(ends[1], ends[0], first, makers.defect_relax.input_set_generator, end_dirs[1])
+            for end, end_dir in zip(ends, end_dirs):
+                _write(end, makers.defect_relax.input_set_generator, end_dir, shared=self.input_sets)
             counts["relax"] += 2
         return {"counts": counts, "hops": len(hops), "folders": sum(counts.values())}
