@@ -14,9 +14,9 @@ import warnings
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
 from structures.doors.text import one_line, printable, redact
+from launch.tables import table_text, tabulate
 from structures.errors import LroxInputError
 
 EXIT_USAGE = 2
@@ -681,7 +681,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         writer.writerows(rows)
         click.echo(buffer.getvalue().rstrip("\n"))
     else:
-        click.echo(tabulate([[r.get(c) for c in shown] for r in rows], headers=shown, floatfmt=".3f"))
+        click.echo(table_text([[r.get(c) for c in shown] for r in rows], shown, floatfmt=".3f"))
         note = "; 'lrox plot neb CALCULATION_ID OUT.png' draws a profile (a committee has none: plot a member's)"
         click.echo(f"{len(rows)} rows" + (note if view == "hops" and rows else ""))
 
