@@ -635,20 +635,20 @@ def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_pat
 @click.option("--oxygen", help="T,pO2 (K, atm): re-evaluate E_f(V_O) there as e_vac_o_tp, e.g. 1173,0.21.")
 def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
     """Configurations with every level side by side (default), the hop table, or the levels and their aliases."""
-    from descriptors.query.hops import HOP_VIEW_FIELDS, query_hops
-    from descriptors.query.configurations import parse_oxygen, query
-    from descriptors.query.levels import level_aliases
-
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
     _check_syntax(where)
     db = _database(db_url, read_only=True)
     if view == "levels":
+        from descriptors.query.levels import level_aliases
+
         if where or sort or oxygen:
             raise LroxInputError("query levels: takes no --where, --sort or --oxygen")
         rows, columns = level_aliases(db), ["alias", "level_of_theory", "settings_hash", "backend", "n_descriptors", "first_ingested"]
         shown = columns[:5]
     elif view == "hops":
+        from descriptors.query.hops import HOP_VIEW_FIELDS, query_hops
+
         if oxygen:
             raise LroxInputError("query hops: --oxygen applies to the configuration view")
         rows, columns = query_hops(db, where, sort), list(HOP_VIEW_FIELDS)
@@ -660,6 +660,8 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
             for row in rows:
                 row["twin_group"] = str(row.get("twin_group") or "").rsplit("-", 1)[-1]
     else:
+        from descriptors.query.configurations import parse_oxygen, query
+
         conditions = parse_oxygen(oxygen) if oxygen is not None else None
         table = query(db, where, sort, oxygen=conditions)
         rows, columns = table.rows, table.columns
