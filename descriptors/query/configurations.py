@@ -69,22 +69,27 @@ def long_table(db, oxygen: tuple[float, float] | None = None, levels: list[dict]
     write); a database written before it existed (schema 2) has them made from its descriptor rows
     here, by the same function (:func:`descriptors.records.view.view_rows`).
     """
+    fields = (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)
+    return [{f: row.get(f) for f in fields} for row in _view_of(db, oxygen, levels)]
+
+
+def _view_of(db, oxygen: tuple[float, float] | None, levels: list[dict] | None) -> list[dict]:
+    """The view's rows as read (every view column, the configuration's fields), each with its
+    ``id`` and its level's alias (``level``), and ``e_vac_o_tp`` at ``oxygen``."""
     levels = level_aliases(db, counts=False) if levels is None else levels
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
     rows = db.configuration_view(with_mu=oxygen is not None) if getattr(db, "has_view", False) else _view_from_rows(db)
-    fields = (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)
     if oxygen is not None:  # replaced by the conditions asked for
-        from descriptors.physics.vacancy import reevaluate
+        from descriptors.physics.vacancy import delta_mu_oxygen, reevaluate
 
+        delta = delta_mu_oxygen(oxygen[0], oxygen[1])  # the same for every row
         for row in rows:
             mu = row.get("e_vac_o_mu")
-            row["e_vac_o_tp"] = reevaluate(row["e_vac_o"], mu, temperature=oxygen[0], pressure=oxygen[1]) if mu and row["e_vac_o"] is not None else None
-    out = []
+            row["e_vac_o_tp"] = reevaluate(row["e_vac_o"], mu, delta=delta) if mu and row["e_vac_o"] is not None else None
     for row in rows:
         row["id"] = row["configuration_id"]
         row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
-        out.append({f: row.get(f) for f in fields})
-    return out
+    return rows
 
 
 def _view_from_rows(db) -> list[dict]:
@@ -141,7 +146,7 @@ class ConfigurationTable:
 def configuration_table(db, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:
     """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row."""
     levels = level_aliases(db, counts=False)
-    long = long_table(db, oxygen, levels)
+    long = _view_of(db, oxygen, levels)
     seen = {r["level"] for r in long}
     aliases = [a["alias"] for a in levels if a["alias"] in seen]
     several = len(aliases) > 1
@@ -149,14 +154,14 @@ def configuration_table(db, oxygen: tuple[float, float] | None = None) -> Config
     for r in long:
         row = rows.get(r["id"])
         if row is None:
-            row = rows[r["id"]] = {f: r[f] for f in CONFIG_FIELDS}
+            row = rows[r["id"]] = {f: r.get(f) for f in CONFIG_FIELDS}
         if several:
             level = r["level"]
             for f in LEVEL_FIELDS:
-                row[f"{f}@{level}"] = r[f]
+                row[f"{f}@{level}"] = r.get(f)
         else:
             for f in LEVEL_FIELDS:
-                row[f] = r[f]
+                row[f] = r.get(f)
     names = [f"{f}@{a}" if several else f for a in aliases for f in LEVEL_FIELDS]
     present = [c for c in names if any(row.get(c) is not None for row in rows.values())]
     kept = (*CONFIG_FIELDS, *present)
