@@ -116,6 +116,14 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     ``shares_band_with``, ``saddle_energy``, ``second_saddle_energy``, ``initial_energy``,
     ``final_energy``; missing ones read as None)."""
     parent = {r["id"]: r["id"] for r in rows}
+    resolutions: dict[float, float] = {}
+
+    def resolution(energy: float) -> float:  # energy_resolution of one energy, each asked once
+        found = resolutions.get(energy)
+        if found is None:
+            found = resolutions[energy] = energy_resolution([energy])
+        return found
+
     edges: list[tuple[str, str]] = []  # (row id, why) of every union
     notes: dict[str, list[str]] = {r["id"]: [] for r in rows}
 
@@ -154,9 +162,10 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
         for (kind, _), bucket in buckets.items():
             bucket = sorted(bucket, key=lambda r: (r.get("saddle_energy") is None, r.get("saddle_energy") or 0.0))
             for i, a in enumerate(bucket):
-                for b in bucket[i + 1 :]:
+                for j in range(i + 1, len(bucket)):  # indices, not a slice: a slice copies the rest of the bucket for every row
+                    b = bucket[j]
                     if a.get("saddle_energy") is not None and b.get("saddle_energy") is not None:
-                        if b["saddle_energy"] - a["saddle_energy"] > 2 * energy_resolution([a["saddle_energy"]]):
+                        if b["saddle_energy"] - a["saddle_energy"] > 2 * resolution(a["saddle_energy"]):
                             break
                     if kind == "sites" and a.get("twin_key") and b.get("twin_key"):
                         continue  # both keyed: their keys decide
@@ -187,8 +196,9 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     for members in by_partition.values():
         saddles = sorted((e, r["id"]) for r in members for e in _saddles(r))
         for i, (e, rid) in enumerate(saddles):
-            for e2, rid2 in saddles[i + 1 :]:
-                if e2 - e > energy_resolution([e]):
+            for j in range(i + 1, len(saddles)):  # indices: a slice copied every later saddle for each (quadratic at 10,000 configurations)
+                e2, rid2 = saddles[j]
+                if e2 - e > resolution(e):
                     break
                 g1, g2 = info[rid].twin_group, info[rid2].twin_group
                 if g1 != g2:
