@@ -68,17 +68,16 @@ def _width(text: str) -> int:
 
 def _column(values: list, floatfmt: str) -> tuple[list[str], bool]:
     """(cells as text, numeric) of one column, as tabulate's type deduction and formatting make them."""
-    rank = 1  # tabulate starts from bool
-    for v in values:
-        kind = type(v)
-        if kind not in _TYPE_RANK:
+    kinds = set(map(type, values))
+    if not kinds <= _TYPE_RANK.keys():
+        raise _NotSure
+    rank = max([1, *(_TYPE_RANK[k] for k in kinds if k is not str)])  # tabulate starts from bool
+    if str in kinds:
+        texts = {v for v in values if type(v) is str and v}  # empty text counts as missing
+        if any(_could_be_number(v) for v in texts):
             raise _NotSure
-        if kind is str:
-            if not v:
-                continue  # empty text counts as missing
-            if _could_be_number(v):
-                raise _NotSure
-        rank = max(rank, _TYPE_RANK[kind])
+        if texts:
+            rank = 5
     if rank == 3:
         cells = ["" if v is None or v == "" else format(float(v), floatfmt) for v in values]
         # tabulate's decimal alignment: the digits after the point (or after the exponent's e)
@@ -87,7 +86,7 @@ def _column(values: list, floatfmt: str) -> tuple[list[str], bool]:
         return [c + " " * (most - a) for c, a in zip(cells, after)], True
     if rank == 2:
         return ["" if v is None or v == "" else format(v, "") for v in values], True
-    return ["" if v is None else f"{v}".strip() for v in values], False
+    return ["" if v is None else v.strip() if type(v) is str else f"{v}".strip() for v in values], False
 
 
 def _fast(rows: list[list], headers: list[str], floatfmt: str) -> str:
@@ -99,14 +98,18 @@ def _fast(rows: list[list], headers: list[str], floatfmt: str) -> str:
     columns, header_cells = [], []
     for k, header in enumerate(headers):
         cells, numeric = _column([row[k] for row in rows], floatfmt)
-        widths = [_width(c) for c in cells]
-        width = max(max(widths), _width(header) + 2)
-        if numeric:
-            cells = [c.rjust(width - w + len(c)) for c, w in zip(cells, widths)]
-            header_cells.append(header.rjust(width - _width(header) + len(header)))
+        if "".join(cells).isascii():
+            width = max(max(map(len, cells)), _width(header) + 2)
+            cells = [c.rjust(width) for c in cells] if numeric else [c.ljust(width) for c in cells]
         else:
-            cells = [c.ljust(width - w + len(c)) for c, w in zip(cells, widths)]
-            header_cells.append(header.ljust(width - _width(header) + len(header)))
+            widths = [_width(c) for c in cells]
+            width = max(max(widths), _width(header) + 2)
+            if numeric:
+                cells = [c.rjust(width - w + len(c)) for c, w in zip(cells, widths)]
+            else:
+                cells = [c.ljust(width - w + len(c)) for c, w in zip(cells, widths)]
+        pad = width - _width(header) + len(header)
+        header_cells.append(header.rjust(pad) if numeric else header.ljust(pad))
         columns.append((cells, width))
     lines = ["  ".join(header_cells).rstrip(), "  ".join("-" * width for _, width in columns).rstrip()]
     lines += ["  ".join(cells).rstrip() for cells in zip(*(c for c, _ in columns))]

@@ -61,11 +61,10 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
     (``twin_group``: equal for rows of one physical hop; ``n_twins``; ``twin_basis``;
     ``dependent_on``: the groups whose band shares one of its saddles)."""
     from sqlalchemy import select
-    from sqlalchemy.orm import Session
 
     from descriptors.store.tables import HopRow
 
-    levels = level_aliases(db)
+    levels = level_aliases(db, counts=False)
     aliases = {a["alias"].lower(): (a["level_of_theory"], a["settings_hash"]) for a in levels}
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
     present = db.hop_columns()
@@ -85,8 +84,12 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
         statement = statement.order_by(HopRow.host, HopRow.level_of_theory, HopRow.configuration, HopRow.hop_id, HopRow.id)
     if limit is not None:
         statement = statement.limit(limit)
-    with Session(db.engine) as session:
-        rows = [{**{f: None for f in HOP_FIELDS}, **dict(zip(kept, row))} for row in session.execute(statement)]
+    with db.engine.connect() as connection:
+        result = connection.execute(statement)
+        if len(kept) == len(HOP_FIELDS):
+            rows = [dict(zip(kept, row)) for row in result]
+        else:
+            rows = [{**{f: None for f in HOP_FIELDS}, **dict(zip(kept, row))} for row in result]
     for row in rows:
         row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
     _with_comparisons(db, rows, alias_of)
@@ -152,7 +155,7 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
               "shares_band_with", "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy")
     kept = [f for f in wanted if f in present]
     with Session(db.engine) as session:
-        everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in session.execute(select(*[getattr(HopRow, f) for f in kept]))]
+        everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in session.connection().execute(select(*[getattr(HopRow, f) for f in kept]))]
         if any(r["saddle_energy"] is None for r in everything):
             energies = {}
             for cid, subject, level, settings, details in session.execute(

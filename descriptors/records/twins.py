@@ -160,15 +160,20 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
             if r.get("twin_key"):  # a keyed row may still meet an unkeyed twin from an older ingest
                 buckets.setdefault(("sites", site_pair(r.get("start"), r.get("end"))), []).append(r)
         for (kind, _), bucket in buckets.items():
-            bucket = sorted(bucket, key=lambda r: (r.get("saddle_energy") is None, r.get("saddle_energy") or 0.0))
+            keyed = [bool(r.get("twin_key")) for r in bucket]
+            if kind == "sites" and all(keyed):
+                continue  # every pair keyed: their keys decide, in their own buckets
+            order = sorted(range(len(bucket)), key=lambda k: (bucket[k].get("saddle_energy") is None, bucket[k].get("saddle_energy") or 0.0))
+            bucket, keyed = [bucket[k] for k in order], [keyed[k] for k in order]
+            saddle = [r.get("saddle_energy") for r in bucket]
             for i, a in enumerate(bucket):
+                limit = 2 * resolution(saddle[i]) if saddle[i] is not None else None
                 for j in range(i + 1, len(bucket)):  # indices, not a slice: a slice copies the rest of the bucket for every row
-                    b = bucket[j]
-                    if a.get("saddle_energy") is not None and b.get("saddle_energy") is not None:
-                        if b["saddle_energy"] - a["saddle_energy"] > 2 * resolution(a["saddle_energy"]):
-                            break
-                    if kind == "sites" and a.get("twin_key") and b.get("twin_key"):
+                    if limit is not None and saddle[j] is not None and saddle[j] - saddle[i] > limit:
+                        break
+                    if kind == "sites" and keyed[i] and keyed[j]:
                         continue  # both keyed: their keys decide
+                    b = bucket[j]
                     if find(a["id"]) == find(b["id"]):
                         continue  # already one group: a comparison adds no union (a thousand copies of one band stay linear)
                     same, why = same_hop(a, b)
@@ -196,9 +201,10 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     for members in by_partition.values():
         saddles = sorted((e, r["id"]) for r in members for e in _saddles(r))
         for i, (e, rid) in enumerate(saddles):
+            limit = resolution(e)
             for j in range(i + 1, len(saddles)):  # indices: a slice copied every later saddle for each (quadratic at 10,000 configurations)
                 e2, rid2 = saddles[j]
-                if e2 - e > resolution(e):
+                if e2 - e > limit:
                     break
                 g1, g2 = info[rid].twin_group, info[rid2].twin_group
                 if g1 != g2:
