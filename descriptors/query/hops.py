@@ -85,7 +85,7 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
     if limit is not None:
         statement = statement.limit(limit)
     with db.engine.connect() as connection:
-        result = connection.execute(statement)
+        result = connection.execute(statement).all()  # fetched at once: row by row costs a cursor call each
         if len(kept) == len(HOP_FIELDS):
             rows = [dict(zip(kept, row)) for row in result]
         else:
@@ -155,7 +155,7 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
               "shares_band_with", "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy")
     kept = [f for f in wanted if f in present]
     with Session(db.engine) as session:
-        everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in session.connection().execute(select(*[getattr(HopRow, f) for f in kept]))]
+        everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in session.connection().execute(select(*[getattr(HopRow, f) for f in kept])).all()]
         if any(r["saddle_energy"] is None for r in everything):
             energies = {}
             for cid, subject, level, settings, details in session.execute(

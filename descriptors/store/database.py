@@ -342,7 +342,7 @@ class DescriptorDatabase:
         with self.engine.connect() as connection:
             result = connection.execute(statement)
             keys = list(result.keys())
-            return [dict(zip(keys, row)) for row in result]  # plain tuples: a mapping per row costs 5x more
+            return [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
 
     # ----- reads --------------------------------------------------------------------------------
     def rows(self, table) -> list[dict]:
