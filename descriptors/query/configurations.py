@@ -143,10 +143,11 @@ class ConfigurationTable:
         return field if len(self.aliases) <= 1 else f"{field}@{self.aliases[0]}"
 
 
-def configuration_table(db, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:
-    """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row."""
+def configuration_table(db, oxygen: tuple[float, float] | None = None, long_rows: list[dict] | None = None) -> ConfigurationTable:
+    """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row.
+    ``long_rows``: this database's :func:`long_table` (at ``oxygen``), where the caller has it."""
     levels = level_aliases(db, counts=False)
-    long = _view_of(db, oxygen, levels)
+    long = _view_of(db, oxygen, levels) if long_rows is None else long_rows
     seen = {r["level"] for r in long}
     aliases = [a["alias"] for a in levels if a["alias"] in seen]
     several = len(aliases) > 1

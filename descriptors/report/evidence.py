@@ -103,7 +103,8 @@ def situation_of(rows: list[dict], formulas: dict, o_vacancy: bool = False) -> d
     """What the rows' situation holds that a validation set may not: the elements of their
     configurations (by id), whether any has an O vacancy, and their dopants."""
     return {
-        "elements": elements_of(formulas.get(r.get("configuration_id")) for r in rows if formulas.get(r.get("configuration_id"))),
+        # each formula parsed once (thousands of rows share a handful of formulas)
+        "elements": elements_of({formulas.get(r.get("configuration_id")) for r in rows if formulas.get(r.get("configuration_id"))}),
         "o_vacancy": o_vacancy or any("V_O" in str(r.get("configuration") or "") for r in rows),
         "dopants": sorted({d for r in rows for d in str(r.get("dopant") or "").split(",") if d}),
     }

@@ -146,6 +146,7 @@ def build_report(db, where: str | None = None) -> str:
     hops = query_hops(db)  # once: the feature table takes its own copies of these rows
     every_hop = [dict(h) for h in hops]
     long_rows = long_table(db)
+    every_row = [dict(r) for r in long_rows]  # the feature table's, before the rules add to them
     configurations = db.rows(ConfigurationRow)
     if where:
         keep = {r["id"] for r in query(db, where).rows}
@@ -157,7 +158,7 @@ def build_report(db, where: str | None = None) -> str:
     levels = level_aliases(db)
     barrier_level = next((r.levels[0] for r in rules if r.number in (1, 2) and r.levels), None)
     alias_of = {a["level_of_theory"]: a["alias"] for a in levels}
-    features, _ = feature_table(db, hops=every_hop)
+    features, _ = feature_table(db, hops=every_hop, long_rows=every_row)
     if where:
         features = [f for f in features if f["configuration_id"] in keep]
     baseline = baseline_model([f for f in features if f.get("level") == alias_of.get(barrier_level)] if barrier_level else [])
@@ -210,6 +211,8 @@ def build_report(db, where: str | None = None) -> str:
             "The feature table is <code>lrox export --features OUT.parquet</code>.</p>",
             _table([{"feature": n, "permutation importance (eV of MAE)": v} for n, v in baseline.importances], ["feature", "permutation importance (eV of MAE)"]),
         ]
+        if baseline.importance_text():
+            parts.append(f"<p class='muted'>{_e(baseline.importance_text())}.</p>")
     missing = [f"Rule {r.number} ({r.title}): {r.reason}." for r in rules if r.verdict == NOT_ENOUGH]
     missing += [f"Rule {r.number}, part “{p['part']}”: {p['why']} (the rule's verdict rests on its other parts)."
                 for r in rules if r.verdict != NOT_ENOUGH for p in r.parts if p["verdict"] == NOT_ENOUGH]
