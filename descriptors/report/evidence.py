@@ -64,7 +64,11 @@ def distinct_hops(rows: list[dict], value: str = "e_kra") -> list[dict]:
         groups.setdefault(r.get("twin_group") or r.get("id") or r.get("hop_id"), []).append(r)
     points = []
     for group, members in groups.items():
-        first = next((m for m in members if m.get("hop_id") == group), members[0])
+        first = members[0]
+        for m in members:
+            if m.get("hop_id") == group:
+                first = m
+                break
         values = [m[value] for m in members if m.get(value) is not None]
         point = {**first, "twin_group": group, "n_configurations": len(members),
                  "configurations": sorted({str(m.get("configuration")) for m in members})}

@@ -199,8 +199,9 @@ class DescriptorDatabase:
         MetaRow.__table__.create(self.engine, checkfirst=True)
         Base.metadata.create_all(self.engine)
         self._add_missing_hop_columns()
-        for index in CalculationRow.__table__.indexes:  # an index added since the database was made
-            index.create(self.engine, checkfirst=True)
+        for table in (CalculationRow, DescriptorRow):  # an index added since the database was made
+            for index in table.__table__.indexes:
+                index.create(self.engine, checkfirst=True)
         with Session(self.engine) as session, session.begin():
             # the version row first: in SQLite the transaction then holds the write lock while the
             # view of a version 2 database is made from its rows (no writer slips in between)

@@ -88,6 +88,8 @@ class DescriptorRow(Base):
     __tablename__ = "descriptors"
     __table_args__ = (
         UniqueConstraint("configuration_id", "name", "subject", "level_of_theory", "settings_hash", name="uq_descriptor"),
+        # the descriptors of each level counted from this index alone (lrox query levels, the report's levels)
+        Index("ix_descriptors_level_settings", "level_of_theory", "settings_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
