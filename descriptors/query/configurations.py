@@ -151,6 +151,11 @@ def configuration_table(db, oxygen: tuple[float, float] | None = None, long_rows
     seen = {r["level"] for r in long}
     aliases = [a["alias"] for a in levels if a["alias"] in seen]
     several = len(aliases) > 1
+    if not several and len({r["id"] for r in long}) == len(long):
+        # one level, one row per configuration: each row taken as it is (the common case, and 10,000 rows)
+        present = [f for f in LEVEL_FIELDS if any(r.get(f) is not None for r in long)] if aliases else []
+        kept = (*CONFIG_FIELDS, *present)
+        return ConfigurationTable([{c: r.get(c) for c in kept} for r in long], list(kept), aliases)
     rows: dict[str, dict] = {}
     for r in long:
         row = rows.get(r["id"])
