@@ -271,6 +271,7 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
     trivial_errors = {name: np.zeros(len(y)) for name in TRIVIAL}
     importance = np.zeros(x.shape[1])
     largest_fold = 0
+    lookup_keys = {column: [str(r.get(column)) for r in data] for column in TRIVIAL.values() if column is not None}
     for train, test in GroupKFold(n_splits=folds).split(x, y, groups):
         largest_fold = max(largest_fold, len(test))
         errors_fold, _, importance_fold = _fold(x, y, train, test)
@@ -281,7 +282,7 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
             if column is None:
                 predicted = np.full(len(test), fallback)
             else:
-                keys = [str(r.get(column)) for r in data]
+                keys = lookup_keys[column]
                 predicted = _lookup([keys[i] for i in train], y[train], [keys[i] for i in test], fallback)
             trivial_errors[name][test] = np.abs(predicted - y[test])
     importance /= len(y)
