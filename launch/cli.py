@@ -651,9 +651,9 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
 
         if oxygen:
             raise LroxInputError("query hops: --oxygen applies to the configuration view")
-        rows, columns = query_hops(db, where, sort), list(HOP_VIEW_FIELDS)
         shown = ["calculation_id", "configuration", "level", "start", "end", "mechanism_expected", "mechanism_observed", "n_tm",
                  "distance_to_defect", "e_kra", "barrier", "delta_e_a", "twin_group", "n_twins", "status", "flags"]
+        rows, columns = query_hops(db, where, sort, fields=None if (as_json or as_csv) else shown), list(HOP_VIEW_FIELDS)
         if any(r.get("compared_with") for r in rows):  # lrox check's levels: each beside the level it checks
             shown[shown.index("delta_e_a") + 1 : shown.index("delta_e_a") + 1] = ["compared_with", "barrier_difference"]
         if not (as_json or as_csv):  # the twin group by its representative hop's short hash (the full id in --json/--csv)

@@ -154,10 +154,11 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
         # candidates: one bucket per twin key, or per site pair where a row has none; compared
         # along the saddle energy (a sweep, not every pair)
         buckets: dict[tuple, list[dict]] = {}
+        unkeyed = any(not r.get("twin_key") for r in members)  # else every site bucket holds keyed rows only: nothing to compare there
         for r in members:
             key = ("key", r["twin_key"]) if r.get("twin_key") else ("sites", site_pair(r.get("start"), r.get("end")))
             buckets.setdefault(key, []).append(r)
-            if r.get("twin_key"):  # a keyed row may still meet an unkeyed twin from an older ingest
+            if r.get("twin_key") and unkeyed:  # a keyed row may still meet an unkeyed twin from an older ingest
                 buckets.setdefault(("sites", site_pair(r.get("start"), r.get("end"))), []).append(r)
         for (kind, _), bucket in buckets.items():
             keyed = [bool(r.get("twin_key")) for r in bucket]
@@ -185,7 +186,7 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(find(r["id"]), []).append(r)
-    representative = {root: _representative(members) for root, members in groups.items()}
+    representative = {root: _representative(members) if len(members) > 1 else str(members[0].get("hop_id")) for root, members in groups.items()}
     kinds_of: dict[str, set[str]] = {}
     for rid, why in edges:
         kinds_of.setdefault(find(rid), set()).add(why)
