@@ -32,8 +32,8 @@ def _could_be_number(text: str) -> bool:
     stripped = text.strip()
     if not stripped:
         return False
-    if stripped[0] not in "+-.0123456789" and stripped[:3].lower() not in ("inf", "nan", "+in", "-in", "+na", "-na"):
-        return False
+    if stripped[0] not in "+-." and not stripped[0].isdigit() and stripped[:3].lower() not in ("inf", "nan", "+in", "-in", "+na", "-na"):
+        return False  # float() reads other scripts' digits too (isdigit says so): those are tried
     try:
         float(text)
         return True

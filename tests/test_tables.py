@@ -15,7 +15,7 @@ TRICKY = [
     None, "", True, False, 0, 7, -12, 10**20, 0.5, -0.0, 1e20, 1e-7, 123.456789, float("nan"), float("inf"), float("-inf"),
     "li2mno3-9d1b3371e277", "Al on Mn(4g, TM layer) + V_O(8j) (1.90 Å apart)", "Li(8j) → vacant Li(4h)", "9d1b3371e277", "123e45", "1e5",
     "123", "1,000", "1,000.5", ".5", " 12 ", "  padded  ", "inf", "-inf", "NaN", "nan", "Infinity", "True", "False", "true",
-    "中文", "e\u0301", "TSH", "ok", "mechanism, n-TM", "+", "-", ".", "1_000", "0x1f", "\x1b[31mred\x1b[0m", "two\nlines", "tab\there",
+    "中文", "e\u0301", "TSH", "ok", "mechanism, n-TM", "+", "-", ".", "1_000", "0x1f", "\x1b[31mred\x1b[0m", "two\nlines", "tab\there", "١٢", "１２.５", "²",
 ]
 
 
