@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from structures.doors.text import one_line, printable, redact
 from launch.tables import table_text, tabulate
+from structures.doors.text import one_line, printable, redact
 from structures.errors import LroxInputError
 
 EXIT_USAGE = 2
