@@ -13,6 +13,7 @@ figure is a whole command in a child process (start-up included), with its peak 
     python benchmarks/scale.py --sizes 10,100 --databases 10,100 --quick   # what CI runs (no timings judged)
     python benchmarks/scale.py --postgres auto                # the databases on PostgreSQL too (a private cluster)
     python benchmarks/scale.py --postgres postgresql+psycopg://user@host/db
+    python benchmarks/scale.py --sizes "" --ingest "" --databases "" --existing sqlite:///db_10000.db   # query and report on a database kept from a run
 
 Results: one JSON line per figure in --out (default benchmarks/results_scale.jsonl), a table on
 stdout. The table in benchmarks/RESULTS.md comes from these, with date, machine and load.
@@ -302,6 +303,15 @@ def database_figures(size: int, url: str, work: Path, engine: str) -> list[dict]
         raise RuntimeError(build["stderr"])
     common = {"size": size, "database": engine}
     figures = [{**common, "step": "write (store, in batches of 500 configurations)", "seconds": round(float(build["stdout"].split()[-1]), 2), "peak_mb": build["peak_mb"]}]
+    return figures + query_figures(size, url, work, engine)
+
+
+def query_figures(size: int, url: str, work: Path, engine: str) -> list[dict]:
+    """``lrox query`` (the configuration view, ``--where``, ``--oxygen``), ``lrox query hops`` and
+    ``lrox report`` on a database of ``size`` configurations, each a whole command."""
+    env = {"PYTHONPATH": str(ROOT)}
+    common = {"size": size, "database": engine}
+    figures = []
     for step, args in (
         ("query", ["query", "--db", url]),
         ("query --where", ["query", "--db", url, "--where", "barrier < 0.6 and dopant in (Al, Nb)", "--sort", "e_vac_o"]),
@@ -383,6 +393,8 @@ def main() -> None:
     parser.add_argument("--secantusd", help="secantusd-py to start for the submission (default: .venv-secantus or $LROX_SECANTUSD)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_scale.jsonl"))
     parser.add_argument("--quick", action="store_true", help="CI: run the steps, record nothing")
+    parser.add_argument("--existing", default="", help="measure the query and report steps on these existing lrox databases (URLs, comma-separated; "
+                        "built once by --databases, e.g. kept from an earlier run) instead of building them")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     databases = [int(s) for s in args.databases.split(",") if s]
@@ -401,6 +413,8 @@ def main() -> None:
         os.chmod(work, 0o755)
         args.postgres, stop_postgres = _start_postgres(work / "pg")
     try:
+        for url in [u for u in args.existing.split(",") if u]:
+            figures += query_figures(_configurations_in(url), url, work, url.split(":")[0].split("+")[0])
         for size in sizes:
             figures += screen_figures(size, work, args.processes, mongo)
         for size in ingests:
@@ -416,6 +430,15 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _configurations_in(url: str) -> int:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from descriptors.store.database import DescriptorDatabase
+
+    db = DescriptorDatabase(url, read_only=True)
+    return db.counts()["configurations"]
 
 
 def _fresh_postgres(url: str, size: int) -> str:

@@ -14,8 +14,8 @@ import warnings
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
+from launch.tables import table_text, tabulate
 from structures.doors.text import one_line, printable, redact
 from structures.errors import LroxInputError
 
@@ -635,31 +635,33 @@ def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_pat
 @click.option("--oxygen", help="T,pO2 (K, atm): re-evaluate E_f(V_O) there as e_vac_o_tp, e.g. 1173,0.21.")
 def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
     """Configurations with every level side by side (default), the hop table, or the levels and their aliases."""
-    from descriptors.query.hops import HOP_VIEW_FIELDS, query_hops
-    from descriptors.query.configurations import parse_oxygen, query
-    from descriptors.query.levels import level_aliases
-
     if as_json and as_csv:
         raise LroxInputError("query: choose one of --json and --csv")
     _check_syntax(where)
     db = _database(db_url, read_only=True)
     if view == "levels":
+        from descriptors.query.levels import level_aliases
+
         if where or sort or oxygen:
             raise LroxInputError("query levels: takes no --where, --sort or --oxygen")
         rows, columns = level_aliases(db), ["alias", "level_of_theory", "settings_hash", "backend", "n_descriptors", "first_ingested"]
         shown = columns[:5]
     elif view == "hops":
+        from descriptors.query.hops import HOP_VIEW_FIELDS, query_hops
+
         if oxygen:
             raise LroxInputError("query hops: --oxygen applies to the configuration view")
-        rows, columns = query_hops(db, where, sort), list(HOP_VIEW_FIELDS)
         shown = ["calculation_id", "configuration", "level", "start", "end", "mechanism_expected", "mechanism_observed", "n_tm",
                  "distance_to_defect", "e_kra", "barrier", "delta_e_a", "twin_group", "n_twins", "status", "flags"]
+        rows, columns = query_hops(db, where, sort, fields=None if (as_json or as_csv) else shown), list(HOP_VIEW_FIELDS)
         if any(r.get("compared_with") for r in rows):  # lrox check's levels: each beside the level it checks
             shown[shown.index("delta_e_a") + 1 : shown.index("delta_e_a") + 1] = ["compared_with", "barrier_difference"]
         if not (as_json or as_csv):  # the twin group by its representative hop's short hash (the full id in --json/--csv)
             for row in rows:
                 row["twin_group"] = str(row.get("twin_group") or "").rsplit("-", 1)[-1]
     else:
+        from descriptors.query.configurations import parse_oxygen, query
+
         conditions = parse_oxygen(oxygen) if oxygen is not None else None
         table = query(db, where, sort, oxygen=conditions)
         rows, columns = table.rows, table.columns
@@ -681,7 +683,7 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         writer.writerows(rows)
         click.echo(buffer.getvalue().rstrip("\n"))
     else:
-        click.echo(tabulate([[r.get(c) for c in shown] for r in rows], headers=shown, floatfmt=".3f"))
+        click.echo(table_text([[r.get(c) for c in shown] for r in rows], shown, floatfmt=".3f"))
         note = "; 'lrox plot neb CALCULATION_ID OUT.png' draws a profile (a committee has none: plot a member's)"
         click.echo(f"{len(rows)} rows" + (note if view == "hops" and rows else ""))
 

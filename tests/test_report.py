@@ -353,3 +353,58 @@ def test_the_own_error_names_a_hop_beside_an_o_vacancy_for_what_it_is():
     edge = {"mechanism": "V_O-edge", "mechanism_expected": "V_O-edge", "defect": "vacancy", "nearest_defect": "V_O(4i)"}
     assert [hop_kind(r) for r in (beside, divacancy, edge)] == ["beside V_O", "divacancy TSH", "V_O-edge"]
     assert hop_kind({"mechanism": "TSH", "defect": "pristine"}) == "pristine"
+
+
+def test_permutation_importance_skips_only_what_no_tree_reads():
+    """A column no tree splits on is not predicted again, and its importance is exactly what
+    predicting its shuffled copies gives (0 up to the same rounding); the others as before."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from descriptors.report.features import _split_features, permutation_importance_batched
+
+    rng = np.random.default_rng(5)
+    x = pd.DataFrame({"slab": rng.uniform(2.2, 2.6, 60), "constant_in_training": np.zeros(60), "noise": rng.normal(size=60)})
+    y = 3.0 * (x["slab"].to_numpy() - 2.4) + rng.normal(0, 0.01, 60)
+    model = HistGradientBoostingRegressor(random_state=0, max_iter=30).fit(x, y)
+    assert 1 not in _split_features(model)  # a constant column: no split on it
+    values = x.to_numpy()
+    n, p = values.shape
+    draw = np.random.default_rng(0)
+    stacked = np.repeat(values[None, None], p * 10, axis=0).reshape(p, 10, n, p)
+    for column in range(p):
+        for repeat in range(10):
+            stacked[column, repeat, :, column] = values[draw.permutation(n), column]
+    predicted = model.predict(pd.DataFrame(np.concatenate([values, stacked.reshape(-1, p)]), columns=x.columns))
+    every_column = np.abs(predicted[n:].reshape(p, 10, n) - y).mean(axis=2).mean(axis=1) - np.abs(predicted[:n] - y).mean()
+    assert permutation_importance_batched(model, x, y).tobytes() == every_column.tobytes()
+
+
+def test_a_sampled_importance_is_said_in_the_report(tmp_path, monkeypatch):
+    """Above IMPORTANCE_SAMPLE held-out hops per fold the importance is measured on a sample, and the
+    report says so; below it, nothing is sampled and nothing is said."""
+    from pathlib import Path
+
+    import descriptors.report.features as features
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "li2mno3_design_rules.db"
+    db = DescriptorDatabase(f"sqlite:///{example}", read_only=True)
+    rows, _ = features.feature_table(db)
+    unsampled = features.baseline_model([r for r in rows if r["level"] == "7net-0"])
+    assert unsampled.mae is not None and unsampled.importance_sampled == 0 and unsampled.importance_text() == ""
+    monkeypatch.setattr(features, "IMPORTANCE_SAMPLE", 3)
+    html = build_report(db)
+    assert "Permutation importance measured on a random sample of 3 of each fold&#x27;s held-out hops" in html
+
+
+def test_the_pareto_front_is_the_pairwise_rule():
+    """Sorted instead of pairwise: the same points beaten, ties and repeated points included."""
+    import random
+
+    from descriptors.report.html import _dominated
+
+    rng = random.Random(11)
+    for _ in range(300):
+        points = [(rng.choice([0.2, 0.3, rng.random()]), rng.choice([1.0, 2.0, rng.random() * 3])) for _ in range(rng.randint(0, 40))]
+        pairwise = [any(k != j and o[0] <= p[0] and o[1] >= p[1] and o != p for k, o in enumerate(points)) for j, p in enumerate(points)]
+        assert _dominated(points) == pairwise

@@ -58,29 +58,38 @@ CONFIG_FIELDS = ("id", "host", "name", "defect", "dopant", "site", "n_atoms", "s
 FIELDS = CONFIG_FIELDS + LEVEL_FIELDS
 
 
-def long_table(db, oxygen: tuple[float, float] | None = None) -> list[dict]:
+def long_table(db, oxygen: tuple[float, float] | None = None, levels: list[dict] | None = None) -> list[dict]:
     """One row per configuration × level of theory × settings (``level``: its alias), every LEVEL_FIELD.
 
     ``oxygen`` = (T in K, pO2 in atm): ``e_vac_o_tp`` is E_f(V_O) re-evaluated there from each
-    stored O-rich value and its μ_O (E_f is linear in μ_O: nothing reruns).
+    stored O-rich value and its μ_O (E_f is linear in μ_O: nothing reruns). ``levels``: the
+    database's :func:`~descriptors.query.levels.level_aliases`, where the caller has them.
 
     The rows are the store's configuration view (kept in step with the descriptors on every
     write); a database written before it existed (schema 2) has them made from its descriptor rows
     here, by the same function (:func:`descriptors.records.view.view_rows`).
     """
-    from descriptors.physics.vacancy import reevaluate
+    fields = (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)
+    return [{f: row.get(f) for f in fields} for row in _view_of(db, oxygen, levels)]
 
-    alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in level_aliases(db)}
-    rows = db.configuration_view() if getattr(db, "has_view", False) else _view_from_rows(db)
-    out = []
-    for row in rows:
-        if oxygen is not None:  # replaced by the conditions asked for
+
+def _view_of(db, oxygen: tuple[float, float] | None, levels: list[dict] | None) -> list[dict]:
+    """The view's rows as read (every view column, the configuration's fields), each with its
+    ``id`` and its level's alias (``level``), and ``e_vac_o_tp`` at ``oxygen``."""
+    levels = level_aliases(db, counts=False) if levels is None else levels
+    alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
+    rows = db.configuration_view(with_mu=oxygen is not None) if getattr(db, "has_view", False) else _view_from_rows(db)
+    if oxygen is not None:  # replaced by the conditions asked for
+        from descriptors.physics.vacancy import delta_mu_oxygen, reevaluate
+
+        delta = delta_mu_oxygen(oxygen[0], oxygen[1])  # the same for every row
+        for row in rows:
             mu = row.get("e_vac_o_mu")
-            row["e_vac_o_tp"] = reevaluate(row["e_vac_o"], mu, temperature=oxygen[0], pressure=oxygen[1]) if mu and row["e_vac_o"] is not None else None
+            row["e_vac_o_tp"] = reevaluate(row["e_vac_o"], mu, delta=delta) if mu and row["e_vac_o"] is not None else None
+    for row in rows:
         row["id"] = row["configuration_id"]
         row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
-        out.append({f: row.get(f) for f in (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)})
-    return out
+    return rows
 
 
 def _view_from_rows(db) -> list[dict]:
@@ -134,19 +143,35 @@ class ConfigurationTable:
         return field if len(self.aliases) <= 1 else f"{field}@{self.aliases[0]}"
 
 
-def configuration_table(db, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:
-    """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row."""
-    long = long_table(db, oxygen)
-    aliases = [a["alias"] for a in level_aliases(db) if any(r["level"] == a["alias"] for r in long)]
+def configuration_table(db, oxygen: tuple[float, float] | None = None, long_rows: list[dict] | None = None) -> ConfigurationTable:
+    """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row.
+    ``long_rows``: this database's :func:`long_table` (at ``oxygen``), where the caller has it."""
+    levels = level_aliases(db, counts=False)
+    long = _view_of(db, oxygen, levels) if long_rows is None else long_rows
+    seen = {r["level"] for r in long}
+    aliases = [a["alias"] for a in levels if a["alias"] in seen]
     several = len(aliases) > 1
+    if not several and len({r["id"] for r in long}) == len(long):
+        # one level, one row per configuration: each row taken as it is (the common case, and 10,000 rows)
+        present = [f for f in LEVEL_FIELDS if any(r.get(f) is not None for r in long)] if aliases else []
+        kept = (*CONFIG_FIELDS, *present)
+        return ConfigurationTable([{c: r.get(c) for c in kept} for r in long], list(kept), aliases)
     rows: dict[str, dict] = {}
     for r in long:
-        row = rows.setdefault(r["id"], {f: r[f] for f in CONFIG_FIELDS})
-        for f in LEVEL_FIELDS:
-            row[f"{f}@{r['level']}" if several else f] = r[f]
+        row = rows.get(r["id"])
+        if row is None:
+            row = rows[r["id"]] = {f: r.get(f) for f in CONFIG_FIELDS}
+        if several:
+            level = r["level"]
+            for f in LEVEL_FIELDS:
+                row[f"{f}@{level}"] = r.get(f)
+        else:
+            for f in LEVEL_FIELDS:
+                row[f] = r.get(f)
     names = [f"{f}@{a}" if several else f for a in aliases for f in LEVEL_FIELDS]
     present = [c for c in names if any(row.get(c) is not None for row in rows.values())]
-    out = [{c: row.get(c) for c in (*CONFIG_FIELDS, *present)} for row in rows.values()]
+    kept = (*CONFIG_FIELDS, *present)
+    out = [{c: row.get(c) for c in kept} for row in rows.values()]
     return ConfigurationTable(out, [*CONFIG_FIELDS, *present], aliases)
 
 

@@ -55,21 +55,22 @@ def _condition(node, table, aliases: dict):
     return {"=": target == v, "!=": target != v, "<": target < v, "<=": target <= v, ">": target > v, ">=": target >= v}[op]
 
 
-def query_hops(db, where: str | None = None, sort: str | None = None, limit: int | None = None) -> list[dict]:
+def query_hops(db, where: str | None = None, sort: str | None = None, limit: int | None = None, fields=None) -> list[dict]:
     """Hop rows that satisfy ``where`` (filtered and sorted by the database), ``-field`` sorts descending;
     each with ``level``, the alias of its level of theory and settings, and its twin group
     (``twin_group``: equal for rows of one physical hop; ``n_twins``; ``twin_basis``;
-    ``dependent_on``: the groups whose band shares one of its saddles)."""
+    ``dependent_on``: the groups whose band shares one of its saddles). ``fields``: the hop fields
+    the caller reads (default every one; the table ``lrox query hops`` prints reads 16 of 50)."""
     from sqlalchemy import select
-    from sqlalchemy.orm import Session
 
     from descriptors.store.tables import HopRow
 
-    levels = level_aliases(db)
+    levels = level_aliases(db, counts=False)
     aliases = {a["alias"].lower(): (a["level_of_theory"], a["settings_hash"]) for a in levels}
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
     present = db.hop_columns()
-    kept = [f for f in HOP_FIELDS if f in present]  # a database written before a column: null there
+    wanted = HOP_FIELDS if fields is None else [f for f in HOP_FIELDS if f in set(fields) | _NEEDED]
+    kept = [f for f in wanted if f in present]  # a database written before a column: null there
     statement = select(*[getattr(HopRow, f) for f in kept])
     if where:
         statement = statement.where(_condition(parse_filter(where, fields=(*HOP_FIELDS, "level")), HopRow, aliases))
@@ -85,12 +86,19 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
         statement = statement.order_by(HopRow.host, HopRow.level_of_theory, HopRow.configuration, HopRow.hop_id, HopRow.id)
     if limit is not None:
         statement = statement.limit(limit)
-    with Session(db.engine) as session:
-        rows = [{**{f: None for f in HOP_FIELDS}, **dict(zip(kept, row))} for row in session.execute(statement)]
+    with db.engine.connect() as connection:
+        result = connection.execute(statement).all()  # fetched at once: row by row costs a cursor call each
+        if len(kept) == len(wanted):
+            rows = [dict(zip(kept, row)) for row in result]
+        else:
+            rows = [{**{f: None for f in wanted}, **dict(zip(kept, row))} for row in result]
     for row in rows:
         row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
     _with_comparisons(db, rows, alias_of)
     return _with_twins(db, rows, present)
+
+
+_NEEDED = {"id", "configuration_id", "hop_id", "level_of_theory", "settings_hash", "barrier"}  # what the level, twins and comparisons read
 
 
 def compared_level(level: str) -> str | None:
@@ -152,7 +160,11 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
               "shares_band_with", "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy")
     kept = [f for f in wanted if f in present]
     with Session(db.engine) as session:
-        everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in session.execute(select(*[getattr(HopRow, f) for f in kept]))]
+        found = session.connection().execute(select(*[getattr(HopRow, f) for f in kept])).all()
+        if len(kept) == len(wanted):
+            everything = [dict(zip(wanted, r)) for r in found]
+        else:
+            everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in found]
         if any(r["saddle_energy"] is None for r in everything):
             energies = {}
             for cid, subject, level, settings, details in session.execute(

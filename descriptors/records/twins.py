@@ -116,6 +116,14 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     ``shares_band_with``, ``saddle_energy``, ``second_saddle_energy``, ``initial_energy``,
     ``final_energy``; missing ones read as None)."""
     parent = {r["id"]: r["id"] for r in rows}
+    resolutions: dict[float, float] = {}
+
+    def resolution(energy: float) -> float:  # energy_resolution of one energy, each asked once
+        found = resolutions.get(energy)
+        if found is None:
+            found = resolutions[energy] = energy_resolution([energy])
+        return found
+
     edges: list[tuple[str, str]] = []  # (row id, why) of every union
     notes: dict[str, list[str]] = {r["id"]: [] for r in rows}
 
@@ -146,20 +154,27 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
         # candidates: one bucket per twin key, or per site pair where a row has none; compared
         # along the saddle energy (a sweep, not every pair)
         buckets: dict[tuple, list[dict]] = {}
+        unkeyed = any(not r.get("twin_key") for r in members)  # else every site bucket holds keyed rows only: nothing to compare there
         for r in members:
             key = ("key", r["twin_key"]) if r.get("twin_key") else ("sites", site_pair(r.get("start"), r.get("end")))
             buckets.setdefault(key, []).append(r)
-            if r.get("twin_key"):  # a keyed row may still meet an unkeyed twin from an older ingest
+            if r.get("twin_key") and unkeyed:  # a keyed row may still meet an unkeyed twin from an older ingest
                 buckets.setdefault(("sites", site_pair(r.get("start"), r.get("end"))), []).append(r)
         for (kind, _), bucket in buckets.items():
-            bucket = sorted(bucket, key=lambda r: (r.get("saddle_energy") is None, r.get("saddle_energy") or 0.0))
+            keyed = [bool(r.get("twin_key")) for r in bucket]
+            if kind == "sites" and all(keyed):
+                continue  # every pair keyed: their keys decide, in their own buckets
+            order = sorted(range(len(bucket)), key=lambda k: (bucket[k].get("saddle_energy") is None, bucket[k].get("saddle_energy") or 0.0))
+            bucket, keyed = [bucket[k] for k in order], [keyed[k] for k in order]
+            saddle = [r.get("saddle_energy") for r in bucket]
             for i, a in enumerate(bucket):
-                for b in bucket[i + 1 :]:
-                    if a.get("saddle_energy") is not None and b.get("saddle_energy") is not None:
-                        if b["saddle_energy"] - a["saddle_energy"] > 2 * energy_resolution([a["saddle_energy"]]):
-                            break
-                    if kind == "sites" and a.get("twin_key") and b.get("twin_key"):
+                limit = 2 * resolution(saddle[i]) if saddle[i] is not None else None
+                for j in range(i + 1, len(bucket)):  # indices, not a slice: a slice copies the rest of the bucket for every row
+                    if limit is not None and saddle[j] is not None and saddle[j] - saddle[i] > limit:
+                        break
+                    if kind == "sites" and keyed[i] and keyed[j]:
                         continue  # both keyed: their keys decide
+                    b = bucket[j]
                     if find(a["id"]) == find(b["id"]):
                         continue  # already one group: a comparison adds no union (a thousand copies of one band stay linear)
                     same, why = same_hop(a, b)
@@ -171,7 +186,7 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(find(r["id"]), []).append(r)
-    representative = {root: _representative(members) for root, members in groups.items()}
+    representative = {root: _representative(members) if len(members) > 1 else str(members[0].get("hop_id")) for root, members in groups.items()}
     kinds_of: dict[str, set[str]] = {}
     for rid, why in edges:
         kinds_of.setdefault(find(rid), set()).add(why)
@@ -187,8 +202,10 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
     for members in by_partition.values():
         saddles = sorted((e, r["id"]) for r in members for e in _saddles(r))
         for i, (e, rid) in enumerate(saddles):
-            for e2, rid2 in saddles[i + 1 :]:
-                if e2 - e > energy_resolution([e]):
+            limit = resolution(e)
+            for j in range(i + 1, len(saddles)):  # indices: a slice copied every later saddle for each (quadratic at 10,000 configurations)
+                e2, rid2 = saddles[j]
+                if e2 - e > limit:
                     break
                 g1, g2 = info[rid].twin_group, info[rid2].twin_group
                 if g1 != g2:

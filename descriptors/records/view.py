@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from descriptors.physics.barriers import only_mechanism_flags
 from descriptors.records.schema import DESCRIPTOR_FIELDS, LEVEL_FIELDS
 
 __all__ = ["VIEW_KEY", "view_rows"]
@@ -32,6 +31,8 @@ def view_rows(descriptors: Iterable[dict], failed: dict[tuple, int] | None = Non
     """The view's rows of these descriptor rows (each a dict of the descriptors table's columns, in
     the order they were first written); ``failed``: failed calculations per (configuration, level
     of theory, settings hash). A key with no descriptor row has no view row."""
+    from descriptors.physics.barriers import only_mechanism_flags  # here: numpy is a writer's import, not every reader's
+
     failed = failed or {}
     table: dict[tuple, dict] = {}
     for d in descriptors:

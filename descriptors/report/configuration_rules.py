@@ -206,8 +206,9 @@ def _ranked_rule(points: list[dict], field: str, sign: int, level: str, name: st
 def rule_slab_spacing(configurations: list[dict], level: str, hops: list[dict] | None = None, formulas: dict | None = None) -> RuleResult:
     """``hops``: the level's hop rows (the nearest hop of each configuration, and its twin group);
     ``formulas``: configuration formulas by id (what the validation set covers)."""
-    rows = [{**r, "slab": r.get("li_slab_spacing_near") if r.get("li_slab_spacing_near") is not None else r.get("li_slab_spacing")} for r in configurations]
-    rows = [{**r, "li_slab_spacing": r["slab"]} for r in rows if r["slab"] is not None]
+    # each configuration's id and spacing (near the defect where measured), all _nearest_points reads
+    rows = [{"id": r["id"], "li_slab_spacing": r.get("li_slab_spacing_near") if r.get("li_slab_spacing_near") is not None else r.get("li_slab_spacing")} for r in configurations]
+    rows = [r for r in rows if r["li_slab_spacing"] is not None]
     points = _nearest_points(rows, hops or [], "li_slab_spacing")
     parts, stats, errors, power = _ranked_rule(points, "li_slab_spacing", -1, level, "Li-slab spacing", formulas)
     verdict, reason = combine(parts) if parts else (NOT_ENOUGH, "no configuration has both a Li-slab spacing and a hop near its defect at this level")

@@ -64,7 +64,11 @@ def distinct_hops(rows: list[dict], value: str = "e_kra") -> list[dict]:
         groups.setdefault(r.get("twin_group") or r.get("id") or r.get("hop_id"), []).append(r)
     points = []
     for group, members in groups.items():
-        first = next((m for m in members if m.get("hop_id") == group), members[0])
+        first = members[0]
+        for m in members:
+            if m.get("hop_id") == group:
+                first = m
+                break
         values = [m[value] for m in members if m.get(value) is not None]
         point = {**first, "twin_group": group, "n_configurations": len(members),
                  "configurations": sorted({str(m.get("configuration")) for m in members})}
@@ -103,7 +107,8 @@ def situation_of(rows: list[dict], formulas: dict, o_vacancy: bool = False) -> d
     """What the rows' situation holds that a validation set may not: the elements of their
     configurations (by id), whether any has an O vacancy, and their dopants."""
     return {
-        "elements": elements_of(formulas.get(r.get("configuration_id")) for r in rows if formulas.get(r.get("configuration_id"))),
+        # each formula parsed once (thousands of rows share a handful of formulas)
+        "elements": elements_of({formulas.get(r.get("configuration_id")) for r in rows if formulas.get(r.get("configuration_id"))}),
         "o_vacancy": o_vacancy or any("V_O" in str(r.get("configuration") or "") for r in rows),
         "dopants": sorted({d for r in rows for d in str(r.get("dopant") or "").split(",") if d}),
     }

@@ -18,7 +18,6 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from descriptors.records.schema import HOP_FIELDS_ADDED
-from descriptors.records.view import view_rows
 from descriptors.store.tables import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -200,6 +199,9 @@ class DescriptorDatabase:
         MetaRow.__table__.create(self.engine, checkfirst=True)
         Base.metadata.create_all(self.engine)
         self._add_missing_hop_columns()
+        for table in (CalculationRow, DescriptorRow):  # an index added since the database was made
+            for index in table.__table__.indexes:
+                index.create(self.engine, checkfirst=True)
         with Session(self.engine) as session, session.begin():
             # the version row first: in SQLite the transaction then holds the write lock while the
             # view of a version 2 database is made from its rows (no writer slips in between)
@@ -314,6 +316,8 @@ class DescriptorDatabase:
                 .group_by(CalculationRow.configuration_id, CalculationRow.level_of_theory, CalculationRow.settings_hash)
             )
             failed.update({(c, lv, st): n for c, lv, st, n in counted})
+        from descriptors.records.view import view_rows  # here: its physics (numpy) is a writer's cost, not every reader's
+
         rows = view_rows(descriptors, failed)
         table = ConfigurationLevelRow.__table__
         stale = keys - {(r["configuration_id"], r["level_of_theory"], r["settings_hash"]) for r in rows}
@@ -329,13 +333,17 @@ class DescriptorDatabase:
         keys = session.execute(select(DescriptorRow.configuration_id, DescriptorRow.level_of_theory, DescriptorRow.settings_hash).distinct()).all()
         self._refresh_view(session, {tuple(k) for k in keys})
 
-    def configuration_view(self) -> list[dict]:
-        """Every row of the view, with its configuration's host, name, defect, dopant, site, cell."""
+    def configuration_view(self, with_mu: bool = True) -> list[dict]:
+        """Every row of the view, with its configuration's host, name, defect, dopant, site, cell
+        (``with_mu=False``: without ``e_vac_o_mu``, a JSON column only ``--oxygen`` reads)."""
         view, config = ConfigurationLevelRow.__table__, ConfigurationRow.__table__
         extra = [config.c[n] for n in ("host", "name", "defect", "dopant", "site", "n_atoms", "supercell")]
-        statement = select(view, *extra).join(config, config.c.id == view.c.configuration_id).order_by(view.c.first_descriptor, *view.primary_key.columns)
+        columns = [c for c in view.columns if with_mu or c.name != "e_vac_o_mu"]
+        statement = select(*columns, *extra).join(config, config.c.id == view.c.configuration_id).order_by(view.c.first_descriptor, *view.primary_key.columns)
         with self.engine.connect() as connection:
-            return [dict(r) for r in connection.execute(statement).mappings()]
+            result = connection.execute(statement)
+            keys = list(result.keys())
+            return [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
 
     # ----- reads --------------------------------------------------------------------------------
     def rows(self, table) -> list[dict]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from descriptors.records.schema import COUNT_FIELDS, LEVEL_FIELDS
@@ -59,6 +59,10 @@ class ConfigurationRow(Base):
 
 class CalculationRow(Base):
     __tablename__ = "calculations"
+    # the levels and when each was first ingested (descriptors.query.levels) read from this index
+    # alone, not from the rows (each holds its NEB profile and structures): made on any database a
+    # writer opens (DescriptorDatabase), so an older one has it after its next write
+    __table_args__ = (Index("ix_calculations_level_first_ingested", "level_of_theory", "settings_hash", "ingested_at", "backend"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     configuration_id: Mapped[str | None] = mapped_column(ForeignKey("configurations.id"), index=True)
@@ -84,6 +88,8 @@ class DescriptorRow(Base):
     __tablename__ = "descriptors"
     __table_args__ = (
         UniqueConstraint("configuration_id", "name", "subject", "level_of_theory", "settings_hash", name="uq_descriptor"),
+        # the descriptors of each level counted from this index alone (lrox query levels, the report's levels)
+        Index("ix_descriptors_level_settings", "level_of_theory", "settings_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
