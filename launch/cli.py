@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from structures.doors.text import one_line, printable, redact
+from structures.doors.text import printable, shown
 from structures.errors import LroxInputError
 
 EXIT_USAGE = 2
@@ -773,8 +773,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _error_text(message) -> str:
     """An error or warning as it is shown: one line, credentials masked, escapes visible (the text door)."""
-    text = printable(redact(one_line(message)), keep="")
-    return text if len(text) <= 4000 else text[:3999] + "…"
+    return shown(message, 4000)  # cut before it is redacted: two megabytes of arguments cost milliseconds
 
 
 class _PrintableStream:

@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from structures.doors.files import check_name, head, kind_of
-from structures.doors.text import redact
+from structures.doors.text import redact, redacted_head
 from structures.errors import LroxInputError
 
 __all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason"]
@@ -64,7 +64,7 @@ def safe_url(url: str) -> str:
 def reason(exc: Exception) -> str:
     """The first line of a database error, its driver's own message where there is one."""
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return redact(text[0] if text else type(exc).__name__)[:300]
+    return redacted_head(text[0] if text else type(exc).__name__, 300)
 
 
 def parse_url(url: str):
