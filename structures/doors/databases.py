@@ -119,7 +119,12 @@ def _json_value(text):
     """A JSON column's value, through the data door (a value that does not parse is a damaged database)."""
     from structures.doors.data import load_json
 
-    if not isinstance(text, str):  # PostgreSQL's driver decodes JSON itself
+    if isinstance(text, (bytes, bytearray, memoryview)):  # psycopg hands the deserializer bytes
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise LroxInputError("the database is damaged: a JSON value in it is not UTF-8 text") from None
+    if not isinstance(text, str):
         return text
     return load_json(text, "the database is damaged: a JSON value in it")
 
