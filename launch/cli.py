@@ -27,7 +27,7 @@ def _framework(host_name: str, supercell: str | None, min_distance: float | None
     from structures.hosts import load_host
     from structures.supercell import parse_supercell
 
-    host = load_host(host_name)
+    host = load_host(host_name, max_atoms=max_atoms)
     dims = parse_supercell(supercell) if supercell else None
     if dims is None and min_distance is None:
         min_distance = default_distance

@@ -316,5 +316,22 @@ def test_a_file_a_tool_configuration_names_is_judged_by_the_file_door(tmp_path, 
     assert file_set(tmp_path) == before
 
 
+
+# -- structures: a host no cell can hold is refused before its symmetry is analysed ------------------------------
+_PSEUDO_PERIODIC = "x\n1.0\n60 0 0\n0 60 0\n0 0 60\nLi\n5000\nDirect\n" + "".join(
+    f"{(i % 17) / 17:.4f} {((i // 17) % 17) / 17:.4f} {(i // 289) / 18:.4f}\n" for i in range(5000))  # spglib ran for minutes
+
+
+@pytest.mark.parametrize("command", [["enumerate", "big.vasp"], ["hops", "big.vasp"], ["run", "s.yaml", "--dry-run", "dry"]])
+def test_a_host_larger_than_any_allowed_cell_is_refused_before_symmetry_analysis(tmp_path, command):
+    from tests.conftest import MOCK_SPEC
+
+    (tmp_path / "big.vasp").write_text(_PSEUDO_PERIODIC)
+    (tmp_path / "s.yaml").write_text(Path(MOCK_SPEC).read_text().replace("host: li2mno3", "host: big.vasp"))
+    before = file_set(tmp_path)
+    refused(lrox(tmp_path, *command), "5000 atoms, more than the largest cell allowed (250")
+    assert file_set(tmp_path) == before
+
+
 from tests.test_doors import screen  # noqa: E402,F401 - the module's fixture
 
