@@ -615,6 +615,7 @@ def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_pat
     except GpawUnavailable as exc:
         raise LroxInputError(str(exc)) from None
     DescriptorDatabase.check_writable(db_url)
+    _database(db_url, read_only=True).engine.dispose()  # an lrox database that exists: a check never creates one
     db = DescriptorDatabase(db_url, create=False)
     summary = check_hops(db, selection, route=route, cell=cell, gpaw=gpaw, endpoints=endpoints, output=output, host_path=host_path,
                          echo=lambda text: click.echo(text, err=True))
@@ -817,6 +818,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:
@@ -825,6 +828,11 @@ def _main(args: list[str]) -> int:
     except OSError as exc:  # the system refused a file operation no door foresaw: still one line
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         click.echo(f"lrox: error: {_error_text((exc.strerror or str(exc)) + where)}", err=True)
+        return EXIT_USAGE
+    except SQLAlchemyError as exc:  # a database refused a statement no door foresaw: its driver's first line
+        from structures.doors.databases import reason
+
+        click.echo(f"lrox: error: {_error_text('database: ' + reason(exc))}", err=True)
         return EXIT_USAGE
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))

@@ -333,5 +333,34 @@ def test_a_host_larger_than_any_allowed_cell_is_refused_before_symmetry_analysis
     assert file_set(tmp_path) == before
 
 
+
+# -- lrox check: every --gpaw setting of its kind; a database that is not there is not made -----------------------
+@pytest.mark.parametrize(("gpaw", "message"), [
+    ("{max_atoms: 1e300}", "max_atoms '1e300' is not a whole number"),  # YAML 1.1 reads 1e300 as text: a TypeError before
+    ("{ecut: '400'}", "ecut '400' is not a finite number"),
+    ("{hubbard_u: {Mn: .nan}}", "hubbard_u {'Mn': nan} is not a mapping of elements to U values"),
+    ("{n_images: 1000000000}", "n_images 1000000000 is not a whole number from 0 to"),
+    ("{spin_polarized: 'no'}", "spin_polarized 'no' is not true or false"),
+])
+def test_gpaw_settings_of_the_wrong_kind_are_one_error(tmp_path, db_copy, gpaw, message):
+    from workflows.gpaw_calculators import GpawDftSettings
+
+    from structures.doors.data import load_yaml
+
+    with pytest.raises(LroxInputError, match=message.replace("(", r"\(").replace("{", r"\{")):
+        GpawDftSettings.from_any(load_yaml(gpaw, "--gpaw"))
+    before = file_set(db_copy.parent)
+    outcome = lrox(tmp_path, "check", f"sqlite:///{db_copy}", "--hops", "1", "--gpaw", gpaw)
+    within_bounds(outcome)
+    assert outcome.code == 2 and len(outcome.lines) == 1 and outcome.lines[0].startswith("lrox: error: "), outcome.err[-2000:]
+    assert file_set(db_copy.parent) == before and not (tmp_path / "lrox-out").exists()
+
+
+def test_check_on_a_database_that_does_not_exist_creates_none(tmp_path):
+    before = file_set(tmp_path)
+    refused(lrox(tmp_path, "check", f"sqlite:///{tmp_path / 'none.db'}", "--hops", "1"), "no database at")
+    assert file_set(tmp_path) == before
+
+
 from tests.test_doors import screen  # noqa: E402,F401 - the module's fixture
 
