@@ -67,6 +67,16 @@ class _Path(click.Path):
         return super().convert(value, param, ctx)
 
 
+class _OutputFolder(_Path):
+    """A folder lrox creates or writes into: its name passes the output door too (no newline, no escape)."""
+
+    def convert(self, value, param, ctx):
+        from structures.doors.files import output_name
+
+        output_name(value, param.opts[0] if param is not None and param.param_type_name == "option" else "folder")
+        return super().convert(value, param, ctx)
+
+
 supercell_option = click.option("--supercell", help="Multiples of the conventional cell, e.g. 2x1x2.")
 distance_option = click.option(
     "--min-image-distance", "min_distance", type=float, callback=_number(0.0, 100.0, True), help="Smallest allowed distance (Å) between a defect and its image (default 8)."
@@ -104,7 +114,7 @@ def hosts_command() -> None:
     help="Pair kinds: comma-separated from dopant-vacancy, dopant-dopant, vacancy-vacancy.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--write-dir", type=_Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
+@click.option("--write-dir", type=_OutputFolder(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
 def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacancies, pair_cutoff, pair_kinds, as_json, write_dir):
     """Symmetry-distinct dopant / vacancy configurations of HOST (a built-in name or a CIF/POSCAR)."""
     from structures.configurations import PairKind, enumerate_configurations
@@ -281,7 +291,7 @@ def _apply_options(spec, processes: int | None, limit_configurations: int | None
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock", "gpaw"]), help="Override the spec's backend.")
-@click.option("--dry-run", "dry_run_dir", type=_Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
+@click.option("--dry-run", "dry_run_dir", type=_OutputFolder(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
@@ -599,7 +609,7 @@ def ingest_command(path, db_url, job_store, project):
 @click.option("--endpoints", type=click.Choice(["gpaw", "ml"]), default="gpaw", show_default=True, help="single-points: GPAW-relaxed end points, or the ML ones (named in the level).")
 @click.option("--gpaw", "gpaw_yaml", help="GPAW settings as YAML/JSON text, e.g. '{mode: pw, ecut: 400, kspacing: 1.0}' (workflows.gpaw_calculators.GpawDftSettings).")
 @click.option("--host", "host_path", type=_Path(dir_okay=False), help="The host's structure file, where the database's host is not built in.")
-@click.option("--output", "output", type=_Path(file_okay=False), default="lrox-out/check", show_default=True, help="Folder of finished calculations (reused by the next run).")
+@click.option("--output", "output", type=_OutputFolder(file_okay=False), default="lrox-out/check", show_default=True, help="Folder of finished calculations (reused by the next run).")
 def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_path, output):
     """Re-evaluate ML hops of a database with GPAW in a smaller cell; results stored on the same hop ids as their own levels."""
     from descriptors.store.database import DescriptorDatabase, safe_url

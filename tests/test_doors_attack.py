@@ -362,5 +362,23 @@ def test_check_on_a_database_that_does_not_exist_creates_none(tmp_path):
     assert file_set(tmp_path) == before
 
 
+
+# -- outputs: a folder lrox creates has a name without control characters, as a file has ------------------------
+@pytest.mark.parametrize(("args", "option"), [
+    (["enumerate", "li2mno3", "--write-dir", "a\nb"], "--write-dir"),
+    (["run", "{spec}", "--dry-run", "d\x1b[2Jx"], "--dry-run"),
+    (["check", "sqlite:///x.db", "--hops", "1", "--output", "o\u202eut"], "--output"),
+    (["run", "s.yaml", "--db", "sqlite:///{folder}/n.db"], "spec 'output'"),
+])
+def test_a_folder_lrox_creates_has_no_control_character_in_its_name(tmp_path, args, option):
+    from tests.conftest import MOCK_SPEC
+
+    (tmp_path / "s.yaml").write_text(Path(MOCK_SPEC).read_text() + 'output: "o\\e[2Jx"\n')
+    before = file_set(tmp_path)
+    outcome = lrox(tmp_path, *[a.format(spec=MOCK_SPEC, folder=tmp_path) for a in args])
+    refused(outcome, f"{option}: the name")
+    assert "holds a control character" in outcome.lines[0] and file_set(tmp_path) == before
+
+
 from tests.test_doors import screen  # noqa: E402,F401 - the module's fixture
 
