@@ -380,5 +380,20 @@ def test_a_folder_lrox_creates_has_no_control_character_in_its_name(tmp_path, ar
     assert "holds a control character" in outcome.lines[0] and file_set(tmp_path) == before
 
 
+
+# -- tools: every MongoDB store a file describes is reached within lrox's timeout, whatever the file asks ----------
+@pytest.mark.parametrize("store", [
+    "{type: MongoURIStore, uri: 'mongodb://u:hunter2@127.0.0.1:1/x', collection_name: c, database: d}",  # pymongo's 30 s before
+    "{type: MongoURIStore, uri: 'mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=900000', collection_name: c, database: d}",
+    "{type: GridFSStore, database: d, collection_name: c, host: 127.0.0.1, port: 1, mongoclient_kwargs: {serverSelectionTimeoutMS: 900000}}",
+])
+def test_a_job_store_is_reached_within_lrox_s_timeout_whatever_the_file_asks(tmp_path, store):
+    (tmp_path / "js.yaml").write_text(f"docs_store: {store}\n")
+    before = file_set(tmp_path)
+    outcome = lrox(tmp_path, "ingest", "--job-store", "js.yaml", "--db", f"sqlite:///{tmp_path / 'new.db'}")
+    refused(outcome, "Timeout: 5.0s")
+    assert "hunter2" not in outcome.err and file_set(tmp_path) == before
+
+
 from tests.test_doors import screen  # noqa: E402,F401 - the module's fixture
 
