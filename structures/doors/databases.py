@@ -310,6 +310,9 @@ def _checked_type(base, kind: str, accepts):
         impl = base
         cache_ok = True
 
+        def coerce_compared_value(self, op, value):  # a value compared with the column is typed as before (n_tm < 1.5 stays 1.5)
+            return self.impl_instance.coerce_compared_value(op, value)
+
         def result_processor(self, dialect, coltype):
             inner = super().result_processor(dialect, coltype)
 
