@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import time
-import warnings
-from dataclasses import asdict
 
 
 def main() -> None:
@@ -31,29 +29,13 @@ def main() -> None:
     parser.add_argument("--ecut", type=float, default=400.0)
     parser.add_argument("--modes", default="pw,lcao")
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    warnings.simplefilter("ignore")
-    import torch
-
-    torch.set_num_threads(1)
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from structures import DefectFramework, enumerate_hops, load_host
-    from structures.configurations import configuration_from_defects
-    from structures.hosts import Host
+    from benchmarks.gpaw_seeding import licoo2_hop_and_ml_band
     from workflows.gpaw_calculators import GpawImageFactory, backend_settings, dft_settings, scf_iterations
-    from workflows.jobs import hop_neb, relax_structure
-    from workflows.spec import MlipSettings
 
-    base = load_host("licoo2")
-    host = Host("licoo2_prim", base.structure.get_primitive_structure(), "LiCoO2 primitive cell")
-    framework = DefectFramework.from_host(host, (2, 2, 1))
-    config = configuration_from_defects(framework, [])
-    hop = enumerate_hops(framework, config)[0]
-    ml = {**asdict(MlipSettings()), "n_images": args.images}
-    relaxed = relax_structure(config.structure, "mlip", ml, "host", config.id)
-    band = hop_neb(relaxed, host, [2, 2, 1], config, hop, "mlip", ml, "ml band")
-    assert band.status.value == "success", band.reason
+    framework, _, hop, _, band = licoo2_hop_and_ml_band((2, 2, 1), args.images)
+    host, ml = framework.host, band.provenance.settings
     images = band.images
     ml_barrier = max(band.energies) - band.energies[0]
     print(f"# {host.name} 2x2x1, {len(images[0])} atoms, hop {hop.start_label} -> {hop.end_label} ({hop.length:.2f} Å); "

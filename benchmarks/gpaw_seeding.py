@@ -27,12 +27,10 @@ from dataclasses import asdict
 TINY_GPAW = {"mode": "lcao", "basis": "sz(dzp)", "kspacing": 5.0, "magnetic_order": "nonmagnetic", "relax_fmax": 0.1}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=3)
-    parser.add_argument("--fmax", type=float, default=0.1, help="eV/Å, both bands")
-    parser.add_argument("--gpaw", default=None, help="GPAW settings (JSON), over the tiny defaults")
-    args = parser.parse_args()
+def licoo2_hop_and_ml_band(dims: tuple[int, int, int], n_images: int):
+    """LiCoO2's primitive cell in ``dims``, its first Li hop, and that hop's converged band on lrox's
+    default ML model (one torch thread): what the GPAW benchmarks seed from and evaluate on.
+    Returns (framework, configuration, hop, relaxed host document, band document)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.simplefilter("ignore")
     import torch
@@ -41,26 +39,37 @@ def main() -> None:
     from structures import DefectFramework, enumerate_hops, load_host
     from structures.configurations import configuration_from_defects
     from structures.hosts import Host
+    from workflows.jobs import hop_neb, relax_structure
+    from workflows.spec import MlipSettings
+
+    host = Host("licoo2_prim", load_host("licoo2").structure.get_primitive_structure(), "LiCoO2 primitive cell")
+    framework = DefectFramework.from_host(host, dims)
+    config = configuration_from_defects(framework, [])
+    hop = enumerate_hops(framework, config)[0]
+    ml = {**asdict(MlipSettings()), "n_images": n_images}
+    relaxed = relax_structure(config.structure, "mlip", ml, "host", config.id)
+    band = hop_neb(relaxed, host, list(dims), config, hop, "mlip", ml, "ml band")
+    assert band.status.value == "success", band.reason
+    return framework, config, hop, relaxed, band
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--fmax", type=float, default=0.1, help="eV/Å, both bands")
+    parser.add_argument("--gpaw", default=None, help="GPAW settings (JSON), over the tiny defaults")
+    args = parser.parse_args()
     from structures.hops import interpolate_hop, seeded_band
     from workflows.engine import run_neb
     from workflows.gpaw_calculators import GpawImageFactory, backend_settings, dft_settings
-    from workflows.jobs import hop_neb, relax_structure, relaxed_endpoints
-    from workflows.spec import MlipSettings
-
-    base = load_host("licoo2")
-    host = Host("licoo2_prim", base.structure.get_primitive_structure(), "LiCoO2 primitive cell")
-    framework = DefectFramework.from_host(host, (2, 1, 1))
-    config = configuration_from_defects(framework, [])
-    hop = enumerate_hops(framework, config)[0]
-    ml = {**asdict(MlipSettings()), "n_images": args.images}
-    gpaw = backend_settings({**TINY_GPAW, **json.loads(args.gpaw or "{}")})
-    print(f"# {host.name} 2x1x1 ({len(config.structure)} atoms), hop {hop.start_label} -> {hop.end_label}; screen model {ml['model']}; "
-          f"GPAW {gpaw['mode']} {gpaw.get('basis', '')} kspacing {gpaw['kspacing']}; {args.images} images, fmax {args.fmax} eV/Å", flush=True)
+    from workflows.jobs import relaxed_endpoints
 
     t = time.perf_counter()
-    relaxed = relax_structure(config.structure, "mlip", ml, "host", config.id)
-    band = hop_neb(relaxed, host, [2, 1, 1], config, hop, "mlip", ml, "ml band")
-    assert band.status.value == "success", band.reason
+    framework, config, hop, relaxed, band = licoo2_hop_and_ml_band((2, 1, 1), args.images)
+    host = framework.host
+    gpaw = backend_settings({**TINY_GPAW, **json.loads(args.gpaw or "{}")})
+    print(f"# {host.name} 2x1x1 ({len(config.structure)} atoms), hop {hop.start_label} -> {hop.end_label}; screen model {band.provenance.settings['model']}; "
+          f"GPAW {gpaw['mode']} {gpaw.get('basis', '')} kspacing {gpaw['kspacing']}; {args.images} images, fmax {args.fmax} eV/Å", flush=True)
     print(f"ML band: {band.force_calls} force calls, barrier {max(band.energies) - band.energies[0]:.3f} eV, {time.perf_counter() - t:.0f} s", flush=True)
 
     t = time.perf_counter()
