@@ -46,14 +46,24 @@ __all__ = [
 ]
 
 
+def _hops_by_level(hops: list[dict]) -> dict[str, list[dict]]:
+    by_level: dict[str, list[dict]] = {}
+    for h in hops:
+        by_level.setdefault(h["level"], []).append(h)
+    return by_level
+
+
+def _judged_level(by_level: dict[str, list[dict]]) -> str | None:
+    """The barrier level the verdicts use: the one with the most usable hops."""
+    return max(by_level, key=lambda a: len(usable_hops(by_level[a])), default=None)
+
+
 def evaluate_rules(hops: list[dict], long_rows: list[dict], configurations: list[dict] | None = None) -> list[RuleResult]:
     """Every rule on the database's rows, at the barrier level with the most usable hops (and, for
     rule 5, the electronic level with the most O 2p centres). ``configurations``: the configurations
     table's rows (formulas for what the validation set covers; summaries for a dopant's valence)."""
-    by_level: dict[str, list[dict]] = {}
-    for h in hops:
-        by_level.setdefault(h["level"], []).append(h)
-    barrier_level = max(by_level, key=lambda a: len(usable_hops(by_level[a])), default=None)
+    by_level = _hops_by_level(hops)
+    barrier_level = _judged_level(by_level)
     level_hops = by_level.get(barrier_level, [])
     rows_of: dict[str, list[dict]] = {}
     for r in long_rows:
@@ -82,11 +92,9 @@ def vacancy_rule_at_other_levels(hops: list[dict], configurations: list[dict] | 
     an O vacancy: a DFT check (``lrox check``) of the ML screen's vacancy hops is judged on its own,
     beside the ML verdict, never pooled with it. ``judged_level``: the level alias of the verdicts
     (default: the level with the most usable hops, as :func:`evaluate_rules` picks it)."""
-    by_level: dict[str, list[dict]] = {}
-    for h in hops:
-        by_level.setdefault(h["level"], []).append(h)
+    by_level = _hops_by_level(hops)
     if judged_level is None:
-        judged_level = max(by_level, key=lambda a: len(usable_hops(by_level[a])), default=None)
+        judged_level = _judged_level(by_level)
     formulas = {c["id"]: c.get("formula") for c in configurations or [] if c.get("formula")}
     names = {c["id"]: c.get("name") for c in configurations or []}
     from descriptors.report.evidence import OWN_ERRORS
