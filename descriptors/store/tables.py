@@ -19,8 +19,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from structures.doors.databases import column_types
+
+# SQLAlchemy's types (the same DDL), each value read back checked by the database door: a damaged
+# database (text in a number column, JSON that does not parse) is one error, never a wrong number
+_TYPES = column_types()
+JSON, Boolean, DateTime, Float, Integer, String, Text = (_TYPES[k] for k in ("JSON", "Boolean", "DateTime", "Float", "Integer", "String", "Text"))
 
 from descriptors.records.schema import COUNT_FIELDS, LEVEL_FIELDS
 
@@ -35,7 +42,7 @@ READABLE_VERSIONS = ("2", "3")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict: JSON, list: JSON}
+    type_annotation_map = {dict: JSON, list: JSON, str: String, int: Integer, float: Float, bool: Boolean, datetime: DateTime}
 
 
 class ConfigurationRow(Base):

@@ -7,7 +7,8 @@
   refused before it is parsed (40 MB of ``[],`` would otherwise build 1.3 GiB of empty lists).
 * :func:`load_yaml`: YAML through a safe loader (plain data only: no tags that build objects), with
   anchors and aliases refused before anything expands (a billion-laughs file costs its own size),
-  nesting bounded; libyaml parses where it is installed.
+  nesting bounded, every mapping key text (as in JSON: ``1:``, ``null:`` or ``no:`` is refused, never
+  read as a number, None or False); libyaml parses where it is installed.
 * :func:`decode_msonable`: what monty's ``MontyDecoder`` does, for an allow-list only: lrox's own
   classes and pymatgen's structure and electronic-structure classes (each resolved and checked to be
   a data class defined there before anything is decoded), numpy arrays, dates and UUIDs. A file that
@@ -104,7 +105,7 @@ def load_yaml(text: str, what: str):
                     raise LroxInputError(f"{what} is nested more than {MAX_NESTING} levels deep")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader; aliases already refused
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader; aliases already refused
     except LroxInputError:
         raise
     except yaml.YAMLError as exc:
@@ -113,6 +114,29 @@ def load_yaml(text: str, what: str):
         raise LroxInputError(f"{what} is not valid YAML{where}") from None
     except (RecursionError, ValueError) as exc:  # ValueError: an integer longer than Python converts
         raise LroxInputError(f"{what} is not valid YAML ({type(exc).__name__})") from None
+    _check_text_keys(data, what)
+    return data
+
+
+def _check_text_keys(data, what: str) -> None:
+    """Every mapping key is text, as in JSON: YAML reads ``1:``, ``null:``, ``no:`` or a date as a
+    number, None, False or a date, which no lrox setting is named by (and which code that sorts or
+    joins keys cannot compare with text)."""
+    from structures.doors.text import shown
+
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            bad = next((key for key in node if not isinstance(key, str)), _NO_KEY)
+            if bad is not _NO_KEY:
+                raise LroxInputError(f"{what}: the key {shown(repr(bad), 40)} is not text (YAML reads it as {type(bad).__name__}); quote it")
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+
+
+_NO_KEY = object()
 
 
 # modules whose classes a file may name: lrox's own domain objects and pymatgen's

@@ -24,6 +24,12 @@ full disk), so a failed first ingest leaves nothing behind.
 
 :func:`require_tables` refuses a foreign database by its tables and their columns, not by a single
 marker table: a file with an ``lrox_meta`` table and nothing else is not lrox's.
+
+Every value read back is of its column's kind (:func:`column_types`, the types lrox's tables are
+declared with): SQLite keeps whatever a damaged or hand-edited file holds (text in a number column,
+JSON that does not parse, a date that is no date, an infinity), and such a value is one error line
+naming the database as damaged, never a TypeError deep in a report or a number that is not one.
+JSON columns are decoded by the data door (nesting and memory bounded), never by ``json.loads``.
 """
 
 from __future__ import annotations
@@ -35,10 +41,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from structures.doors.files import check_name, head, kind_of
-from structures.doors.text import redact
+from structures.doors.text import redact, redacted_head
 from structures.errors import LroxInputError
 
-__all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason"]
+__all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason", "column_types"]
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -64,7 +70,7 @@ def safe_url(url: str) -> str:
 def reason(exc: Exception) -> str:
     """The first line of a database error, its driver's own message where there is one."""
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return redact(text[0] if text else type(exc).__name__)[:300]
+    return redacted_head(text[0] if text else type(exc).__name__, 300)
 
 
 def parse_url(url: str):
@@ -109,14 +115,28 @@ def _pragmas(engine, read_only: bool) -> None:
         cursor.close()
 
 
+def _json_value(text):
+    """A JSON column's value, through the data door (a value that does not parse is a damaged database)."""
+    from structures.doors.data import load_json
+
+    if isinstance(text, (bytes, bytearray, memoryview)):  # psycopg hands the deserializer bytes
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise LroxInputError("the database is damaged: a JSON value in it is not UTF-8 text") from None
+    if not isinstance(text, str):
+        return text
+    return load_json(text, "the database is damaged: a JSON value in it")
+
+
 def _sqlite_engine(path: Path | None, connect):
     from sqlalchemy import create_engine
     from sqlalchemy.engine import URL
     from sqlalchemy.pool import StaticPool
 
     if path is None:  # in memory: one connection, shared
-        return create_engine("sqlite://", creator=connect, poolclass=StaticPool)
-    return create_engine(URL.create("sqlite", database=str(path)), creator=connect)
+        return create_engine("sqlite://", creator=connect, poolclass=StaticPool, json_deserializer=_json_value)
+    return create_engine(URL.create("sqlite", database=str(path)), creator=connect, json_deserializer=_json_value)
 
 
 def _postgres_engine(parsed, read_only: bool):
@@ -126,7 +146,7 @@ def _postgres_engine(parsed, read_only: bool):
     if read_only:
         options["options"] = "-c default_transaction_read_only=on"
     try:
-        return create_engine(parsed, pool_pre_ping=True, connect_args=options)
+        return create_engine(parsed, pool_pre_ping=True, connect_args=options, json_deserializer=_json_value)
     except ImportError:  # pragma: no cover - depends on the install
         raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
 
@@ -271,3 +291,68 @@ def require_tables(engine, expected: dict[str, set[str]], url: str, marker: str)
     except SQLAlchemyError as exc:
         raise LroxInputError(f"cannot open the database at {safe_url(url)}: {reason(exc)}") from None
     return tables
+
+
+# ----- values read back: each of its column's kind ---------------------------------------------------
+def _damaged(value, kind: str) -> LroxInputError:
+    from structures.doors.text import shown
+
+    return LroxInputError(
+        f"the database is damaged: a {kind} column holds {shown(repr(value), 40)} ({type(value).__name__}); lrox reads no such value"
+    )
+
+
+def _checked_type(base, kind: str, accepts):
+    """``base`` (a SQLAlchemy type) whose values read back are checked by ``accepts`` (None passes)."""
+    from sqlalchemy.types import TypeDecorator
+
+    class Checked(TypeDecorator):
+        impl = base
+        cache_ok = True
+
+        def coerce_compared_value(self, op, value):  # a value compared with the column is typed as before (n_tm < 1.5 stays 1.5)
+            return self.impl_instance.coerce_compared_value(op, value)
+
+        def result_processor(self, dialect, coltype):
+            inner = super().result_processor(dialect, coltype)
+
+            def process(value):
+                if value is None:
+                    return None
+                raw = value
+                if inner is not None:
+                    try:
+                        value = inner(value)
+                    except LroxInputError:
+                        raise
+                    except (ValueError, TypeError, OverflowError, AttributeError):  # a date that is no date...
+                        raise _damaged(raw, kind) from None
+                if value is not None and not accepts(value):
+                    raise _damaged(raw, kind)
+                return value
+
+            return process
+
+    Checked.__name__ = Checked.__qualname__ = f"Checked{base.__name__}"
+    return Checked
+
+
+def column_types() -> dict:
+    """The column types lrox's tables are declared with: SQLAlchemy's, each value read back checked."""
+    import datetime
+    import math
+
+    from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    return {
+        "JSON": _checked_type(JSON, "JSON", lambda value: True),
+        "Float": _checked_type(Float, "number", number),
+        "Integer": _checked_type(Integer, "whole-number", lambda value: isinstance(value, int) and not isinstance(value, bool)),
+        "String": _checked_type(String, "text", lambda value: isinstance(value, str)),
+        "Text": _checked_type(Text, "text", lambda value: isinstance(value, str)),
+        "DateTime": _checked_type(DateTime, "date", lambda value: isinstance(value, datetime.datetime)),
+        "Boolean": _checked_type(Boolean, "true/false", lambda value: isinstance(value, bool)),
+    }
