@@ -276,9 +276,12 @@ def test_an_id_prefix_matches_ids_that_start_with_it_never_a_like_pattern(tmp_pa
 DAMAGE = {
     "text in a number column": ("update descriptors set value = 'abc' where name = 'barrier'; update configuration_levels set barrier = 'abc';"
                                 "update hops set barrier = 'abc'", "a number column holds 'abc'"),
-    "JSON that does not parse": ("update calculations set data = '{not json'; update configuration_levels set e_vac_o_mu = '{{'", "not valid JSON"),
     "an infinity": ("update configuration_levels set barrier = 9e999; update descriptors set value = 9e999 where name = 'barrier';"
                     "update hops set barrier = 9e999", "holds inf"),
+    # the fourth sweep: numbers no writer stores (a report drew 1.7e308 and died in matplotlib), text as a float's name
+    "a number beyond any lrox writes": ("update configuration_levels set barrier = 1.7e308, delta_e_vac_o = 1.7e308; update hops set barrier = 1.7e308, e_kra = 1.7e308;"
+                                        "update descriptors set value = 1.7e308 where name = 'barrier'", "holds 1.7e+308"),
+    "NaN as text": ("update configuration_levels set barrier = 'NaN'; update hops set barrier = 'NaN'", "a number column holds 'NaN'"),
 }
 
 
@@ -292,6 +295,196 @@ def test_a_damaged_value_in_a_database_is_one_error_never_a_traceback_or_a_numbe
     before, here = file_set(db_copy.parent), file_set(tmp_path)
     refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
     assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+
+
+def _neb_id(db: Path) -> str:
+    with sqlite3.connect(db) as connection:
+        (found,) = connection.execute("select id from calculations where kind = 'neb' and status = 'success' order by id limit 1").fetchone()
+    connection.close()
+    return found[:12]
+
+
+_UNPARSEABLE_JSON = "update calculations set data = '{not json'; update configuration_levels set e_vac_o_mu = '{{'"
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["query", "--oxygen", "1173,0.21"], "not valid JSON"),  # reads e_vac_o_mu
+    (["plot", "neb", "NEB", "p.png"], "not valid JSON"),  # reads the band's data
+])
+def test_json_that_does_not_parse_is_refused_by_every_command_that_reads_it(tmp_path, db_copy, command, message):
+    command = [_neb_id(db_copy) if part == "NEB" else part for part in command]
+    with sqlite3.connect(db_copy) as connection:
+        connection.executescript(_UNPARSEABLE_JSON)
+    connection.close()
+    before, here = file_set(db_copy.parent), file_set(tmp_path)
+    refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
+    assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+
+
+def _answer(outcome, folder: Path, written: str | None) -> tuple:
+    """What a command answered: its output, and the file it wrote (a report without the line that
+    names its database and the minute it was written; a parquet file as its table)."""
+    import re
+
+    if written is None:
+        return outcome.out, None
+    path = folder / written
+    if written.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return outcome.out, pq.read_table(path).to_pylist()
+    return outcome.out, re.sub(r"<p class='muted'>database [^<]*</p>", "", path.read_text())
+
+
+@pytest.mark.parametrize(("command", "written"), [
+    (["query"], None), (["query", "--sort", "-barrier", "--json"], None), (["report", "r.html"], "r.html"),
+    (["export", "--features", "f.parquet"], "f.parquet"),
+])
+def test_json_a_command_does_not_read_cannot_change_its_answer(tmp_path, db_copy, command, written):
+    """Since the configuration view is read without its JSON column (issue 32), ``lrox query``,
+    ``report`` and ``export`` read neither damaged column above: they answer as on the undamaged
+    database, the same figures, never a number made from the damaged value."""
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "damaged").mkdir()
+    clean = lrox(tmp_path / "clean", *command, "--db", f"sqlite:///{db_copy}")
+    assert clean.code == 0, clean.err[-2000:]
+    with sqlite3.connect(db_copy) as connection:
+        connection.executescript(_UNPARSEABLE_JSON)
+    connection.close()
+    before = file_set(db_copy.parent)
+    damaged = lrox(tmp_path / "damaged", *command, "--db", f"sqlite:///{db_copy}")
+    assert damaged.code == 0, damaged.err[-2000:]
+    within_bounds(damaged)
+    assert _answer(damaged, tmp_path / "damaged", written) == _answer(clean, tmp_path / "clean", written)
+    assert file_set(db_copy.parent) == before
+
+
+# the fourth sweep: values of the right SQL type that are not what lrox stores, each through the command that reads it
+_NO_SADDLE_COLUMNS = "update hops set saddle_energy = null"  # an older database: twins read each barrier's stored band
+WRONG_KIND = {
+    "a list where a chemical potential is stored": (
+        "update configuration_levels set e_vac_o_mu = '[1, 2]' where e_vac_o_mu is not null", ["query", "--oxygen", "1173,0.21"], "(the value is not an object)"),
+    "text where a chemical potential's number is": (
+        "update configuration_levels set e_vac_o_mu = json_set(e_vac_o_mu, '$.delta', 'abc') where e_vac_o_mu is not null",
+        ["query", "--oxygen", "1173,0.21"], "chemical potential is not what lrox writes (delta is not a number)"),
+    "an exponent no float holds inside a stored object": (  # was read as inf: e_vac_o_tp printed -inf
+        "update configuration_levels set e_vac_o_mu = json_set(e_vac_o_mu, '$.delta', json('1e999')) where e_vac_o_mu is not null",
+        ["query", "--oxygen", "1173,0.21"], "holds the number 1e999, which is not finite"),
+    "NaN inside a stored object": (
+        "update configuration_levels set e_vac_o_mu = replace(json_set(e_vac_o_mu, '$.delta', 'x-nan'), '\"x-nan\"', 'NaN') where e_vac_o_mu is not null",
+        ["query", "--oxygen", "1173,0.21"], "holds the number NaN"),
+    "a list where a band's details are stored (query hops)": (
+        f"update descriptors set details = '[1]' where name = 'barrier'; {_NO_SADDLE_COLUMNS}", ["query", "hops"], "(the value is not an object)"),
+    "a list where a band's details are stored (report)": (
+        f"update descriptors set details = '[1]' where name = 'barrier'; {_NO_SADDLE_COLUMNS}", ["report", "r.html"], "(the value is not an object)"),
+    "text in a band's stored energies": (
+        f"update descriptors set details = json_set(details, '$.energies[1]', 'x') where name = 'barrier'; {_NO_SADDLE_COLUMNS}",
+        ["export", "--features", "f.parquet"], "descriptor's details is not what lrox writes (energies is not a band's energies"),
+    "a band's reaction coordinate that does not increase": (
+        "update calculations set data = json_set(data, '$.r', json('[0, 0, 0, 0, 0, 0, 0]')) where kind = 'neb'", ["plot", "neb", "NEB", "p.png"],
+        "stored band is not a band ("),
+    "a list where a calculation's data is stored": ("update calculations set data = '[1, 2]'", ["plot", "neb", "NEB", "p.png"], "(the value is not an object)"),
+    "text in true/false column": (  # SQLAlchemy read any value as bool(value): 'no' was True
+        "update hops set converged = 'no'", ["query", "hops", "--json"], "a true/false column holds 'no'"),
+    "a 64-bit count": ("update hops set n_tm = 9223372036854775807", ["query", "hops"], "a whole-number column holds 9223372036854775807"),
+    "a count beyond 64 bits (stored as a float)": ("update hops set n_tm = '99999999999999999999999'", ["report", "r.html"], "a whole-number column holds 1e+23"),
+    "text that is not UTF-8": ("update configurations set name = cast(x'c3' as text)", ["query"], "Could not decode to UTF-8"),
+    "a blob where JSON is stored": ("update calculations set data = x'fffe'", ["plot", "neb", "NEB", "p.png"], "is not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("damage", list(WRONG_KIND))
+def test_a_stored_value_of_the_wrong_kind_is_one_error_where_it_is_read(tmp_path, db_copy, damage):
+    sql, command, message = WRONG_KIND[damage]
+    command = [_neb_id(db_copy) if part == "NEB" else part for part in command]
+    with sqlite3.connect(db_copy) as connection:
+        connection.executescript(sql)
+    connection.close()
+    before, here = file_set(db_copy.parent), file_set(tmp_path)
+    refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
+    assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+
+
+def _example_in(url: str):
+    """The committed example's rows written into the database at ``url`` through the store's own write."""
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow, HopRow
+
+    example = DescriptorDatabase(f"sqlite:///{Path(__file__).resolve().parents[1] / 'examples' / 'li2mno3_design_rules.db'}", read_only=True)
+    configurations, calculations, descriptors, hops = (example.rows(t) for t in (ConfigurationRow, CalculationRow, DescriptorRow, HopRow))
+    for row in descriptors:
+        row.pop("id")
+    for row in calculations:
+        row.pop("ingested_at")
+    DescriptorDatabase(url).write(configurations, calculations, descriptors, hops)
+    example.engine.dispose()
+
+
+def _read_hops(db):
+    from descriptors.query.hops import query_hops
+
+    return query_hops(db)
+
+
+def _read_view(db):
+    return db.configuration_view(with_mu=False)
+
+
+def _read_at_oxygen(db):
+    from descriptors.query.configurations import long_table
+
+    return long_table(db, oxygen=(1173.0, 0.21))
+
+
+def _read_largest_barrier(db):  # an aggregate of a column is typed as the column
+    from sqlalchemy import func, select
+
+    from descriptors.store.tables import HopRow
+
+    with db.engine.connect() as connection:
+        return connection.execute(select(func.max(HopRow.barrier))).scalar()
+
+
+def _read_a_band(db):
+    from sqlalchemy import select
+
+    from descriptors.store.tables import CalculationRow
+
+    with db.engine.connect() as connection:
+        neb = connection.execute(select(CalculationRow.id).where(CalculationRow.kind == "neb").order_by(CalculationRow.id)).scalars().first()
+    return db.calculation(neb)
+
+
+# (what, SQL on SQLite, SQL on PostgreSQL, the read that meets it, message)
+ON_EVERY_ENGINE = [
+    ("an infinity in a hop's number", "update hops set barrier = 9e999", "update hops set barrier = 'Infinity'", _read_hops, "holds inf"),
+    ("NaN in a hop's number (an aggregate of it)", "update hops set barrier = 'NaN'", "update hops set barrier = 'NaN'", _read_largest_barrier, "holds"),
+    ("a number beyond any lrox writes (the fast tuple read)", "update configuration_levels set barrier = 1e300",
+     "update configuration_levels set barrier = 1e300", _read_view, "holds 1e+300"),
+    ("a list where a chemical potential is stored", "update configuration_levels set e_vac_o_mu = '[1, 2]' where e_vac_o_mu is not null",
+     "update configuration_levels set e_vac_o_mu = '[1, 2]' where e_vac_o_mu is not null", _read_at_oxygen, "the value is not an object"),
+    ("an exponent no float holds in a band", "update calculations set data = '{\"energies\": [1e999, 0, 0]}' where kind = 'neb'",
+     "update calculations set data = '{\"energies\": [1e999, 0, 0]}' where kind = 'neb'", _read_a_band, "not finite"),
+]
+
+
+@pytest.mark.parametrize(("what", "sqlite_sql", "postgres_sql", "read", "message"), ON_EVERY_ENGINE, ids=[case[0] for case in ON_EVERY_ENGINE])
+def test_a_damaged_value_is_refused_on_every_engine_by_every_way_of_reading_it(db_url, what, sqlite_sql, postgres_sql, read, message):
+    from sqlalchemy import text
+
+    from descriptors.store.database import DescriptorDatabase
+
+    _example_in(db_url)
+    writer = DescriptorDatabase(db_url)
+    assert read(DescriptorDatabase(db_url, read_only=True)) is not None  # undamaged: read as written
+    with writer.engine.begin() as connection:
+        connection.execute(text(sqlite_sql if db_url.startswith("sqlite") else postgres_sql))
+    writer.engine.dispose()
+    reader = DescriptorDatabase(db_url, read_only=True)
+    with pytest.raises(LroxInputError, match="the database is damaged") as raised:
+        read(reader)
+    assert message in str(raised.value)
+    reader.engine.dispose()
 
 
 # -- tools: a file a configuration names goes through the file door ----------------------------------------------
