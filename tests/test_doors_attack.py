@@ -487,6 +487,56 @@ def test_a_damaged_value_is_refused_on_every_engine_by_every_way_of_reading_it(d
     reader.engine.dispose()
 
 
+# what lrox writes is what its door reads back: a result whose documents would be stored as damage is refused
+# before anything is written, or stored with only what can be read back
+def _first_neb(result: dict) -> dict:
+    return next(d for d in result["documents"] if d["kind"] == "neb" and d.get("energies"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda result: result["configurations"][0].update(charge_change="two"), "charge_change is not a number"),
+    (lambda result: result["configurations"][0]["defects"].append({"kind": 4}), "defects[0].kind is not a text"),
+    (lambda result: _first_neb(result).update(hop=["a", "b"]), "a document's hop is not an object"),
+    (lambda result: _first_neb(result)["provenance"].update(settings=[1, 2]), "its settings or code versions) is not a mapping"),
+])
+def test_a_result_whose_documents_would_be_stored_as_damage_is_refused_before_it_is_stored(tmp_path, screen, change, message):
+    result = json.loads(screen["results"].read_text())
+    change(result)
+    (tmp_path / "results.json").write_text(json.dumps(result))
+    before = file_set(tmp_path)
+    refused(lrox(tmp_path, "ingest", "results.json", "--db", f"sqlite:///{tmp_path / 'new.db'}"), message)
+    assert file_set(tmp_path) == before
+
+
+def test_a_failed_band_and_a_wall_time_that_are_not_numbers_are_stored_so_that_they_read_back(tmp_path, screen):
+    """A document's text energies fail it (the number door) and are not kept; a wall time that is no
+    number of seconds is stored as unknown; the reason, whatever it was, as text: every later read of
+    the database (lrox plot neb of that band, a merge, an upgrade) meets what the door reads."""
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow
+
+    result = json.loads(screen["results"].read_text())
+    neb = _first_neb(result)
+    neb.update(energies=["x", *neb["energies"][1:]], wall_time="ten minutes")
+    relax = next(d for d in result["documents"] if d["kind"] == "relax")
+    relax.update(status="failed", reason=12)
+    (tmp_path / "results.json").write_text(json.dumps(result))
+    outcome = lrox(tmp_path, "ingest", "results.json", "--db", f"sqlite:///{tmp_path / 'new.db'}")
+    within_bounds(outcome)
+    assert outcome.code == 0, outcome.err
+    stored = [c for c in DescriptorDatabase(f"sqlite:///{tmp_path / 'new.db'}", read_only=True).rows(CalculationRow)
+              if c["kind"] == "neb" and c["hop_id"] == neb["hop_id"] and c["status"] == "failed"]
+    assert len(stored) == 1 and "is not a number" in stored[0]["error"]
+    assert stored[0]["wall_time"] is None and stored[0]["data"].get("energies") is None
+    refused(lrox(tmp_path, "plot", "neb", stored[0]["id"][:12], "p.png", "--db", f"sqlite:///{tmp_path / 'new.db'}"), "has no NEB energy profile")
+    from descriptors.store.tables import DescriptorRow
+
+    failed_relax = [c for c in DescriptorDatabase(f"sqlite:///{tmp_path / 'new.db'}", read_only=True).rows(CalculationRow) if c["error"] == "12"]
+    flags = [d["flags"] for d in DescriptorDatabase(f"sqlite:///{tmp_path / 'new.db'}", read_only=True).rows(DescriptorRow)
+             if d["calculation_id"] == failed_relax[0]["id"]]
+    assert len(failed_relax) == 1 and flags and all(f == ["12"] for f in flags)
+
+
 # -- tools: a file a configuration names goes through the file door ----------------------------------------------
 @pytest.mark.parametrize(("name", "text", "command", "message"), [
     ("lp.yaml", "host: 127.0.0.1\nport: 1\nname: fw\nmongoclient_kwargs: {tls: true, tlsCAFile: ca.pem}\n",

@@ -22,35 +22,16 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from structures.doors.databases import Required, column_types, json_type
+from structures.doors.databases import column_types, json_type
 
 # SQLAlchemy's types (the same DDL), each value read back checked by the database door: a damaged
 # database (text in a number column, JSON that does not parse) is one error, never a wrong number
 _TYPES = column_types()
 JSON, Boolean, DateTime, Float, Integer, String, Text = (_TYPES[k] for k in ("JSON", "Boolean", "DateTime", "Float", "Integer", "String", "Text"))
 
-# The JSON documents, as far as lrox's readers rely on them (the door checks these keys where they
-# are present; a key a reader needs is Required): a damaged document is one error line, never a
-# TypeError in a report or a number that is not one. Add a key here when a reader starts to use one.
-_NUMBERS = ["number"]
-# a chemical potential (descriptors.physics.vacancy.ChemicalPotential.as_dict; reevaluate reads delta)
-MU_SHAPE = {"delta": Required("number"), "value": "number", "reference": "number", "correction": "number", "temperature": "number", "pressure": "number"}
-SUMMARY_SHAPE = {  # a configuration's summary (report rule 3, lrox check)
-    "charge_change": "number", "pair_distance": "number", "n_atoms": "whole-number", "multiplicity": "whole-number",
-    "defects": [{"kind": "text", "site": "text", "host_species": "text", "species": "text", "frac_coords": _NUMBERS}],
-    "defect_ids": ["text"], "parent_ids": ["text"],
-}
-DATA_SHAPE = {  # a calculation's data (lrox plot neb, lrox check, seeding from ML bands)
-    "energy": "number", "energy_per_atom": "number", "n_atoms": "whole-number", "converged": "bool", "max_force": "number",
-    "energies": "band energies", "r": _NUMBERS, "hop": {"start": "text", "end": "text"}, "band": "object", "structure": "object",
-}
-DETAILS_SHAPE = {  # a descriptor's details (twins of an older database's hops, its configuration view)
-    "energies": "band energies", "chemical_potential": MU_SHAPE, "forward": "number", "reverse": "number", "e_kra": "number",
-    "saddle_energy": "number", "second_saddle_energy": "number", "initial_energy": "number", "final_energy": "number",
-}
 JSONObject, JSONFlags = json_type({}, "JSON object"), json_type(["text"], "list of flags")
 
-from descriptors.records.schema import COUNT_FIELDS, LEVEL_FIELDS
+from descriptors.records.schema import COUNT_FIELDS, DATA_SHAPE, DETAILS_SHAPE, LEVEL_FIELDS, MU_SHAPE, SUMMARY_SHAPE
 
 __all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "MetaRow"]
 

@@ -51,7 +51,7 @@ from structures.doors.text import redact, redacted_head
 from structures.errors import LroxInputError
 
 __all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason", "column_types",
-           "json_type", "Required", "MAX_STORED_NUMBER"]
+           "json_type", "shape_problem", "Required", "MAX_STORED_NUMBER"]
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -415,6 +415,7 @@ def column_types() -> dict:
 _KINDS = {
     "any": lambda value: True,
     "number": _is_number,
+    "number?": lambda value: value is None or _is_number(value),
     "whole-number": _is_whole_number,
     "text": lambda value: value.__class__ is str,
     "bool": lambda value: value.__class__ is bool,
@@ -423,7 +424,7 @@ _KINDS = {
     # a band's energies: its two end points and at least one image, each a number (what every reader of one needs)
     "band energies": lambda value: value.__class__ is list and len(value) >= 3 and all(_is_number(item) for item in value),
 }
-_NAMED = {"any": "JSON", "band energies": "a band's energies (three or more numbers)"}
+_NAMED = {"any": "JSON", "band energies": "a band's energies (three or more numbers)", "number?": "a number or null"}
 
 
 @dataclass(frozen=True)
@@ -433,7 +434,7 @@ class Required:
     shape: object
 
 
-def _shape_problem(value, shape, where: str) -> str | None:
+def shape_problem(value, shape, where: str = "") -> str | None:
     """Why ``value`` is not of ``shape``, or None. A shape: a kind (``"number"``, ``"text"``,
     ``"bool"``, ``"object"``, ``"list"``, ``"band energies"``, ``"any"``...); ``[shape]``, a list of such values; or
     ``{key: shape}``, an object whose keys, where present and not null, hold such values (a
@@ -444,7 +445,7 @@ def _shape_problem(value, shape, where: str) -> str | None:
         if value.__class__ is not list:
             return f"{where or 'the value'} is not a list"
         for k, item in enumerate(value):
-            problem = _shape_problem(item, shape[0], f"{where}[{k}]")
+            problem = shape_problem(item, shape[0], f"{where}[{k}]")
             if problem:
                 return problem
         return None
@@ -457,14 +458,14 @@ def _shape_problem(value, shape, where: str) -> str | None:
                 return f"{where or 'the value'} has no {key}"
             inner = inner.shape
         if item is not None:
-            problem = _shape_problem(item, inner, f"{where}.{key}" if where else key)
+            problem = shape_problem(item, inner, f"{where}.{key}" if where else key)
             if problem:
                 return problem
     return None
 
 
 def _predicate(shape):
-    """``shape`` as one fast test (True: the value is of it); the message comes from :func:`_shape_problem`
+    """``shape`` as one fast test (True: the value is of it); the message comes from :func:`shape_problem`
     only when it fails. Built once per column."""
     if isinstance(shape, str):
         return _KINDS[shape]
@@ -493,7 +494,7 @@ def _predicate(shape):
 
 def json_type(shape="any", name: str = "JSON"):
     """A JSON column whose documents are read through the data door (every number finite, nesting
-    and memory bounded) and checked against ``shape`` (:func:`_shape_problem`): the keys lrox's
+    and memory bounded) and checked against ``shape`` (:func:`shape_problem`): the keys lrox's
     readers take as numbers, text, lists or objects hold such values, so a damaged document (a list
     where an object is stored, text where a number is) is one error line, never a TypeError in a
     report or a number that is not one. The check reads only the keys named (a few per document)."""
@@ -506,7 +507,7 @@ def json_type(shape="any", name: str = "JSON"):
     def accepts(value) -> bool:
         if fits(value):
             return True
-        problem = _shape_problem(value, shape, "")
+        problem = shape_problem(value, shape, "")
         if problem:
             raise LroxInputError(f"the database is damaged: a stored {name} is not what lrox writes ({shown(problem, 120)})")
         return True
