@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from launch.tables import table_text, tabulate
-from structures.doors.text import one_line, printable, redact
+from structures.doors.text import printable, shown
 from structures.errors import LroxInputError
 
 EXIT_USAGE = 2
@@ -27,7 +27,7 @@ def _framework(host_name: str, supercell: str | None, min_distance: float | None
     from structures.hosts import load_host
     from structures.supercell import parse_supercell
 
-    host = load_host(host_name)
+    host = load_host(host_name, max_atoms=max_atoms)
     dims = parse_supercell(supercell) if supercell else None
     if dims is None and min_distance is None:
         min_distance = default_distance
@@ -64,6 +64,16 @@ class _Path(click.Path):
         from structures.doors.files import check_name
 
         check_name(value, f"--{param.name.replace('_', '-')}" if param is not None and param.param_type_name == "option" else str(getattr(param, "name", "path")).upper())
+        return super().convert(value, param, ctx)
+
+
+class _OutputFolder(_Path):
+    """A folder lrox creates or writes into: its name passes the output door too (no newline, no escape)."""
+
+    def convert(self, value, param, ctx):
+        from structures.doors.files import output_name
+
+        output_name(value, param.opts[0] if param is not None and param.param_type_name == "option" else "folder")
         return super().convert(value, param, ctx)
 
 
@@ -104,7 +114,7 @@ def hosts_command() -> None:
     help="Pair kinds: comma-separated from dopant-vacancy, dopant-dopant, vacancy-vacancy.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--write-dir", type=_Path(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
+@click.option("--write-dir", type=_OutputFolder(file_okay=False, path_type=Path), help="Write DIR/<id>/POSCAR and configuration.json.")
 def enumerate_command(host, supercell, min_distance, max_atoms, dopants, vacancies, pair_cutoff, pair_kinds, as_json, write_dir):
     """Symmetry-distinct dopant / vacancy configurations of HOST (a built-in name or a CIF/POSCAR)."""
     from structures.configurations import PairKind, enumerate_configurations
@@ -281,7 +291,7 @@ def _apply_options(spec, processes: int | None, limit_configurations: int | None
 @cli.command("run")
 @click.argument("spec_file", metavar="SPEC.yaml")
 @click.option("--backend", type=click.Choice(["vasp", "mlip", "mock", "gpaw"]), help="Override the spec's backend.")
-@click.option("--dry-run", "dry_run_dir", type=_Path(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
+@click.option("--dry-run", "dry_run_dir", type=_OutputFolder(file_okay=False, path_type=Path), help="Write every job's inputs here; run nothing.")
 @click.option("--db", "db_url", help="Descriptor database URL (default: the spec's 'database', $LROX_DB, or sqlite:///lrox-out/lrox.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results summary as JSON.")
 @click.option("--rerun-failed", is_flag=True, help="Recompute failed jobs instead of reusing their stored outputs.")
@@ -599,7 +609,7 @@ def ingest_command(path, db_url, job_store, project):
 @click.option("--endpoints", type=click.Choice(["gpaw", "ml"]), default="gpaw", show_default=True, help="single-points: GPAW-relaxed end points, or the ML ones (named in the level).")
 @click.option("--gpaw", "gpaw_yaml", help="GPAW settings as YAML/JSON text, e.g. '{mode: pw, ecut: 400, kspacing: 1.0}' (workflows.gpaw_calculators.GpawDftSettings).")
 @click.option("--host", "host_path", type=_Path(dir_okay=False), help="The host's structure file, where the database's host is not built in.")
-@click.option("--output", "output", type=_Path(file_okay=False), default="lrox-out/check", show_default=True, help="Folder of finished calculations (reused by the next run).")
+@click.option("--output", "output", type=_OutputFolder(file_okay=False), default="lrox-out/check", show_default=True, help="Folder of finished calculations (reused by the next run).")
 def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_path, output):
     """Re-evaluate ML hops of a database with GPAW in a smaller cell; results stored on the same hop ids as their own levels."""
     from descriptors.store.database import DescriptorDatabase, safe_url
@@ -615,6 +625,7 @@ def check_command(db_url, selection, route, cell, endpoints, gpaw_yaml, host_pat
     except GpawUnavailable as exc:
         raise LroxInputError(str(exc)) from None
     DescriptorDatabase.check_writable(db_url)
+    _database(db_url, read_only=True).engine.dispose()  # an lrox database that exists: a check never creates one
     db = DescriptorDatabase(db_url, create=False)
     summary = check_hops(db, selection, route=route, cell=cell, gpaw=gpaw, endpoints=endpoints, output=output, host_path=host_path,
                          echo=lambda text: click.echo(text, err=True))
@@ -775,8 +786,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _error_text(message) -> str:
     """An error or warning as it is shown: one line, credentials masked, escapes visible (the text door)."""
-    text = printable(redact(one_line(message)), keep="")
-    return text if len(text) <= 4000 else text[:3999] + "…"
+    return shown(message, 4000)  # cut before it is redacted: two megabytes of arguments cost milliseconds
 
 
 class _PrintableStream:
@@ -820,6 +830,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         result = cli.main(args=args, prog_name="lrox", standalone_mode=False)
     except LroxInputError as exc:
@@ -828,6 +840,11 @@ def _main(args: list[str]) -> int:
     except OSError as exc:  # the system refused a file operation no door foresaw: still one line
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         click.echo(f"lrox: error: {_error_text((exc.strerror or str(exc)) + where)}", err=True)
+        return EXIT_USAGE
+    except SQLAlchemyError as exc:  # a database refused a statement no door foresaw: its driver's first line
+        from structures.doors.databases import reason
+
+        click.echo(f"lrox: error: {_error_text('database: ' + reason(exc))}", err=True)
         return EXIT_USAGE
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))

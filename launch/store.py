@@ -9,15 +9,30 @@ from structures.errors import LroxInputError
 __all__ = ["job_store_from_file", "job_store_of_project"]
 
 
+def _probe(store, timeout_ms: int) -> None:
+    """Reach a MongoDB-backed store (by host or by URI; GridFS too) within ``timeout_ms``, never pymongo's
+    default 30 s: lrox's timeout is a keyword, which wins over the file's options and its URI's query."""
+    import pymongo
+
+    if getattr(store, "uri", None):
+        target = (store.uri,)
+    elif getattr(store, "host", None):
+        target = (store.host, getattr(store, "port", None))
+    else:  # a JSON store read into memory: nothing to reach
+        return
+    options = dict(getattr(store, "mongoclient_kwargs", None) or {})
+    options["serverSelectionTimeoutMS"] = min(int(options.get("serverSelectionTimeoutMS") or timeout_ms), timeout_ms)
+    client = pymongo.MongoClient(*target, **options)
+    try:
+        client.admin.command("ping")
+    finally:
+        client.close()
+
+
 def _connected(store, where: str, timeout_ms: int = 5000):
     try:
-        docs = store.docs_store
-        if type(docs).__name__ == "MongoStore":  # fail in seconds, not pymongo's default 30 s
-            import pymongo
-
-            client = pymongo.MongoClient(docs.host, docs.port, serverSelectionTimeoutMS=timeout_ms, **(docs.mongoclient_kwargs or {}))
-            client.admin.command("ping")
-            client.close()
+        for each in (store.docs_store, *(getattr(store, "additional_stores", None) or {}).values()):
+            _probe(each, timeout_ms)
         store.connect()
         store.docs_store.count()  # the first real round trip: an unreachable server fails here
     except Exception as exc:  # noqa: BLE001 - maggma/pymongo raise many kinds

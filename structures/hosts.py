@@ -196,9 +196,13 @@ def _builtin(name: str) -> Host:
     return Host(name=name, structure=structure, description=description)
 
 
-def load_host(name_or_path: str | Path) -> Host:
+def load_host(name_or_path: str | Path, max_atoms: int | None = None) -> Host:
     """Return a built-in host by name, or read a structure file through the structure door
     (:mod:`structures.doors.structures_in`: CIF, POSCAR, JSON, YAML, extended XYZ, vasprun.xml).
+
+    ``max_atoms``: the largest cell the caller builds (its ``--max-atoms``): a host file with more atoms
+    can never fit in one, and is refused before its symmetry is analysed (spglib takes minutes on a
+    few thousand atoms in a nearly periodic arrangement).
 
     Raises:
         LroxInputError: unknown name, missing or unreadable file.
@@ -219,6 +223,11 @@ def load_host(name_or_path: str | Path) -> Host:
         )
     what = f"cannot read structure file '{shown(text)}'"
     structure = load_structure(path, what)
+    if max_atoms is not None and len(structure) > max_atoms:
+        raise LroxInputError(
+            f"structure file '{shown(text)}' has {len(structure)} atoms, more than the largest cell allowed ({max_atoms}: --max-atoms, or a spec's max_atoms): "
+            "every supercell of it would be larger"
+        )
     check_structure(structure, f"structure file '{shown(text)}'")
     if not structure.is_ordered:
         raise LroxInputError(

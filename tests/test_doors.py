@@ -158,6 +158,60 @@ def test_the_check_sees_every_kind_of_way_in(tmp_path):
     assert "descriptors/bad.py:15:" not in found
 
 
+# ----- the database: every value read through its column's checked type ----------------------------------------
+# SQL whose results SQLAlchemy does not type by lrox's columns: a stored value read this way would pass no
+# door (the database door checks each value in its column's type). Each use says why it reads no stored value.
+RAW_SQL_CALLS = {"exec_driver_sql", "literal_column", "type_coerce", "raw_connection", "driver_connection", "text"}
+RAW_SQL_ALLOWED: dict[tuple[str, str], str] = {
+    ("descriptors/store/database.py", "exec_driver_sql"): "a writer's ALTER TABLE adding a hop column: it reads nothing back",
+    ("descriptors/store/database.py", "text"): "LOCK TABLE on PostgreSQL before the view is rebuilt: it reads nothing back",
+}
+
+
+def raw_sql(root: Path = ROOT) -> list[str]:
+    """Every call of raw SQL outside the doors, as 'file:line: call' (``text(...)`` by its plain name
+    or as ``sqlalchemy.text``; a method named text is no SQL)."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if relative.startswith(DOORS):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), filename=relative)):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = _dotted(node.func)
+                last = name.split(".")[-1]
+                if last not in RAW_SQL_CALLS or (last == "text" and name not in ("text", "sqlalchemy.text", "sa.text")):
+                    continue
+                if (relative, last) not in RAW_SQL_ALLOWED:
+                    found.append(f"{relative}:{node.lineno}: {name}")
+    return found
+
+
+def test_no_stored_value_is_read_by_sql_that_bypasses_the_column_types():
+    found = raw_sql()
+    assert not found, "raw SQL outside structures/doors/ (read through the tables' columns instead):\n" + "\n".join(found)
+    for (file, call), why in RAW_SQL_ALLOWED.items():
+        assert len(why) > 20 and (ROOT / file).exists() and f"{call}(" in (ROOT / file).read_text(), (file, call)
+
+
+def test_every_column_of_every_table_is_read_through_the_database_door():
+    """ORM rows, the fast reads of plain tuples and aggregates alike are typed by the column: a column
+    declared with SQLAlchemy's own type would give back whatever a damaged file holds."""
+    from sqlalchemy.types import TypeDecorator
+
+    from descriptors.store.tables import Base
+
+    columns = [(table.name, column) for table in Base.metadata.sorted_tables for column in table.columns]
+    unchecked = [f"{table}.{c.name}: {type(c.type).__name__}" for table, c in columns
+                 if not (isinstance(c.type, TypeDecorator) and type(c.type).__module__ == "structures.doors.databases")]
+    assert not unchecked, unchecked
+    json_without_shape = [f"{table}.{c.name}" for table, c in columns if type(c.type).__name__ == "CheckedJSON" and c.type.shape == "any"]
+    assert not json_without_shape, json_without_shape
+    assert len(columns) > 100
+
+
 # ----- the commands: every reproduction of issue 31, as the real command in its own process ----------------
 import contextlib  # noqa: E402
 import gzip  # noqa: E402

@@ -196,7 +196,7 @@ def plan_screen(spec: ScreenSpec) -> ScreenPlan:
     """Enumerate configurations and hops for a validated spec (no jobs, no calculations)."""
     from structures.supercell import DEFAULT_MIN_IMAGE_DISTANCE
 
-    host = load_host(spec.resolved_host())
+    host = load_host(spec.resolved_host(), max_atoms=spec.max_atoms)
     dims = parse_supercell(spec.supercell) if spec.supercell else None
     # neither a supercell nor an image distance: the documented default distance, never the bare cell
     distance = spec.min_image_distance if (spec.min_image_distance is not None or dims is not None) else DEFAULT_MIN_IMAGE_DISTANCE

@@ -64,6 +64,9 @@ class GpawScfNotConverged(RuntimeError):
     """GPAW's SCF did not converge in ``max_scf_steps``: there is no energy and no force."""
 
 
+_KIND_WORDS = {bool: "true or false", int: "a whole number from 0 to 10⁶", float: "a finite number within ±1e6", str: "text"}
+
+
 @dataclass
 class GpawDftSettings:
     """GPAW settings of a fixed-cell relaxation or a CI-NEB; recorded with every result.
@@ -120,7 +123,42 @@ class GpawDftSettings:
             raise LroxInputError(f"unknown GPAW setting(s) {unknown}; known: {sorted(names)}")
         return cls(**settings).validate()
 
+    def _check_kinds(self) -> None:
+        """Each setting of its kind before any is compared (YAML reads ``1e300`` as text, ``.nan`` as a
+        number): a number finite and within ±1e6, a count a whole number from 0 to 10⁶, a switch true
+        or false, a name text, U values finite numbers by element."""
+        import math
+        import types
+        import typing
+
+        from structures.doors.text import shown
+
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value, kind = getattr(self, f.name), hints[f.name]
+            if f.name == "mode":
+                continue
+            if value is None and type(None) in typing.get_args(kind):
+                continue
+            if typing.get_origin(kind) in (typing.Union, types.UnionType):  # float | None
+                kind = next(k for k in typing.get_args(kind) if k is not type(None))
+            if kind is bool:
+                ok = isinstance(value, bool)
+            elif kind is int:
+                ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**6
+            elif kind is float:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) <= 1e6
+            elif kind is str:
+                ok = isinstance(value, str) and len(value) <= 200
+            else:  # hubbard_u: {element: U}
+                ok = isinstance(value, dict) and all(
+                    isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= 100
+                    for k, v in value.items())
+            if not ok:
+                raise LroxInputError(f"GPAW: {f.name} {shown(repr(value), 40)} is not {_KIND_WORDS.get(kind, 'a mapping of elements to U values (eV)')}")
+
     def validate(self) -> GpawDftSettings:
+        self._check_kinds()
         if self.ecut <= 0 or self.kspacing <= 0 or self.smearing < 0 or self.max_atoms < 1:
             raise LroxInputError("GPAW: ecut and kspacing must be positive, smearing not negative, max_atoms at least 1")
         if self.convergence_energy <= 0 or self.convergence_density <= 0 or (self.convergence_forces is not None and self.convergence_forces <= 0):

@@ -140,9 +140,10 @@ def _vasp_emulation(spec: ScreenSpec):
 
 def writable_output(spec: ScreenSpec):
     """The screen's output folder, made and checked writable before any job runs (one error line otherwise)."""
+    from structures.doors.files import output_name
     from structures.errors import LroxInputError
 
-    out = spec.output_dir()
+    out = output_name(spec.output_dir(), "spec 'output'")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".lrox-probe-{os.getpid()}"

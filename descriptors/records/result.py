@@ -56,7 +56,9 @@ def validate_result(result: dict) -> str | None:
     """What is wrong with a screen result's content, or None: every configuration a mapping whose
     id matches its content digest, every document a mapping of a known kind and status, at least
     one document. A refused result is reported, never inserted as a junk configuration."""
+    from descriptors.records.schema import DATA_SHAPE, SUMMARY_SHAPE
     from structures.configurations import summary_digest
+    from structures.doors.databases import shape_problem
 
     configurations, documents = result.get("configurations"), result.get("documents")
     if not isinstance(configurations, list) or not isinstance(documents, list):
@@ -69,6 +71,9 @@ def validate_result(result: dict) -> str | None:
             return "a configuration is not a mapping with an id and a list of defects"
         if not all(isinstance(d, dict) for d in config.get("defects", [])):
             return f"configuration {config['id'][:40]}: a defect is not a mapping"
+        problem = shape_problem(config, SUMMARY_SHAPE)  # what the database door would refuse to read back
+        if problem:
+            return f"configuration {config['id'][:40]}: {problem}"
         digest = config.get("digest")
         if digest is not None and digest != summary_digest(config):
             return f"configuration {config['id'][:40]}: its id and content do not match its digest (edited or corrupted)"
@@ -80,8 +85,15 @@ def validate_result(result: dict) -> str | None:
             return f"a document of kind {str(doc.get('kind'))[:20]!r} and status {str(doc.get('status'))[:20]!r} is not an lrox calculation"
         if doc.get("configuration_id") is not None and doc["configuration_id"] not in ids:
             return f"a document names configuration {str(doc['configuration_id'])[:40]}, which the result does not describe"
-        if not isinstance(doc.get("provenance") or {}, dict):
-            return "a document's provenance is not a mapping"
+        provenance = doc.get("provenance") or {}
+        if not isinstance(provenance, dict) or not all(isinstance(provenance.get(k) or {}, dict) for k in ("settings", "code_versions")):
+            return "a document's provenance (or its settings or code versions) is not a mapping"
+        if not isinstance(doc.get("data") or {}, dict):
+            return "a document's data is not a mapping"
+        for where, part in (("", doc), ("data.", doc.get("data") or {})):  # what a calculation row keeps, as the database door reads it back
+            problem = shape_problem({k: part.get(k) for k in ("hop", "band")}, DATA_SHAPE)
+            if problem:
+                return f"a document's {where}{problem}"
     return None
 
 
@@ -147,6 +159,21 @@ def structures_problem(doc: dict) -> str | None:
     return None
 
 
+def _without_profiles_that_are_not_numbers(doc: dict) -> dict:
+    """A failed document's image energies and reaction coordinate left out where they hold anything
+    but numbers (text, true/false): kept, they would be a stored value no reader takes for a number."""
+    from descriptors.records.schema import DATA_SHAPE
+    from structures.doors.databases import shape_problem
+
+    def kept(part: dict) -> dict:
+        return {k: v for k, v in part.items() if k not in ("energies", "r") or not shape_problem(v, DATA_SHAPE[k])}
+
+    doc = kept(doc)
+    if isinstance(doc.get("data"), dict):
+        doc["data"] = kept(doc["data"])
+    return doc
+
+
 def checked_numbers(result: dict) -> dict:
     """The result with every document whose numbers are not a calculation's stored as failed with the
     reason, its unusable structures left out (so nothing downstream builds them); a failed
@@ -161,5 +188,6 @@ def checked_numbers(result: dict) -> dict:
                 doc["structure"], doc["images"] = None, None
                 if isinstance(doc.get("data"), dict):
                     doc["data"] = {k: v for k, v in doc["data"].items() if k != "structure"}
+            doc = _without_profiles_that_are_not_numbers(doc)
         documents.append(doc)
     return {**result, "documents": documents}

@@ -97,6 +97,18 @@ def descriptor_row(configuration_id, name, value, calc: dict, subject="", status
     }
 
 
+def _seconds(value) -> float | None:
+    """A document's wall time as stored: a number of seconds the database door reads back, else unknown."""
+    from structures.doors.databases import MAX_STORED_NUMBER
+    from structures.doors.numbers import is_number
+
+    try:
+        seconds = float(value) if is_number(value) else None
+    except OverflowError:  # an integer beyond any float
+        return None
+    return seconds if seconds is not None and 0 <= seconds <= MAX_STORED_NUMBER else None
+
+
 def calculation_row(doc: dict, screen, source: str, data: dict) -> dict:
     """The calculations-table row of a document; ``data`` is what it keeps (energies, profile, structure...).
 
@@ -121,8 +133,8 @@ def calculation_row(doc: dict, screen, source: str, data: dict) -> dict:
         "code_versions": prov.get("code_versions", {}),
         "o2_correction": prov.get("o2_correction"),
         "status": status_of(doc),
-        "error": doc.get("reason"),
-        "wall_time": doc.get("wall_time"),
+        "error": None if doc.get("reason") is None else str(doc.get("reason")),  # text, as the column (a document may give a number)
+        "wall_time": _seconds(doc.get("wall_time")),
         "source": doc.get("source") or source,
         "data": data,
     }
@@ -131,5 +143,5 @@ def calculation_row(doc: dict, screen, source: str, data: dict) -> dict:
 def not_usable(config_id, names, calc, doc) -> list[dict]:
     """Rows of a calculation that gave no number: unavailable at this level, or failed with its reason."""
     status = "unavailable" if status_of(doc) == "not_available" else "failed"
-    reason = doc.get("reason") or status
+    reason = str(doc.get("reason") or status)  # a flag is text: the database door reads nothing else back
     return [descriptor_row(config_id, n, None, calc, status=status, flags=[reason]) for n in names]

@@ -1,12 +1,17 @@
 """The descriptor vocabulary: every stored quantity's name and unit, and the hop table's columns.
 
 What a row may be called and in what unit it is stored, in one place: the extractor writes these
-names, the query language and the exports read them.
+names, the query language and the exports read them. The shapes of the stored JSON documents (the
+keys lrox's readers rely on) are here too: the database door checks every document read back against
+them, and a result is refused before it is stored when its documents do not fit them.
 """
 
 from __future__ import annotations
 
-__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS", "HOP_FIELDS_ADDED"]
+from structures.doors.databases import Required
+
+__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS", "HOP_FIELDS_ADDED",
+           "MU_SHAPE", "SUMMARY_SHAPE", "DATA_SHAPE", "DETAILS_SHAPE"]
 
 GEOMETRY_NAMES = (
     "li_slab_spacing",
@@ -140,3 +145,21 @@ HOP_FIELDS_ADDED = (
     "delta_e_a_comparison", "delta_e_a_flags", "twin_key", "shares_band_with", "saddle_energy", "second_saddle_energy",
     "initial_energy", "final_energy",
 )
+
+
+# The JSON documents, as far as lrox's readers rely on them (the door checks these keys where they
+# are present and not null; a key a reader cannot do without is Required): a damaged document is one
+# error line, never a TypeError in a report or a number that is not one. Only keys a reader uses are
+# named (a document a results.json brought keeps its other keys as it gave them); add a key here when
+# a reader starts to use one.
+# a chemical potential (descriptors.physics.vacancy.ChemicalPotential.as_dict; reevaluate reads delta)
+MU_SHAPE = {"delta": Required("number"), "value": "number", "reference": "number", "correction": "number", "temperature": "number", "pressure": "number"}
+SUMMARY_SHAPE = {  # a configuration's summary (report rule 3: charge changes and defects; lrox check: the defects' positions)
+    "charge_change": "number", "defect_ids": ["text"],
+    "defects": [{"kind": "text", "site": "text", "host_species": "text", "species": "text", "frac_coords": ["number"]}],
+}
+DATA_SHAPE = {  # a calculation's data (lrox plot neb: a failed band may hold null energies, which the physics refuses there;
+    # lrox check: the hop; seeding from ML bands: the band)
+    "energies": ["number?"], "r": ["number?"], "hop": {"start": "text", "end": "text"}, "band": "object",
+}
+DETAILS_SHAPE = {"energies": "band energies", "chemical_potential": MU_SHAPE}  # a barrier's band (twins of an older database), E_f(V_O)'s μ_O (its view)

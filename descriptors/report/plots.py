@@ -45,8 +45,11 @@ def plot_neb(calculation: dict, out: str | Path, overwrite: bool = False) -> Pat
     if calculation.get("kind") != "neb" or not energies:
         raise LroxInputError(f"calculation {calculation.get('id', '?')[:12]} has no NEB energy profile (status {calculation.get('status')})")
     r = data.get("r") or list(range(len(energies)))
-    barrier = migration_barrier(energies, r=r, converged=data.get("converged"))
-    analysis = neb_analysis(energies, r=r)
+    try:  # each number the database door checked; whether they make a band, the physics checks
+        barrier = migration_barrier(energies, r=r, converged=data.get("converged"))
+        analysis = neb_analysis(energies, r=r)
+    except ValueError as exc:
+        raise LroxInputError(f"the database is damaged: calculation {calculation.get('id', '?')[:12]}'s stored band is not a band ({exc})") from None
     x = np.linspace(0, float(r[-1]), 300)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=150)

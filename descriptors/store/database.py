@@ -377,7 +377,7 @@ class DescriptorDatabase:
         """One calculation by id or unique id prefix (or by hop id for an NEB)."""
         with Session(self.engine) as session:
             found = session.scalars(
-                select(CalculationRow).where((CalculationRow.id.startswith(prefix)) | (CalculationRow.hop_id == prefix))
+                select(CalculationRow).where((CalculationRow.id.startswith(prefix, autoescape=True)) | (CalculationRow.hop_id == prefix))
             ).all()
         if not found:
             raise LroxInputError(f"no calculation with id or hop id '{prefix}'")

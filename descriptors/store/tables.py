@@ -19,10 +19,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from descriptors.records.schema import COUNT_FIELDS, LEVEL_FIELDS
+from structures.doors.databases import column_types, json_type
+
+# SQLAlchemy's types (the same DDL), each value read back checked by the database door: a damaged
+# database (text in a number column, JSON that does not parse) is one error, never a wrong number
+_TYPES = column_types()
+JSON, Boolean, DateTime, Float, Integer, String, Text = (_TYPES[k] for k in ("JSON", "Boolean", "DateTime", "Float", "Integer", "String", "Text"))
+
+JSONObject, JSONFlags = json_type({}, "JSON object"), json_type(["text"], "list of flags")
+
+from descriptors.records.schema import COUNT_FIELDS, DATA_SHAPE, DETAILS_SHAPE, LEVEL_FIELDS, MU_SHAPE, SUMMARY_SHAPE
 
 __all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "MetaRow"]
 
@@ -35,7 +44,7 @@ READABLE_VERSIONS = ("2", "3")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict: JSON, list: JSON}
+    type_annotation_map = {dict: JSONObject, list: JSONFlags, str: String, int: Integer, float: Float, bool: Boolean, datetime: DateTime}
 
 
 class ConfigurationRow(Base):
@@ -54,7 +63,7 @@ class ConfigurationRow(Base):
     charge_change: Mapped[float | None] = mapped_column(Float)  # Σ formal charge change of the defects
     compensation: Mapped[str | None] = mapped_column(Text)  # which ions take the carriers
     multiplicity: Mapped[int | None] = mapped_column(Integer)
-    summary: Mapped[dict] = mapped_column(JSON)
+    summary: Mapped[dict] = mapped_column(json_type(SUMMARY_SHAPE, "configuration's summary"))
 
 
 class CalculationRow(Base):
@@ -73,14 +82,14 @@ class CalculationRow(Base):
     backend: Mapped[str] = mapped_column(String(32), index=True)
     level_of_theory: Mapped[str] = mapped_column(String(128), index=True)
     settings_hash: Mapped[str] = mapped_column(String(64), index=True)
-    settings: Mapped[dict] = mapped_column(JSON)
-    code_versions: Mapped[dict] = mapped_column(JSON)
+    settings: Mapped[dict] = mapped_column(JSONObject)
+    code_versions: Mapped[dict] = mapped_column(JSONObject)
     o2_correction: Mapped[str | None] = mapped_column(String(16))  # what the energies include (O2Correction)
     status: Mapped[str] = mapped_column(String(16), index=True)  # success | failed | not_available
     error: Mapped[str | None] = mapped_column(Text)
     wall_time: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str | None] = mapped_column(Text)  # where it was ingested from
-    data: Mapped[dict] = mapped_column(JSON)  # energies, NEB profile, structure, ...
+    data: Mapped[dict] = mapped_column(json_type(DATA_SHAPE, "calculation's data"))  # energies, NEB profile, structure, ...
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -102,8 +111,8 @@ class DescriptorRow(Base):
     value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(16), default="")
     status: Mapped[str] = mapped_column(String(16))  # ok | flagged | failed | unavailable
-    flags: Mapped[list] = mapped_column(JSON)
-    details: Mapped[dict] = mapped_column(JSON)
+    flags: Mapped[list] = mapped_column(JSONFlags)
+    details: Mapped[dict] = mapped_column(json_type(DETAILS_SHAPE, "descriptor's details"))
     calculation_id: Mapped[str | None] = mapped_column(ForeignKey("calculations.id"))
 
 
@@ -179,7 +188,7 @@ class ConfigurationLevelRow(Base):
         Column("settings_hash", String(64), primary_key=True),
         Column("backend", String(32)),
         Column("first_descriptor", Integer),  # the view's row order: as its descriptors were first written
-        Column("e_vac_o_mu", JSON),  # the μ_O of e_vac_o, for --oxygen
+        Column("e_vac_o_mu", json_type(MU_SHAPE, "chemical potential")),  # the μ_O of e_vac_o, for --oxygen
         *(Column(name, Integer if name in COUNT_FIELDS else Float) for name in LEVEL_FIELDS),
     )
 

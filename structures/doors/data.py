@@ -1,13 +1,15 @@
 """The door for data in files: JSON, YAML and the classes a file names.
 
 * :func:`load_json`: JSON into plain data, nesting bounded (a deeply nested document is one error
-  line, never a RecursionError); numbers too long to be numbers are refused; the memory the parsed
+  line, never a RecursionError); numbers too long to be numbers are refused (``finite=True``: and
+  any number that is not finite, as in a database's JSON column); the memory the parsed
   data would take is estimated from the text first (every ``{``/``[`` a container, every ``,``/``:``
   a value: counted at C speed) and a document that would take more than :data:`MAX_JSON_MEMORY` is
   refused before it is parsed (40 MB of ``[],`` would otherwise build 1.3 GiB of empty lists).
 * :func:`load_yaml`: YAML through a safe loader (plain data only: no tags that build objects), with
   anchors and aliases refused before anything expands (a billion-laughs file costs its own size),
-  nesting bounded; libyaml parses where it is installed.
+  nesting bounded, every mapping key text (as in JSON: ``1:``, ``null:`` or ``no:`` is refused, never
+  read as a number, None or False); libyaml parses where it is installed.
 * :func:`decode_msonable`: what monty's ``MontyDecoder`` does, for an allow-list only: lrox's own
   classes and pymatgen's structure and electronic-structure classes (each resolved and checked to be
   a data class defined there before anything is decoded), numpy arrays, dates and UUIDs. A file that
@@ -64,25 +66,64 @@ def json_memory_estimate(text: str) -> int:
     return containers * _CONTAINER_BYTES + values * _VALUE_BYTES + len(text)
 
 
-def load_json(text: str, what: str):
+def load_json(text: str, what: str, finite: bool = False):
     """JSON with bounded nesting (a deeply nested document is refused, not a RecursionError) and
-    bounded memory (estimated from the text before anything is built)."""
-    estimate = json_memory_estimate(text)
+    bounded memory (estimated from the text before anything is built). ``finite``: every number in
+    it is one a float holds (no ``NaN``/``Infinity``, no ``1e999`` read as inf, no 400-digit
+    integer): what lrox itself writes (:func:`plain`), so anything else is damage."""
+    # a short text cannot reach either bound (each character is at most one container or value), so
+    # the many small documents of a database cost no counting
+    estimate = json_memory_estimate(text) if len(text) * (_CONTAINER_BYTES + _VALUE_BYTES + 1) > MAX_JSON_MEMORY else 0
     if estimate > MAX_JSON_MEMORY:
         raise LroxInputError(
             f"{what}: its JSON would take about {estimate / 2**20:.0f} MiB of memory once read, more than the "
             f"{MAX_JSON_MEMORY // 2**20} MiB lrox reads at once; split it"
         )
     try:
-        data = json.loads(text)
+        if not finite:
+            data = json.loads(text)
+        elif _LARGE_EXPONENT.search(text) is None:  # the common case: C's parser for floats; hooks for NaN/Infinity and integers
+            data = _FINITE.decode(text)
+        else:  # an exponent of 100 or more: each float looked at
+            data = _EACH_NUMBER_CHECKED.decode(text)
+    except _NotFinite as exc:
+        raise LroxInputError(f"{what} holds the number {exc.args[0][:30]}, {exc.args[1]}") from None
     except RecursionError:
         raise LroxInputError(f"{what}: JSON nested more than {MAX_NESTING} levels deep") from None
     except ValueError as exc:  # JSONDecodeError, and integers longer than Python converts
         raise LroxInputError(f"{what} is not valid JSON ({type(exc).__name__})") from None
-    depth = nesting(data)
-    if depth > MAX_NESTING:
+    if text.count("[") + text.count("{") > MAX_NESTING and nesting(data) > MAX_NESTING:
         raise LroxInputError(f"{what}: JSON nested more than {MAX_NESTING} levels deep")
     return data
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+_LARGE_EXPONENT = re.compile(r"[eE][+-]?0*[0-9]{3}")  # a prefilter (it matches inside strings too): 1e999 would read as inf
+
+
+def _no_constant(token: str):
+    raise _NotFinite(token, "which is not finite")
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _NotFinite(token, "which is not finite")
+    return value
+
+
+def _float_sized_int(token: str) -> int:
+    if len(token.lstrip("-")) > 308:  # beyond any float: float() of it would raise OverflowError
+        raise _NotFinite(token, "which no float holds")
+    return int(token)
+
+
+# made once (json.loads with any option builds a decoder per call: most of a small document's cost)
+_FINITE = json.JSONDecoder(parse_constant=_no_constant, parse_int=_float_sized_int)
+_EACH_NUMBER_CHECKED = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float, parse_int=_float_sized_int)
 
 
 def load_yaml(text: str, what: str):
@@ -104,7 +145,7 @@ def load_yaml(text: str, what: str):
                     raise LroxInputError(f"{what} is nested more than {MAX_NESTING} levels deep")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader; aliases already refused
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader; aliases already refused
     except LroxInputError:
         raise
     except yaml.YAMLError as exc:
@@ -113,6 +154,29 @@ def load_yaml(text: str, what: str):
         raise LroxInputError(f"{what} is not valid YAML{where}") from None
     except (RecursionError, ValueError) as exc:  # ValueError: an integer longer than Python converts
         raise LroxInputError(f"{what} is not valid YAML ({type(exc).__name__})") from None
+    _check_text_keys(data, what)
+    return data
+
+
+def _check_text_keys(data, what: str) -> None:
+    """Every mapping key is text, as in JSON: YAML reads ``1:``, ``null:``, ``no:`` or a date as a
+    number, None, False or a date, which no lrox setting is named by (and which code that sorts or
+    joins keys cannot compare with text)."""
+    from structures.doors.text import shown
+
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            bad = next((key for key in node if not isinstance(key, str)), _NO_KEY)
+            if bad is not _NO_KEY:
+                raise LroxInputError(f"{what}: the key {shown(repr(bad), 40)} is not text (YAML reads it as {type(bad).__name__}); quote it")
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+
+
+_NO_KEY = object()
 
 
 # modules whose classes a file may name: lrox's own domain objects and pymatgen's

@@ -24,6 +24,17 @@ full disk), so a failed first ingest leaves nothing behind.
 
 :func:`require_tables` refuses a foreign database by its tables and their columns, not by a single
 marker table: a file with an ``lrox_meta`` table and nothing else is not lrox's.
+
+Every value read back is of its column's kind (:func:`column_types`, the types lrox's tables are
+declared with): SQLite keeps whatever a damaged or hand-edited file holds (text in a number column,
+JSON that does not parse, a date that is no date, an infinity, 1e300, ``'no'`` in a true/false
+column), and such a value is one error line naming the database as damaged, never a TypeError deep
+in a report or a number that is not one. The check is in the column's type, so every way of reading
+a column (ORM rows, the fast reads of plain tuples, an aggregate of it) passes it, on SQLite and
+PostgreSQL alike. JSON columns are decoded by the data door (nesting and memory bounded, every
+number finite), never by ``json.loads``, and checked against the shape their readers rely on
+(:func:`json_type`: an object where an object is stored, a number where a number is). A value a
+command does not read cannot change its answer and is not looked at (``lrox query`` reads no JSON).
 """
 
 from __future__ import annotations
@@ -34,11 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from structures.doors.data import load_json
 from structures.doors.files import check_name, head, kind_of
-from structures.doors.text import redact
+from structures.doors.text import redact, redacted_head
 from structures.errors import LroxInputError
 
-__all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason"]
+__all__ = ["safe_url", "parse_url", "open_for_reading", "open_for_writing", "WritableDatabase", "require_tables", "reason", "column_types",
+           "json_type", "shape_problem", "Required", "MAX_STORED_NUMBER"]
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -64,7 +77,7 @@ def safe_url(url: str) -> str:
 def reason(exc: Exception) -> str:
     """The first line of a database error, its driver's own message where there is one."""
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return redact(text[0] if text else type(exc).__name__)[:300]
+    return redacted_head(text[0] if text else type(exc).__name__, 300)
 
 
 def parse_url(url: str):
@@ -109,14 +122,26 @@ def _pragmas(engine, read_only: bool) -> None:
         cursor.close()
 
 
+def _json_value(text):
+    """A JSON column's value, through the data door (a value that does not parse is a damaged database)."""
+    if isinstance(text, (bytes, bytearray, memoryview)):  # psycopg hands the deserializer bytes
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise LroxInputError("the database is damaged: a JSON value in it is not UTF-8 text") from None
+    if not isinstance(text, str):
+        return text
+    return load_json(text, "the database is damaged: a JSON value in it", finite=True)
+
+
 def _sqlite_engine(path: Path | None, connect):
     from sqlalchemy import create_engine
     from sqlalchemy.engine import URL
     from sqlalchemy.pool import StaticPool
 
     if path is None:  # in memory: one connection, shared
-        return create_engine("sqlite://", creator=connect, poolclass=StaticPool)
-    return create_engine(URL.create("sqlite", database=str(path)), creator=connect)
+        return create_engine("sqlite://", creator=connect, poolclass=StaticPool, json_deserializer=_json_value)
+    return create_engine(URL.create("sqlite", database=str(path)), creator=connect, json_deserializer=_json_value)
 
 
 def _postgres_engine(parsed, read_only: bool):
@@ -126,7 +151,7 @@ def _postgres_engine(parsed, read_only: bool):
     if read_only:
         options["options"] = "-c default_transaction_read_only=on"
     try:
-        return create_engine(parsed, pool_pre_ping=True, connect_args=options)
+        return create_engine(parsed, pool_pre_ping=True, connect_args=options, json_deserializer=_json_value)
     except ImportError:  # pragma: no cover - depends on the install
         raise LroxInputError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
 
@@ -271,3 +296,222 @@ def require_tables(engine, expected: dict[str, set[str]], url: str, marker: str)
     except SQLAlchemyError as exc:
         raise LroxInputError(f"cannot open the database at {safe_url(url)}: {reason(exc)}") from None
     return tables
+
+
+# ----- values read back: each of its column's kind ---------------------------------------------------
+MAX_STORED_NUMBER = 1.0e12  # no number lrox writes comes near it (energies: 1e3 eV/atom x 5000 atoms; lengths: 1e6 Å; ids, counts, seconds)
+
+
+def _damaged(value, kind: str) -> LroxInputError:
+    from structures.doors.text import shown
+
+    return LroxInputError(
+        f"the database is damaged: a {kind} column holds {shown(repr(value), 40)} ({type(value).__name__}); lrox reads no such value"
+    )
+
+
+def _is_number(value) -> bool:
+    """A finite number within ±MAX_STORED_NUMBER (NaN fails both comparisons; a bool is no number)."""
+    return (value.__class__ is float or value.__class__ is int) and -MAX_STORED_NUMBER <= value <= MAX_STORED_NUMBER
+
+
+def _is_whole_number(value) -> bool:
+    return value.__class__ is int and -MAX_STORED_NUMBER <= value <= MAX_STORED_NUMBER
+
+
+def _plain_number(value, _limit=MAX_STORED_NUMBER):
+    """A number column's value as the driver gives it (one call per value: the fast reads' cost)."""
+    if value is None or ((value.__class__ is float or value.__class__ is int) and -_limit <= value <= _limit):
+        return value
+    raise _damaged(value, "number")
+
+
+def _plain_whole_number(value, _limit=MAX_STORED_NUMBER):
+    if value is None or (value.__class__ is int and -_limit <= value <= _limit):
+        return value
+    raise _damaged(value, "whole-number")
+
+
+def _plain_text(value):
+    if value is None or value.__class__ is str:
+        return value
+    raise _damaged(value, "text")
+
+
+def _checked_type(base, kind: str, accepts, accepts_raw=None, plain=None):
+    """``base`` (a SQLAlchemy type) whose values read back are checked by ``accepts`` (None passes);
+    ``accepts_raw``: a check of the value as the driver gave it, before SQLAlchemy converts it (a
+    Boolean turns any value into True or False); ``plain``: the whole check in one function, where
+    SQLAlchemy converts nothing (``accepts`` inlined). Every read goes through it: ORM rows, Core selects
+    of columns read as plain tuples, aggregates of a column (``min``, ``max``: typed as the column),
+    SQLite and PostgreSQL alike; the common case costs one call per value."""
+    from sqlalchemy.types import TypeDecorator
+
+    class Checked(TypeDecorator):
+        impl = base
+        cache_ok = True
+
+        def coerce_compared_value(self, op, value):  # a value compared with the column is typed as before (n_tm < 1.5 stays 1.5)
+            return self.impl_instance.coerce_compared_value(op, value)
+
+        def result_processor(self, dialect, coltype):
+            inner = super().result_processor(dialect, coltype)
+            if inner is None and accepts_raw is None:
+                if plain is not None:
+                    return plain
+
+                def process(value):  # the fast reads' path (floats, integers, text): one call
+                    if value is None or accepts(value):
+                        return value
+                    raise _damaged(value, kind)
+
+                return process
+
+            def process(value):
+                if value is None:
+                    return None
+                raw = value
+                if accepts_raw is not None and not accepts_raw(raw):
+                    raise _damaged(raw, kind)
+                if inner is not None:
+                    try:
+                        value = inner(value)
+                    except LroxInputError:
+                        raise
+                    except (ValueError, TypeError, OverflowError, AttributeError):  # a date that is no date...
+                        raise _damaged(raw, kind) from None
+                if value is not None and not accepts(value):
+                    raise _damaged(raw, kind)
+                return value
+
+            return process
+
+    Checked.__name__ = Checked.__qualname__ = f"Checked{base.__name__}"
+    return Checked
+
+
+def column_types() -> dict:
+    """The column types lrox's tables are declared with: SQLAlchemy's, each value read back checked
+    (a number finite and within ±MAX_STORED_NUMBER, a whole number an int, text a str, a date a
+    date, true/false stored as 0/1 or a boolean). JSON columns: :func:`json_type`, by their shape."""
+    import datetime
+
+    from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+
+    return {
+        "JSON": json_type("any"),
+        "Float": _checked_type(Float, "number", _is_number, plain=_plain_number),
+        "Integer": _checked_type(Integer, "whole-number", _is_whole_number, plain=_plain_whole_number),
+        "String": _checked_type(String, "text", lambda value: value.__class__ is str, plain=_plain_text),
+        "Text": _checked_type(Text, "text", lambda value: value.__class__ is str, plain=_plain_text),
+        "DateTime": _checked_type(DateTime, "date", lambda value: isinstance(value, datetime.datetime)),
+        # SQLAlchemy reads any SQLite value as bool(value): 'no' or 0.5 would be True
+        "Boolean": _checked_type(Boolean, "true/false", lambda value: value.__class__ is bool,
+                                 accepts_raw=lambda raw: (raw.__class__ is int or raw.__class__ is bool) and raw in (0, 1)),
+    }
+
+
+# ----- JSON documents: each of its column's shape ------------------------------------------------------
+_KINDS = {
+    "any": lambda value: True,
+    "number": _is_number,
+    "number?": lambda value: value is None or _is_number(value),
+    "whole-number": _is_whole_number,
+    "text": lambda value: value.__class__ is str,
+    "bool": lambda value: value.__class__ is bool,
+    "object": lambda value: value.__class__ is dict,
+    "list": lambda value: value.__class__ is list,
+    # a band's energies: its two end points and at least one image, each a number (what every reader of one needs)
+    "band energies": lambda value: value.__class__ is list and len(value) >= 3 and all(_is_number(item) for item in value),
+}
+_NAMED = {"any": "JSON", "band energies": "a band's energies (three or more numbers)", "number?": "a number or null"}
+
+
+@dataclass(frozen=True)
+class Required:
+    """A key of a JSON object that must be there, and not null, with a value of ``shape``."""
+
+    shape: object
+
+
+def shape_problem(value, shape, where: str = "") -> str | None:
+    """Why ``value`` is not of ``shape``, or None. A shape: a kind (``"number"``, ``"text"``,
+    ``"bool"``, ``"object"``, ``"list"``, ``"band energies"``, ``"any"``...); ``[shape]``, a list of such values; or
+    ``{key: shape}``, an object whose keys, where present and not null, hold such values (a
+    :class:`Required` key must be present and not null). Keys not named are not looked at."""
+    if isinstance(shape, str):
+        return None if _KINDS[shape](value) else f"{where or 'the value'} is not {_NAMED.get(shape, 'a ' + shape)}"
+    if isinstance(shape, list):
+        if value.__class__ is not list:
+            return f"{where or 'the value'} is not a list"
+        for k, item in enumerate(value):
+            problem = shape_problem(item, shape[0], f"{where}[{k}]")
+            if problem:
+                return problem
+        return None
+    if value.__class__ is not dict:
+        return f"{where or 'the value'} is not an object"
+    for key, inner in shape.items():
+        item = value.get(key)
+        if isinstance(inner, Required):
+            if item is None:
+                return f"{where or 'the value'} has no {key}"
+            inner = inner.shape
+        if item is not None:
+            problem = shape_problem(item, inner, f"{where}.{key}" if where else key)
+            if problem:
+                return problem
+    return None
+
+
+def _predicate(shape):
+    """``shape`` as one fast test (True: the value is of it); the message comes from :func:`shape_problem`
+    only when it fails. Built once per column."""
+    if isinstance(shape, str):
+        return _KINDS[shape]
+    if isinstance(shape, list):
+        item = _predicate(shape[0])
+        return lambda value: value.__class__ is list and all(map(item, value))
+    optional = tuple((key, _predicate(inner)) for key, inner in shape.items() if not isinstance(inner, Required))
+    required = tuple((key, _predicate(inner.shape)) for key, inner in shape.items() if isinstance(inner, Required))
+
+    def test(value) -> bool:
+        if value.__class__ is not dict:
+            return False
+        get = value.get
+        for key, kind in optional:
+            item = get(key)
+            if item is not None and not kind(item):
+                return False
+        for key, kind in required:
+            item = get(key)
+            if item is None or not kind(item):
+                return False
+        return True
+
+    return test
+
+
+def json_type(shape="any", name: str = "JSON"):
+    """A JSON column whose documents are read through the data door (every number finite, nesting
+    and memory bounded) and checked against ``shape`` (:func:`shape_problem`): the keys lrox's
+    readers take as numbers, text, lists or objects hold such values, so a damaged document (a list
+    where an object is stored, text where a number is) is one error line, never a TypeError in a
+    report or a number that is not one. The check reads only the keys named (a few per document)."""
+    from sqlalchemy import JSON
+
+    from structures.doors.text import shown
+
+    fits = _predicate(shape)
+
+    def accepts(value) -> bool:
+        if fits(value):
+            return True
+        problem = shape_problem(value, shape, "")
+        if problem:
+            raise LroxInputError(f"the database is damaged: a stored {name} is not what lrox writes ({shown(problem, 120)})")
+        return True
+
+    checked = _checked_type(JSON, "JSON", accepts)
+    checked.shape = shape  # what the door checks, for the test that every JSON column declares one
+    return checked

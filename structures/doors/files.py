@@ -53,6 +53,7 @@ __all__ = [
     "contains",
     "copy_unpacked",
     "package_text",
+    "output_name",
     "output_path",
     "write_atomically",
 ]
@@ -415,15 +416,25 @@ def package_text(package: str, name: str) -> str:
 
 
 # ----- the way out ------------------------------------------------------------------------------------
+def output_name(path: str | Path, what: str) -> Path:
+    """A name lrox may create, a file's or a folder's (``--write-dir``, ``--dry-run``, ``--output``, a
+    spec's ``output``): it fits the filesystem and holds no control or format character (a newline
+    would split it in every listing, an escape would reach the terminal of whoever lists it)."""
+    from structures.doors.text import printable
+
+    path = check_name(path, what)
+    if printable(os.fspath(path), keep="") != os.fspath(path):
+        raise LroxInputError(f"{what}: the name '{printable(os.fspath(path), keep='')[:80]}' holds a control character (a newline, an escape...); lrox writes no such name")
+    return path
+
+
 def output_path(path: str | Path, what: str, overwrite: bool = False) -> Path:
     """A file lrox may write: its folder exists and is writable, its name fits the filesystem, and it
     is not a FIFO, device or folder (refused even with ``overwrite``); an existing file only with it.
     Its name holds no control or format character (a newline, an escape, a bidi override)."""
-    from structures.doors.text import printable, shown
+    from structures.doors.text import shown
 
-    path = check_name(path, what)
-    if printable(os.fspath(path), keep="") != os.fspath(path):  # a newline or an escape in a name breaks every tool that lists it
-        raise LroxInputError(f"{what}: the name '{printable(os.fspath(path), keep='')[:80]}' holds a control character (a newline, an escape...); lrox writes no such name")
+    path = output_name(path, what)
     kind = kind_of(path, what, follow=False)
     if kind == "link":
         kind = kind_of(path, what)

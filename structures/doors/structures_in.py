@@ -212,10 +212,19 @@ def structure_from_poscar_text(text: str, what: str = "POSCAR"):
 
 
 # ----- CIF ----------------------------------------------------------------------------------------------
-_SYMMETRY_OPERATIONS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz", "_space_group_symop.operation_xyz", "_symmetry_equiv.pos_as_xyz")
-_GROUP_NAMES = ("_symmetry_space_group_name_H-M", "_space_group_name_H-M_alt", "_space_group.name_H-M_alt", "_symmetry_space_group_name_Hall",
-                "_space_group_name_Hall", "_space_group.name_Hall")
-_GROUP_NUMBERS = ("_symmetry_Int_Tables_number", "_space_group_IT_number", "_space_group.IT_number")
+# every key pymatgen's CifParser takes symmetry from (get_symops, get_magsymops): it tries the operation
+# lists in turn (skipping one it cannot parse), then the group's names, then its number. The door
+# bounds the expansion by the largest of them all, so no key the door does not know can multiply it.
+_SYMMETRY_OPERATIONS = ("_symmetry_equiv_pos_as_xyz", "_symmetry_equiv_pos_as_xyz_", "_space_group_symop_operation_xyz",
+                        "_space_group_symop_operation_xyz_", "_space_group_symop.operation_xyz", "_symmetry_equiv.pos_as_xyz")
+_MAGNETIC_OPERATIONS, _MAGNETIC_CENTERINGS = "_space_group_symop_magn_operation_xyz", "_space_group_symop_magn_centering_xyz"  # '.' read as '_'
+_GROUP_NAMES = ("_symmetry_space_group_name_H-M", "_symmetry_space_group_name_H_M", "_symmetry_space_group_name_H-M_",
+                "_symmetry_space_group_name_H_M_", "_space_group_name_Hall", "_space_group_name_Hall_", "_space_group_name_H-M_alt",
+                "_space_group_name_H-M_alt_", "_symmetry_space_group_name_hall", "_symmetry_space_group_name_hall_",
+                "_symmetry_space_group_name_h-m", "_symmetry_space_group_name_h-m_", "_space_group.name_H-M_alt", "_symmetry_space_group_name_Hall",
+                "_space_group.name_Hall")
+_GROUP_NUMBERS = ("_space_group_IT_number", "_space_group_IT_number_", "_symmetry_Int_Tables_number", "_symmetry_Int_Tables_number_",
+                  "_space_group.IT_number")
 _LARGEST_GROUP_ORDER = 192  # Fm-3m and friends: what an unreadable group name may mean
 # pymatgen's CIF reader compares every generated site with every other (quadratic: 3000 sites take
 # seconds, 5000 over ten): a CIF may expand to at most this many atoms; a larger cell comes as a POSCAR
@@ -228,23 +237,52 @@ def _cif_number(text: str, name: str, what: str, bound: float) -> float:
     return number_in_text(re.sub(r"\(\d+\)$", "", str(text).strip()), f"{what}: {name}", bound)
 
 
-def _group_order(data: dict) -> int:
-    """The number of symmetry operations a CIF block's atoms are expanded by (an upper bound)."""
-    for key in _SYMMETRY_OPERATIONS:
-        if key in data:
-            value = data[key]
-            return max(len(value) if isinstance(value, list) else 1, 1)
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def _check_operations(operations: list, key: str, what: str) -> None:
+    """Each listed operation is an operation: pymatgen reads text it cannot parse as a zero matrix,
+    which moves every site onto the origin (80 sites silently became one)."""
+    from pymatgen.core.operations import MagSymmOp, SymmOp
+
+    magnetic = "magn" in key
+    for text in operations[: MAX_CIF_ATOMS + 1]:
+        try:
+            operation = MagSymmOp.from_xyzt_str(str(text)) if magnetic else SymmOp.from_xyz_str(str(text))
+            determinant = float(np.linalg.det(operation.rotation_matrix))
+        except Exception:  # noqa: BLE001 - pymatgen raises several kinds for text that is no operation
+            determinant = 0.0
+        if not (math.isfinite(determinant) and abs(abs(determinant) - 1) < 1e-6):
+            raise LroxInputError(f"{what}: {key} '{shown(text, 40)}' is not a symmetry operation")
+
+
+def _group_order(data: dict, what: str) -> int:
+    """The most symmetry operations a CIF block's atoms can be expanded by, whichever of its keys
+    pymatgen takes them from (see :data:`_SYMMETRY_OPERATIONS`); every listed operation checked."""
     from pymatgen.symmetry.groups import SpaceGroup
 
+    orders = [1]
+    underscored = {"_".join(key.split(".")): value for key, value in data.items()}
+    for key in _SYMMETRY_OPERATIONS:
+        operations = _listed(data.get(key))
+        if operations:
+            _check_operations(operations, key, what)
+            orders.append(len(operations))
+    magnetic = _listed(underscored.get(_MAGNETIC_OPERATIONS))
+    if magnetic:
+        centerings = _listed(underscored.get(_MAGNETIC_CENTERINGS))
+        _check_operations(magnetic + centerings, "_space_group_symop_magn_operation.xyz", what)
+        orders.append(len(magnetic) * max(len(centerings), 1))
     for key in (*_GROUP_NAMES, *_GROUP_NUMBERS):
-        if key in data:
+        if data.get(key):
             symbol = str(data[key]).strip().strip("'\"")
             try:
-                group = SpaceGroup.from_int_number(int(symbol)) if key in _GROUP_NUMBERS else SpaceGroup(symbol.replace(" ", ""))
-                return int(group.order)
+                group = SpaceGroup.from_int_number(int(float(symbol))) if key in _GROUP_NUMBERS else SpaceGroup(re.sub(r"[\s_]", "", symbol))
+                orders.append(int(group.order))
             except Exception:  # noqa: BLE001 - an unknown symbol: assume the largest
-                return _LARGEST_GROUP_ORDER
-    return 1
+                orders.append(_LARGEST_GROUP_ORDER)
+    return max(orders)
 
 
 def _cif_checks(text: str, what: str) -> None:
@@ -278,7 +316,7 @@ def _cif_checks(text: str, what: str) -> None:
                 occupancy = _cif_number(value, "_atom_site_occupancy", what, MAX_FRACTIONAL)
                 if not 0 < occupancy <= 1 + 1e-3:
                     raise LroxInputError(f"{what}: _atom_site_occupancy {occupancy:g} is not above 0 and at most 1")
-        most += n_sites * _group_order(data)
+        most += n_sites * _group_order(data, what)
     if most > MAX_CIF_ATOMS:
         raise LroxInputError(
             f"{what}: its sites times the order of its space group make up to {most} atoms, more than the {MAX_CIF_ATOMS} lrox expands "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["redact", "printable", "shown", "one_line"]
+__all__ = ["redact", "redacted_head", "printable", "shown", "one_line"]
 
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key")
 
@@ -31,13 +31,38 @@ _UNPRINTABLE = re.compile(f"[\x00-\x08\x0b-\x1f{_FORMAT}]")  # all but tab and n
 _ANY_CONTROL = re.compile(f"[\x00-\x1f{_FORMAT}]")
 
 
+# the longest stretch a credential pattern reads from where it starts (scheme, user, password, '@'):
+# redacting a text cut N + this many characters on gives its first N characters as redacting the whole
+_LONGEST_CREDENTIAL = 64 + 3 + 512 + 1 + 2048 + 1
+_SPACES = re.compile(r"\s+")
+
+
+def _secrets() -> list[str]:
+    return [v for k, v in os.environ.items() if v and len(v) >= 4 and any(word in k.lower() for word in _SECRET_WORDS)]
+
+
+def redacted_head(text, limit: int) -> str:
+    """The first ``limit`` characters of the text on one line, redacted, at a cost bounded by ``limit``
+    however long the text (a value quoted from a 50 MB file, megabytes of arguments): each pattern
+    start reads up to a few thousand characters, so redacting the whole text and then cutting it cost
+    seconds per megabyte. Only the head is collapsed and redacted, with room for any credential (or
+    secret value) that starts within its first ``limit`` characters."""
+    text = str(text)
+    need = limit + _LONGEST_CREDENTIAL + max((len(v) for v in _secrets()), default=0)
+    head, start, step = "", 0, need + 4096
+    while len(head) < need and start < len(text):  # whitespace runs collapse: read on until the head is long enough
+        head = _SPACES.sub(" ", head + text[start : start + step])
+        start += step
+    return redact(head.strip())[:limit]
+
+
 def redact(text) -> str:
-    """The text with every credential masked; linear in its length."""
+    """The text with every credential masked; linear in its length (but each pattern start reads a
+    bounded stretch: a long text is quoted through :func:`redacted_head` or :func:`shown`, which cut first)."""
     text = _URL_CREDENTIALS.sub(r"\1:***@", str(text))
     text = _KEY_VALUE.sub(r"\1***", text)
-    for name, value in os.environ.items():
-        if value and len(value) >= 4 and any(word in name.lower() for word in _SECRET_WORDS):
-            text = text.replace(value, "***")
+    for value in _secrets():
+        text = text.replace(value, "***")
     return text
 
 
@@ -63,5 +88,5 @@ def one_line(text) -> str:
 
 def shown(text, limit: int = 80) -> str:
     """A value quoted in a message: redacted, on one line, escapes visible, at most ``limit`` characters."""
-    text = printable(redact(one_line(text)), keep="")
+    text = printable(redacted_head(text, limit + 1), keep="")
     return text if len(text) <= limit else text[: limit - 1] + "…"

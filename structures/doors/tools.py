@@ -15,6 +15,10 @@ lrox builds the objects itself from an allow-list:
   ``GridFSURIStore`` (connection keys only) and ``JSONStore``, whose files lrox reads through the
   file door into an in-memory store (never written, never created, nothing decoded). No other
   store type, no other key.
+* Client options, in ``mongoclient_kwargs`` or in a URI's own query (``mongodb://h/?tlsCAFile=...``,
+  read case-insensitively as pymongo reads them), from one allow-list; an option that names a file
+  (``tlsCAFile``, ``tlsCertificateKeyFile``) names a regular file, judged by the file door before
+  pymongo opens it (a FIFO would block the connection forever).
 
 A refusal is one :class:`LroxInputError` naming the file and the key.
 """
@@ -74,6 +78,20 @@ def _scalar(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+_CLIENT_OPTIONS_FOLDED = {option.lower(): option for option in _CLIENT_OPTIONS}
+
+
+def _option_file(key: str, value, where: str) -> None:
+    """A client option that names a file (a TLS certificate or key): pymongo opens it itself, so the
+    file door judges it first (a FIFO would block the connection forever, a device never end)."""
+    from structures.doors.files import regular_file
+
+    if key.lower().endswith("file"):
+        if not isinstance(value, str) or not value:
+            raise LroxInputError(f"{where}: {shown(key, 40)} must name a file")
+        regular_file(value, f"{where}: {shown(key, 40)}", MAX_SPEC_BYTES)
+
+
 def _client_options(value, where: str) -> dict:
     if value is None:
         return {}
@@ -82,7 +100,25 @@ def _client_options(value, where: str) -> dict:
     for key, option in value.items():
         if key not in _CLIENT_OPTIONS or not _scalar(option):
             raise LroxInputError(f"{where}: mongoclient_kwargs.{shown(key, 40)} is not a client option lrox passes on")
+        _option_file(key, option, where)
     return dict(value)
+
+
+def _uri_options(uri, where: str) -> None:
+    """A MongoDB URI's own options (``?tlsCAFile=...&...``) are client options too: the same
+    allow-list, the same file door; pymongo reads them case-insensitively."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if not isinstance(uri, str):
+        raise LroxInputError(f"{where}: the URI must be text")
+    try:
+        options = parse_qsl(urlsplit(uri).query, keep_blank_values=True)
+    except ValueError:
+        raise LroxInputError(f"{where}: the URI is not a MongoDB URI") from None
+    for key, value in options:
+        if key.lower() not in _CLIENT_OPTIONS_FOLDED:
+            raise LroxInputError(f"{where}: the URI option {shown(key, 40)} is not a client option lrox passes on")
+        _option_file(key, value, where)
 
 
 def launchpad_settings(data, where: str) -> dict:
@@ -121,6 +157,8 @@ def launchpad_settings(data, where: str) -> dict:
     settings["strm_lvl"] = level
     settings["logdir"] = None
     settings["mongoclient_kwargs"] = _client_options(data.get("mongoclient_kwargs"), where)
+    if uri_mode and settings["host"]:
+        _uri_options(settings["host"], where)
     return settings
 
 
@@ -157,6 +195,8 @@ def check_store_spec(spec, where: str) -> dict:
     for key, value in spec.items():
         if key in ("mongoclient_kwargs",):
             _client_options(value, where)
+        elif key == "uri":
+            _uri_options(value, where)
         elif key == "searchable_fields" or key == "paths":
             values = value if isinstance(value, list) else [value]
             if not all(isinstance(v, str) for v in values):
