@@ -663,9 +663,10 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         from descriptors.query.configurations import parse_oxygen, query
 
         conditions = parse_oxygen(oxygen) if oxygen is not None else None
-        table = query(db, where, sort, oxygen=conditions)
-        rows, columns = table.rows, table.columns
         wanted = ("barrier", "e_kra_min", "e_vac_o", "e_vac_o_tp", "o2p_center_vbm", "li_slab_spacing")
+        # the printed table reads these fields (JSON and CSV every field)
+        table = query(db, where, sort, oxygen=conditions, fields=None if (as_json or as_csv) else (*wanted, "n_flagged", "n_failed"))
+        rows, columns = table.rows, table.columns
         if len(table.aliases) <= 1:
             wanted = (*wanted, "n_flagged", "n_failed")
         shown = ["id", "name", *[c for c in columns if c.split("@")[0] in wanted]]

@@ -6,7 +6,7 @@ names, the query language and the exports read them.
 
 from __future__ import annotations
 
-__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS", "HOP_FIELDS_ADDED"]
+__all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS", "HOP_FIELDS_ADDED", "TWIN_FIELDS"]
 
 GEOMETRY_NAMES = (
     "li_slab_spacing",
@@ -140,3 +140,7 @@ HOP_FIELDS_ADDED = (
     "delta_e_a_comparison", "delta_e_a_flags", "twin_key", "shares_band_with", "saddle_energy", "second_saddle_energy",
     "initial_energy", "final_energy",
 )
+
+# each hop row's twin group (descriptors.records.twins): kept beside the hop table on every write
+# (schema 4), found at read time in a database written before
+TWIN_FIELDS = ("twin_group", "n_twins", "twin_basis", "dependent_on")
