@@ -131,15 +131,17 @@ def _picked(rows: list[dict], names) -> list[dict]:
 
 
 def _present(rows: list[dict], names) -> list[str]:
-    """The names some row has a value (not None) for, in their order."""
-    names = tuple(names)
-    if not names or not rows:
+    """The names some row has a value (not None) for, in their order (each column scanned in C,
+    up to its first value)."""
+    from itertools import repeat
+    from operator import is_not, itemgetter
+
+    if not rows:
         return []
     try:
-        columns = list(zip(*map(_getter(names), rows)))
+        return [f for f in names if any(map(is_not, map(itemgetter(f), rows), repeat(None)))]
     except KeyError:
         return [f for f in names if any(row.get(f) is not None for row in rows)]
-    return [f for f, column in zip(names, columns) if column.count(None) < len(column)]
 
 
 @dataclass

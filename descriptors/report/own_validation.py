@@ -65,6 +65,8 @@ def _base_level(ml_in_cell: str) -> tuple[str, str]:
 
 def own_errors(hops: list[dict]) -> list[OwnError]:
     """Every (ML level, kind) with at least one hop that GPAW checked, and each ML level over all kinds."""
+    if not any(r.get("barrier_difference") is not None and str(r.get("level_of_theory", "")).startswith("GPAW") for r in hops):
+        return []  # no hop was checked (an ML screen of any size): nothing to group
     by_id = {}
     for r in hops:
         by_id.setdefault((r.get("configuration_id"), r.get("hop_id")), []).append(r)

@@ -338,16 +338,27 @@ class DescriptorDatabase:
             return [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
 
     # ----- reads --------------------------------------------------------------------------------
-    def rows(self, table) -> list[dict]:
+    def rows(self, table, columns=None) -> list[dict]:
         """Every row of a table as a dict of its columns (read without ORM objects: 20x faster on
         the hundreds of thousands of descriptor rows of a group's database); a hop-table column this
-        database was written without reads as None."""
-        columns = list(table.__table__.columns)
+        database was written without reads as None. ``columns``: only these (names)."""
+        columns = [c for c in table.__table__.columns if columns is None or c.name in columns]
         present = self.hop_columns() if table is HopRow else {c.name for c in columns}
         kept = [c for c in columns if c.name in present]
         with self.engine.connect() as connection:
             result = connection.execute(select(*kept)).mappings().all()
         return [{c.name: row.get(c.name) for c in columns} for row in result]
+
+    def configuration_summaries(self, ids) -> dict[str, dict]:
+        """The summaries (lrox's description of each configuration: its defects, their lineage) of
+        these configurations, by id: a JSON document each, read where a reader needs it (decoding
+        every one of 10,000 took a quarter of a second)."""
+        ids, found = sorted(set(ids)), {}
+        table = ConfigurationRow.__table__
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), 500):
+                found.update(connection.execute(select(table.c.id, table.c.summary).where(table.c.id.in_(ids[start : start + 500]))).all())
+        return found
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
