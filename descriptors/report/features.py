@@ -230,7 +230,10 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
                               n_distinct_hops=distinct, n_fold_groups=n_groups)
     # the frame of the columns a feature can come from (and the target): each column is converted
     # from the rows on its own, so these are the columns a frame of every field would hold, in its order
-    names = list(dict.fromkeys(k for r in data for k in r))  # pandas' order: as the keys first appear
+    names = dict.fromkeys(data[0])  # pandas' order: as the keys first appear
+    for r in data:
+        if not r.keys() <= names.keys():
+            names.update(dict.fromkeys(r))
     candidates = [c for c in names if c.split("@")[0] not in LEAKY and c.split("@")[0] not in IDENTIFIERS]
     frame = pd.DataFrame(data, columns=[*candidates, *(["e_kra"] if "e_kra" not in candidates else [])])
     numeric = [c for c in candidates if c not in CATEGORICAL and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
