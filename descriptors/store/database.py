@@ -19,7 +19,6 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from descriptors.records.schema import HOP_FIELDS_ADDED
-from descriptors.store import derived
 from descriptors.store.tables import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -214,6 +213,8 @@ class DescriptorDatabase:
         for table in (CalculationRow, DescriptorRow):  # an index added since the database was made
             for index in table.__table__.indexes:
                 index.create(self.engine, checkfirst=True)
+        from descriptors.store import derived  # a writer's: readers never import it
+
         with Session(self.engine) as session, session.begin():
             # the version row first: in SQLite the transaction then holds the write lock while the
             # view of a version 2 database, and the twin groups of a version 2 or 3 one, are made
@@ -288,6 +289,8 @@ class DescriptorDatabase:
         calc_rows = [{**_json_safe({k: v for k, v in c.items() if k != "ingested_at"}), "ingested_at": now} for c in calculations]
         if not self._schema_ready and not self.read_only:  # opened with create=False: an older schema is upgraded before it is written to
             self._create_schema()
+        from descriptors.store import derived  # a writer's: readers never import it
+
         try:
             with Session(self.engine) as session, session.begin():
                 if hops:
