@@ -558,6 +558,35 @@ def test_concurrent_writers_of_twin_hops_leave_every_group_whole(db_url, tmp_pat
     assert stored == _hops_as_printed(DescriptorDatabase(f"sqlite:///{EXAMPLE_DB}", read_only=True))
 
 
+def test_oxygen_reads_the_delta_mu_of_each_stored_chemical_potential_as_the_whole_document_gives_it(db_url):
+    """\`--oxygen\` reads of each stored μ_O only its Δμ_O, through the database's JSON path: every shape
+    a document can take (a float, an integer, a long literal, null, no Δμ_O, text, an empty object,
+    no document) gives the row what decoding the whole document gives."""
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import ConfigurationLevelRow, ConfigurationRow
+
+    db = DescriptorDatabase(db_url)
+    shapes = [{"delta": -0.7315}, {"delta": 0}, {"delta": 0.1000000000000000055511151231257827, "element": "O"}, {"delta": None},
+              {"element": "O"}, {"delta": "0.25"}, {}, None, {"delta": 12345678901234567890}]
+    configurations = [{"id": f"c{k}", "host": "h", "supercell": "1x1x1", "name": f"c{k}", "formula": "Li2MnO3", "n_atoms": 24, "defect": "vacancy",
+                       "summary": {}} for k in range(len(shapes))]
+    view = [{"configuration_id": f"c{k}", "level_of_theory": "MLIP x", "settings_hash": "s", "backend": "mlip", "first_descriptor": k,
+             "e_vac_o": 3.0 + k, "e_vac_o_mu": mu} for k, mu in enumerate(shapes)]
+    from sqlalchemy.orm import Session
+
+    with Session(db.engine) as session, session.begin():
+        db._upsert(session, ConfigurationRow, configurations, ["id"])
+        db._upsert(session, ConfigurationLevelRow, view, ["configuration_id", "level_of_theory", "settings_hash"])
+    whole = {r["configuration_id"]: r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True)}
+    deltas = {r["configuration_id"]: r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True, delta_only=True)}
+    for cid, document in whole.items():
+        if document and isinstance(document.get("delta"), int | float):
+            assert deltas[cid] == {"delta": float(document["delta"])}
+            assert repr(deltas[cid]["delta"]) == repr(float(document["delta"]))
+        else:
+            assert deltas[cid] == document  # anything else: the whole document, read as it always was
+
+
 # ----- the scale benchmark's small sizes (CI: the large ones run in `make benchmark-scale`) ------------------
 def test_the_scale_benchmark_runs_its_10_and_100_configuration_sizes(tmp_path):
     """benchmarks/scale.py at the sizes CI affords: every step runs (enumeration, Flow build, the dry

@@ -81,7 +81,7 @@ def _view_of(db, oxygen: tuple[float, float] | None, levels: list[dict] | None, 
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
     if oxygen is not None and fields is not None:
         fields = (*fields, "e_vac_o")  # what e_vac_o_tp is re-evaluated from
-    rows = db.configuration_view(with_mu=oxygen is not None, fields=fields) if getattr(db, "has_view", False) else _view_from_rows(db)
+    rows = db.configuration_view(with_mu=oxygen is not None, fields=fields, delta_only=True) if getattr(db, "has_view", False) else _view_from_rows(db)
     if oxygen is not None:  # replaced by the conditions asked for
         from descriptors.physics.vacancy import delta_mu_oxygen, reevaluate
 

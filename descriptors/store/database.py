@@ -322,23 +322,11 @@ class DescriptorDatabase:
             self._writable.written()
         return {"configurations": len(configurations), "calculations": len(calculations), "descriptors": len(descriptors)}
 
-    def configuration_view(self, with_mu: bool = True, fields=None) -> list[dict]:
-        """Every row of the view, with its configuration's host, name, defect, dopant, site, cell
-        (``with_mu=False``: without ``e_vac_o_mu``, a JSON column only ``--oxygen`` reads;
-        ``fields``: of the quantities only these, where a reader needs no other)."""
-        from descriptors.records.schema import LEVEL_FIELDS
+    def configuration_view(self, with_mu: bool = True, fields=None, delta_only: bool = False) -> list[dict]:
+        """Every row of the view with its configuration's fields (:func:`descriptors.store.reads.configuration_view`)."""
+        from descriptors.store.reads import configuration_view
 
-        view, config = ConfigurationLevelRow.__table__, ConfigurationRow.__table__
-        extra = [config.c[n] for n in ("host", "name", "defect", "dopant", "site", "n_atoms", "supercell")]
-        skipped = {"e_vac_o_mu"} if not with_mu else set()
-        if fields is not None:
-            skipped |= set(LEVEL_FIELDS) - set(fields)
-        columns = [c for c in view.columns if c.name not in skipped]
-        statement = select(*columns, *extra).join(config, config.c.id == view.c.configuration_id).order_by(view.c.first_descriptor, *view.primary_key.columns)
-        with self.engine.connect() as connection:
-            result = connection.execute(statement)
-            keys = list(result.keys())
-            return [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
+        return configuration_view(self.engine, with_mu, fields, delta_only)
 
     # ----- reads --------------------------------------------------------------------------------
     def rows(self, table, columns=None) -> list[dict]:
@@ -353,15 +341,10 @@ class DescriptorDatabase:
         return [{c.name: row.get(c.name) for c in columns} for row in result]
 
     def configuration_summaries(self, ids) -> dict[str, dict]:
-        """The summaries (lrox's description of each configuration: its defects, their lineage) of
-        these configurations, by id: a JSON document each, read where a reader needs it (decoding
-        every one of 10,000 took a quarter of a second)."""
-        ids, found = sorted(set(ids)), {}
-        table = ConfigurationRow.__table__
-        with self.engine.connect() as connection:
-            for start in range(0, len(ids), 500):
-                found.update(connection.execute(select(table.c.id, table.c.summary).where(table.c.id.in_(ids[start : start + 500]))).all())
-        return found
+        """The summaries of these configurations, by id (:func:`descriptors.store.reads.configuration_summaries`)."""
+        from descriptors.store.reads import configuration_summaries
+
+        return configuration_summaries(self.engine, ids)
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
