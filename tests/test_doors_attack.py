@@ -303,6 +303,18 @@ def _neb_id(db: Path) -> str:
     connection.close()
     return found[:12]
 
+def refused_after_damage(tmp_path, db_copy, sql: str, command: list[str], message: str) -> None:
+    """Damage a copy of the example database with ``sql``, run ``command`` on it ('NEB': a band's
+    calculation id): one error line naming ``message``, and no file made or changed."""
+    command = [_neb_id(db_copy) if part == "NEB" else part for part in command]
+    with sqlite3.connect(db_copy) as connection:
+        connection.executescript(sql)
+    connection.close()
+    before, here = file_set(db_copy.parent), file_set(tmp_path)
+    refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
+    assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+
+
 
 _UNPARSEABLE_JSON = "update calculations set data = '{not json'; update configuration_levels set e_vac_o_mu = '{{'"
 
@@ -312,13 +324,7 @@ _UNPARSEABLE_JSON = "update calculations set data = '{not json'; update configur
     (["plot", "neb", "NEB", "p.png"], "not valid JSON"),  # reads the band's data
 ])
 def test_json_that_does_not_parse_is_refused_by_every_command_that_reads_it(tmp_path, db_copy, command, message):
-    command = [_neb_id(db_copy) if part == "NEB" else part for part in command]
-    with sqlite3.connect(db_copy) as connection:
-        connection.executescript(_UNPARSEABLE_JSON)
-    connection.close()
-    before, here = file_set(db_copy.parent), file_set(tmp_path)
-    refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
-    assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+    refused_after_damage(tmp_path, db_copy, _UNPARSEABLE_JSON, command, message)
 
 
 def _answer(outcome, folder: Path, written: str | None) -> tuple:
@@ -396,13 +402,7 @@ WRONG_KIND = {
 @pytest.mark.parametrize("damage", list(WRONG_KIND))
 def test_a_stored_value_of_the_wrong_kind_is_one_error_where_it_is_read(tmp_path, db_copy, damage):
     sql, command, message = WRONG_KIND[damage]
-    command = [_neb_id(db_copy) if part == "NEB" else part for part in command]
-    with sqlite3.connect(db_copy) as connection:
-        connection.executescript(sql)
-    connection.close()
-    before, here = file_set(db_copy.parent), file_set(tmp_path)
-    refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
-    assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+    refused_after_damage(tmp_path, db_copy, sql, command, message)
 
 
 def _example_in(url: str):
