@@ -105,16 +105,22 @@ def way_in(node: ast.AST) -> str | None:
 def ways_in(root: Path = ROOT) -> list[str]:
     """Every way in outside the doors, as 'file:line: call'."""
     found = []
+    for relative, node in package_nodes(root):
+        what = way_in(node)
+        if what and (relative, what) not in ALLOWED_OUTSIDE:
+            found.append(f"{relative}:{node.lineno}: {what}")
+    return found
+
+
+def package_nodes(root: Path = ROOT):
+    """Every AST node of lrox's packages outside the doors, with its file (relative to ``root``)."""
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root).as_posix()
             if relative.startswith(DOORS):
                 continue
             for node in ast.walk(ast.parse(path.read_text(), filename=relative)):
-                what = way_in(node)
-                if what and (relative, what) not in ALLOWED_OUTSIDE:
-                    found.append(f"{relative}:{node.lineno}: {what}")
-    return found
+                yield relative, node
 
 
 def test_nothing_reads_a_file_a_number_or_a_database_except_through_a_door():
@@ -172,20 +178,15 @@ def raw_sql(root: Path = ROOT) -> list[str]:
     """Every call of raw SQL outside the doors, as 'file:line: call' (``text(...)`` by its plain name
     or as ``sqlalchemy.text``; a method named text is no SQL)."""
     found = []
-    for package in PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
-            relative = path.relative_to(root).as_posix()
-            if relative.startswith(DOORS):
-                continue
-            for node in ast.walk(ast.parse(path.read_text(), filename=relative)):
-                if not isinstance(node, ast.Call):
-                    continue
-                name = _dotted(node.func)
-                last = name.split(".")[-1]
-                if last not in RAW_SQL_CALLS or (last == "text" and name not in ("text", "sqlalchemy.text", "sa.text")):
-                    continue
-                if (relative, last) not in RAW_SQL_ALLOWED:
-                    found.append(f"{relative}:{node.lineno}: {name}")
+    for relative, node in package_nodes(root):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        last = name.split(".")[-1]
+        if last not in RAW_SQL_CALLS or (last == "text" and name not in ("text", "sqlalchemy.text", "sa.text")):
+            continue
+        if (relative, last) not in RAW_SQL_ALLOWED:
+            found.append(f"{relative}:{node.lineno}: {name}")
     return found
 
 
