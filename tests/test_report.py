@@ -408,3 +408,22 @@ def test_the_pareto_front_is_the_pairwise_rule():
         points = [(rng.choice([0.2, 0.3, rng.random()]), rng.choice([1.0, 2.0, rng.random() * 3])) for _ in range(rng.randint(0, 40))]
         pairwise = [any(k != j and o[0] <= p[0] and o[1] >= p[1] and o != p for k, o in enumerate(points)) for j, p in enumerate(points)]
         assert _dominated(points) == pairwise
+
+
+def test_the_own_error_is_taken_against_the_ci_neb_where_a_hop_has_both_gpaw_routes():
+    """One ML hop checked twice: single points on the ML path (an upper bound of DFT's barrier) and a
+    seeded CI-NEB. The rules' expected error comes from the CI-NEB, whatever the names' order; the
+    report lists both."""
+    from descriptors.report.own_validation import own_error_of, own_errors
+
+    ml = {"level": "L1", "level_of_theory": "MLIP 7net-0, 2x1x1 cell", "configuration_id": "c", "hop_id": "h"}
+    neb = {"level_of_theory": "GPAW PBE+U (MP U values; PW 400 eV) // seeded from MLIP 7net-0, 2x1x1 cell", "barrier_difference": 0.15}
+    # LCAO single points sort before the PW CI-NEB by name
+    points = {"level_of_theory": "GPAW PBE+U (MP U values; LCAO dzp) single points on the MLIP 7net-0 band (ML end points), 2x1x1 cell",
+              "barrier_difference": 0.25}
+    rows = [ml] + [{**ml, **gpaw, "level": f"L{k}", "compared_with": "L1", "status": "ok", "barrier": 0.6, "defect": "pristine", "mechanism": "ODH"}
+                   for k, gpaw in ((2, points), (3, neb))]
+    errors = own_errors(rows)
+    assert [e.gpaw_level for e in errors if e.kind == "all"] == [neb["level_of_theory"], points["level_of_theory"]]
+    chosen = own_error_of(errors, "MLIP 7net-0")
+    assert chosen.gpaw_level == neb["level_of_theory"] and chosen.signed_mean == pytest.approx(-0.15)

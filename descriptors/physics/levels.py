@@ -27,6 +27,7 @@ __all__ = [
     "level_of_theory",
     "gpaw_level",
     "SINGLE_POINTS",
+    "is_single_points_level",
     "expected_error",
     "validation_error",
     "uncovered",
@@ -128,6 +129,12 @@ def level_of_theory(backend: str, settings: dict) -> str:
 
 
 SINGLE_POINTS = "single-points"  # a GPAW 'route': DFT energies along the ML band, no CI-NEB
+
+
+def is_single_points_level(level: str) -> bool:
+    """Whether a level's barriers are DFT energies along another level's band (no CI-NEB of its own):
+    the wording :func:`level_of_theory` gives the ``single-points`` route."""
+    return " single points on the " in str(level)
 
 
 def gpaw_level(settings: dict) -> str:

@@ -8,6 +8,10 @@ database's own error as the ``expected_error`` of that ML level in place of the 
 set (four LiCoO2/LiNiO2 rows, no Mn, no O vacancy), and says which one it used
 (:func:`descriptors.report.evidence.level_error`).
 
+Where one ML level was checked both ways, the CI-NEB level (GPAW's own barrier) comes before the
+single points along the ML band (an upper bound of it: the ML path is not DFT's): the rules use
+the first, and the report lists both.
+
 Errors are measured in the smaller cell the check ran in; the ML barrier there and in the
 database's cell differ by ``barrier_difference`` of the ML-in-cell row (shown beside, never mixed in).
 """
@@ -15,6 +19,8 @@ database's cell differ by ``barrier_difference`` of the ML-in-cell row (shown be
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from descriptors.physics.levels import is_single_points_level
 
 __all__ = ["HOP_KINDS", "hop_kind", "OwnError", "own_errors", "own_error_of"]
 
@@ -63,12 +69,17 @@ def _base_level(ml_in_cell: str) -> tuple[str, str]:
     return level, rest[: -len(" cell")] if rest.endswith(" cell") else rest
 
 
+def _barrier_first(gpaw_level: str) -> int:
+    """0 for a GPAW level that computed the barrier (a CI-NEB), 1 for single points on the ML band."""
+    return 1 if is_single_points_level(gpaw_level) else 0
+
+
 def own_errors(hops: list[dict]) -> list[OwnError]:
-    """Every (ML level, kind) with at least one hop that GPAW checked, and each ML level over all kinds."""
+    """Every (ML level, kind) with at least one hop that GPAW checked, and each ML level over all
+    kinds; per ML level, CI-NEB levels before single-point ones."""
     by_id = {}
     for r in hops:
         by_id.setdefault((r.get("configuration_id"), r.get("hop_id")), []).append(r)
-    samples: dict[tuple[str, str, str], list[float]] = {}
     kinds: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
     for rows in by_id.values():
         for r in rows:
@@ -84,7 +95,7 @@ def own_errors(hops: list[dict]) -> list[OwnError]:
             key = (level, r["level_of_theory"], cell)
             kinds.setdefault(key, []).append((hop_kind(r), error))
     out = []
-    for (level, gpaw, cell), values in sorted(kinds.items()):
+    for (level, gpaw, cell), values in sorted(kinds.items(), key=lambda kv: (kv[0][0], _barrier_first(kv[0][1]), kv[0][1], kv[0][2])):
         groups = {"all": [e for _, e in values]}
         for kind, e in values:
             groups.setdefault(kind, []).append(e)
@@ -97,5 +108,6 @@ def own_errors(hops: list[dict]) -> list[OwnError]:
 
 
 def own_error_of(errors: list[OwnError], level: str) -> OwnError | None:
-    """The database's own error of an ML level over all checked hops (the first GPAW level that checked it)."""
+    """The database's own error of an ML level over all checked hops, against the first GPAW level
+    that checked it: a CI-NEB level where there is one (:func:`own_errors`' order)."""
     return next((e for e in errors if e.level == level and e.kind == "all"), None)
