@@ -19,11 +19,16 @@ def configuration_view(engine, with_mu: bool = True, fields=None, delta_only: bo
 
     ``delta_only`` reads the JSON text of that one value (SQLite's and PostgreSQL's own JSON
     path, not a decode of each document: a third of ``--oxygen``'s reading at 10,000 rows) and
-    makes it a number as a JSON decoder does (``float`` of the literal); a row whose value is
-    anything else (missing, text, null) where it has an E_f(V_O) gets its whole document."""
-    from sqlalchemy import Text, cast
+    makes it a number through the database door (``JSONNumberText``: as a JSON decoder reads the
+    literal, and refused as the document would be where no float holds it or it is beyond any
+    number lrox writes); a row whose value is anything else (missing, text, null) where it has an
+    E_f(V_O) gets its whole document, read through its column's type. A document SQLite's JSON
+    path cannot parse (a damaged file) is read the same way: every row's whole document."""
+    from sqlalchemy import cast
+    from sqlalchemy.exc import DBAPIError
 
     from descriptors.records.schema import LEVEL_FIELDS
+    from descriptors.store.tables import JSONNumberText
 
     view, config = ConfigurationLevelRow.__table__, ConfigurationRow.__table__
     extra = [config.c[n] for n in ("host", "name", "defect", "dopant", "site", "n_atoms", "supercell")]
@@ -35,16 +40,21 @@ def configuration_view(engine, with_mu: bool = True, fields=None, delta_only: bo
     if with_mu and delta_only:
         mu = view.c.e_vac_o_mu
         path = mu.op("->")("delta") if engine.dialect.name == "postgresql" else mu.op("->")("$.delta")
-        delta = cast(path, Text).label("e_vac_o_mu_delta")
+        delta = cast(path, JSONNumberText).label("e_vac_o_mu_delta")
         columns.append(delta)
     statement = select(*columns, *extra).join(config, config.c.id == view.c.configuration_id).order_by(view.c.first_descriptor, *view.primary_key.columns)
     with engine.connect() as connection:
-        result = connection.execute(statement)
-        keys = list(result.keys())
-        rows = [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
-        if delta is not None:
+        try:
+            result = connection.execute(statement)
+            keys = list(result.keys())
+            rows = [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
+        except DBAPIError:
+            if delta is None:
+                raise
+            rows = None  # SQLite's JSON path met a document it cannot parse (a damaged file): the door judges each whole one
+        if rows is not None and delta is not None:
             _delta_of_mu(connection, rows)
-    return rows
+    return rows if rows is not None else configuration_view(engine, with_mu, fields)
 
 
 def _delta_of_mu(connection, rows: list[dict]) -> None:
@@ -54,11 +64,8 @@ def _delta_of_mu(connection, rows: list[dict]) -> None:
     view = ConfigurationLevelRow.__table__
     whole = []
     for row in rows:
-        text = row.pop("e_vac_o_mu_delta")
-        try:
-            row["e_vac_o_mu"] = None if text is None else {"delta": float(text)}  # a JSON number's literal, as json.loads reads it
-        except ValueError:  # null, text, true, an object...
-            row["e_vac_o_mu"] = None
+        delta = row.pop("e_vac_o_mu_delta")  # a number, checked by the database door; None for null, text, true, an object...
+        row["e_vac_o_mu"] = None if delta is None else {"delta": delta}
         if row["e_vac_o_mu"] is None and row.get("e_vac_o") is not None:
             whole.append(row)
     for row in whole:  # rare: a μ_O without a numeric Δμ_O

@@ -28,12 +28,13 @@ from structures.doors.databases import column_types, json_type
 # database (text in a number column, JSON that does not parse) is one error, never a wrong number
 _TYPES = column_types()
 JSON, Boolean, DateTime, Float, Integer, String, Text = (_TYPES[k] for k in ("JSON", "Boolean", "DateTime", "Float", "Integer", "String", "Text"))
+JSONNumberText = _TYPES["JSONNumberText"]  # a number read by a JSON path inside a document (descriptors.store.reads)
 
 JSONObject, JSONFlags = json_type({}, "JSON object"), json_type(["text"], "list of flags")
 
 from descriptors.records.schema import COUNT_FIELDS, DATA_SHAPE, DETAILS_SHAPE, LEVEL_FIELDS, MU_SHAPE, SUMMARY_SHAPE
 
-__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "VIEW_SINCE", "TWINS_SINCE", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "HopTwinRow", "MetaRow"]
+__all__ = ["JSONNumberText", "SCHEMA_VERSION", "READABLE_VERSIONS", "VIEW_SINCE", "TWINS_SINCE", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "HopTwinRow", "MetaRow"]
 
 # 2: settings in the descriptor key, charge bookkeeping, O2 correction scheme
 # 3: the configuration view (configuration_levels), kept in step on every write. A lrox that writes
