@@ -561,30 +561,38 @@ def test_concurrent_writers_of_twin_hops_leave_every_group_whole(db_url, tmp_pat
 def test_oxygen_reads_the_delta_mu_of_each_stored_chemical_potential_as_the_whole_document_gives_it(db_url):
     """\`--oxygen\` reads of each stored μ_O only its Δμ_O, through the database's JSON path: every shape
     a document can take (a float, an integer, a long literal, null, no Δμ_O, text, an empty object,
-    no document) gives the row what decoding the whole document gives."""
-    from descriptors.store.database import DescriptorDatabase
-    from descriptors.store.tables import ConfigurationLevelRow, ConfigurationRow
-
-    db = DescriptorDatabase(db_url)
-    shapes = [{"delta": -0.7315}, {"delta": 0}, {"delta": 0.1000000000000000055511151231257827, "element": "O"}, {"delta": None},
-              {"element": "O"}, {"delta": "0.25"}, {}, None, {"delta": 12345678901234567890}]
-    configurations = [{"id": f"c{k}", "host": "h", "supercell": "1x1x1", "name": f"c{k}", "formula": "Li2MnO3", "n_atoms": 24, "defect": "vacancy",
-                       "summary": {}} for k in range(len(shapes))]
-    view = [{"configuration_id": f"c{k}", "level_of_theory": "MLIP x", "settings_hash": "s", "backend": "mlip", "first_descriptor": k,
-             "e_vac_o": 3.0 + k, "e_vac_o_mu": mu} for k, mu in enumerate(shapes)]
+    no document) gives the row what decoding the whole document gives: the same Δμ_O, or (a shape lrox
+    never writes: the database door's MU_SHAPE) the same one error naming the database as damaged."""
+    from sqlalchemy import delete
     from sqlalchemy.orm import Session
 
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import ConfigurationLevelRow, ConfigurationRow
+    from structures.errors import LroxInputError
+
+    db = DescriptorDatabase(db_url)
+    readable = [{"delta": -0.7315}, {"delta": 0}, {"delta": 0.1000000000000000055511151231257827, "element": "O"}, None]
+    damaged = [{"delta": None}, {"element": "O"}, {"delta": "0.25"}, {}, {"delta": 12345678901234567890}]
     with Session(db.engine) as session, session.begin():
-        db._upsert(session, ConfigurationRow, configurations, ["id"])
-        db._upsert(session, ConfigurationLevelRow, view, ["configuration_id", "level_of_theory", "settings_hash"])
-    whole = {r["configuration_id"]: r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True)}
-    deltas = {r["configuration_id"]: r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True, delta_only=True)}
-    for cid, document in whole.items():
-        if document and isinstance(document.get("delta"), int | float):
-            assert deltas[cid] == {"delta": float(document["delta"])}
-            assert repr(deltas[cid]["delta"]) == repr(float(document["delta"]))
+        db._upsert(session, ConfigurationRow, [{"id": "c0", "host": "h", "supercell": "1x1x1", "name": "c0", "formula": "Li2MnO3", "n_atoms": 24,
+                                                "defect": "vacancy", "summary": {}}], ["id"])
+    for mu in readable + damaged:
+        with Session(db.engine) as session, session.begin():  # one row: a damaged one is refused whichever row it is
+            session.execute(delete(ConfigurationLevelRow.__table__))
+            db._upsert(session, ConfigurationLevelRow, [{"configuration_id": "c0", "level_of_theory": "MLIP x", "settings_hash": "s", "backend": "mlip",
+                                                         "first_descriptor": 0, "e_vac_o": 3.0, "e_vac_o_mu": mu}],
+                       ["configuration_id", "level_of_theory", "settings_hash"])
+        if mu in damaged:
+            for delta_only in (False, True):
+                with pytest.raises(LroxInputError, match="the database is damaged"):
+                    db.configuration_view(with_mu=True, delta_only=delta_only)
+            continue
+        (whole,) = [r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True)]
+        (delta,) = [r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True, delta_only=True)]
+        if whole is not None:
+            assert delta == {"delta": float(whole["delta"])} and repr(delta["delta"]) == repr(float(whole["delta"]))
         else:
-            assert deltas[cid] == document  # anything else: the whole document, read as it always was
+            assert delta is None
 
 
 # ----- the scale benchmark's small sizes (CI: the large ones run in `make benchmark-scale`) ------------------
