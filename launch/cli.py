@@ -538,11 +538,21 @@ def _check_syntax(where: str | None) -> None:
         parse_filter(where, fields=_AnyName())
 
 
+# A read command holds the database's rows (tens of thousands of dicts) until it ends; CPython's
+# collector, every 700 allocations, scanned them again and again: 1 s of CPU of the
+# 10,000-configuration report's 8 (issue 32). A read command collects less often; main() restores it.
+READ_COMMAND_GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def _database(db_url, read_only: bool = False):
     """The descriptor database; read commands (query, export, plot, report) open it read-only and
     never create or change one."""
+    import gc
+
     from descriptors.store.database import DescriptorDatabase
 
+    if read_only:
+        gc.set_threshold(*READ_COMMAND_GC_THRESHOLDS)
     return DescriptorDatabase(db_url, read_only=read_only)
 
 
@@ -674,9 +684,10 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         from descriptors.query.configurations import parse_oxygen, query
 
         conditions = parse_oxygen(oxygen) if oxygen is not None else None
-        table = query(db, where, sort, oxygen=conditions)
-        rows, columns = table.rows, table.columns
         wanted = ("barrier", "e_kra_min", "e_vac_o", "e_vac_o_tp", "o2p_center_vbm", "li_slab_spacing")
+        # the printed table reads these fields (JSON and CSV every field)
+        table = query(db, where, sort, oxygen=conditions, fields=None if (as_json or as_csv) else (*wanted, "n_flagged", "n_failed"))
+        rows, columns = table.rows, table.columns
         if len(table.aliases) <= 1:
             wanted = (*wanted, "n_flagged", "n_failed")
         shown = ["id", "name", *[c for c in columns if c.split("@")[0] in wanted]]
@@ -694,9 +705,22 @@ def query_command(view, db_url, where, sort, as_json, as_csv, oxygen):
         writer.writerows(rows)
         click.echo(buffer.getvalue().rstrip("\n"))
     else:
-        click.echo(table_text([[r.get(c) for c in shown] for r in rows], shown, floatfmt=".3f"))
+        click.echo(table_text(_cells(rows, shown), shown, floatfmt=".3f"))
         note = "; 'lrox plot neb CALCULATION_ID OUT.png' draws a profile (a committee has none: plot a member's)"
         click.echo(f"{len(rows)} rows" + (note if view == "hops" and rows else ""))
+
+
+def _cells(rows: list[dict], shown: list[str]) -> list[list]:
+    """The printed table's cells: each row's values of the shown columns (None where it has none)."""
+    from operator import itemgetter
+
+    if len(shown) > 1:
+        get = itemgetter(*shown)
+        try:
+            return [list(get(r)) for r in rows]
+        except KeyError:
+            pass
+    return [[r.get(c) for c in shown] for r in rows]
 
 
 @cli.command("export")
@@ -825,8 +849,14 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
     warnings.filterwarnings("always", category=LroxWarning)
     warnings.showwarning = _show_warning
-    with _printable_output():
-        return _main(args)
+    import gc
+
+    thresholds = gc.get_threshold()  # a read command raises them (READ_COMMAND_GC_THRESHOLDS): this process's own again after it
+    try:
+        with _printable_output():
+            return _main(args)
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _main(args: list[str]) -> int:

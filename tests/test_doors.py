@@ -112,15 +112,20 @@ def ways_in(root: Path = ROOT) -> list[str]:
     return found
 
 
-def package_nodes(root: Path = ROOT):
-    """Every AST node of lrox's packages outside the doors, with its file (relative to ``root``)."""
+def package_trees(root: Path = ROOT):
+    """The parsed module of every file of lrox's packages outside the doors, with its file (relative to ``root``)."""
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root).as_posix()
-            if relative.startswith(DOORS):
-                continue
-            for node in ast.walk(ast.parse(path.read_text(), filename=relative)):
-                yield relative, node
+            if not relative.startswith(DOORS):
+                yield relative, ast.parse(path.read_text(), filename=relative)
+
+
+def package_nodes(root: Path = ROOT):
+    """Every AST node of lrox's packages outside the doors, with its file (relative to ``root``)."""
+    for relative, tree in package_trees(root):
+        for node in ast.walk(tree):
+            yield relative, node
 
 
 def test_nothing_reads_a_file_a_number_or_a_database_except_through_a_door():
@@ -167,26 +172,41 @@ def test_the_check_sees_every_kind_of_way_in(tmp_path):
 # ----- the database: every value read through its column's checked type ----------------------------------------
 # SQL whose results SQLAlchemy does not type by lrox's columns: a stored value read this way would pass no
 # door (the database door checks each value in its column's type). Each use says why it reads no stored value.
-RAW_SQL_CALLS = {"exec_driver_sql", "literal_column", "type_coerce", "raw_connection", "driver_connection", "text"}
+RAW_SQL_CALLS = {"exec_driver_sql", "literal_column", "raw_connection", "driver_connection", "text"}
 RAW_SQL_ALLOWED: dict[tuple[str, str], str] = {
     ("descriptors/store/database.py", "exec_driver_sql"): "a writer's ALTER TABLE adding a hop column: it reads nothing back",
-    ("descriptors/store/database.py", "text"): "LOCK TABLE on PostgreSQL before the view is rebuilt: it reads nothing back",
+    ("descriptors/store/derived.py", "text"): "PostgreSQL locks (LOCK TABLE before the view is rebuilt, the twins' advisory lock): they read nothing back",
 }
+
+
+def _sqlalchemy_names(tree: ast.AST) -> set[str]:
+    """The names a module imports from SQLAlchemy (its own, unchecked types among them)."""
+    return {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+            for alias in node.names}
 
 
 def raw_sql(root: Path = ROOT) -> list[str]:
     """Every call of raw SQL outside the doors, as 'file:line: call' (``text(...)`` by its plain name
-    or as ``sqlalchemy.text``; a method named text is no SQL)."""
+    or as ``sqlalchemy.text``; a method named text is no SQL), and every ``cast``/``type_coerce`` of
+    a value to one of SQLAlchemy's own types (its result would be read unchecked: cast to a door's
+    type instead, as descriptors/store/reads.py does)."""
     found = []
-    for relative, node in package_nodes(root):
-        if not isinstance(node, ast.Call):
-            continue
-        name = _dotted(node.func)
-        last = name.split(".")[-1]
-        if last not in RAW_SQL_CALLS or (last == "text" and name not in ("text", "sqlalchemy.text", "sa.text")):
-            continue
-        if (relative, last) not in RAW_SQL_ALLOWED:
-            found.append(f"{relative}:{node.lineno}: {name}")
+    for relative, tree in package_trees(root):
+        imported = _sqlalchemy_names(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _dotted(node.func)
+            last = name.split(".")[-1]
+            if last in ("cast", "type_coerce") and len(node.args) > 1:
+                target = _dotted(node.args[1].func if isinstance(node.args[1], ast.Call) else node.args[1])
+                if target.split(".")[0] in imported or target.startswith(("sqlalchemy.", "sa.")):
+                    found.append(f"{relative}:{node.lineno}: {last} to {target}")
+                continue
+            if last not in RAW_SQL_CALLS or (last == "text" and name not in ("text", "sqlalchemy.text", "sa.text")):
+                continue
+            if (relative, last) not in RAW_SQL_ALLOWED:
+                found.append(f"{relative}:{node.lineno}: {name}")
     return found
 
 

@@ -366,16 +366,20 @@ def test_json_a_command_does_not_read_cannot_change_its_answer(tmp_path, db_copy
 
 
 # the fourth sweep: values of the right SQL type that are not what lrox stores, each through the command that reads it
-_NO_SADDLE_COLUMNS = "update hops set saddle_energy = null"  # an older database: twins read each barrier's stored band
+# an older database (schema 3: no twin groups kept, nor the twins' energies): query hops groups twins by each barrier's stored band
+_NO_SADDLE_COLUMNS = "update hops set saddle_energy = null; update lrox_meta set value = '3' where key = 'schema_version'"
 WRONG_KIND = {
     "a list where a chemical potential is stored": (
         "update configuration_levels set e_vac_o_mu = '[1, 2]' where e_vac_o_mu is not null", ["query", "--oxygen", "1173,0.21"], "(the value is not an object)"),
     "text where a chemical potential's number is": (
         "update configuration_levels set e_vac_o_mu = json_set(e_vac_o_mu, '$.delta', 'abc') where e_vac_o_mu is not null",
         ["query", "--oxygen", "1173,0.21"], "chemical potential is not what lrox writes (delta is not a number)"),
-    "an exponent no float holds inside a stored object": (  # was read as inf: e_vac_o_tp printed -inf
+    "an exponent no float holds inside a stored object": (  # was read as inf (the document, then its JSON path): e_vac_o_tp printed -inf
         "update configuration_levels set e_vac_o_mu = json_set(e_vac_o_mu, '$.delta', json('1e999')) where e_vac_o_mu is not null",
-        ["query", "--oxygen", "1173,0.21"], "holds the number 1e999, which is not finite"),
+        ["query", "--oxygen", "1173,0.21"], "1e999"),
+    "a number beyond any lrox writes inside a stored object": (  # read by the JSON path: e_vac_o_tp printed -1e+300
+        "update configuration_levels set e_vac_o_mu = json_set(e_vac_o_mu, '$.delta', 1e300) where e_vac_o_mu is not null",
+        ["query", "--oxygen", "1173,0.21"], "e+300"),
     "NaN inside a stored object": (
         "update configuration_levels set e_vac_o_mu = replace(json_set(e_vac_o_mu, '$.delta', 'x-nan'), '\"x-nan\"', 'NaN') where e_vac_o_mu is not null",
         ["query", "--oxygen", "1173,0.21"], "holds the number NaN"),
@@ -463,6 +467,9 @@ ON_EVERY_ENGINE = [
      "update configuration_levels set barrier = 1e300", _read_view, "holds 1e+300"),
     ("a list where a chemical potential is stored", "update configuration_levels set e_vac_o_mu = '[1, 2]' where e_vac_o_mu is not null",
      "update configuration_levels set e_vac_o_mu = '[1, 2]' where e_vac_o_mu is not null", _read_at_oxygen, "the value is not an object"),
+    ("a number beyond any lrox writes read by a JSON path (--oxygen's Δμ_O)",
+     "update configuration_levels set e_vac_o_mu = json_set(e_vac_o_mu, '$.delta', 1e300) where e_vac_o_mu is not null",
+     "update configuration_levels set e_vac_o_mu = '{\"delta\": 1e300}' where e_vac_o_mu is not null", _read_at_oxygen, "a JSON number column holds"),
     ("an exponent no float holds in a band", "update calculations set data = '{\"energies\": [1e999, 0, 0]}' where kind = 'neb'",
      "update calculations set data = '{\"energies\": [1e999, 0, 0]}' where kind = 'neb'", _read_a_band, "not finite"),
 ]

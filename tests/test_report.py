@@ -380,6 +380,50 @@ def test_permutation_importance_skips_only_what_no_tree_reads():
     assert permutation_importance_batched(model, x, y).tobytes() == every_column.tobytes()
 
 
+def test_importance_through_the_trees_that_read_a_column_is_bit_for_bit_predicting_every_copy(monkeypatch):
+    """The copies of one shuffled column go through the trees that split on it, and only the rows
+    whose value the shuffle changed: columns of a few values, one-hot columns, missing values and
+    a column no tree reads give the numbers predicting every copy whole gives, to the last bit; a
+    model whose sum does not reproduce its own prediction is predicted whole."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    import descriptors.report.importance as importance
+
+    rng = np.random.default_rng(11)
+    n = 300
+    x = pd.DataFrame({
+        "slab": rng.uniform(2.2, 2.6, n),
+        "n_tm": rng.integers(0, 3, n).astype(float),  # three values: most shuffled rows keep theirs
+        "dopant_Al": (rng.random(n) < 0.3).astype(float),  # one-hot
+        "e_vac_o": np.where(rng.random(n) < 0.2, np.nan, rng.normal(3.0, 0.5, n)),  # missing values
+        "noise": rng.normal(size=n),
+        "unread": np.ones(n),
+    })
+    y = 2.0 * (x["slab"].to_numpy() - 2.4) + 0.1 * x["n_tm"].to_numpy() - 0.05 * x["dopant_Al"].to_numpy() + rng.normal(0, 0.01, n)
+    model = HistGradientBoostingRegressor(random_state=0, max_iter=60, min_samples_leaf=5).fit(x, y)
+    values = x.to_numpy()
+    p = values.shape[1]
+    draw = np.random.default_rng(0)
+    stacked = np.repeat(values[None, None], p * 10, axis=0).reshape(p, 10, n, p)
+    for column in range(p):
+        for repeat in range(10):
+            stacked[column, repeat, :, column] = values[draw.permutation(n), column]
+    predicted = model.predict(pd.DataFrame(np.concatenate([values, stacked.reshape(-1, p)]), columns=x.columns))
+    every_copy = np.abs(predicted[n:].reshape(p, 10, n) - y).mean(axis=2).mean(axis=1) - np.abs(predicted[:n] - y).mean()
+
+    used = []
+    original = importance._TreeSums.of.__func__
+    monkeypatch.setattr(importance._TreeSums, "of", classmethod(lambda cls, *a: used.append(original(cls, *a)) or used[-1]))
+    assert importance.permutation_importance_batched(model, x, y).tobytes() == every_copy.tobytes()
+    assert used and used[0] is not None  # the trees' path, not the fallback
+
+    # a sum that differs from the model's own prediction in the last bit: every copy predicted whole
+    monkeypatch.setattr(importance._TreeSums, "of", classmethod(original))
+    monkeypatch.setattr(importance._TreeSums, "predict", lambda self, rows, changed: np.nextafter(model.predict(rows), np.inf))
+    assert importance.permutation_importance_batched(model, x, y).tobytes() == every_copy.tobytes()
+
+
 def test_a_sampled_importance_is_said_in_the_report(tmp_path, monkeypatch):
     """Above IMPORTANCE_SAMPLE held-out hops per fold the importance is measured on a sample, and the
     report says so; below it, nothing is sampled and nothing is said."""

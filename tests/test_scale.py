@@ -440,6 +440,161 @@ def test_a_tree_with_nothing_to_ingest_creates_no_database(tmp_path, capsys):
     assert not (tmp_path / "x.db").exists()
 
 
+# ----- the twin groups kept on write (schema 4): what a reader found at every read, stored --------------------
+EXAMPLE_DB = Path(__file__).resolve().parents[1] / "examples" / "li2mno3_design_rules.db"
+
+
+def _copy_of_example(target: Path) -> str:
+    """A copy of the committed design-rules database, written by lrox schema 3 (no twin table)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True) as origin, sqlite3.connect(target) as copy:
+        origin.backup(copy)
+    return f"sqlite:///{target}"
+
+
+def _hops_as_printed(db) -> str:
+    """Every hop row as \`lrox query hops --json\` prints it (key order and all)."""
+    from descriptors.query.hops import query_hops
+
+    return json.dumps(query_hops(db), indent=1, default=str)
+
+
+def test_a_database_written_before_the_twin_table_reads_the_same_and_is_upgraded_on_its_first_write(tmp_path):
+    """A schema 3 database is read as it is (the groups found at read time, as lrox always found
+    them) and, opened by a writer, upgraded: every hop's group stored, the same rows printed."""
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import HopRow, HopTwinRow
+
+    url = _copy_of_example(tmp_path / "example.db")
+    before = DescriptorDatabase(url, read_only=True)
+    assert not before.has_twins  # schema 3: nothing stored, nothing written by the read
+    as_read = _hops_as_printed(before)
+    assert '"n_twins": 2' in as_read and '"twin_basis": "twin key, energies agree"' in as_read  # the example has twins across configurations
+    writer = DescriptorDatabase(url)  # a writer opens it: upgraded
+    assert writer.has_twins
+    reader = DescriptorDatabase(url, read_only=True)
+    assert reader.has_twins
+    assert {r["id"] for r in reader.rows(HopTwinRow)} == {r["id"] for r in reader.rows(HopRow)}
+    assert _hops_as_printed(reader) == as_read
+
+
+def _example_tables() -> dict:
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import CalculationRow, ConfigurationRow, DescriptorRow, HopRow
+
+    example = DescriptorDatabase(f"sqlite:///{EXAMPLE_DB}", read_only=True)
+    tables = {name: example.rows(table) for name, table in (("configurations", ConfigurationRow), ("calculations", CalculationRow),
+                                                            ("descriptors", DescriptorRow), ("hops", HopRow))}
+    for row in tables["descriptors"]:
+        row.pop("id")
+    return tables
+
+
+def _halves(tables: dict) -> tuple[dict, dict]:
+    """The example's rows in two batches of configurations, every twin group split across both."""
+    ids = sorted(c["id"] for c in tables["configurations"])
+    first = set(ids[::2])
+
+    def part(keep):
+        return {name: [r for r in rows if (r["id"] if name == "configurations" else r.get("configuration_id")) in keep or
+                       (name == "calculations" and r.get("configuration_id") is None and keep is first)]
+                for name, rows in tables.items()}
+
+    return part(first), part(set(ids) - first)
+
+
+def test_twin_groups_are_kept_in_step_when_a_twin_arrives_in_a_later_write(db_url, tmp_path):
+    """The example's configurations written in two batches: a hop written first is joined by its
+    twin from the second batch, and every stored group is the one a reader finds from all the rows."""
+    from descriptors.store.database import DescriptorDatabase
+
+    tables = _example_tables()
+    one, two = _halves(tables)
+    db = DescriptorDatabase(db_url)
+    db.write(one["configurations"], one["calculations"], one["descriptors"], one["hops"])
+    alone = {r["id"]: r for r in json.loads(_hops_as_printed(db))}
+    db.write(two["configurations"], two["calculations"], two["descriptors"], two["hops"])
+    stored = json.loads(_hops_as_printed(DescriptorDatabase(db_url, read_only=True)))
+    expected = json.loads(_hops_as_printed(DescriptorDatabase(f"sqlite:///{EXAMPLE_DB}", read_only=True)))  # found at read time from all rows
+    assert stored == expected
+    joined = [r for r in stored if r["id"] in alone and r["n_twins"] > alone[r["id"]]["n_twins"]]
+    assert joined, "no twin group spans the two batches: the test would prove nothing"
+
+
+def test_concurrent_writers_of_twin_hops_leave_every_group_whole(db_url, tmp_path):
+    """Two processes writing the two halves at once (PostgreSQL's writers of hops take turns): the
+    groups are those of all the rows, whichever committed first."""
+    import pickle
+    import subprocess
+    import sys
+    import time
+
+    from descriptors.store.database import DescriptorDatabase
+
+    halves = _halves(_example_tables())
+    DescriptorDatabase(db_url)  # the schema first, as 'lrox ingest' would
+    files = []
+    for k, half in enumerate(halves):
+        files.append(tmp_path / f"half{k}.pickle")
+        files[-1].write_bytes(pickle.dumps(half))
+    # each writer gets ready (imports, tables, connection), says so, and waits for the other: both
+    # transactions then overlap, the case where each would miss the other's hops
+    code = ("import pickle, sys, time; from pathlib import Path; from descriptors.store.database import DescriptorDatabase; "
+            "t = pickle.loads(Path(sys.argv[1]).read_bytes()); db = DescriptorDatabase(sys.argv[2]); db.counts(); "
+            "Path(sys.argv[1] + '.ready').touch(); "
+            "[time.sleep(0.005) for _ in iter(lambda: Path(sys.argv[3]).exists(), True)]; "
+            "db.write(t['configurations'], t['calculations'], t['descriptors'], t['hops'])")
+    root = Path(__file__).resolve().parents[1]
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(f), db_url, str(go)], stderr=subprocess.PIPE, text=True, cwd=root) for f in files]
+    deadline = time.monotonic() + 240
+    while not all(Path(f"{f}.ready").exists() for f in files) and time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        time.sleep(0.01)
+    go.touch()
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    stored = _hops_as_printed(DescriptorDatabase(db_url, read_only=True))
+    assert stored == _hops_as_printed(DescriptorDatabase(f"sqlite:///{EXAMPLE_DB}", read_only=True))
+
+
+def test_oxygen_reads_the_delta_mu_of_each_stored_chemical_potential_as_the_whole_document_gives_it(db_url):
+    """\`--oxygen\` reads of each stored μ_O only its Δμ_O, through the database's JSON path: every shape
+    a document can take (a float, an integer, a long literal, null, no Δμ_O, text, an empty object,
+    no document) gives the row what decoding the whole document gives: the same Δμ_O, or (a shape lrox
+    never writes: the database door's MU_SHAPE) the same one error naming the database as damaged."""
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from descriptors.store.database import DescriptorDatabase
+    from descriptors.store.tables import ConfigurationLevelRow, ConfigurationRow
+    from structures.errors import LroxInputError
+
+    db = DescriptorDatabase(db_url)
+    readable = [{"delta": -0.7315}, {"delta": 0}, {"delta": 0.1000000000000000055511151231257827, "element": "O"}, None]
+    damaged = [{"delta": None}, {"element": "O"}, {"delta": "0.25"}, {}, {"delta": 12345678901234567890}]
+    with Session(db.engine) as session, session.begin():
+        db._upsert(session, ConfigurationRow, [{"id": "c0", "host": "h", "supercell": "1x1x1", "name": "c0", "formula": "Li2MnO3", "n_atoms": 24,
+                                                "defect": "vacancy", "summary": {}}], ["id"])
+    for mu in readable + damaged:
+        with Session(db.engine) as session, session.begin():  # one row: a damaged one is refused whichever row it is
+            session.execute(delete(ConfigurationLevelRow.__table__))
+            db._upsert(session, ConfigurationLevelRow, [{"configuration_id": "c0", "level_of_theory": "MLIP x", "settings_hash": "s", "backend": "mlip",
+                                                         "first_descriptor": 0, "e_vac_o": 3.0, "e_vac_o_mu": mu}],
+                       ["configuration_id", "level_of_theory", "settings_hash"])
+        if mu in damaged:
+            for delta_only in (False, True):
+                with pytest.raises(LroxInputError, match="the database is damaged"):
+                    db.configuration_view(with_mu=True, delta_only=delta_only)
+            continue
+        (whole,) = [r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True)]
+        (delta,) = [r["e_vac_o_mu"] for r in db.configuration_view(with_mu=True, delta_only=True)]
+        if whole is not None:
+            assert delta == {"delta": float(whole["delta"])} and repr(delta["delta"]) == repr(float(whole["delta"]))
+        else:
+            assert delta is None
+
+
 # ----- the scale benchmark's small sizes (CI: the large ones run in `make benchmark-scale`) ------------------
 def test_the_scale_benchmark_runs_its_10_and_100_configuration_sizes(tmp_path):
     """benchmarks/scale.py at the sizes CI affords: every step runs (enumeration, Flow build, the dry

@@ -70,15 +70,18 @@ def long_table(db, oxygen: tuple[float, float] | None = None, levels: list[dict]
     here, by the same function (:func:`descriptors.records.view.view_rows`).
     """
     fields = (*CONFIG_FIELDS, "level", "level_of_theory", "settings_hash", "backend", *LEVEL_FIELDS)
-    return [{f: row.get(f) for f in fields} for row in _view_of(db, oxygen, levels)]
+    return _picked(_view_of(db, oxygen, levels), fields)
 
 
-def _view_of(db, oxygen: tuple[float, float] | None, levels: list[dict] | None) -> list[dict]:
-    """The view's rows as read (every view column, the configuration's fields), each with its
-    ``id`` and its level's alias (``level``), and ``e_vac_o_tp`` at ``oxygen``."""
+def _view_of(db, oxygen: tuple[float, float] | None, levels: list[dict] | None, fields: tuple[str, ...] | None = None) -> list[dict]:
+    """The view's rows as read (every view column, or of the level fields only ``fields``; the
+    configuration's fields), each with its ``id`` and its level's alias (``level``), and
+    ``e_vac_o_tp`` at ``oxygen``."""
     levels = level_aliases(db, counts=False) if levels is None else levels
     alias_of = {(a["level_of_theory"], a["settings_hash"]): a["alias"] for a in levels}
-    rows = db.configuration_view(with_mu=oxygen is not None) if getattr(db, "has_view", False) else _view_from_rows(db)
+    if oxygen is not None and fields is not None:
+        fields = (*fields, "e_vac_o")  # what e_vac_o_tp is re-evaluated from
+    rows = db.configuration_view(with_mu=oxygen is not None, fields=fields, delta_only=True) if getattr(db, "has_view", False) else _view_from_rows(db)
     if oxygen is not None:  # replaced by the conditions asked for
         from descriptors.physics.vacancy import delta_mu_oxygen, reevaluate
 
@@ -104,6 +107,41 @@ def _view_from_rows(db) -> list[dict]:
             failed[(calc["configuration_id"], calc["level_of_theory"], calc["settings_hash"])] += 1
     descriptors = sorted((d for d in db.rows(DescriptorRow) if d["configuration_id"] in configs), key=lambda d: d["id"])
     return [{**{f: configs[r["configuration_id"]].get(f) for f in CONFIG_FIELDS if f != "id"}, **r} for r in view_rows(descriptors, failed)]
+
+
+def _getter(names: tuple[str, ...]):
+    """Row → the tuple of its values of these names, in C (a row without one of them raises KeyError)."""
+    from operator import itemgetter
+
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return itemgetter(*names) if names else (lambda row: ())
+
+
+def _picked(rows: list[dict], names) -> list[dict]:
+    """Each row as a new dict of these names in this order (None where a row lacks one): what
+    ``{n: row.get(n) for n in names}`` makes, without a Python loop over the names of 10,000 rows."""
+    names = tuple(names)
+    try:
+        get = _getter(names)
+        return [dict(zip(names, get(row))) for row in rows]
+    except KeyError:
+        return [{n: row.get(n) for n in names} for row in rows]
+
+
+def _present(rows: list[dict], names) -> list[str]:
+    """The names some row has a value (not None) for, in their order (each column scanned in C,
+    up to its first value)."""
+    from itertools import repeat
+    from operator import is_not, itemgetter
+
+    if not rows:
+        return []
+    try:
+        return [f for f in names if any(map(is_not, map(itemgetter(f), rows), repeat(None)))]
+    except KeyError:
+        return [f for f in names if any(row.get(f) is not None for row in rows)]
 
 
 @dataclass
@@ -143,19 +181,22 @@ class ConfigurationTable:
         return field if len(self.aliases) <= 1 else f"{field}@{self.aliases[0]}"
 
 
-def configuration_table(db, oxygen: tuple[float, float] | None = None, long_rows: list[dict] | None = None) -> ConfigurationTable:
+def configuration_table(db, oxygen: tuple[float, float] | None = None, long_rows: list[dict] | None = None, fields=None) -> ConfigurationTable:
     """The configuration view: ML barriers and GPAW/VASP band centres of one configuration on one row.
-    ``long_rows``: this database's :func:`long_table` (at ``oxygen``), where the caller has it."""
+    ``long_rows``: this database's :func:`long_table` (at ``oxygen``), where the caller has it.
+    ``fields``: the level fields the caller reads (default every one): only those are read and
+    kept (a filter's and a sort's fields must be among them: :func:`query` adds them)."""
     levels = level_aliases(db, counts=False)
-    long = _view_of(db, oxygen, levels) if long_rows is None else long_rows
+    level_fields = LEVEL_FIELDS if fields is None else tuple(f for f in LEVEL_FIELDS if f in set(fields))
+    long = _view_of(db, oxygen, levels, None if fields is None else level_fields) if long_rows is None else long_rows
     seen = {r["level"] for r in long}
     aliases = [a["alias"] for a in levels if a["alias"] in seen]
     several = len(aliases) > 1
     if not several and len({r["id"] for r in long}) == len(long):
         # one level, one row per configuration: each row taken as it is (the common case, and 10,000 rows)
-        present = [f for f in LEVEL_FIELDS if any(r.get(f) is not None for r in long)] if aliases else []
+        present = _present(long, level_fields) if aliases else []
         kept = (*CONFIG_FIELDS, *present)
-        return ConfigurationTable([{c: r.get(c) for c in kept} for r in long], list(kept), aliases)
+        return ConfigurationTable(_picked(long, kept), list(kept), aliases)
     rows: dict[str, dict] = {}
     for r in long:
         row = rows.get(r["id"])
@@ -163,12 +204,12 @@ def configuration_table(db, oxygen: tuple[float, float] | None = None, long_rows
             row = rows[r["id"]] = {f: r.get(f) for f in CONFIG_FIELDS}
         if several:
             level = r["level"]
-            for f in LEVEL_FIELDS:
+            for f in level_fields:
                 row[f"{f}@{level}"] = r.get(f)
         else:
-            for f in LEVEL_FIELDS:
+            for f in level_fields:
                 row[f] = r.get(f)
-    names = [f"{f}@{a}" if several else f for a in aliases for f in LEVEL_FIELDS]
+    names = [f"{f}@{a}" if several else f for a in aliases for f in level_fields]
     present = [c for c in names if any(row.get(c) is not None for row in rows.values())]
     kept = (*CONFIG_FIELDS, *present)
     out = [{c: row.get(c) for c in kept} for row in rows.values()]
@@ -195,9 +236,18 @@ def parse_oxygen(text: str) -> tuple[float, float]:
     return t, p
 
 
-def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[float, float] | None = None) -> ConfigurationTable:
-    """The configuration view's rows that satisfy ``where``, sorted by ``sort`` (``-field`` descending)."""
-    table = configuration_table(db, oxygen)
+def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[float, float] | None = None, fields=None) -> ConfigurationTable:
+    """The configuration view's rows that satisfy ``where``, sorted by ``sort`` (``-field`` descending).
+    ``fields``: the level fields the caller reads (default every one; the table ``lrox query``
+    prints reads 8): the rows and columns hold those and the fields ``where`` and ``sort`` name."""
+    if fields is not None:
+        named = set(fields)
+        if where:
+            named |= _named_fields(parse_filter(where, fields=_AnyName()))
+        if sort:
+            named.add(sort.lstrip("-").partition("@")[0])
+        fields = named
+    table = configuration_table(db, oxygen, fields=fields)
     rows = table.rows
     if where:
         tree = _resolve_tree(parse_filter(where, fields=_FieldNames(table)), table)
@@ -215,6 +265,23 @@ def query(db, where: str | None = None, sort: str | None = None, oxygen: tuple[f
     else:
         rows = sorted(rows, key=lambda r: (str(r["host"]), str(r["name"]), str(r["id"])))
     return ConfigurationTable(rows, table.columns, table.aliases)
+
+
+class _AnyName:
+    """Every name, as a field (a filter's fields are read before the table that resolves them)."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+
+def _named_fields(node) -> set[str]:
+    """The fields (without their @level) a parsed filter names."""
+    kind = node[0]
+    if kind in ("and", "or"):
+        return _named_fields(node[1]) | _named_fields(node[2])
+    if kind == "not":
+        return _named_fields(node[1])
+    return {str(node[1]).partition("@")[0]}
 
 
 class _FieldNames:

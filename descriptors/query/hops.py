@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from descriptors.query.language import QueryError, parse_filter
 from descriptors.query.levels import level_aliases
-from descriptors.records.schema import HOP_FIELDS, HOP_UNITS
-from descriptors.records.twins import TWIN_FIELDS
+from descriptors.records.schema import HOP_FIELDS, HOP_UNITS, TWIN_FIELDS
 
 # per row: its level's alias, and where the same hop has the level it checks (lrox check), that
 # level's alias and this row's barrier minus that level's
@@ -63,7 +62,7 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
     the caller reads (default every one; the table ``lrox query hops`` prints reads 16 of 50)."""
     from sqlalchemy import select
 
-    from descriptors.store.tables import HopRow
+    from descriptors.store.tables import HopRow, HopTwinRow
 
     levels = level_aliases(db, counts=False)
     aliases = {a["alias"].lower(): (a["level_of_theory"], a["settings_hash"]) for a in levels}
@@ -71,7 +70,14 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
     present = db.hop_columns()
     wanted = HOP_FIELDS if fields is None else [f for f in HOP_FIELDS if f in set(fields) | _NEEDED]
     kept = [f for f in wanted if f in present]  # a database written before a column: null there
-    statement = select(*[getattr(HopRow, f) for f in kept])
+    stored_twins = getattr(db, "has_twins", False)  # kept by the writers (schema 4): read with the rows
+    if stored_twins:
+        twins = HopTwinRow.__table__
+        statement = select(*[getattr(HopRow, f) for f in kept], *[twins.c[f] for f in TWIN_FIELDS]).select_from(
+            HopRow.__table__.outerjoin(twins, twins.c.id == HopRow.id)
+        )
+    else:
+        statement = select(*[getattr(HopRow, f) for f in kept])
     if where:
         statement = statement.where(_condition(parse_filter(where, fields=(*HOP_FIELDS, "level")), HopRow, aliases))
     if sort:
@@ -88,13 +94,21 @@ def query_hops(db, where: str | None = None, sort: str | None = None, limit: int
         statement = statement.limit(limit)
     with db.engine.connect() as connection:
         result = connection.execute(statement).all()  # fetched at once: row by row costs a cursor call each
-        if len(kept) == len(wanted):
-            rows = [dict(zip(kept, row)) for row in result]
-        else:
-            rows = [{**{f: None for f in wanted}, **dict(zip(kept, row))} for row in result]
+    n = len(kept)
+    if len(kept) == len(wanted):
+        rows = [dict(zip(kept, row[:n] if stored_twins else row)) for row in result]
+    else:
+        rows = [{**{f: None for f in wanted}, **dict(zip(kept, row[:n] if stored_twins else row))} for row in result]
     for row in rows:
         row["level"] = alias_of.get((row["level_of_theory"], row["settings_hash"]), "?")
     _with_comparisons(db, rows, alias_of)
+    if stored_twins:  # after the comparisons: the key order every reader has printed
+        for row, found in zip(rows, result):
+            if found[n] is None:  # no group stored (not expected: written with the hop)
+                row.update(twin_group=row["hop_id"], n_twins=1, twin_basis="no twin", dependent_on=None)
+            else:
+                row.update(zip(TWIN_FIELDS, found[n:]))
+        return rows
     return _with_twins(db, rows, present)
 
 
@@ -124,7 +138,8 @@ def _with_comparisons(db, rows: list[dict], alias_of: dict) -> None:
 
     from descriptors.store.tables import HopRow
 
-    wanted = {compared_level(r["level_of_theory"]) for r in rows} - {None}
+    compared = {level: compared_level(level) for level in {r["level_of_theory"] for r in rows}}  # per level, not per row
+    wanted = set(compared.values()) - {None}
     for row in rows:
         row.update(compared_with=None, barrier_difference=None)
     if not wanted:
@@ -136,7 +151,7 @@ def _with_comparisons(db, rows: list[dict], alias_of: dict) -> None:
         ):
             partners.setdefault((cid, hop_id, level), (alias_of.get((level, settings), level), barrier))
     for row in rows:
-        partner = partners.get((row["configuration_id"], row["hop_id"], compared_level(row["level_of_theory"])))
+        partner = partners.get((row["configuration_id"], row["hop_id"], compared[row["level_of_theory"]]))
         if partner is None:
             continue
         row["compared_with"] = partner[0]
@@ -146,18 +161,18 @@ def _with_comparisons(db, rows: list[dict], alias_of: dict) -> None:
 
 def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
     """Each row with its twin group (descriptors.records.twins), found among every hop of its level,
-    settings and host in the database, whatever the filter kept. A database written before the
-    twins' energies were columns gives them from its barrier rows' stored band energies."""
+    settings and host in the database, whatever the filter kept: a database written before the
+    groups were kept (schema 2 or 3; lrox upgrades it at its next write). A database written before
+    the twins' energies were columns gives them from its barrier rows' stored band energies."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from descriptors.records.twins import twin_groups
+    from descriptors.records.twins import TWIN_INPUT_FIELDS, energies_of_profile, twin_groups
     from descriptors.store.tables import DescriptorRow, HopRow
 
     if not rows:
         return rows
-    wanted = ("id", "hop_id", "configuration_id", "defect", "level_of_theory", "settings_hash", "host", "start", "end", "twin_key",
-              "shares_band_with", "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy")
+    wanted = TWIN_INPUT_FIELDS
     kept = [f for f in wanted if f in present]
     with Session(db.engine) as session:
         found = session.connection().execute(select(*[getattr(HopRow, f) for f in kept])).all()
@@ -178,7 +193,7 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
             for r in everything:
                 e = energies.get((r["configuration_id"], r["hop_id"], r["level_of_theory"], r["settings_hash"]))
                 if r["saddle_energy"] is None and e:
-                    r.update(_energies_of_profile(e))
+                    r.update(energies_of_profile(e))
     info = twin_groups(everything)
     for row in rows:
         twin = info.get(row["id"])
@@ -187,10 +202,7 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
 
 
 def _energies_of_profile(energies) -> dict:
-    """The absolute energies twins are compared by, from a stored image profile (older databases)."""
-    from descriptors.physics.barriers import profile_extrema
+    """:func:`descriptors.records.twins.energies_of_profile` (the scale benchmark's name for it)."""
+    from descriptors.records.twins import energies_of_profile
 
-    maxima, _ = profile_extrema(energies)
-    saddles = sorted((energies[k] for k in maxima), reverse=True) or [max(energies[1:-1])]
-    return {"saddle_energy": max(energies), "second_saddle_energy": saddles[1] if len(saddles) > 1 else None,
-            "initial_energy": energies[0], "final_energy": energies[-1]}
+    return energies_of_profile(energies)

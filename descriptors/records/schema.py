@@ -11,7 +11,7 @@ from __future__ import annotations
 from structures.doors.databases import Required
 
 __all__ = ["GEOMETRY_NAMES", "UNITS", "BADER_MEANS", "HOP_UNITS", "HOP_FIELDS", "SUMMARY_FIELDS", "DESCRIPTOR_FIELDS", "LEVEL_FIELDS", "COUNT_FIELDS", "HOP_FIELDS_ADDED",
-           "MU_SHAPE", "SUMMARY_SHAPE", "DATA_SHAPE", "DETAILS_SHAPE"]
+           "MU_SHAPE", "SUMMARY_SHAPE", "DATA_SHAPE", "DETAILS_SHAPE", "TWIN_FIELDS"]
 
 GEOMETRY_NAMES = (
     "li_slab_spacing",
@@ -163,3 +163,6 @@ DATA_SHAPE = {  # a calculation's data (lrox plot neb: a failed band may hold nu
     "energies": ["number?"], "r": ["number?"], "hop": {"start": "text", "end": "text"}, "band": "object",
 }
 DETAILS_SHAPE = {"energies": "band energies", "chemical_potential": MU_SHAPE}  # a barrier's band (twins of an older database), E_f(V_O)'s μ_O (its view)
+# each hop row's twin group (descriptors.records.twins): kept beside the hop table on every write
+# (schema 4), found at read time in a database written before
+TWIN_FIELDS = ("twin_group", "n_twins", "twin_basis", "dependent_on")

@@ -15,7 +15,9 @@ and another configuration's band through the same tetrahedral intermediate: one 
 other leg and the end states differ) are *dependent*: separate hops that are not independent data.
 
 Pure: rows in (the hop table's), a :class:`TwinInfo` per row out. Only rows of one level of theory,
-settings and host are ever compared (absolute energies of two models mean nothing together).
+settings and host are ever compared (absolute energies of two models mean nothing together): a
+partition's groups depend on its rows alone, so the store makes them again for the partitions a
+write touches (:func:`twin_table_rows`, the ``hop_twins`` table) and a reader reads them.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from descriptors.physics.barriers import energy_resolution
+from descriptors.records.schema import TWIN_FIELDS
 
-__all__ = ["END_STATE_TOLERANCE", "TwinInfo", "site_pair", "same_hop", "twin_groups", "TWIN_FIELDS"]
+__all__ = ["END_STATE_TOLERANCE", "TwinInfo", "site_pair", "same_hop", "twin_groups", "TWIN_FIELDS", "TWIN_INPUT_FIELDS", "partition_of",
+           "twin_table_rows", "energies_of_profile"]
 
 # End states of the same hop relaxed from two starting structures (the pristine host with a Li
 # vacancy at one end, and the Li-vacancy configuration with its Li moved) to 0.05 eV/Å land on
@@ -32,7 +36,9 @@ __all__ = ["END_STATE_TOLERANCE", "TwinInfo", "site_pair", "same_hop", "twin_gro
 # 96 atoms) while their saddles agree to 2 ulps. End states count as equal within 5 meV; the saddle
 # has to agree within the resolution.
 END_STATE_TOLERANCE = 0.005
-TWIN_FIELDS = ("twin_group", "n_twins", "twin_basis", "dependent_on")
+# the hop-table columns twin_groups reads
+TWIN_INPUT_FIELDS = ("id", "hop_id", "configuration_id", "defect", "level_of_theory", "settings_hash", "host", "start", "end", "twin_key",
+                     "shares_band_with", "saddle_energy", "second_saddle_energy", "initial_energy", "final_energy")
 BASIS_KEY = "twin key, energies agree"
 BASIS_SHARED = "one band shared by the workflow"
 BASIS_FALLBACK = "energies and site labels (this database stores no twin key)"
@@ -106,7 +112,8 @@ def _shared(row: dict) -> list[str]:
     return [s.strip() for s in str(text).split(",") if s.strip()]
 
 
-def _partition(row: dict) -> tuple:
+def partition_of(row: dict) -> tuple:
+    """(level of theory, settings, host): the rows twins are looked for among."""
     return (row.get("level_of_theory"), row.get("settings_hash"), row.get("host"))
 
 
@@ -141,7 +148,7 @@ def twin_groups(rows: list[dict]) -> dict[str, TwinInfo]:
 
     by_partition: dict[tuple, list[dict]] = {}
     for r in rows:
-        by_partition.setdefault(_partition(r), []).append(r)
+        by_partition.setdefault(partition_of(r), []).append(r)
     for members in by_partition.values():
         # a band the workflow ran once and shared: by hop id
         by_hop = {}
@@ -226,3 +233,20 @@ def _representative(members: list[dict]) -> str:
         return (str(r.get("defect") or "") != "pristine", len(str(r.get("defect") or "")), str(r.get("hop_id")))
 
     return str(min(members, key=rank).get("hop_id"))
+
+
+def twin_table_rows(rows: list[dict]) -> list[dict]:
+    """The ``hop_twins`` rows (``id`` and :data:`TWIN_FIELDS`) of these hop rows, which must be every
+    row of their partitions (:func:`partition_of`): what a reader of the hop table shows per row."""
+    return [{"id": rid, **info.as_row()} for rid, info in twin_groups(rows).items()]
+
+
+def energies_of_profile(energies) -> dict:
+    """The absolute energies twins are compared by, from a stored image profile (a database written
+    before the hop table held them reads them from each barrier's band)."""
+    from descriptors.physics.barriers import profile_extrema
+
+    maxima, _ = profile_extrema(energies)
+    saddles = sorted((energies[k] for k in maxima), reverse=True) or [max(energies[1:-1])]
+    return {"saddle_energy": max(energies), "second_saddle_energy": saddles[1] if len(saddles) > 1 else None,
+            "initial_energy": energies[0], "final_energy": energies[-1]}

@@ -50,8 +50,20 @@ def usable_hops(hops: list[dict]) -> list[dict]:
     rules read as data: they judge on the observed mechanism)."""
     return [
         h for h in hops
-        if h.get("e_kra") is not None and h.get("status") in ("ok", "flagged") and (not h.get("flags") or only_mechanism_flags(h["flags"]))
+        if h.get("e_kra") is not None and h.get("status") in ("ok", "flagged") and (not (flags := h.get("flags")) or _only_mechanism(flags))
     ]
+
+
+_ONLY_MECHANISM: dict[str, bool] = {}  # a hop table's flags text → only_mechanism_flags: a few texts over thousands of hops
+
+
+def _only_mechanism(flags) -> bool:
+    if not isinstance(flags, str):
+        return only_mechanism_flags(flags)
+    found = _ONLY_MECHANISM.get(flags)
+    if found is None:
+        found = _ONLY_MECHANISM[flags] = only_mechanism_flags(flags)
+    return found
 
 
 def distinct_hops(rows: list[dict], value: str = "e_kra") -> list[dict]:
@@ -61,17 +73,27 @@ def distinct_hops(rows: list[dict], value: str = "e_kra") -> list[dict]:
     the group's first row (the representative's where it is among them)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault(r.get("twin_group") or r.get("id") or r.get("hop_id"), []).append(r)
+        key = r.get("twin_group") or r.get("id") or r.get("hop_id")
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [r]
+        else:
+            members.append(r)
     points = []
     for group, members in groups.items():
         first = members[0]
-        for m in members:
-            if m.get("hop_id") == group:
-                first = m
-                break
-        values = [m[value] for m in members if m.get(value) is not None]
-        point = {**first, "twin_group": group, "n_configurations": len(members),
-                 "configurations": sorted({str(m.get("configuration")) for m in members})}
+        if len(members) == 1:  # most hops have no twin: the same point, without the loops
+            found = first.get(value)
+            values = [] if found is None else [found]
+            configurations = [str(first.get("configuration"))]
+        else:
+            for m in members:
+                if m.get("hop_id") == group:
+                    first = m
+                    break
+            values = [m[value] for m in members if m.get(value) is not None]
+            configurations = sorted({str(m.get("configuration")) for m in members})
+        point = {**first, "twin_group": group, "n_configurations": len(members), "configurations": configurations}
         if values:
             point[value] = sum(values) / len(values)
         dependent = first.get("dependent_on")

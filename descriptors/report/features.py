@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from descriptors.report.importance import ROWS_PER_PREDICT, _split_features, permutation_importance_batched  # noqa: F401 - the baseline's
+
 __all__ = ["LEAKY", "feature_table", "write_features", "BaselineResult", "baseline_model"]
 
 # columns computed from the NEB whose E_KRA is the target, or bookkeeping: never features
@@ -52,11 +54,14 @@ def feature_table(db, where: str | None = None, hops: list[dict] | None = None, 
     config = {r["id"]: r for r in table.rows}
     levels = {a["alias"]: a["level_of_theory"] for a in level_aliases(db, counts=False)}
     rows, meta = [], {}
+    names: dict[tuple, list[tuple[str, str]]] = {}  # (hop fields, configuration fields) → the configuration fields' names in the row
     for h in hops:
         row = dict(h)
-        for column, value in config.get(h["configuration_id"], {}).items():
-            if "@" in column or column in ("n_atoms",) or column not in row:
-                row[column if "@" in column or column not in row else f"{column}@config"] = value
+        found = config.get(h["configuration_id"], {})
+        shape = (tuple(row), tuple(found))
+        if shape not in names:
+            names[shape] = _joined_names(row, found)
+        row.update([(name, found[column]) for column, name in names[shape]])
         rows.append(row)
     for column in (rows[0] if rows else {}):
         name, _, alias = column.partition("@")
@@ -65,6 +70,19 @@ def feature_table(db, where: str | None = None, hops: list[dict] | None = None, 
             "level": levels.get(alias) if alias else "each row's own (column 'level_of_theory')" if name in HOP_UNITS and HOP_UNITS[name] else None,
         }
     return rows, meta
+
+
+def _joined_names(hop: dict, config: dict) -> list[tuple[str, str]]:
+    """(configuration field, its name in the joined row) for the configuration fields a hop row
+    takes: per level (``field@alias``), those the hop has not (a hop's own field wins), its cell's
+    ``n_atoms`` as ``n_atoms@config``; the same for every hop of these fields (one key set)."""
+    keys, out = set(hop), []
+    for column in config:
+        if "@" in column or column in ("n_atoms",) or column not in keys:
+            name = column if "@" in column or column not in keys else f"{column}@config"
+            out.append((column, name))
+            keys.add(name)
+    return out
 
 
 def write_features(db, out: str | Path, where: str | None = None, overwrite: bool = False) -> int:
@@ -118,54 +136,6 @@ class BaselineResult:
                 f"the {self.n_fold_groups} fold groups)")
 
 
-def permutation_importance_batched(model, x, y, n_repeats: int = 10, seed: int = 0) -> np.ndarray:
-    """Permutation importance (mean rise of the MAE when one column is shuffled), as scikit-learn's
-    ``permutation_importance`` with ``neg_mean_absolute_error`` defines it.
-
-    scikit-learn predicts once per column and repeat: on tens of rows each call is milliseconds of
-    input checking around microseconds of trees, and the design-rules report spent 14 of its 17 s
-    there (26 min on a loaded machine). Here each column's shuffled copies are predicted in one call;
-    a column no tree splits on is not predicted at all (its shuffled copies predict exactly what the
-    unshuffled rows do, and its importance is computed from those, the same arithmetic). A tree
-    predicts each row on its own, so the numbers are those of predicting every copy at once.
-    """
-    import warnings
-
-    values = x.to_numpy(dtype=float)
-    n, p = values.shape
-    rng = np.random.default_rng(seed)
-    orders = [[rng.permutation(n) for _ in range(n_repeats)] for _ in range(p)]  # drawn in the order they always were
-    used = _split_features(model)
-    shuffled = [k for k in range(p) if used is None or k in used]
-    per_call = max(1, ROWS_PER_PREDICT // max(1, n_repeats * n))  # columns whose copies are predicted together
-    with warnings.catch_warnings():  # plain arrays of the fitted columns, in their order (a DataFrame per call costs a copy)
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        predicted = model.predict(values)
-        by_column = {}
-        for start in range(0, len(shuffled), per_call):
-            columns = shuffled[start : start + per_call]
-            stacked = np.repeat(values[None, None], len(columns) * n_repeats, axis=0).reshape(len(columns), n_repeats, n, p)
-            for k, column in enumerate(columns):
-                for repeat, order in enumerate(orders[column]):
-                    stacked[k, repeat, :, column] = values[order, column]
-            out = model.predict(stacked.reshape(-1, p)).reshape(len(columns), n_repeats, n)
-            by_column.update(zip(columns, out))
-    unchanged = np.tile(predicted, n_repeats).reshape(n_repeats, n)
-    importance = np.array([np.abs(by_column.get(k, unchanged) - y).mean(axis=1).mean() for k in range(p)])
-    return importance - np.abs(predicted - y).mean()
-
-
-ROWS_PER_PREDICT = 400_000  # shuffled rows predicted in one call: few calls at any size, memory bounded (~100 MB at 30 columns)
-
-
-def _split_features(model) -> set[int] | None:
-    """The columns any tree of a fitted histogram GBM splits on (None where that cannot be read)."""
-    try:
-        return {int(f) for trees in model._predictors for tree in trees for f in tree.nodes["feature_idx"][~tree.nodes["is_leaf"].astype(bool)]}
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
-
-
 def fold_groups(rows: list[dict]) -> list[str]:
     """One group label per row: configurations joined by a twin group (one physical hop computed in
     several configurations) are one group, so that grouped folds never split a hop."""
@@ -214,7 +184,7 @@ def _fold_one_thread(regressor, x, y, train, test):
     model = regressor(random_state=0, max_iter=200, min_samples_leaf=max(2, min(5, len(train) // 10)), learning_rate=0.1)
     # a descriptor no training row has (every configuration with it is held out) carries nothing for
     # this fold: a constant, which scikit-learn's binning takes (an all-missing column it does not)
-    empty = [c for c in x.columns if x[c].iloc[train].isna().all()]
+    empty = [c for c, none in zip(x.columns, x.iloc[train].isna().all()) if none]
     if empty:
         x = x.copy()
         x[empty] = 0.0
@@ -258,8 +228,14 @@ def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineRes
     if n_groups < min_configurations:
         return BaselineResult(len(every), n_configurations, 0, None, None, reason=f"{n_groups} configurations with a distinct hop; grouped cross-validation needs {min_configurations}",
                               n_distinct_hops=distinct, n_fold_groups=n_groups)
-    frame = pd.DataFrame(data)
-    candidates = [c for c in frame.columns if c.split("@")[0] not in LEAKY and c.split("@")[0] not in IDENTIFIERS]
+    # the frame of the columns a feature can come from (and the target): each column is converted
+    # from the rows on its own, so these are the columns a frame of every field would hold, in its order
+    names = dict.fromkeys(data[0])  # pandas' order: as the keys first appear
+    for r in data:
+        if not r.keys() <= names.keys():
+            names.update(dict.fromkeys(r))
+    candidates = [c for c in names if c.split("@")[0] not in LEAKY and c.split("@")[0] not in IDENTIFIERS]
+    frame = pd.DataFrame(data, columns=[*candidates, *(["e_kra"] if "e_kra" not in candidates else [])])
     numeric = [c for c in candidates if c not in CATEGORICAL and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
     categorical = [c for c in CATEGORICAL if c in frame.columns and frame[c].nunique(dropna=True) > 1]
     x = pd.concat([frame[numeric].astype(float), pd.get_dummies(frame[categorical].astype(str), dtype=float)], axis=1) if categorical else frame[numeric].astype(float)

@@ -148,7 +148,11 @@ def build_report(db, where: str | None = None) -> str:
     every_hop = [dict(h) for h in hops]
     long_rows = long_table(db)
     every_row = [dict(r) for r in long_rows]  # the feature table's, before the rules add to them
-    configurations = db.rows(ConfigurationRow)
+    configurations = db.rows(ConfigurationRow, columns=("id", "name", "formula", "charge_change"))  # what the rules read
+    # and rule 3 a dopant's defects and lineage, from the summaries of the configurations with a dopant and a ΔE_vac(O)
+    summaries = db.configuration_summaries(r["id"] for r in every_row if r.get("delta_e_vac_o") is not None and r.get("dopant"))
+    for c in configurations:
+        c["summary"] = summaries.get(c["id"])
     if where:
         keep = {r["id"] for r in query(db, where).rows}
         hops = [h for h in hops if h["configuration_id"] in keep]

@@ -77,6 +77,8 @@ def _barrier_first(gpaw_level: str) -> int:
 def own_errors(hops: list[dict]) -> list[OwnError]:
     """Every (ML level, kind) with at least one hop that GPAW checked, and each ML level over all
     kinds; per ML level, CI-NEB levels before single-point ones."""
+    if not any(r.get("barrier_difference") is not None and str(r.get("level_of_theory", "")).startswith("GPAW") for r in hops):
+        return []  # no hop was checked (an ML screen of any size): nothing to group
     by_id = {}
     for r in hops:
         by_id.setdefault((r.get("configuration_id"), r.get("hop_id")), []).append(r)

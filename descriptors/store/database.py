@@ -1,7 +1,8 @@
 """The descriptor database: opening it, writing a batch of rows, reading rows back (SQLAlchemy 2).
 
 It stores and reads rows; it computes none (its tables are :mod:`descriptors.store.tables`, the
-rows come from :mod:`descriptors.records`). SQLite by default (a file), PostgreSQL by URL. Every write is one transaction of
+rows come from :mod:`descriptors.records`; the tables kept in step with them on every write, the
+configuration view and the twin groups, are made by :mod:`descriptors.store.derived`). SQLite by default (a file), PostgreSQL by URL. Every write is one transaction of
 ``INSERT … ON CONFLICT DO UPDATE`` statements keyed on those ids, so an ingest is idempotent
 and two concurrent ingests of overlapping results neither lose nor duplicate rows.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,12 +22,15 @@ from descriptors.records.schema import HOP_FIELDS_ADDED
 from descriptors.store.tables import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
+    TWINS_SINCE,
+    VIEW_SINCE,
     Base,
     CalculationRow,
     ConfigurationLevelRow,
     ConfigurationRow,
     DescriptorRow,
     HopRow,
+    HopTwinRow,
     MetaRow,
 )
 from structures.doors import databases as doors
@@ -68,6 +72,8 @@ class DescriptorDatabase:
         self.read_only = read_only
         self._writable = None
         self.has_view = False  # the configuration view is kept in this database (schema 3): see _check_schema_version
+        self.has_twins = False  # and the hop rows' twin groups (schema 4)
+        self._schema_ready = False  # made or upgraded to this lrox's schema by this object (writers)
         if read_only:
             self.engine = doors.open_for_reading(self.url)
             self._check_lrox_database()
@@ -131,18 +137,22 @@ class DescriptorDatabase:
 
     def _check_lrox_database(self) -> None:
         """A database lrox wrote: every lrox table with its columns (not only the meta table), at a
-        schema version this lrox reads (a version 2 database has no configuration view table)."""
-        view = ConfigurationLevelRow.__table__.name
-        doors.require_tables(self.engine, {t: c for t, c in lrox_tables().items() if t != view}, self.url, marker=MetaRow.__tablename__)
-        if self._check_schema_version() == str(SCHEMA_VERSION):
-            doors.require_tables(self.engine, {view: lrox_tables()[view]}, self.url, marker=MetaRow.__tablename__)
+        schema version this lrox reads (a version 2 database has no configuration view table, a
+        version 3 one no twin table)."""
+        later = {ConfigurationLevelRow.__table__.name: VIEW_SINCE, HopTwinRow.__table__.name: TWINS_SINCE}
+        tables = lrox_tables()
+        doors.require_tables(self.engine, {t: c for t, c in tables.items() if t not in later}, self.url, marker=MetaRow.__tablename__)
+        version = int(self._check_schema_version())
+        kept = {t: tables[t] for t, since in later.items() if version >= since}
+        if kept:
+            doors.require_tables(self.engine, kept, self.url, marker=MetaRow.__tablename__)
 
     def _check_schema_version(self, creating: bool = False, tables: set[str] | None = None) -> str | None:
         """Refuse a database written by another lrox schema: its rows would not mean the same.
         Returns its version (None for a database being created).
 
-        A version 2 database (no configuration view) is read as it is, the view computed from its
-        rows, and upgraded on its first write (:meth:`_create_schema_once`).
+        A version 2 database (no configuration view) or 3 (no twin groups) is read as it is, what it
+        lacks computed from its rows, and upgraded on its first write (:meth:`_create_schema_once`).
         ``creating``: a meta table without its version row is a schema another first writer is
         creating right now (every lrox writes the row with the tables), so this writer joins in."""
         if "lrox_meta" not in (self._tables() if tables is None else tables):
@@ -159,7 +169,8 @@ class DescriptorDatabase:
                 f"the database at {safe_url(self.url)} has lrox schema version {row.value if row else '?'}, this lrox writes version "
                 f"{SCHEMA_VERSION} (settings are part of a descriptor's key): ingest the results into a new database"
             )
-        self.has_view = row.value == str(SCHEMA_VERSION)
+        self.has_view = int(row.value) >= VIEW_SINCE
+        self.has_twins = int(row.value) >= TWINS_SINCE
         return row.value
 
     def _create_schema(self) -> None:
@@ -202,13 +213,19 @@ class DescriptorDatabase:
         for table in (CalculationRow, DescriptorRow):  # an index added since the database was made
             for index in table.__table__.indexes:
                 index.create(self.engine, checkfirst=True)
+        from descriptors.store import derived  # a writer's: readers never import it
+
         with Session(self.engine) as session, session.begin():
             # the version row first: in SQLite the transaction then holds the write lock while the
-            # view of a version 2 database is made from its rows (no writer slips in between)
+            # view of a version 2 database, and the twin groups of a version 2 or 3 one, are made
+            # from its rows (no writer slips in between)
             self._upsert(session, MetaRow, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], ["key"])
-            if version is not None and version != str(SCHEMA_VERSION):
-                self._rebuild_view(session)
-        self.has_view = True
+            if version is not None and int(version) < VIEW_SINCE:
+                derived.rebuild_view(self, session)
+            if version is not None and int(version) < TWINS_SINCE:
+                derived.lock_twins(self, session)
+                derived.refresh_twins(self, session, None)
+        self.has_view = self.has_twins = self._schema_ready = True
 
     def _add_missing_hop_columns(self) -> None:
         """A hop table written before a column existed gets it, empty (every hop column is nullable and
@@ -270,8 +287,14 @@ class DescriptorDatabase:
         configurations, calculations, descriptors, hops = list(configurations), list(calculations), list(descriptors), list(hops)
         now = datetime.now(UTC)
         calc_rows = [{**_json_safe({k: v for k, v in c.items() if k != "ingested_at"}), "ingested_at": now} for c in calculations]
+        if not self._schema_ready and not self.read_only:  # opened with create=False: an older schema is upgraded before it is written to
+            self._create_schema()
+        from descriptors.store import derived  # a writer's: readers never import it
+
         try:
             with Session(self.engine) as session, session.begin():
+                if hops:
+                    derived.lock_twins(self, session)
                 self._upsert(session, ConfigurationRow, [_json_safe(c) for c in configurations], ["id"])
                 failpoint("db-write")
                 self._upsert(session, CalculationRow, calc_rows, ["id"])
@@ -281,10 +304,16 @@ class DescriptorDatabase:
                     [_json_safe(d) for d in descriptors],
                     ["configuration_id", "name", "subject", "level_of_theory", "settings_hash"],
                 )
+                # a hop row rewritten in another partition (a host now known) leaves its old one: both are grouped again
+                regrouped = derived.partitions_of(session, [h["id"] for h in hops]) if hops else set()
                 self._upsert(session, HopRow, [_json_safe(h) for h in hops], ["id"])
                 touched = {(d["configuration_id"], d["level_of_theory"], d["settings_hash"]) for d in descriptors}
                 touched |= {(c["configuration_id"], c["level_of_theory"], c["settings_hash"]) for c in calculations if c.get("configuration_id")}
-                self._refresh_view(session, touched)
+                derived.refresh_view(self, session, touched)
+                if hops:
+                    from descriptors.records.twins import partition_of
+
+                    derived.refresh_twins(self, session, regrouped | {partition_of(h) for h in hops})
         except (SQLAlchemyError, OSError) as exc:
             if self._writable is not None:
                 self._writable.discard_if_new()  # a new file whose first write failed (a full disk): gone
@@ -293,69 +322,29 @@ class DescriptorDatabase:
             self._writable.written()
         return {"configurations": len(configurations), "calculations": len(calculations), "descriptors": len(descriptors)}
 
-    # ----- the configuration view -------------------------------------------------------------
-    def _refresh_view(self, session: Session, keys: set[tuple]) -> None:
-        """The view rows of these (configuration, level of theory, settings) keys, made again from
-        every descriptor row of theirs now in the database (this batch's and earlier ones'), in the
-        writer's transaction. A concurrent writer of the same configuration waits on its row, which
-        this transaction has written, so each sees the other's descriptors."""
-        from sqlalchemy import delete, func, tuple_
+    def configuration_view(self, with_mu: bool = True, fields=None, delta_only: bool = False) -> list[dict]:
+        """Every row of the view with its configuration's fields (:func:`descriptors.store.reads.configuration_view`)."""
+        from descriptors.store.reads import configuration_view
 
-        if not keys:
-            return
-        ids = sorted({k[0] for k in keys})
-        descriptors, failed = [], {}
-        columns = [DescriptorRow.__table__.c[n] for n in ("id", "configuration_id", "name", "level_of_theory", "settings_hash", "backend", "value", "status", "flags", "details")]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = session.execute(select(*columns).where(DescriptorRow.configuration_id.in_(chunk)).order_by(DescriptorRow.id)).mappings()
-            descriptors += [dict(r) for r in rows if (r["configuration_id"], r["level_of_theory"], r["settings_hash"]) in keys]
-            counted = session.execute(
-                select(CalculationRow.configuration_id, CalculationRow.level_of_theory, CalculationRow.settings_hash, func.count())
-                .where(CalculationRow.configuration_id.in_(chunk), CalculationRow.status == "failed")
-                .group_by(CalculationRow.configuration_id, CalculationRow.level_of_theory, CalculationRow.settings_hash)
-            )
-            failed.update({(c, lv, st): n for c, lv, st, n in counted})
-        from descriptors.records.view import view_rows  # here: its physics (numpy) is a writer's cost, not every reader's
-
-        rows = view_rows(descriptors, failed)
-        table = ConfigurationLevelRow.__table__
-        stale = keys - {(r["configuration_id"], r["level_of_theory"], r["settings_hash"]) for r in rows}
-        for start in range(0, len(stale), 300):  # a key without descriptors has no view row
-            chunk = sorted(stale)[start : start + 300]
-            session.execute(delete(table).where(tuple_(table.c.configuration_id, table.c.level_of_theory, table.c.settings_hash).in_(chunk)))
-        self._upsert(session, ConfigurationLevelRow, [_json_safe(r) for r in rows], ["configuration_id", "level_of_theory", "settings_hash"])
-
-    def _rebuild_view(self, session: Session) -> None:
-        """The whole view from the database's rows (upgrading a version 2 database)."""
-        if self.engine.dialect.name == "postgresql":  # no ingest adds descriptors meanwhile
-            session.execute(text("LOCK TABLE descriptors, calculations IN SHARE ROW EXCLUSIVE MODE"))
-        keys = session.execute(select(DescriptorRow.configuration_id, DescriptorRow.level_of_theory, DescriptorRow.settings_hash).distinct()).all()
-        self._refresh_view(session, {tuple(k) for k in keys})
-
-    def configuration_view(self, with_mu: bool = True) -> list[dict]:
-        """Every row of the view, with its configuration's host, name, defect, dopant, site, cell
-        (``with_mu=False``: without ``e_vac_o_mu``, a JSON column only ``--oxygen`` reads)."""
-        view, config = ConfigurationLevelRow.__table__, ConfigurationRow.__table__
-        extra = [config.c[n] for n in ("host", "name", "defect", "dopant", "site", "n_atoms", "supercell")]
-        columns = [c for c in view.columns if with_mu or c.name != "e_vac_o_mu"]
-        statement = select(*columns, *extra).join(config, config.c.id == view.c.configuration_id).order_by(view.c.first_descriptor, *view.primary_key.columns)
-        with self.engine.connect() as connection:
-            result = connection.execute(statement)
-            keys = list(result.keys())
-            return [dict(zip(keys, row)) for row in result.all()]  # plain tuples: a mapping per row costs 5x more
+        return configuration_view(self.engine, with_mu, fields, delta_only)
 
     # ----- reads --------------------------------------------------------------------------------
-    def rows(self, table) -> list[dict]:
+    def rows(self, table, columns=None) -> list[dict]:
         """Every row of a table as a dict of its columns (read without ORM objects: 20x faster on
         the hundreds of thousands of descriptor rows of a group's database); a hop-table column this
-        database was written without reads as None."""
-        columns = list(table.__table__.columns)
+        database was written without reads as None. ``columns``: only these (names)."""
+        columns = [c for c in table.__table__.columns if columns is None or c.name in columns]
         present = self.hop_columns() if table is HopRow else {c.name for c in columns}
         kept = [c for c in columns if c.name in present]
         with self.engine.connect() as connection:
             result = connection.execute(select(*kept)).mappings().all()
         return [{c.name: row.get(c.name) for c in columns} for row in result]
+
+    def configuration_summaries(self, ids) -> dict[str, dict]:
+        """The summaries of these configurations, by id (:func:`descriptors.store.reads.configuration_summaries`)."""
+        from descriptors.store.reads import configuration_summaries
+
+        return configuration_summaries(self.engine, ids)
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
@@ -366,9 +355,12 @@ class DescriptorDatabase:
             }
 
     def snapshot(self) -> dict:
-        """Every row of the three tables, ordered and without ingestion times: equal snapshots mean equal databases."""
+        """Every row of lrox's tables (the twin groups too), ordered and without ingestion times: equal
+        snapshots mean equal databases."""
         out = {}
-        for table, key in ((ConfigurationRow, "id"), (CalculationRow, "id"), (DescriptorRow, None), (HopRow, "id")):
+        for table, key in ((ConfigurationRow, "id"), (CalculationRow, "id"), (DescriptorRow, None), (HopRow, "id"), (HopTwinRow, "id")):
+            if table is HopTwinRow and not self.has_twins:
+                continue
             rows = [{k: v for k, v in r.items() if k not in ("ingested_at", "id") or (k == "id" and key)} for r in self.rows(table)]
             out[table.__tablename__] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
         return out

@@ -28,19 +28,25 @@ from structures.doors.databases import column_types, json_type
 # database (text in a number column, JSON that does not parse) is one error, never a wrong number
 _TYPES = column_types()
 JSON, Boolean, DateTime, Float, Integer, String, Text = (_TYPES[k] for k in ("JSON", "Boolean", "DateTime", "Float", "Integer", "String", "Text"))
+JSONNumberText = _TYPES["JSONNumberText"]  # a number read by a JSON path inside a document (descriptors.store.reads)
 
 JSONObject, JSONFlags = json_type({}, "JSON object"), json_type(["text"], "list of flags")
 
 from descriptors.records.schema import COUNT_FIELDS, DATA_SHAPE, DETAILS_SHAPE, LEVEL_FIELDS, MU_SHAPE, SUMMARY_SHAPE
 
-__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "MetaRow"]
+__all__ = ["JSONNumberText", "SCHEMA_VERSION", "READABLE_VERSIONS", "VIEW_SINCE", "TWINS_SINCE", "Base", "ConfigurationRow", "CalculationRow", "DescriptorRow", "HopRow", "ConfigurationLevelRow", "HopTwinRow", "MetaRow"]
 
 # 2: settings in the descriptor key, charge bookkeeping, O2 correction scheme
 # 3: the configuration view (configuration_levels), kept in step on every write. A lrox that writes
 #    version 2 would add descriptors without their view rows: it refuses a version 3 database. A
 #    version 2 database is read as it is and upgraded (the view made from its rows) on its first write.
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = ("2", "3")
+# 4: the hop rows' twin groups (hop_twins), kept in step on every write that adds hops: a reader no
+#    longer groups every hop of the database at each read. A lrox of version 3 refuses it; a version
+#    2 or 3 database is read as it is (the groups found at read time, as before) and upgraded on its
+#    first write.
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = ("2", "3", "4")
+VIEW_SINCE, TWINS_SINCE = 3, 4  # the first versions that keep the configuration view and the twin groups
 
 
 class Base(DeclarativeBase):
@@ -191,6 +197,18 @@ class ConfigurationLevelRow(Base):
         Column("e_vac_o_mu", json_type(MU_SHAPE, "chemical potential")),  # the μ_O of e_vac_o, for --oxygen
         *(Column(name, Integer if name in COUNT_FIELDS else Float) for name in LEVEL_FIELDS),
     )
+
+
+class HopTwinRow(Base):
+    """A hop row's twin group (descriptors.records.twins.TwinInfo.as_row), by the hop row's id."""
+
+    __tablename__ = "hop_twins"
+
+    id: Mapped[str] = mapped_column(ForeignKey("hops.id"), primary_key=True)
+    twin_group: Mapped[str] = mapped_column(String(96))  # the representative's hop id
+    n_twins: Mapped[int] = mapped_column(Integer)
+    twin_basis: Mapped[str] = mapped_column(Text)
+    dependent_on: Mapped[str | None] = mapped_column(Text)  # comma-separated twin groups
 
 
 class MetaRow(Base):

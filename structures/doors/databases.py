@@ -338,6 +338,24 @@ def _plain_text(value):
     raise _damaged(value, "text")
 
 
+def _plain_json_number(value, _limit=MAX_STORED_NUMBER):
+    """The JSON text of one value inside a stored document (read by the database's own JSON path,
+    ``->``), as the number it is: None where it is no number (null, text, an object: the reader then
+    reads the whole document through its column's type). A literal no float holds (``1e999``) or
+    beyond any number lrox writes is damage, as in the document itself."""
+    if value is None:
+        return None
+    if value.__class__ is not str:
+        raise _damaged(value, "JSON number")
+    try:
+        number = float(value)  # a JSON number's literal, as a JSON decoder reads it (a string comes quoted: no number)
+    except ValueError:
+        return None
+    if -_limit <= number <= _limit:
+        return number
+    raise _damaged(value, "JSON number")
+
+
 def _checked_type(base, kind: str, accepts, accepts_raw=None, plain=None):
     """``base`` (a SQLAlchemy type) whose values read back are checked by ``accepts`` (None passes);
     ``accepts_raw``: a check of the value as the driver gave it, before SQLAlchemy converts it (a
@@ -405,6 +423,8 @@ def column_types() -> dict:
         "String": _checked_type(String, "text", lambda value: value.__class__ is str, plain=_plain_text),
         "Text": _checked_type(Text, "text", lambda value: value.__class__ is str, plain=_plain_text),
         "DateTime": _checked_type(DateTime, "date", lambda value: isinstance(value, datetime.datetime)),
+        # the text of a number inside a JSON document (a JSON path cast to text): that number, checked
+        "JSONNumberText": _checked_type(Text, "JSON number", lambda value: value.__class__ is float, plain=_plain_json_number),
         # SQLAlchemy reads any SQLite value as bool(value): 'no' or 0.5 would be True
         "Boolean": _checked_type(Boolean, "true/false", lambda value: value.__class__ is bool,
                                  accepts_raw=lambda raw: (raw.__class__ is int or raw.__class__ is bool) and raw in (0, 1)),
