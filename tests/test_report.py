@@ -424,6 +424,26 @@ def test_importance_through_the_trees_that_read_a_column_is_bit_for_bit_predicti
     assert importance.permutation_importance_batched(model, x, y).tobytes() == every_copy.tobytes()
 
 
+def test_the_rules_leave_the_rows_they_judge_as_they_were():
+    """The report hands the same hop and configuration rows to the rules and then to the feature
+    table (no copy of 16,500 rows between): no rule, and nothing the report writes about the data,
+    changes a row."""
+    import pickle
+    from pathlib import Path
+
+    from descriptors.report.html import _data_notes
+    from descriptors.report.rules import vacancy_rule_at_other_levels
+    from descriptors.store.tables import ConfigurationRow
+
+    for name in ("li2mno3_design_rules.db", "li2mno3_dft_check.db"):
+        db = DescriptorDatabase(f"sqlite:///{Path(__file__).resolve().parents[1] / 'examples' / name}", read_only=True)
+        hops, rows, configurations = query_hops(db), long_table(db), db.rows(ConfigurationRow)
+        before = pickle.dumps((hops, rows))
+        assert evaluate_rules(hops, rows, configurations) and _data_notes(hops)
+        vacancy_rule_at_other_levels(hops, configurations)
+        assert pickle.dumps((hops, rows)) == before
+
+
 def test_a_sampled_importance_is_said_in_the_report(tmp_path, monkeypatch):
     """Above IMPORTANCE_SAMPLE held-out hops per fold the importance is measured on a sample, and the
     report says so; below it, nothing is sampled and nothing is said."""

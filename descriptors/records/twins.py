@@ -108,7 +108,9 @@ def same_hop(a: dict, b: dict) -> tuple[bool, str]:
 
 
 def _shared(row: dict) -> list[str]:
-    text = row.get("shares_band_with") or ""
+    text = row.get("shares_band_with")
+    if not text:
+        return []
     return [s.strip() for s in str(text).split(",") if s.strip()]
 
 

@@ -145,9 +145,9 @@ def build_report(db, where: str | None = None) -> str:
     from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules, vacancy_rule_at_other_levels
 
     hops = query_hops(db)  # once: the feature table takes its own copies of these rows
-    every_hop = [dict(h) for h in hops]
+    every_hop = hops  # before --where: the feature table's (it joins copies of them; no rule changes a row)
     long_rows = long_table(db)
-    every_row = [dict(r) for r in long_rows]  # the feature table's, before the rules add to them
+    every_row = long_rows  # the feature table's, before --where (the designer table marks its rows after the features are made)
     configurations = db.rows(ConfigurationRow, columns=("id", "name", "formula", "charge_change"))  # what the rules read
     # and rule 3 a dopant's defects and lineage, from the summaries of the configurations with a dopant and a ΔE_vac(O)
     summaries = db.configuration_summaries(r["id"] for r in every_row if r.get("delta_e_vac_o") is not None and r.get("dopant"))
