@@ -344,7 +344,9 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
             click.echo("each NEB job relaxes its two end points when it starts: those relaxations are among the calculations written")
         if seed_db is not None:
             click.echo(f"{summary['seeded_hops']} of {summary['hops']} NEBs seeded with a converged ML band (seed.json in each says from where and how)")
-        click.echo(f"estimated cost: {summary['core_hours_estimate']} core-hours (model: workflows/dryrun.py)")
+        from workflows.dryrun import about
+
+        click.echo(f"estimated cost: about {about(summary['core_hours_estimate'])} core-hours (model, to its two significant figures: workflows/dryrun.py)")
         return
     if spec.backend is Backend.VASP:
         raise LroxInputError("the vasp backend runs on a cluster: use 'lrox run SPEC --dry-run DIR' here, or submit it")

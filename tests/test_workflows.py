@@ -206,6 +206,14 @@ def test_examples_are_valid_specs():
 
 
 # ----- dry runs ------------------------------------------------------------------------------------
+def test_the_cost_estimate_is_printed_to_the_two_figures_its_model_can_claim():
+    from workflows.dryrun import about
+
+    assert about(8276652.54) == "8,300,000"
+    assert about(1234.5) == "1,200"
+    assert about(0.0213) == "0.021"
+
+
 def test_vasp_dry_run_writes_a_complete_input_tree(tmp_path):
     from workflows.dryrun import dry_run
 

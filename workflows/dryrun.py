@@ -180,13 +180,19 @@ def _remove_abandoned_staging(parent: Path, name: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def about(core_hours: float) -> str:
+    """An estimate to the two significant figures the model can claim (8,300,000, not 8276652.54)."""
+    rounded = float(f"{core_hours:.2g}")
+    return f"{rounded:,.0f}" if rounded >= 100 else f"{rounded:g}"
+
+
 def check_limits(spec: ScreenSpec, plan: ScreenPlan) -> None:
     """Refuse a screen beyond the spec's ``limits`` (configurations, estimated core-hours), with
     its count and estimate: before anything is written, submitted or run."""
     limits = spec.limits
     n_configurations, n_hops = len(plan.configurations), sum(len(h) for h in plan.hops.values())
     cost = estimate_core_hours(spec, plan)
-    size = f"{n_configurations} configurations, {n_hops} hops, an estimated {cost:,.0f} core-hours (model: workflows/dryrun.py)"
+    size = f"{n_configurations} configurations, {n_hops} hops, an estimated {about(cost)} core-hours (model: workflows/dryrun.py)"
     if limits.configurations is not None and n_configurations > limits.configurations:
         raise LroxInputError(
             f"screen '{spec.name}': {size}: more configurations than limits.configurations = {limits.configurations}; nothing was written "

@@ -136,15 +136,25 @@ def _data_notes(hops: list[dict]) -> list[str]:
 
 def build_report(db, where: str | None = None) -> str:
     """The report's HTML."""
+    from descriptors.query.hops import query_hops
+    from descriptors.report.workers import report_workers
+
+    hops = query_hops(db)  # once: the feature table takes its own copies of these rows
+    workers = report_workers(len(hops))  # started now: they import scikit-learn while this process reads
+    try:
+        return _build_report(db, where, hops, workers)
+    finally:
+        workers.close()
+
+
+def _build_report(db, where: str | None, hops: list[dict], workers) -> str:
     from descriptors.store.database import safe_url
     from descriptors.store.tables import ConfigurationRow
-    from descriptors.report.features import baseline_model, feature_table
-    from descriptors.query.hops import query_hops
+    from descriptors.report.features import feature_table
     from descriptors.query.configurations import long_table, query
     from descriptors.query.levels import level_aliases
     from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules, vacancy_rule_at_other_levels
 
-    hops = query_hops(db)  # once: the feature table takes its own copies of these rows
     every_hop = hops  # before --where: the feature table's (it joins copies of them; no rule changes a row)
     long_rows = long_table(db)
     every_row = long_rows  # the feature table's, before --where (the designer table marks its rows after the features are made)
@@ -167,7 +177,8 @@ def build_report(db, where: str | None = None) -> str:
     features, _ = feature_table(db, hops=every_hop, long_rows=every_row)
     if where:
         features = [f for f in features if f["configuration_id"] in keep]
-    baseline = baseline_model([f for f in features if f.get("level") == alias_of.get(barrier_level)] if barrier_level else [])
+    # the baseline model runs in the model worker (a large database) while this process draws the rules' figures below
+    baseline_future = workers.baseline([f for f in features if f.get("level") == alias_of.get(barrier_level)] if barrier_level else [])
 
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>lrox report</title><style>",
@@ -209,6 +220,7 @@ def build_report(db, where: str | None = None) -> str:
         _table(designer, columns),
         "<h2>A baseline ML model on the physical descriptors</h2>",
     ]
+    baseline = baseline_future.result()
     if baseline.mae is None:
         parts.append(f"<p class='muted'>Not evaluated: {_e(baseline.reason)}.</p>")
     else:
