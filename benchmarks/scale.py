@@ -35,15 +35,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DB = ROOT / "examples" / "li2mno3_design_rules.db"
 
-# ~10, ~100 and ~1,000 configurations: a 24-atom Li2MnO3 screen, issue 32's Li-rich Ti-V_O screen,
-# and five dopants at once in the same 240-atom Li-rich cell
+# ~10, ~100, ~200 and ~1,000 configurations: a 24-atom Li2MnO3 screen, issue 32's Li-rich Ti-V_O screen
+# (pairs to 3 and to 4 Å), and five dopants at once in the same 240-atom Li-rich cell
 SCREENS = {
     10: {"name": "scale_10", "host": "li2mno3", "supercell": "1x1x1", "dopants": ["Ti:Mn"], "vacancies": ["O", "Li"],
          "pair_cutoff": 2.0, "pair_kinds": ["dopant-vacancy"], "hops": {"per_configuration": 1}, "backend": "vasp"},
     100: {"name": "scale_100", "host": "lirich", "min_image_distance": 9, "dopants": ["Ti:Mn"], "vacancies": ["O"],
           "pair_cutoff": 3.0, "pair_kinds": ["dopant-vacancy"], "backend": "vasp"},
+    # the same with pairs to 4 Å: 166 configurations, 881 jobs (the issue's ~900-job submission)
+    200: {"name": "scale_200", "host": "lirich", "min_image_distance": 9, "dopants": ["Ti:Mn"], "vacancies": ["O"],
+          "pair_cutoff": 4.0, "pair_kinds": ["dopant-vacancy"], "backend": "vasp"},
+    # examples/lirich_five_dopants_screen.yaml: five dopants on Mn or Ni, pairs to 4 Å (931 configurations)
     1000: {"name": "scale_1000", "host": "lirich", "min_image_distance": 9, "dopants": ["Ti:tm", "Al:tm", "Nb:tm", "W:tm", "Mg:tm"],
-           "vacancies": ["O"], "pair_cutoff": 3.0, "pair_kinds": ["dopant-vacancy"], "backend": "vasp"},
+           "vacancies": ["O"], "pair_cutoff": 4.0, "pair_kinds": ["dopant-vacancy"], "backend": "vasp"},
 }
 
 PLAN_AND_FLOW = """
@@ -385,7 +389,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the finally below stops the servers it started
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,1000", help="screen sizes (of 10, 100, 1000)")
+    parser.add_argument("--sizes", default="10,100,1000", help="screen sizes (of 10, 100, 200, 1000)")
     parser.add_argument("--databases", default="10,100,1000,10000", help="database sizes (configurations)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--ingest", default="100,1000", help="sizes of the VASP folder trees ingested (configurations); needs shared/vasp-reference")

@@ -647,3 +647,15 @@ def test_a_gpaw_screen_is_costed_not_free():
     assert cost(mode="pw", ecut=600) == pytest.approx(pw * 1.5 ** 1.5)
     assert cost(mode="lcao") == pytest.approx(3 * pw)
     assert cost(mode="pw", n_images=7) > pw
+
+
+def test_the_benchmarks_lirich_screens_are_the_examples():
+    """The scale benchmark measures the screens a user finds in examples/, not look-alikes."""
+    import yaml
+
+    from benchmarks.scale import SCREENS
+
+    root = Path(__file__).resolve().parents[1]
+    for size, example in ((100, "lirich_ti_vo_screen.yaml"), (1000, "lirich_five_dopants_screen.yaml")):
+        spec = yaml.safe_load((root / "examples" / example).read_text())
+        assert {k: v for k, v in SCREENS[size].items() if k != "name"} == {k: v for k, v in spec.items() if k != "name"}
