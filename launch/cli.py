@@ -314,7 +314,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
             raise LroxInputError("--seed-path-from seeds DFT bands: use it with --backend vasp or gpaw (or the emulated VASP)")
         from workflows.seeds import seeds_for
 
-        plan = plan_screen(spec)
+        plan = plan_screen(spec, echo=lambda text: click.echo(text, err=True))
         check_limits(spec, plan)
         hops = [(cid, h.id) for cid, hs in plan.hops.items() for h in hs]
         bands, seed_levels, notes = seeds_for(_database(seed_db, read_only=True), hops, seed_fallback, ml_only=spec.backend is Backend.GPAW)
@@ -363,7 +363,7 @@ def run_command(spec_file, backend, dry_run_dir, db_url, as_json, rerun_failed, 
     from descriptors.store.database import DescriptorDatabase, safe_url
     from workflows.run import RESULTS_FILE, run_screen, summarise, writable_output
 
-    plan = plan_screen(spec)  # every configuration and hop, checked before anything is written
+    plan = plan_screen(spec, echo=lambda text: click.echo(text, err=True))  # every configuration and hop, checked before anything is written
     check_limits(spec, plan)
     url = db_url or spec.database
     # a bad URL, or a foreign or unreachable database, fails before any job runs; the database is

@@ -135,14 +135,14 @@ def prune_plan(plan, relaxed: set[str], hops_done: set[tuple[str, str]]):
     return pruned, skipped, kept_for_lattice
 
 
-def _flow_for(spec, db, present: tuple[set, set] = (set(), set())):
+def _flow_for(spec, db, present: tuple[set, set] = (set(), set()), echo=None):
     """The screen's Flow without the work done (in the database) or ``present`` (in the engine):
     (flow or None, settings hash, skipped names, pristine kept, names already in the engine)."""
     from workflows.dryrun import check_limits
     from workflows.flows import ScreenMaker, plan_screen
     from workflows.jobs import settings_hash
 
-    plan = plan_screen(spec)
+    plan = plan_screen(spec, echo=echo)
     check_limits(spec, plan)  # a screen beyond the user's limits submits nothing
     digest = settings_hash(spec.backend.value, spec.settings_for_backend())
     relaxed, hops = completed_work(db, digest) if db is not None else (set(), set())
@@ -251,7 +251,7 @@ def submit_screen(
     from workflows.jobs import settings_hash
 
     present = _work_in_engine(engine, target, spec.name, settings_hash(spec.backend.value, spec.settings_for_backend()))
-    flow, digest, skipped, kept, queued = _flow_for(spec, db, present)
+    flow, digest, skipped, kept, queued = _flow_for(spec, db, present, echo)
     submission = Submission(screen=spec.name, engine=engine, settings_hash=digest, skipped=skipped, kept_for_lattice=kept, queued=queued, cleared=cleared)
     if flow is None:
         return submission

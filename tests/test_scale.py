@@ -215,13 +215,13 @@ def test_a_screen_beyond_its_limits_writes_nothing(tmp_path, capsys):
     code = main(["run", str(spec), "--dry-run", str(tmp_path / "dry")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
-    from workflows.dryrun import estimate_core_hours
+    from workflows.dryrun import about, estimate_core_hours
     from workflows.flows import plan_screen
     from workflows.spec import spec_from_dict
 
     small = spec_from_dict(SMALL_SCREEN)
     cost = estimate_core_hours(small, plan_screen(small))  # twin hops cost nothing: their twin's band runs once
-    assert f"10 configurations, 19 hops, an estimated {cost:.0f} core-hours" in err and "limits.core_hours = 100" in err
+    assert f"10 configurations, 19 hops, an estimated {about(cost)} core-hours" in err and "limits.core_hours = 100" in err
     assert not (tmp_path / "dry").exists() and [p.name for p in tmp_path.iterdir()] == ["screen.yaml"]
     code = main(["run", str(spec), "--dry-run", str(tmp_path / "dry"), "--limit-core-hours", "1000", "--limit-configurations", "9"])
     err = capsys.readouterr().err
@@ -659,3 +659,20 @@ def test_the_benchmarks_lirich_screens_are_the_examples():
     for size, example in ((100, "lirich_ti_vo_screen.yaml"), (1000, "lirich_five_dopants_screen.yaml")):
         spec = yaml.safe_load((root / "examples" / example).read_text())
         assert {k: v for k, v in SCREENS[size].items() if k != "name"} == {k: v for k, v in spec.items() if k != "name"}
+
+
+def test_hops_chosen_on_two_processes_are_the_ones_chosen_in_one(monkeypatch):
+    """A large screen chooses each configuration's hops in forked workers: the same hops, twin keys
+    and order as one process, the host's reference hops included."""
+    import workflows.flows as flows
+    from workflows.spec import spec_from_dict
+
+    spec = spec_from_dict({**SMALL_SCREEN, "hops": {"per_configuration": 2}})
+    plan = flows.plan_screen(spec)
+    monkeypatch.setattr(flows, "HOPS_IN_PROCESSES_FROM", 2)  # this small screen on two processes
+    lines = []
+    one = flows.select_hops(plan.framework, plan.configurations, spec.hops, processes=1)
+    two = flows.select_hops(plan.framework, plan.configurations, spec.hops, processes=2, echo=lines.append)
+    assert len(one) > 2 and list(one) == list(two)
+    assert {c: [(h.id, h.twin_key) for h in hs] for c, hs in one.items()} == {c: [(h.id, h.twin_key) for h in hs] for c, hs in two.items()}
+    assert lines == []  # a step of a few seconds prints nothing in a log

@@ -153,37 +153,55 @@ def _only_o_vacancies(config: Configuration) -> bool:
     return bool(config.defects) and all(d.kind == DefectKind.VACANCY.value and d.element_removed in ANIONS for d in config.defects)
 
 
-def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection) -> dict[str, list[LiHop]]:
+def _chosen_hops(framework: DefectFramework, config: Configuration, selection: HopSelection) -> list[LiHop]:
+    """One configuration's chosen hops, with their twin keys (what :func:`select_hops` runs per configuration)."""
+    hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance, twin_keys=False)
+    chosen = hops[: selection.per_configuration]
+    if selection.tsh_per_class:  # the nearest tetrahedral-path hops of each n-TM class, up to the number asked
+        per_class = Counter(h.n_tm for h in chosen if h.mechanism == HopMechanism.TSH)
+        taken = {h.id for h in chosen}
+        for hop in hops:
+            if hop.mechanism == HopMechanism.TSH and per_class[hop.n_tm] < selection.tsh_per_class and hop.id not in taken:
+                chosen.append(hop)
+                taken.add(hop.id)
+                per_class[hop.n_tm] += 1
+    if selection.beside_vacancy and _only_o_vacancies(config):
+        reach = BESIDE_VACANCY[1]
+        around = hops if selection.max_defect_distance >= reach else enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=reach, twin_keys=False)
+        taken = {h.id for h in chosen}
+        chosen += [h for h in hops_beside_vacancy(around, selection.beside_vacancy) if h.id not in taken]
+    return [with_twin_key(framework, config, hop) for hop in chosen]
+
+
+# configurations from which the hops are chosen on several cores: below it a fork costs more than it saves
+HOPS_IN_PROCESSES_FROM = 32
+
+
+def select_hops(framework: DefectFramework, configurations: list[Configuration], selection: HopSelection, processes: int = 1, echo=None) -> dict[str, list[LiHop]]:
     """The nearest distinct hops around each defect (and, with ``nearest_tsh``, the nearest
     tetrahedral-path hop of each n-TM class a divacancy opens; with ``beside_vacancy``, hops beside
     an O vacancy), plus the same hops in the pristine host. Only the chosen hops get their twin
-    key (a few of each configuration's candidates: 238 of 6,640 in issue 32's screen)."""
+    key (a few of each configuration's candidates: 238 of 6,640 in issue 32's screen). Each
+    configuration's hops are chosen on their own, in ``processes`` forked workers for a large
+    screen (the same hops in the same order as in one process), with a progress display on
+    ``echo`` (stderr in the CLI) where it takes more than a few seconds."""
+    from workflows.pool import each_in_processes
+    from workflows.progress import CountProgress
+
     pristine = next((c for c in configurations if not c.defects), None)
-    chosen: dict[str, list[LiHop]] = {}
     host_hops = enumerate_hops(framework, pristine, cutoff=selection.cutoff, twin_keys=False) if pristine else []
     by_key = {tuple(h.canonical_key): h for h in host_hops}
-    references: dict[str, LiHop] = {}
     perms, rank = framework.permutations, framework.rank
-    for config in configurations:
-        if not config.defects or selection.per_configuration == 0 or not selection.selects(config.name, config.id):
-            continue
-        hops = enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=selection.max_defect_distance, twin_keys=False)
-        chosen[config.id] = hops[: selection.per_configuration]
-        if selection.tsh_per_class:  # the nearest tetrahedral-path hops of each n-TM class, up to the number asked
-            per_class = Counter(h.n_tm for h in chosen[config.id] if h.mechanism == HopMechanism.TSH)
-            taken = {h.id for h in chosen[config.id]}
-            for hop in hops:
-                if hop.mechanism == HopMechanism.TSH and per_class[hop.n_tm] < selection.tsh_per_class and hop.id not in taken:
-                    chosen[config.id].append(hop)
-                    taken.add(hop.id)
-                    per_class[hop.n_tm] += 1
-        if selection.beside_vacancy and _only_o_vacancies(config):
-            reach = BESIDE_VACANCY[1]
-            around = hops if selection.max_defect_distance >= reach else enumerate_hops(framework, config, cutoff=selection.cutoff, max_defect_distance=reach, twin_keys=False)
-            taken = {h.id for h in chosen[config.id]}
-            chosen[config.id] += [h for h in hops_beside_vacancy(around, selection.beside_vacancy) if h.id not in taken]
-        chosen[config.id] = [with_twin_key(framework, config, hop) for hop in chosen[config.id]]
-        for hop in chosen[config.id]:
+    selected = [c for c in configurations if c.defects and selection.per_configuration != 0 and selection.selects(c.name, c.id)]
+    if len(selected) < HOPS_IN_PROCESSES_FROM:
+        processes = 1
+    with CountProgress("choosing hops", {"configurations": len(selected)}, echo=echo or (lambda text: None)) as progress:
+        found = each_in_processes(lambda config: _chosen_hops(framework, config, selection), selected, processes,
+                                  on_result=lambda hops: progress.advance(configurations=1))
+    chosen: dict[str, list[LiHop]] = {config.id: hops for config, hops in zip(selected, found)}
+    references: dict[str, LiHop] = {}
+    for hops in found:
+        for hop in hops:
             key, _ = canonical_pair(np.sort(rank[perms[:, [hop.start_point, hop.end_point]]], axis=1), len(rank))
             if key in by_key:
                 references[by_key[key].id] = by_key[key]
@@ -192,8 +210,9 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
     return chosen
 
 
-def plan_screen(spec: ScreenSpec) -> ScreenPlan:
-    """Enumerate configurations and hops for a validated spec (no jobs, no calculations)."""
+def plan_screen(spec: ScreenSpec, echo=None) -> ScreenPlan:
+    """Enumerate configurations and hops for a validated spec (no jobs, no calculations); the hops
+    are chosen on the spec's processes (a large screen), with progress on ``echo``."""
     from structures.supercell import DEFAULT_MIN_IMAGE_DISTANCE
 
     host = load_host(spec.resolved_host(), max_atoms=spec.max_atoms)
@@ -214,7 +233,7 @@ def plan_screen(spec: ScreenSpec) -> ScreenPlan:
     for token in spec.hops.configurations:  # a selection that selects nothing is a typo, never a silent empty screen
         if not any(HopSelection.token_selects(token, c.name, c.id) for c in configurations if c.defects):
             raise LroxInputError(f"spec 'hops.configurations': '{token}' matches no defect configuration of this screen (an id, an exact name, or a name prefix ending in '*')")
-    hops = select_hops(framework, configurations, spec.hops)
+    hops = select_hops(framework, configurations, spec.hops, processes=spec.writer_processes(), echo=echo)
     references = []
     vacancies = {framework.structure[d.point].specie.symbol for c in configurations for d in c.defects if d.kind == DefectKind.VACANCY.value}
     if "O" in vacancies:
