@@ -149,7 +149,7 @@ def _flow_for(spec, db, present: tuple[set, set] = (set(), set()), echo=None):
     _, done, _ = prune_plan(plan, relaxed, hops)
     plan, skipped, kept = prune_plan(plan, relaxed | present[0], hops | present[1])
     queued = [name for name in skipped if name not in set(done)]
-    flow = ScreenMaker().make(spec, plan) if plan.configurations else None
+    flow = ScreenMaker().make(spec, plan, echo=echo) if plan.configurations else None
     return flow, digest, [name for name in skipped if name in set(done)], kept, queued
 
 

@@ -113,7 +113,7 @@ def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None, proces
     processes = processes or spec.writer_processes()
     bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
     started = time.perf_counter()
-    flow = ScreenMaker().make(spec, plan, seeds=bands)  # the real Flow is built, so a dry run checks the graph too
+    flow = ScreenMaker().make(spec, plan, seeds=bands, echo=echo)  # the real Flow is built, so a dry run checks the graph too
     if time.perf_counter() - started > 3:
         echo(f"built the flow: {len(flow.jobs)} jobs in {time.perf_counter() - started:.0f} s")
     _remove_abandoned_staging(parent, directory.name)

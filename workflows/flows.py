@@ -253,14 +253,14 @@ class ScreenMaker(Maker):
 
     name: str = "lrox screen"
 
-    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None, seeds: dict | None = None, seed_levels: dict | None = None) -> Flow:
+    def make(self, spec: ScreenSpec, plan: ScreenPlan | None = None, seeds: dict | None = None, seed_levels: dict | None = None, echo=None) -> Flow:
         """The screen's Flow; ``seeds`` (hop id → a converged ML band; VASP and GPAW) seed the DFT
         bands, ``seed_levels`` (hop id → the level the band is of) name it in a GPAW band's level."""
         plan = plan or plan_screen(spec)
         if spec.backend is Backend.VASP or spec.emulates_vasp:
             from workflows.vasp import make_vasp_flow
 
-            flow = make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}", seeds=seeds)
+            flow = make_vasp_flow(spec, plan, name=f"{self.name}: {spec.name}", seeds=seeds, echo=echo)
             flow.update_metadata({"lrox_screen": spec.name, "tags": [spec.name]})
             return flow
         backend = spec.backend.value
