@@ -555,7 +555,31 @@ def _database(db_url, read_only: bool = False):
 
     if read_only:
         gc.set_threshold(*READ_COMMAND_GC_THRESHOLDS)
-    return DescriptorDatabase(db_url, read_only=read_only)
+    db = DescriptorDatabase(db_url, read_only=read_only)
+    _OPENED.append((db, read_only))
+    return db
+
+
+_OPENED: list = []  # (database, read-only) opened by this command: the console script closes them
+
+
+def console() -> None:
+    """The ``lrox`` console script: :func:`main`, then, after a command that only read databases,
+    its output flushed and its databases closed, out without the interpreter's teardown (freeing
+    every module and object it imported: about 0.12 s of a 1 s query at 10,000 configurations).
+    A command that wrote anything, or opened no database, ends the ordinary way."""
+    code = main()
+    read_only = bool(_OPENED) and all(reading for _, reading in _OPENED)
+    if not read_only:
+        sys.exit(code)
+    for db, _ in _OPENED:
+        db.engine.dispose()  # PostgreSQL sees each connection closed, not dropped
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (lrox query | head): nothing more to say
+        pass
+    os._exit(code)
 
 
 @cli.command("ingest")

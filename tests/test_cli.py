@@ -295,3 +295,20 @@ def test_bad_run_changes_no_database_and_shows_no_password(capsys, mock_run, tmp
     assert "hunter2" not in out + err
     assert not (tmp_path / "lrox-out").exists()  # no job ran, no results written
     assert DescriptorDatabase(good_db).snapshot() == before
+
+
+def test_the_console_script_ends_a_read_command_with_its_whole_output_and_status(tmp_path):
+    """``lrox`` (the console script) leaves a read command without the interpreter's teardown: the
+    output is whole and the status is the command's."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "li2mno3_design_rules.db"
+    console = [sys.executable, "-c", "from launch.cli import console; console()"]
+    read = subprocess.run([*console, "query", "hops", "--db", f"sqlite:///{example}"], capture_output=True, text=True, timeout=120)
+    assert read.returncode == 0 and read.stdout.rstrip().splitlines()[-1].startswith("33 rows")
+    refused = subprocess.run([*console, "query", "--db", f"sqlite:///{example}", "--where", "barrier <"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.count("lrox: error:") == 1 and refused.stdout == ""
+    missing = subprocess.run([*console, "query", "levels", "--db", f"sqlite:///{tmp_path / 'none.db'}"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and not (tmp_path / "none.db").exists()  # a database that is not there is never created
