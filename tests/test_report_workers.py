@@ -56,3 +56,26 @@ def test_a_small_database_runs_in_one_process_and_a_large_one_beside_it():
         assert isinstance(large, ModelWorker) == two_cores
     finally:
         large.close()
+
+
+def _undated(html: str) -> str:
+    import re
+
+    return re.sub(r"written \d{4}-\d\d-\d\d \d\d:\d\d UTC", "", html)
+
+
+def test_a_report_with_its_model_worker_is_the_one_process_report(monkeypatch):
+    """The whole report through the model worker (forced on the small example), and again with the
+    level sent ahead guessed wrong (the rules judge another: the baseline is sent again): the same
+    HTML as in one process, figures and every number included."""
+    import descriptors.report.html as html
+    import descriptors.report.workers as workers
+
+    db = DescriptorDatabase(f"sqlite:///{EXAMPLE}", read_only=True)
+    alone = _undated(html.build_report(db))
+    monkeypatch.setattr(workers, "WORKERS_FROM_HOPS", 0)
+    assert _undated(html.build_report(db)) == alone
+    import descriptors.report.rules as rules
+
+    monkeypatch.setattr(rules, "judged_level", lambda hops: "a level no rule judges")
+    assert _undated(html.build_report(db)) == alone

@@ -221,9 +221,8 @@ def baseline_model(rows: list[dict], min_configurations: int = 4, workers=None) 
     the numbers are the same either way."""
     import pandas as pd
 
-    from descriptors.report.workers import InProcess
-
-    workers = workers or InProcess()
+    call = workers.call if workers is not None else (lambda fn, *args: fn(*args))
+    map_folds = workers.map if workers is not None else (lambda fn, *iterables: list(map(fn, *iterables)))
 
     every = [r for r in rows if r.get("e_kra") is not None]
     # one row per physical hop: a twin computed in two configurations is one example, never two
@@ -260,8 +259,8 @@ def baseline_model(rows: list[dict], min_configurations: int = 4, workers=None) 
     importance = np.zeros(x.shape[1])
     largest_fold = 0
     lookup_keys = {column: [str(r.get(column)) for r in data] for column in TRIVIAL.values() if column is not None}
-    splits = workers.call(_grouped_folds, folds, len(y), groups)
-    results = workers.map(_fold, [x] * len(splits), [y] * len(splits), [train for train, _ in splits], [test for _, test in splits])
+    splits = call(_grouped_folds, folds, len(y), groups)
+    results = map_folds(_fold, [x] * len(splits), [y] * len(splits), [train for train, _ in splits], [test for _, test in splits])
     for (train, test), (errors_fold, _, importance_fold) in zip(splits, results):
         largest_fold = max(largest_fold, len(test))
         model_errors[test] = errors_fold

@@ -136,25 +136,27 @@ def _data_notes(hops: list[dict]) -> list[str]:
 
 def build_report(db, where: str | None = None) -> str:
     """The report's HTML."""
-    from descriptors.query.hops import query_hops
     from descriptors.report.workers import report_workers
 
-    hops = query_hops(db)  # once: the feature table takes its own copies of these rows
-    workers = report_workers(len(hops))  # started now: they import scikit-learn while this process reads
+    # the model worker forks before any row is read: it imports scikit-learn while this process reads,
+    # and a fork of a process that holds the rows would copy every page the rules touch after it
+    workers = report_workers(db.hop_count())
     try:
-        return _build_report(db, where, hops, workers)
+        return _build_report(db, where, workers)
     finally:
         workers.close()
 
 
-def _build_report(db, where: str | None, hops: list[dict], workers) -> str:
+def _build_report(db, where: str | None, workers) -> str:
+    from descriptors.query.hops import query_hops
     from descriptors.store.database import safe_url
     from descriptors.store.tables import ConfigurationRow
     from descriptors.report.features import feature_table
     from descriptors.query.configurations import long_table, query
     from descriptors.query.levels import level_aliases
-    from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules, vacancy_rule_at_other_levels
+    from descriptors.report.rules import N_INTERVAL, N_MIN_RANK, NOT_ENOUGH, evaluate_rules, judged_level, vacancy_rule_at_other_levels
 
+    hops = query_hops(db)  # once: the feature table takes its own copies of these rows
     every_hop = hops  # before --where: the feature table's (it joins copies of them; no rule changes a row)
     long_rows = long_table(db)
     every_row = long_rows  # the feature table's, before --where (the designer table marks its rows after the features are made)
@@ -169,16 +171,28 @@ def _build_report(db, where: str | None, hops: list[dict], workers) -> str:
         long_rows = [r for r in long_rows if r["id"] in keep]
     if not long_rows:
         raise LroxInputError("report: the database holds no descriptors" + (" matching --where" if where else ""))
+    features, _ = feature_table(db, hops=every_hop, long_rows=every_row)
+    if where:
+        features = [f for f in features if f["configuration_id"] in keep]
+
+    def baseline_rows(level: tuple[bool, str | None]) -> list[dict]:
+        judged, alias = level
+        return [f for f in features if f.get("level") == alias] if judged else []
+
+    # the baseline model runs in the model worker (a large database) while this process judges the
+    # rules and draws their figures: sent now at the level the rules will most likely judge (the one
+    # with the most usable hops), and sent again below if the rules judge another
+    likely = judged_level(hops)
+    likely_level = (likely is not None, likely)
+    baseline_future = workers.baseline(baseline_rows(likely_level))
     rules = evaluate_rules(hops, long_rows, configurations)
     levels = level_aliases(db)
     barrier_level = next((r.levels[0] for r in rules if r.number in (1, 2) and r.levels), None)
     alias_of = {a["level_of_theory"]: a["alias"] for a in levels}
     other_levels = vacancy_rule_at_other_levels(hops, configurations, alias_of.get(barrier_level) if barrier_level else None)
-    features, _ = feature_table(db, hops=every_hop, long_rows=every_row)
-    if where:
-        features = [f for f in features if f["configuration_id"] in keep]
-    # the baseline model runs in the model worker (a large database) while this process draws the rules' figures below
-    baseline_future = workers.baseline([f for f in features if f.get("level") == alias_of.get(barrier_level)] if barrier_level else [])
+    level = (bool(barrier_level), alias_of.get(barrier_level))
+    if level != likely_level:
+        baseline_future = workers.baseline(baseline_rows(level))
 
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>lrox report</title><style>",

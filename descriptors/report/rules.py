@@ -36,6 +36,7 @@ __all__ = [
     "VERDICTS",
     "RuleResult",
     "evaluate_rules",
+    "judged_level",
     "vacancy_rule_at_other_levels",
     "usable_hops",
     "rule_tsh_and_n_tm",
@@ -56,6 +57,11 @@ def _hops_by_level(hops: list[dict]) -> dict[str, list[dict]]:
 def _judged_level(by_level: dict[str, list[dict]]) -> str | None:
     """The barrier level the verdicts use: the one with the most usable hops."""
     return max(by_level, key=lambda a: len(usable_hops(by_level[a])), default=None)
+
+
+def judged_level(hops: list[dict]) -> str | None:
+    """The alias of the barrier level :func:`evaluate_rules` judges these hops at (the most usable hops)."""
+    return _judged_level(_hops_by_level(hops))
 
 
 def evaluate_rules(hops: list[dict], long_rows: list[dict], configurations: list[dict] | None = None) -> list[RuleResult]:

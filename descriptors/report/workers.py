@@ -41,13 +41,10 @@ class InProcess:
     def map(self, fn, *iterables) -> list:
         return list(map(fn, *iterables))
 
-    def baseline(self, rows: list[dict]) -> Future:
-        """The baseline model of ``rows``, as a future (here: computed now)."""
-        from descriptors.report.features import baseline_model
-
-        future: Future = Future()
-        future.set_result(baseline_model(rows, workers=self))
-        return future
+    def baseline(self, rows: list[dict]):
+        """The baseline model of ``rows``, as a future: here computed when its result is asked for
+        (a baseline sent at a level the rules did not judge costs nothing)."""
+        return _Later(rows, self)
 
     def close(self) -> None:
         pass
@@ -117,6 +114,20 @@ class ModelWorker(InProcess):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _Later:
+    """The baseline of ``rows`` in this process, computed at the first ``result()``."""
+
+    def __init__(self, rows: list[dict], workers):
+        self._rows, self._workers, self._result = rows, workers, None
+
+    def result(self):
+        if self._result is None:
+            from descriptors.report.features import baseline_model
+
+            self._result = baseline_model(self._rows, workers=self._workers)
+        return self._result
+
+
 class _Fallback:
     """A worker's future whose result, if the worker died, is computed in this process."""
 
@@ -127,7 +138,7 @@ class _Fallback:
         try:
             return self._future.result()
         except BrokenProcessPool:
-            return InProcess().baseline(self._rows).result()
+            return InProcess().baseline(self._rows).result()  # the same numbers, in this process
 
 
 def report_workers(n_hops: int) -> InProcess:

@@ -354,6 +354,15 @@ class DescriptorDatabase:
                 t.__tablename__: session.scalar(select(func.count()).select_from(t)) for t in (ConfigurationRow, CalculationRow, DescriptorRow)
             }
 
+    def hop_count(self) -> int:
+        """Hop rows stored (a count in SQL: what sizes the report's work before any row is read)."""
+        from sqlalchemy import func
+
+        if HopRow.__tablename__ not in self._tables():
+            return 0
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(HopRow)) or 0)
+
     def snapshot(self) -> dict:
         """Every row of lrox's tables (the twin groups too), ordered and without ingestion times: equal
         snapshots mean equal databases."""
