@@ -26,7 +26,7 @@ def example_rows() -> list[dict]:
 
 def test_the_model_worker_gives_the_one_process_baseline_bit_for_bit(example_rows):
     alone = baseline_model(example_rows)
-    worker = ModelWorker(fold_processes=2)
+    worker = ModelWorker()
     try:
         beside = worker.baseline(example_rows).result()
     finally:
@@ -36,15 +36,60 @@ def test_the_model_worker_gives_the_one_process_baseline_bit_for_bit(example_row
 
 
 def test_a_killed_worker_loses_nothing(example_rows):
-    """The worker killed before it answers: the report's own process computes the same result."""
-    worker = ModelWorker(fold_processes=2)
-    try:
-        for pid in list(worker._pool._processes):  # the worker's process, forked at the start
-            os.kill(pid, signal.SIGKILL)
-        result = worker.baseline(example_rows).result()
-    finally:
-        worker.close()
-    assert repr(asdict(result)) == repr(asdict(baseline_model(example_rows)))
+    """The worker killed before it answers (before and while it fits): the report's own process
+    computes the same result, and nothing waits for a process that is gone."""
+    import threading
+
+    expected = repr(asdict(baseline_model(example_rows)))
+    for when in ("before", "while fitting"):
+        worker = ModelWorker()
+        try:
+            if when == "before":
+                worker._pool.submit(int).result()  # the worker is up
+                pending = None
+            else:
+                pending = worker.baseline(example_rows)
+            for pid in list(worker._pool._processes):
+                os.kill(pid, signal.SIGKILL)
+            answer: list = []
+            waiting = threading.Thread(target=lambda: answer.append((pending or worker.baseline(example_rows)).result()), daemon=True)
+            waiting.start()
+            waiting.join(120)
+            assert answer, f"the report waited for a worker killed {when}"
+            assert repr(asdict(answer[0])) == expected
+        finally:
+            worker.close()
+
+
+def test_the_worker_dies_with_the_report(tmp_path):
+    """A report killed outright (SIGKILL) leaves no worker behind holding its output open."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import os, signal\n"
+        "from descriptors.report.workers import ModelWorker\n"
+        "worker = ModelWorker()\n"
+        "worker._pool.submit(int).result()\n"
+        "print(*worker._pool._processes, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(EXAMPLE.parents[1])})
+    pids = [int(p) for p in done.stdout.split()]
+    assert pids and done.returncode == -signal.SIGKILL
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "State:\tZ" not in state
+
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids)
 
 
 def test_a_small_database_runs_in_one_process_and_a_large_one_beside_it():

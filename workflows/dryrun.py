@@ -108,9 +108,9 @@ def dry_run(spec: ScreenSpec, directory: Path, seeds: dict | None = None, proces
     parent = directory.absolute().parent
     if not parent.is_dir():
         raise LroxInputError(f"dry-run directory '{directory}': folder {parent} does not exist")
-    plan = plan or plan_screen(spec, echo=echo)
-    check_limits(spec, plan)  # before any file: a screen beyond the user's limits writes nothing
     processes = processes or spec.writer_processes()
+    plan = plan or plan_screen(spec, echo=echo, processes=processes)
+    check_limits(spec, plan)  # before any file: a screen beyond the user's limits writes nothing
     bands = {hop: band for hop, (_, band) in (seeds or {}).items()}
     started = time.perf_counter()
     flow = ScreenMaker().make(spec, plan, seeds=bands, echo=echo)  # the real Flow is built, so a dry run checks the graph too

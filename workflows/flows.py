@@ -210,9 +210,10 @@ def select_hops(framework: DefectFramework, configurations: list[Configuration],
     return chosen
 
 
-def plan_screen(spec: ScreenSpec, echo=None) -> ScreenPlan:
+def plan_screen(spec: ScreenSpec, echo=None, processes: int | None = None) -> ScreenPlan:
     """Enumerate configurations and hops for a validated spec (no jobs, no calculations); the hops
-    are chosen on the spec's processes (a large screen), with progress on ``echo``."""
+    of a large screen are chosen on ``processes`` (default: the spec's, one per core; GPAW's in one
+    process, since a GPAW run may have started MPI before it plans), with progress on ``echo``."""
     from structures.supercell import DEFAULT_MIN_IMAGE_DISTANCE
 
     host = load_host(spec.resolved_host(), max_atoms=spec.max_atoms)
@@ -233,7 +234,11 @@ def plan_screen(spec: ScreenSpec, echo=None) -> ScreenPlan:
     for token in spec.hops.configurations:  # a selection that selects nothing is a typo, never a silent empty screen
         if not any(HopSelection.token_selects(token, c.name, c.id) for c in configurations if c.defects):
             raise LroxInputError(f"spec 'hops.configurations': '{token}' matches no defect configuration of this screen (an id, an exact name, or a name prefix ending in '*')")
-    hops = select_hops(framework, configurations, spec.hops, processes=spec.writer_processes(), echo=echo)
+    if spec.backend is Backend.GPAW:
+        processes = 1
+    elif processes is None:
+        processes = spec.writer_processes()
+    hops = select_hops(framework, configurations, spec.hops, processes=processes, echo=echo)
     references = []
     vacancies = {framework.structure[d.point].specie.symbol for c in configurations for d in c.defects if d.kind == DefectKind.VACANCY.value}
     if "O" in vacancies:

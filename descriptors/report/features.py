@@ -207,22 +207,18 @@ IMPORTANCE_SAMPLE = 500
 
 
 def _grouped_folds(n_splits: int, n_rows: int, groups: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """scikit-learn's GroupKFold splits of ``n_rows`` rows (where scikit-learn is imported: a worker)."""
+    """scikit-learn's GroupKFold splits of ``n_rows`` rows (they depend on the groups alone)."""
     from sklearn.model_selection import GroupKFold
 
     return list(GroupKFold(n_splits=n_splits).split(np.zeros((n_rows, 1)), groups=groups))
 
 
-def baseline_model(rows: list[dict], min_configurations: int = 4, workers=None) -> BaselineResult:
+def baseline_model(rows: list[dict], min_configurations: int = 4) -> BaselineResult:
     """Gradient boosting (scikit-learn's histogram GBM, which takes missing values) predicting E_KRA
     from non-leaky descriptors, grouped k-fold (configurations joined by twin hops kept together),
-    against three trivial predictors on the same folds. ``workers`` (descriptors.report.workers)
-    runs the folds: in this process by default, or in worker processes beside the report's figures;
-    the numbers are the same either way."""
+    against three trivial predictors on the same folds. (The report runs it in a worker process for
+    a large database: descriptors/report/workers.py.)"""
     import pandas as pd
-
-    call = workers.call if workers is not None else (lambda fn, *args: fn(*args))
-    map_folds = workers.map if workers is not None else (lambda fn, *iterables: list(map(fn, *iterables)))
 
     every = [r for r in rows if r.get("e_kra") is not None]
     # one row per physical hop: a twin computed in two configurations is one example, never two
@@ -259,10 +255,9 @@ def baseline_model(rows: list[dict], min_configurations: int = 4, workers=None) 
     importance = np.zeros(x.shape[1])
     largest_fold = 0
     lookup_keys = {column: [str(r.get(column)) for r in data] for column in TRIVIAL.values() if column is not None}
-    splits = call(_grouped_folds, folds, len(y), groups)
-    results = map_folds(_fold, [x] * len(splits), [y] * len(splits), [train for train, _ in splits], [test for _, test in splits])
-    for (train, test), (errors_fold, _, importance_fold) in zip(splits, results):
+    for train, test in _grouped_folds(folds, len(y), groups):
         largest_fold = max(largest_fold, len(test))
+        errors_fold, _, importance_fold = _fold(x, y, train, test)
         model_errors[test] = errors_fold
         importance += importance_fold
         for name, column in TRIVIAL.items():
