@@ -289,12 +289,7 @@ DAMAGE = {
 @pytest.mark.parametrize("command", [["query"], ["query", "--sort", "barrier"], ["report", "r.html"], ["export", "--features", "f.parquet"]])
 def test_a_damaged_value_in_a_database_is_one_error_never_a_traceback_or_a_number(tmp_path, db_copy, damage, command):
     sql, message = DAMAGE[damage]
-    with sqlite3.connect(db_copy) as connection:
-        connection.executescript(sql)
-    connection.close()
-    before, here = file_set(db_copy.parent), file_set(tmp_path)
-    refused(lrox(tmp_path, *command, "--db", f"sqlite:///{db_copy}"), message)
-    assert file_set(db_copy.parent) == before and file_set(tmp_path) == here
+    refused_after_damage(tmp_path, db_copy, sql, command, message)
 
 
 def _neb_id(db: Path) -> str:
@@ -302,6 +297,7 @@ def _neb_id(db: Path) -> str:
         (found,) = connection.execute("select id from calculations where kind = 'neb' and status = 'success' order by id limit 1").fetchone()
     connection.close()
     return found[:12]
+
 
 def refused_after_damage(tmp_path, db_copy, sql: str, command: list[str], message: str) -> None:
     """Damage a copy of the example database with ``sql``, run ``command`` on it ('NEB': a band's

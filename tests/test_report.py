@@ -355,6 +355,22 @@ def test_the_own_error_names_a_hop_beside_an_o_vacancy_for_what_it_is():
     assert hop_kind({"mechanism": "TSH", "defect": "pristine"}) == "pristine"
 
 
+def importance_predicting_every_copy(model, x, y) -> np.ndarray:
+    """Permutation importance the plain way: every column shuffled 10 times (seed 0), every copy of
+    the rows predicted whole; what the batched importance must equal to the last bit."""
+    import pandas as pd
+
+    values = x.to_numpy()
+    n, p = values.shape
+    draw = np.random.default_rng(0)
+    stacked = np.repeat(values[None, None], p * 10, axis=0).reshape(p, 10, n, p)
+    for column in range(p):
+        for repeat in range(10):
+            stacked[column, repeat, :, column] = values[draw.permutation(n), column]
+    predicted = model.predict(pd.DataFrame(np.concatenate([values, stacked.reshape(-1, p)]), columns=x.columns))
+    return np.abs(predicted[n:].reshape(p, 10, n) - y).mean(axis=2).mean(axis=1) - np.abs(predicted[:n] - y).mean()
+
+
 def test_permutation_importance_skips_only_what_no_tree_reads():
     """A column no tree splits on is not predicted again, and its importance is exactly what
     predicting its shuffled copies gives (0 up to the same rounding); the others as before."""
@@ -368,15 +384,7 @@ def test_permutation_importance_skips_only_what_no_tree_reads():
     y = 3.0 * (x["slab"].to_numpy() - 2.4) + rng.normal(0, 0.01, 60)
     model = HistGradientBoostingRegressor(random_state=0, max_iter=30).fit(x, y)
     assert 1 not in _split_features(model)  # a constant column: no split on it
-    values = x.to_numpy()
-    n, p = values.shape
-    draw = np.random.default_rng(0)
-    stacked = np.repeat(values[None, None], p * 10, axis=0).reshape(p, 10, n, p)
-    for column in range(p):
-        for repeat in range(10):
-            stacked[column, repeat, :, column] = values[draw.permutation(n), column]
-    predicted = model.predict(pd.DataFrame(np.concatenate([values, stacked.reshape(-1, p)]), columns=x.columns))
-    every_column = np.abs(predicted[n:].reshape(p, 10, n) - y).mean(axis=2).mean(axis=1) - np.abs(predicted[:n] - y).mean()
+    every_column = importance_predicting_every_copy(model, x, y)
     assert permutation_importance_batched(model, x, y).tobytes() == every_column.tobytes()
 
 
@@ -402,15 +410,7 @@ def test_importance_through_the_trees_that_read_a_column_is_bit_for_bit_predicti
     })
     y = 2.0 * (x["slab"].to_numpy() - 2.4) + 0.1 * x["n_tm"].to_numpy() - 0.05 * x["dopant_Al"].to_numpy() + rng.normal(0, 0.01, n)
     model = HistGradientBoostingRegressor(random_state=0, max_iter=60, min_samples_leaf=5).fit(x, y)
-    values = x.to_numpy()
-    p = values.shape[1]
-    draw = np.random.default_rng(0)
-    stacked = np.repeat(values[None, None], p * 10, axis=0).reshape(p, 10, n, p)
-    for column in range(p):
-        for repeat in range(10):
-            stacked[column, repeat, :, column] = values[draw.permutation(n), column]
-    predicted = model.predict(pd.DataFrame(np.concatenate([values, stacked.reshape(-1, p)]), columns=x.columns))
-    every_copy = np.abs(predicted[n:].reshape(p, 10, n) - y).mean(axis=2).mean(axis=1) - np.abs(predicted[:n] - y).mean()
+    every_copy = importance_predicting_every_copy(model, x, y)
 
     used = []
     original = importance._TreeSums.of.__func__

@@ -167,8 +167,9 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from descriptors.records.twins import TWIN_INPUT_FIELDS, energies_of_profile, twin_groups
-    from descriptors.store.tables import DescriptorRow, HopRow
+    from descriptors.records.twins import TWIN_INPUT_FIELDS, twin_groups
+    from descriptors.store.reads import fill_profile_energies
+    from descriptors.store.tables import HopRow
 
     if not rows:
         return rows
@@ -180,20 +181,7 @@ def _with_twins(db, rows: list[dict], present: set[str]) -> list[dict]:
             everything = [dict(zip(wanted, r)) for r in found]
         else:
             everything = [{**{f: None for f in wanted}, **dict(zip(kept, r))} for r in found]
-        if any(r["saddle_energy"] is None for r in everything):
-            energies = {}
-            for cid, subject, level, settings, details in session.execute(
-                select(DescriptorRow.configuration_id, DescriptorRow.subject, DescriptorRow.level_of_theory, DescriptorRow.settings_hash, DescriptorRow.details).where(
-                    DescriptorRow.name == "barrier"
-                )
-            ):
-                e = (details or {}).get("energies")
-                if e:
-                    energies[(cid, subject, level, settings)] = e
-            for r in everything:
-                e = energies.get((r["configuration_id"], r["hop_id"], r["level_of_theory"], r["settings_hash"]))
-                if r["saddle_energy"] is None and e:
-                    r.update(energies_of_profile(e))
+        fill_profile_energies(session, everything)
     info = twin_groups(everything)
     for row in rows:
         twin = info.get(row["id"])

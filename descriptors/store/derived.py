@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from descriptors.store.reads import fill_profile_energies
 from descriptors.store.tables import CalculationRow, ConfigurationLevelRow, DescriptorRow, HopRow, HopTwinRow
 from structures.doors.data import plain  # JSON columns take plain data only
 
@@ -92,7 +93,7 @@ def refresh_twins(db, session: Session, partitions: set[tuple] | None) -> None:
     for found in session.execute(statement.order_by(hop.c.id)).all():
         rows.append(dict(zip(TWIN_INPUT_FIELDS, found[:n])))
         stored[found[0]] = tuple(found[n:])
-    _fill_twin_energies(session, rows)
+    fill_profile_energies(session, rows)  # rows of a database written before the twins' energies were columns
     changed = [r for r in twin_table_rows(rows) if stored.get(r["id"]) != tuple(r[f] for f in TWIN_FIELDS)]
     db._upsert(session, HopTwinRow, changed, ["id"])
 
@@ -106,25 +107,3 @@ def partitions_of(session: Session, ids: list[str]) -> set[tuple]:
             select(hop.c.level_of_theory, hop.c.settings_hash, hop.c.host).where(hop.c.id.in_(ids[start : start + 500])).distinct()
         )}
     return found
-
-
-def _fill_twin_energies(session: Session, rows: list[dict]) -> None:
-    """Hop rows written before the hop table held the twins' energies take them from their
-    barrier row's stored band (as a reader of such a database does)."""
-    from descriptors.records.twins import energies_of_profile
-
-    lacking = sorted({r["configuration_id"] for r in rows if r["saddle_energy"] is None})
-    energies = {}
-    for start in range(0, len(lacking), 500):
-        for cid, subject, level, settings, details in session.execute(
-            select(DescriptorRow.configuration_id, DescriptorRow.subject, DescriptorRow.level_of_theory, DescriptorRow.settings_hash, DescriptorRow.details).where(
-                DescriptorRow.name == "barrier", DescriptorRow.configuration_id.in_(lacking[start : start + 500])
-            )
-        ):
-            e = (details or {}).get("energies")
-            if e:
-                energies[(cid, subject, level, settings)] = e
-    for r in rows:
-        e = energies.get((r["configuration_id"], r["hop_id"], r["level_of_theory"], r["settings_hash"]))
-        if r["saddle_energy"] is None and e:
-            r.update(energies_of_profile(e))

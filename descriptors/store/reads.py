@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from descriptors.store.tables import ConfigurationLevelRow, ConfigurationRow
+from descriptors.store.tables import ConfigurationLevelRow, ConfigurationRow, DescriptorRow
 
-__all__ = ["configuration_view", "configuration_summaries"]
+__all__ = ["configuration_view", "configuration_summaries", "fill_profile_energies"]
 
 
 def configuration_view(engine, with_mu: bool = True, fields=None, delta_only: bool = False) -> list[dict]:
@@ -83,3 +83,26 @@ def configuration_summaries(engine, ids) -> dict[str, dict]:
         for start in range(0, len(ids), 500):
             found.update(connection.execute(select(table.c.id, table.c.summary).where(table.c.id.in_(ids[start : start + 500]))).all())
     return found
+
+
+def fill_profile_energies(session, rows: list[dict]) -> None:
+    """Hop rows written before the hop table held the twins' energies (``saddle_energy`` None) take
+    them from their barrier row's stored band, in place: what the twin groups are found from, for a
+    reader of such a database and for the writer that upgrades it."""
+    from descriptors.records.twins import energies_of_profile
+
+    lacking = sorted({r["configuration_id"] for r in rows if r["saddle_energy"] is None})
+    energies = {}
+    for start in range(0, len(lacking), 500):
+        for cid, subject, level, settings, details in session.execute(
+            select(DescriptorRow.configuration_id, DescriptorRow.subject, DescriptorRow.level_of_theory, DescriptorRow.settings_hash, DescriptorRow.details).where(
+                DescriptorRow.name == "barrier", DescriptorRow.configuration_id.in_(lacking[start : start + 500])
+            )
+        ):
+            e = (details or {}).get("energies")
+            if e:
+                energies[(cid, subject, level, settings)] = e
+    for r in rows:
+        e = energies.get((r["configuration_id"], r["hop_id"], r["level_of_theory"], r["settings_hash"]))
+        if r["saddle_energy"] is None and e:
+            r.update(energies_of_profile(e))
